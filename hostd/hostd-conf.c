@@ -1,0 +1,91 @@
+#include "hostd-conf.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "conf.h"
+#include "macro.h"
+
+static const ConfItem hostd_items[] = {
+        { "Hostd", "URI", conf_parse_string, offsetof(HostdConfig, uri), 0 },
+        { "Hostd", "StateDirectory", conf_parse_string, offsetof(HostdConfig, state_directory), 0 },
+        { "Hostd", "ControlSocket", conf_parse_string, offsetof(HostdConfig, control_socket), 0 },
+        { "Hostd", "Domains", conf_parse_string, offsetof(HostdConfig, domains), 0 },
+        { "Hostd", "ScreenshotInterval", conf_parse_unsigned, offsetof(HostdConfig, screenshot_interval), 3600 },
+        { "Hostd", "ThumbnailInterval", conf_parse_unsigned, offsetof(HostdConfig, thumbnail_interval), 3600 },
+        { "Hostd", "ThumbnailWidth", conf_parse_unsigned, offsetof(HostdConfig, thumbnail_width), 4096 },
+        { "Hostd", "ThumbnailQuality", conf_parse_unsigned, offsetof(HostdConfig, thumbnail_quality), 100 },
+        { "Hostd", "ReconnectMaxSeconds", conf_parse_unsigned, offsetof(HostdConfig, reconnect_max), 3600 },
+        { "Hostd", "LogLevel", conf_parse_log_level, offsetof(HostdConfig, log_level), 0 },
+        {},
+};
+
+void hostd_config_init(HostdConfig *c) {
+        *c = (HostdConfig) {
+                .uri = strdup("qemu:///system"),
+                .state_directory = strdup("/var/lib/tandem/hostd"),
+                .domains = strdup("*"),
+                .screenshot_interval = 2,
+                .thumbnail_interval = 5,
+                .thumbnail_width = 480,
+                .thumbnail_quality = 80,
+                .reconnect_max = 30,
+                .log_level = LOG_INFO,
+        };
+}
+
+void hostd_config_done(HostdConfig *c) {
+        free(c->uri);
+        free(c->state_directory);
+        free(c->control_socket);
+        free(c->domains);
+        *c = (HostdConfig) {};
+}
+
+int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **error) {
+        int r = conf_load(hostd_items, c, path, missing_ok, error);
+        if (r < 0)
+                return r;
+        if (c->screenshot_interval == 0 || c->thumbnail_interval == 0 || c->thumbnail_width < 16 ||
+            c->thumbnail_quality == 0 || c->reconnect_max == 0) {
+                if (asprintf(error, "%s: ScreenshotInterval=, ThumbnailInterval=, ThumbnailQuality= and "
+                             "ReconnectMaxSeconds= must be at least 1, ThumbnailWidth= at least 16", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (!c->uri[0] || !c->state_directory[0]) {
+                if (asprintf(error, "%s: URI= and StateDirectory= must not be empty", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (!c->control_socket || !c->control_socket[0]) {
+                free(c->control_socket);
+                if (asprintf(&c->control_socket, "%s/control.sock", c->state_directory) < 0) {
+                        c->control_socket = NULL;
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+bool hostd_config_watches(const HostdConfig *c, const char *domain) {
+        const char *p = c->domains;
+        while (*p) {
+                char pattern[256];
+                size_t n = strcspn(p, " \t");
+                if (n > 0 && n < sizeof(pattern)) {
+                        memcpy(pattern, p, n);
+                        pattern[n] = 0;
+                        if (fnmatch(pattern, domain, 0) == 0)
+                                return true;
+                }
+                p += n;
+                p += strspn(p, " \t");
+        }
+        return false;
+}

@@ -1,0 +1,26 @@
+/* tandem-hostd's configuration: [Hostd] in hostd.conf and its drop-ins. */
+#pragma once
+
+#include <stdbool.h>
+
+typedef struct HostdConfig {
+        char *uri;               /* libvirt URI to watch */
+        char *state_directory;   /* thumbnails, control socket */
+        char *control_socket;    /* default: <state_directory>/control.sock */
+        char *domains;           /* space-separated glob patterns of domains to watch */
+        unsigned screenshot_interval; /* seconds between virDomainScreenshot polls (fallback path) */
+        unsigned thumbnail_interval;  /* at most one thumbnail per console this often, seconds */
+        unsigned thumbnail_width;
+        unsigned thumbnail_quality;
+        unsigned reconnect_max;       /* ceiling of the libvirt reconnect backoff, seconds */
+        int log_level;
+} HostdConfig;
+
+#define HOSTD_DEFAULT_CONFIG "/etc/tandem/hostd.conf"
+
+void hostd_config_init(HostdConfig *c);
+void hostd_config_done(HostdConfig *c);
+/* Loads path and its drop-ins over the defaults; on error *error names file, line and value. */
+int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **error);
+/* Whether the domain name matches one of the Domains= patterns. */
+bool hostd_config_watches(const HostdConfig *c, const char *domain);

@@ -1,0 +1,486 @@
+#include "hostd-display.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <systemd/sd-bus.h>
+
+#include "hostd-console.h"
+#include "hostd-manager.h"
+#include "log.h"
+
+#define DISPLAY_PATH_PREFIX "/org/qemu/Display1/Console_"
+#define LISTENER_PATH "/org/qemu/Display1/Listener"
+#define LISTENER_INTERFACE "org.qemu.Display1.Listener"
+/* QEMU offers a handful of consoles; a peer claiming more is not one we trust. */
+#define DISPLAY_MAX_CONSOLES 16
+#define REATTACH_MAX_DELAY_USEC (10 * 1000000ULL)
+
+typedef struct DisplayConsole {
+        Display *display;
+        unsigned id;
+        bool graphic;
+        Console *console;
+        sd_bus *listener;
+        sd_bus_slot *register_slot;
+        sd_event_source *reattach_timer;
+        unsigned reattaches;
+        bool dmabuf_logged;
+} DisplayConsole;
+
+struct Display {
+        Manager *manager;
+        char *domain;
+        sd_bus *bus;
+        sd_bus_slot *ids_slot;
+        sd_bus_slot *disconnect_slot;
+        DisplayConsole *consoles;
+        size_t n_consoles;
+        DisplayClosedFn on_closed;
+        void *userdata;
+        bool closed;
+};
+
+static void display_console_detach(DisplayConsole *dc) {
+        dc->register_slot = sd_bus_slot_unref(dc->register_slot);
+        if (dc->listener) {
+                sd_bus_detach_event(dc->listener);
+                sd_bus_close(dc->listener);
+                dc->listener = sd_bus_unref(dc->listener);
+        }
+}
+
+Display *display_free(Display *d) {
+        if (!d)
+                return NULL;
+        for (size_t i = 0; i < d->n_consoles; i++) {
+                DisplayConsole *dc = &d->consoles[i];
+                display_console_detach(dc);
+                sd_event_source_disable_unref(dc->reattach_timer);
+                console_free(dc->console);
+        }
+        free(d->consoles);
+        sd_bus_slot_unref(d->ids_slot);
+        sd_bus_slot_unref(d->disconnect_slot);
+        if (d->bus) {
+                sd_bus_detach_event(d->bus);
+                sd_bus_close(d->bus);
+                sd_bus_unref(d->bus);
+        }
+        free(d->domain);
+        free(d);
+        return NULL;
+}
+
+static void display_closed(Display *d, int error) {
+        if (d->closed)
+                return;
+        d->closed = true;
+        d->on_closed(d, error, d->userdata);
+}
+
+/* ---- Listener: QEMU calls these; reply at once, QEMU waits for the answers. ---- */
+
+static int listener_scanout(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DisplayConsole *dc = userdata;
+        uint32_t w, h, stride, format;
+        const void *data;
+        size_t len;
+        int r;
+
+        r = sd_bus_message_read(m, "uuuu", &w, &h, &stride, &format);
+        if (r >= 0)
+                r = sd_bus_message_read_array(m, 'y', &data, &len);
+        if (r < 0)
+                return r;
+        r = console_scanout(dc->console, w, h, stride, format, data, len);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Invalid Scanout: %s", strerror(-r));
+        dc->reattaches = 0;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int listener_update(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DisplayConsole *dc = userdata;
+        int32_t x, y, w, h;
+        uint32_t stride, format;
+        const void *data;
+        size_t len;
+        int r;
+
+        r = sd_bus_message_read(m, "iiiiuu", &x, &y, &w, &h, &stride, &format);
+        if (r >= 0)
+                r = sd_bus_message_read_array(m, 'y', &data, &len);
+        if (r < 0)
+                return r;
+        r = console_update(dc->console, x, y, w, h, stride, format, data, len);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Invalid Update: %s", strerror(-r));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int listener_dmabuf(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DisplayConsole *dc = userdata;
+        /* Only sent with GL, which Tandem's domains do not enable. */
+        if (!dc->dmabuf_logged) {
+                dc->dmabuf_logged = true;
+                log_warning("%s: QEMU sent %s, but hostd takes no DMABUF (enable no GL on the domain), ignoring",
+                            dc->console->name, sd_bus_message_get_member(m));
+        }
+        return sd_bus_error_set(error, SD_BUS_ERROR_NOT_SUPPORTED, "tandem-hostd does not accept DMABUF scanouts");
+}
+
+static int listener_disable(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DisplayConsole *dc = userdata;
+        console_disable(dc->console);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int listener_mouse_set(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DisplayConsole *dc = userdata;
+        int32_t x, y, on;
+        int r = sd_bus_message_read(m, "iii", &x, &y, &on);
+        if (r < 0)
+                return r;
+        console_mouse_set(dc->console, x, y, on != 0);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int listener_cursor_define(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        DisplayConsole *dc = userdata;
+        int32_t w, h, hot_x, hot_y;
+        const void *data;
+        size_t len;
+        int r;
+
+        r = sd_bus_message_read(m, "iiii", &w, &h, &hot_x, &hot_y);
+        if (r >= 0)
+                r = sd_bus_message_read_array(m, 'y', &data, &len);
+        if (r < 0)
+                return r;
+        r = console_cursor_define(dc->console, w, h, hot_x, hot_y, data, len);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "Invalid CursorDefine: %s", strerror(-r));
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable listener_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Scanout", "uuuuay", "", listener_scanout, 0),
+        SD_BUS_METHOD("Update", "iiiiuuay", "", listener_update, 0),
+        SD_BUS_METHOD("ScanoutDMABUF", "huuuutb", "", listener_dmabuf, 0),
+        SD_BUS_METHOD("UpdateDMABUF", "iiii", "", listener_dmabuf, 0),
+        SD_BUS_METHOD("Disable", "", "", listener_disable, 0),
+        SD_BUS_METHOD("MouseSet", "iii", "", listener_mouse_set, 0),
+        SD_BUS_METHOD("CursorDefine", "iiiiay", "", listener_cursor_define, 0),
+        SD_BUS_VTABLE_END,
+};
+
+static void display_console_schedule_reattach(DisplayConsole *dc);
+
+/* Runs before the vtable: a call on our interface that is not one of our methods with its exact
+ * signature means the peer does not speak the protocol we know. Drop the listener and register a
+ * new one, rather than guess. */
+static int listener_filter(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        DisplayConsole *dc = userdata;
+        const char *iface = sd_bus_message_get_interface(m);
+        const char *member = sd_bus_message_get_member(m);
+        const char *signature = sd_bus_message_get_signature(m, true);
+
+        if (sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected")) {
+                log_info("%s: QEMU closed the listener connection", dc->console->name);
+                display_console_schedule_reattach(dc);
+                return 1;
+        }
+        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !iface || strcmp(iface, LISTENER_INTERFACE) != 0)
+                return 0;
+        for (const sd_bus_vtable *v = listener_vtable + 1; v->type == _SD_BUS_VTABLE_METHOD; v++)
+                if (strcmp(v->x.method.member, member) == 0 && strcmp(v->x.method.signature, signature) == 0)
+                        return 0;
+
+        log_warning("%s: malformed call %s(%s) from QEMU, re-attaching the console", dc->console->name,
+                    member ? member : "?", signature);
+        sd_bus_reply_method_errorf(m, SD_BUS_ERROR_INVALID_ARGS, "Unexpected call %s(%s)", member, signature);
+        display_console_schedule_reattach(dc);
+        return 1;
+}
+
+static void display_console_register(DisplayConsole *dc);
+
+static int on_reattach_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        display_console_register(userdata);
+        return 0;
+}
+
+/* Detach now (the listener bus may be in its own dispatch, so it is only closed and dropped from a
+ * later event) and register again after a delay that grows with repeated failures. */
+static void display_console_schedule_reattach(DisplayConsole *dc) {
+        Display *d = dc->display;
+        uint64_t delay = 100000ULL << MIN(dc->reattaches, 7u);
+        uint64_t now;
+
+        if (dc->reattach_timer) {
+                int enabled = SD_EVENT_OFF;
+                sd_event_source_get_enabled(dc->reattach_timer, &enabled);
+                if (enabled != SD_EVENT_OFF)
+                        return;
+        }
+        if (delay > REATTACH_MAX_DELAY_USEC)
+                delay = REATTACH_MAX_DELAY_USEC;
+        dc->reattaches++;
+        manager_emit(d->manager, "detach-console %s %u", d->domain, dc->id);
+
+        sd_event_now(d->manager->event, CLOCK_MONOTONIC, &now);
+        if (!dc->reattach_timer) {
+                if (sd_event_add_time(d->manager->event, &dc->reattach_timer, CLOCK_MONOTONIC, now + delay, 0,
+                                      on_reattach_timer, dc) < 0) {
+                        log_error("%s: cannot schedule re-attachment", dc->console->name);
+                        return;
+                }
+        } else
+                sd_event_source_set_time(dc->reattach_timer, now + delay);
+        sd_event_source_set_enabled(dc->reattach_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_registered(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        DisplayConsole *dc = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        dc->register_slot = sd_bus_slot_unref(dc->register_slot);
+        if (e) {
+                log_warning("%s: RegisterListener failed: %s", dc->console->name, e->message ? e->message : e->name);
+                display_console_schedule_reattach(dc);
+                return 0;
+        }
+        log_debug("%s: listener registered", dc->console->name);
+        manager_emit(dc->display->manager, "attach-console %s %u", dc->display->domain, dc->id);
+        return 0;
+}
+
+static void display_console_register(DisplayConsole *dc) {
+        Display *d = dc->display;
+        _cleanup_(closep) int peer = -EBADF;
+        int sv[2], r;
+
+        display_console_detach(dc);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        peer = sv[1];
+        r = sd_bus_new(&dc->listener);
+        if (r < 0) {
+                close(sv[0]);
+                goto fail;
+        }
+        r = sd_bus_set_fd(dc->listener, sv[0], sv[0]);
+        if (r < 0) {
+                close(sv[0]);
+                goto fail;
+        }
+        sd_bus_set_description(dc->listener, dc->console->name);
+        if ((r = sd_bus_add_filter(dc->listener, NULL, listener_filter, dc)) < 0 ||
+            (r = sd_bus_add_object_vtable(dc->listener, NULL, LISTENER_PATH, LISTENER_INTERFACE, listener_vtable, dc)) < 0 ||
+            (r = sd_bus_start(dc->listener)) < 0 || (r = sd_bus_attach_event(dc->listener, d->manager->event, 0)) < 0)
+                goto fail;
+
+        char path[64];
+        snprintf(path, sizeof(path), DISPLAY_PATH_PREFIX "%u", dc->id);
+        r = sd_bus_call_method_async(d->bus, &dc->register_slot, NULL, path, "org.qemu.Display1.Console",
+                                     "RegisterListener", on_registered, dc, "h", peer);
+        if (r < 0)
+                goto fail;
+        return;
+fail:
+        log_warning_errno(r, "%s: failed to set up a listener: %m", dc->console->name);
+        display_console_detach(dc);
+        display_console_schedule_reattach(dc);
+}
+
+/* ---- Console discovery: VM.ConsoleIDs, then each console's Type. ---- */
+
+static int on_console_properties(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        DisplayConsole *dc = userdata;
+        Display *d = dc->display;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int r;
+
+        if (e) {
+                log_warning("%s: cannot read console %u: %s", d->domain, dc->id, e->message ? e->message : e->name);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'v', "s");
+        if (r >= 0) {
+                const char *type;
+                r = sd_bus_message_read(reply, "s", &type);
+                if (r >= 0)
+                        dc->graphic = strcmp(type, "Graphic") == 0;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "%s: bad Type of console %u: %m", d->domain, dc->id);
+                return 0;
+        }
+        if (!dc->graphic) {
+                log_debug("%s: console %u is not graphic, skipping", d->domain, dc->id);
+                return 0;
+        }
+        r = console_new(d->manager, d->domain, dc->id, &dc->console);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot allocate console %u: %m", d->domain, dc->id);
+                return 0;
+        }
+        display_console_register(dc);
+        return 0;
+}
+
+static int on_console_ids(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Display *d = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        const void *ids;
+        size_t size;
+        int r;
+
+        d->ids_slot = sd_bus_slot_unref(d->ids_slot);
+        if (e) {
+                log_warning("%s: cannot list consoles: %s", d->domain, e->message ? e->message : e->name);
+                display_closed(d, -EPROTO);
+                return 0;
+        }
+        r = sd_bus_message_enter_container(reply, 'v', "au");
+        if (r >= 0)
+                r = sd_bus_message_read_array(reply, 'u', &ids, &size);
+        if (r < 0 || size / sizeof(uint32_t) > DISPLAY_MAX_CONSOLES) {
+                log_warning("%s: bad ConsoleIDs from QEMU", d->domain);
+                display_closed(d, -EBADMSG);
+                return 0;
+        }
+        d->n_consoles = size / sizeof(uint32_t);
+        d->consoles = calloc(d->n_consoles ? d->n_consoles : 1, sizeof(DisplayConsole));
+        if (!d->consoles) {
+                display_closed(d, -ENOMEM);
+                return 0;
+        }
+        log_info("%s: display attached, %zu console(s)", d->domain, d->n_consoles);
+        manager_emit(d->manager, "attached %s %zu", d->domain, d->n_consoles);
+        for (size_t i = 0; i < d->n_consoles; i++) {
+                DisplayConsole *dc = &d->consoles[i];
+                char path[64];
+                memcpy(&dc->id, (const uint8_t *) ids + i * sizeof(uint32_t), sizeof(uint32_t));
+                dc->display = d;
+                snprintf(path, sizeof(path), DISPLAY_PATH_PREFIX "%u", dc->id);
+                r = sd_bus_call_method_async(d->bus, NULL, NULL, path, "org.freedesktop.DBus.Properties", "Get",
+                                             on_console_properties, dc, "ss", "org.qemu.Display1.Console", "Type");
+                if (r < 0)
+                        log_warning_errno(r, "%s: cannot query console %u: %m", d->domain, dc->id);
+        }
+        return 0;
+}
+
+static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Display *d = userdata;
+        log_info("%s: display connection closed", d->domain);
+        display_closed(d, -ECONNRESET);
+        return 0;
+}
+
+int display_new(Manager *m, const char *domain, int fd, DisplayClosedFn on_closed, void *userdata, Display **ret) {
+        _cleanup_(closep) int owned = fd;
+        _cleanup_(display_freep) Display *d = calloc(1, sizeof(Display));
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        d->manager = m;
+        d->on_closed = on_closed;
+        d->userdata = userdata;
+        d->domain = strdup(domain);
+        if (!d->domain)
+                return -ENOMEM;
+
+        r = sd_bus_new(&d->bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_set_fd(d->bus, owned, owned);
+        if (r < 0)
+                return r;
+        TAKE_FD(owned);
+        sd_bus_set_description(d->bus, domain);
+        r = sd_bus_match_signal(d->bus, &d->disconnect_slot, NULL, "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, d);
+        if (r < 0)
+                return r;
+        r = sd_bus_start(d->bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(d->bus, m->event, 0);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method_async(d->bus, &d->ids_slot, NULL, "/org/qemu/Display1/VM",
+                                     "org.freedesktop.DBus.Properties", "Get", on_console_ids, d, "ss",
+                                     "org.qemu.Display1.VM", "ConsoleIDs");
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+size_t display_n_consoles(Display *d) {
+        size_t n = 0;
+        for (size_t i = 0; i < d->n_consoles; i++)
+                n += d->consoles[i].console != NULL;
+        return n;
+}
+
+Console *display_console(Display *d, size_t idx) {
+        for (size_t i = 0; i < d->n_consoles; i++)
+                if (d->consoles[i].console && idx-- == 0)
+                        return d->consoles[i].console;
+        return NULL;
+}
+
+/* ---- Input ---- */
+
+static int on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e)
+                log_debug("input call failed: %s", e->message ? e->message : e->name);
+        return 0;
+}
+
+static int display_input_call(Display *d, unsigned console_id, const char *iface, const char *member,
+                              const char *signature, uint32_t a, uint32_t b) {
+        char path[64];
+        bool found = false;
+
+        for (size_t i = 0; i < d->n_consoles; i++)
+                found |= d->consoles[i].id == console_id && d->consoles[i].console;
+        if (!found)
+                return -ENOENT;
+        snprintf(path, sizeof(path), DISPLAY_PATH_PREFIX "%u", console_id);
+        if (strlen(signature) == 1)
+                return sd_bus_call_method_async(d->bus, NULL, NULL, path, iface, member, on_input_reply, NULL,
+                                                signature, a);
+        return sd_bus_call_method_async(d->bus, NULL, NULL, path, iface, member, on_input_reply, NULL, signature, a,
+                                        b);
+}
+
+int display_key(Display *d, unsigned console_id, bool press, uint32_t keycode) {
+        return display_input_call(d, console_id, "org.qemu.Display1.Keyboard", press ? "Press" : "Release", "u",
+                                  keycode, 0);
+}
+
+int display_mouse_button(Display *d, unsigned console_id, bool press, uint32_t button) {
+        return display_input_call(d, console_id, "org.qemu.Display1.Mouse", press ? "Press" : "Release", "u", button,
+                                  0);
+}
+
+int display_mouse_move_abs(Display *d, unsigned console_id, uint32_t x, uint32_t y) {
+        return display_input_call(d, console_id, "org.qemu.Display1.Mouse", "SetAbsPosition", "uu", x, y);
+}
+
+int display_mouse_move_rel(Display *d, unsigned console_id, int32_t dx, int32_t dy) {
+        return display_input_call(d, console_id, "org.qemu.Display1.Mouse", "RelMotion", "ii", (uint32_t) dx,
+                                  (uint32_t) dy);
+}

@@ -1,0 +1,44 @@
+/* A watched libvirt domain and how hostd sees its screen: through QEMU's D-Bus display when the
+ * domain has <graphics type='dbus'> and opening it works, else through screenshot polling.
+ * Follows the domain's life: a new QEMU (start, restart after a crash) is attached again. */
+#pragma once
+
+#include <libvirt/libvirt.h>
+#include <systemd/sd-event.h>
+
+#include "hostd-forward.h"
+#include "macro.h"
+
+typedef enum DomainMode {
+        DOMAIN_DETACHED,
+        DOMAIN_DBUS,
+        DOMAIN_SCREENSHOT,
+} DomainMode;
+
+struct Domain {
+        Manager *manager;
+        Domain *next;
+        char *name;
+        virDomainPtr dom;
+        DomainMode mode;
+        Display *display;
+        Display *closed_display; /* freed from a later event, never inside its own callback */
+        Screenshotter *screenshotter;
+        sd_event_source *retry_timer;
+        sd_event_source *cleanup_source;
+        unsigned retries;
+        unsigned attaches;
+};
+
+int domain_new(Manager *m, virDomainPtr dom, Domain **ret);
+Domain *domain_free(Domain *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Domain *, domain_free);
+
+/* Attaches to the running domain's display (D-Bus, else screenshots); re-attaches if attached. */
+void domain_attach(Domain *d);
+void domain_detach(Domain *d, const char *reason);
+
+const char *domain_mode_name(DomainMode mode);
+size_t domain_n_consoles(Domain *d);
+Console *domain_console(Domain *d, size_t idx);
+Console *domain_console_by_id(Domain *d, unsigned id);

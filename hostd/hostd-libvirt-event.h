@@ -1,0 +1,8 @@
+/* Bridges libvirt's event API into an sd-event loop, so libvirt's keepalives, domain events and
+ * stream callbacks run in hostd's one loop (no second loop thread). libvirt's impl is process
+ * global: call once, before opening any connection. */
+#pragma once
+
+#include <systemd/sd-event.h>
+
+int libvirt_event_bridge_install(sd_event *e);

@@ -1,0 +1,15 @@
+/* The fallback for domains without D-Bus graphics (VNC or SPICE only): polls
+ * virDomainScreenshot over a non-blocking libvirt stream at ScreenshotInterval= and applies what
+ * changed, tile by tile, to one Console. Slower than the D-Bus path, but any libvirt VM is seen. */
+#pragma once
+
+#include <libvirt/libvirt.h>
+
+#include "hostd-forward.h"
+#include "macro.h"
+
+int screenshotter_new(Manager *m, virDomainPtr dom, const char *domain, Screenshotter **ret);
+Screenshotter *screenshotter_free(Screenshotter *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Screenshotter *, screenshotter_free);
+
+Console *screenshotter_console(Screenshotter *s);
