@@ -101,8 +101,12 @@ int console_scanout(Console *c, uint32_t w, uint32_t h, uint32_t stride, uint32_
                     size_t len) {
         bool mode_changed = w != c->fb->width || h != c->fb->height;
         int r = framebuffer_scanout(c->fb, w, h, stride, format, data, len);
-        if (r < 0)
-                return console_rejected(c, r, "Scanout");
+        if (r < 0) {
+                char what[128];
+                snprintf(what, sizeof(what), "Scanout %ux%u (stride %u, format 0x%08x, %zu bytes)", w, h, stride,
+                         format, len);
+                return console_rejected(c, r, what);
+        }
         console_frame_applied(c, mode_changed);
         return 0;
 }
@@ -110,8 +114,12 @@ int console_scanout(Console *c, uint32_t w, uint32_t h, uint32_t stride, uint32_
 int console_update(Console *c, int32_t x, int32_t y, int32_t w, int32_t h, uint32_t stride, uint32_t format,
                    const uint8_t *data, size_t len) {
         int r = framebuffer_update(c->fb, x, y, w, h, stride, format, data, len);
-        if (r < 0)
-                return console_rejected(c, r, "Update");
+        if (r < 0) {
+                char what[128];
+                snprintf(what, sizeof(what), "Update %dx%d+%d+%d (stride %u, format 0x%08x, %zu bytes) on %ux%u", w,
+                         h, x, y, stride, format, len, c->fb->width, c->fb->height);
+                return console_rejected(c, r, what);
+        }
         console_frame_applied(c, false);
         return 0;
 }

@@ -26,7 +26,10 @@ typedef struct DisplayConsole {
         sd_bus *listener;
         sd_bus_slot *register_slot;
         sd_event_source *reattach_timer;
+        sd_event_source *drain_source;
         unsigned reattaches;
+        uint64_t last_resync; /* CLOCK_MONOTONIC */
+        uint64_t resyncs;
         bool dmabuf_logged;
 } DisplayConsole;
 
@@ -44,6 +47,7 @@ struct Display {
 };
 
 static void display_console_detach(DisplayConsole *dc) {
+        dc->drain_source = sd_event_source_disable_unref(dc->drain_source);
         dc->register_slot = sd_bus_slot_unref(dc->register_slot);
         if (dc->listener) {
                 sd_bus_detach_event(dc->listener);
@@ -81,6 +85,9 @@ static void display_closed(Display *d, int error) {
         d->on_closed(d, error, d->userdata);
 }
 
+static void display_console_schedule_reattach(DisplayConsole *dc);
+static void display_console_resync(DisplayConsole *dc);
+
 /* ---- Listener: QEMU calls these; reply at once, QEMU waits for the answers. ---- */
 
 static int listener_scanout(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -115,6 +122,16 @@ static int listener_update(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 r = sd_bus_message_read_array(m, 'y', &data, &len);
         if (r < 0)
                 return r;
+        if (x >= 0 && y >= 0 && w > 0 && h > 0 &&
+            ((uint64_t) x + (uint64_t) w > dc->console->fb->width ||
+             (uint64_t) y + (uint64_t) h > dc->console->fb->height)) {
+                /* QEMU switches surfaces silently and sends a Scanout only for an update covering
+                 * the whole new surface, which VGA text mode never does (it updates by rows). A
+                 * rectangle beyond our mode is how a mode change shows: register again, and QEMU
+                 * answers a new listener with a Scanout of the current surface. */
+                display_console_resync(dc);
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Update outside the current mode");
+        }
         r = console_update(dc->console, x, y, w, h, stride, format, data, len);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "Invalid Update: %s", strerror(-r));
@@ -178,8 +195,6 @@ static const sd_bus_vtable listener_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-static void display_console_schedule_reattach(DisplayConsole *dc);
-
 /* Runs before the vtable: a call on our interface that is not one of our methods with its exact
  * signature means the peer does not speak the protocol we know. Drop the listener and register a
  * new one, rather than guess. */
@@ -214,24 +229,20 @@ static int on_reattach_timer(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-/* Detach now (the listener bus may be in its own dispatch, so it is only closed and dropped from a
- * later event) and register again after a delay that grows with repeated failures. */
-static void display_console_schedule_reattach(DisplayConsole *dc) {
+/* Drops the listener now (QEMU sees the socket close and forgets it; sd-bus keeps a bus alive
+ * while it dispatches, so this is safe from the bus's own callbacks) and registers a new one after
+ * delay. */
+static void display_console_reregister(DisplayConsole *dc, uint64_t delay) {
         Display *d = dc->display;
-        uint64_t delay = 100000ULL << MIN(dc->reattaches, 7u);
         uint64_t now;
 
+        display_console_detach(dc);
         if (dc->reattach_timer) {
                 int enabled = SD_EVENT_OFF;
                 sd_event_source_get_enabled(dc->reattach_timer, &enabled);
                 if (enabled != SD_EVENT_OFF)
                         return;
         }
-        if (delay > REATTACH_MAX_DELAY_USEC)
-                delay = REATTACH_MAX_DELAY_USEC;
-        dc->reattaches++;
-        manager_emit(d->manager, "detach-console %s %u", d->domain, dc->id);
-
         sd_event_now(d->manager->event, CLOCK_MONOTONIC, &now);
         if (!dc->reattach_timer) {
                 if (sd_event_add_time(d->manager->event, &dc->reattach_timer, CLOCK_MONOTONIC, now + delay, 0,
@@ -242,6 +253,27 @@ static void display_console_schedule_reattach(DisplayConsole *dc) {
         } else
                 sd_event_source_set_time(dc->reattach_timer, now + delay);
         sd_event_source_set_enabled(dc->reattach_timer, SD_EVENT_ONESHOT);
+}
+
+/* After a failure: the delay grows with repeated failures, up to REATTACH_MAX_DELAY_USEC. */
+static void display_console_schedule_reattach(DisplayConsole *dc) {
+        uint64_t delay = 100000ULL << MIN(dc->reattaches, 7u);
+        dc->reattaches++;
+        manager_emit(dc->display->manager, "detach-console %s %u", dc->display->domain, dc->id);
+        display_console_reregister(dc, MIN(delay, REATTACH_MAX_DELAY_USEC));
+}
+
+/* After a mode change: at once, unless the last resync was less than a second ago (a peer that
+ * keeps sending rectangles outside every mode must not make us spin). */
+static void display_console_resync(DisplayConsole *dc) {
+        uint64_t now;
+        sd_event_now(dc->display->manager->event, CLOCK_MONOTONIC, &now);
+        uint64_t delay = dc->last_resync && now < dc->last_resync + 1000000ULL ? 1000000ULL : 0;
+        dc->last_resync = now + delay;
+        dc->resyncs++;
+        log_debug("%s: update outside the %ux%u mode, registering again for a Scanout", dc->console->name,
+                  dc->console->fb->width, dc->console->fb->height);
+        display_console_reregister(dc, delay);
 }
 
 static int on_registered(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
@@ -256,6 +288,19 @@ static int on_registered(sd_bus_message *reply, void *userdata, sd_bus_error *re
         }
         log_debug("%s: listener registered", dc->console->name);
         manager_emit(dc->display->manager, "attach-console %s %u", dc->display->domain, dc->id);
+        return 0;
+}
+
+/* sd-bus reads greedily while authenticating: when QEMU's OK and its first call (GetAll, then
+ * Scanout) arrive in one read, the call sits in sd-bus's buffer with nothing left on the socket
+ * to wake the loop, and QEMU, blocked on it, stalls until its 25 s D-Bus timeout. So until the
+ * connection is up, process the bus after every loop iteration. */
+static int on_listener_drain(sd_event_source *s, void *userdata) {
+        DisplayConsole *dc = userdata;
+        while (dc->listener && sd_bus_process(dc->listener, NULL) > 0)
+                ;
+        if (dc->listener && sd_bus_is_ready(dc->listener) > 0)
+                dc->drain_source = sd_event_source_disable_unref(dc->drain_source);
         return 0;
 }
 
@@ -283,7 +328,8 @@ static void display_console_register(DisplayConsole *dc) {
         sd_bus_set_description(dc->listener, dc->console->name);
         if ((r = sd_bus_add_filter(dc->listener, NULL, listener_filter, dc)) < 0 ||
             (r = sd_bus_add_object_vtable(dc->listener, NULL, LISTENER_PATH, LISTENER_INTERFACE, listener_vtable, dc)) < 0 ||
-            (r = sd_bus_start(dc->listener)) < 0 || (r = sd_bus_attach_event(dc->listener, d->manager->event, 0)) < 0)
+            (r = sd_bus_start(dc->listener)) < 0 || (r = sd_bus_attach_event(dc->listener, d->manager->event, 0)) < 0 ||
+            (r = sd_event_add_post(d->manager->event, &dc->drain_source, on_listener_drain, dc)) < 0)
                 goto fail;
 
         char path[64];

@@ -75,8 +75,9 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* The first retry waits long enough for libvirt's stop event to arrive when QEMU went away. */
 static void domain_schedule_retry(Domain *d) {
-        uint64_t delay = 500000ULL << MIN(d->retries, 6u), now;
+        uint64_t delay = 2000000ULL << MIN(d->retries, 4u), now;
         if (delay > RETRY_MAX_USEC)
                 delay = RETRY_MAX_USEC;
         d->retries++;
@@ -147,6 +148,8 @@ void domain_attach(Domain *d) {
         }
 
         int fd = virDomainOpenGraphicsFD(d->dom, 0, 0);
+        if (fd < 0 && virDomainIsActive(d->dom) != 1)
+                return; /* it stopped meanwhile: its stop event is on the way */
         if (fd < 0) {
                 log_warning("%s: cannot open the D-Bus display: %s; falling back to screenshots", d->name,
                             libvirt_last_error());

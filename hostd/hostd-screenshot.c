@@ -9,9 +9,9 @@
 #include "hostd-libvirt.h"
 #include "hostd-manager.h"
 #include "log.h"
-#include "ppm.h"
+#include "hostd-screenshot-image.h"
 
-/* PIXMAN b8g8r8: 24-bit pixels whose bytes in memory are R, G, B, as in a PPM. */
+/* PIXMAN b8g8r8: 24-bit pixels whose bytes in memory are R, G, B, as decoded screenshots are. */
 #define FORMAT_PPM_RGB 0x18030888u
 #define SCREENSHOT_MAX_BYTES (64u * 1024 * 1024)
 #define TILE 64
@@ -23,6 +23,8 @@ struct Screenshotter {
         Console *console;
         sd_event_source *timer;
         virStreamPtr stream;
+        bool stream_watched;
+        ImageScratch scratch;
         uint8_t *buf;
         size_t len, cap;
         uint8_t *previous; /* last applied RGB pixels, to send only changed tiles */
@@ -33,7 +35,9 @@ struct Screenshotter {
 static void screenshotter_stream_done(Screenshotter *s, bool abort_stream) {
         if (!s->stream)
                 return;
-        virStreamEventRemoveCallback(s->stream);
+        if (s->stream_watched)
+                virStreamEventRemoveCallback(s->stream);
+        s->stream_watched = false;
         if (abort_stream)
                 virStreamAbort(s->stream);
         virStreamFree(s->stream);
@@ -51,6 +55,7 @@ Screenshotter *screenshotter_free(Screenshotter *s) {
                 virDomainFree(s->dom);
         free(s->buf);
         free(s->previous);
+        image_scratch_done(&s->scratch);
         free(s->domain);
         free(s);
         return NULL;
@@ -146,15 +151,12 @@ static void on_stream(virStreamPtr st, int events, void *opaque) {
         uint32_t w, h;
         const uint8_t *rgb;
         size_t len = s->len;
-        virStreamEventRemoveCallback(s->stream);
         virStreamFinish(s->stream);
-        virStreamFree(s->stream);
-        s->stream = NULL;
-        s->len = 0;
+        screenshotter_stream_done(s, false);
 
-        int r = ppm_parse(s->buf, len, &w, &h, &rgb);
+        int r = screenshot_image_decode(s->buf, len, &s->scratch, &w, &h, &rgb);
         if (r < 0) {
-                screenshotter_failed(s, "not a PPM image");
+                screenshotter_failed(s, r == -EOPNOTSUPP ? "neither PPM nor PNG" : "malformed image");
                 return;
         }
         r = screenshotter_apply(s, w, h, rgb);
@@ -185,6 +187,8 @@ static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         if (virStreamEventAddCallback(s->stream, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP, on_stream, s,
                                       NULL) < 0)
                 screenshotter_failed(s, "cannot watch stream");
+        else
+                s->stream_watched = true;
         return 0;
 }
 
