@@ -1,0 +1,17 @@
+# Shared helpers for Tandem's scripts: sourced, never run.
+# Sets TANDEM_ROOT (the repo) and TANDEM_CACHE (downloads and the demo image).
+
+TANDEM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TANDEM_CACHE=${TANDEM_CACHE:-/var/cache/tandem}
+TANDEM_IMAGE_DIR=${TANDEM_IMAGE_DIR:-$TANDEM_CACHE/image}
+TANDEM_RUN=/run/tandem
+LIBVIRT_URI=qemu:///system
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+    [ "$(id -u)" -eq 0 ] || die "$1 needs root (it installs packages and runs libvirtd)"
+}
+
+virsh_q() { virsh -q -c "$LIBVIRT_URI" "$@"; }
