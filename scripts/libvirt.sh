@@ -28,7 +28,18 @@ prune_state() {
     if [ -n "$kept" ]; then printf '%s' "$kept" >"$STATE"; else rm -f "$STATE"; fi
 }
 
+# Debian's udev makes /dev/kvm root:kvm 0660; without udev it may be root-only. libvirt then
+# finds KVM "unusable" as libvirt-qemu while QEMU (opened as root) reports it enabled, and it
+# re-probes QEMU's capabilities on every lookup: ~1 min per define. The demo still uses TCG.
+fix_kvm_node() {
+    [ -c /dev/kvm ] && getent group kvm >/dev/null || return 0
+    [ "$(stat -c %G:%a /dev/kvm)" = kvm:660 ] && return 0
+    chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+    say "libvirt: made /dev/kvm root:kvm 0660 as udev would"
+}
+
 up() {
+    fix_kvm_node
     if answers; then
         say "libvirt: already answering on $LIBVIRT_URI"
         return 0
