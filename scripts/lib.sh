@@ -15,3 +15,22 @@ need_root() {
 }
 
 virsh_q() { virsh -q -c "$LIBVIRT_URI" "$@"; }
+
+# Brings libvirt up for this script and, at exit, down again only when this call started it
+# (another tandem run, or the system, may own a running libvirtd).
+libvirt_up_scoped() {
+    if virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; then
+        "$TANDEM_ROOT/scripts/libvirt.sh" up # still fixes /dev/kvm; starts nothing
+        LIBVIRT_OWNED=0
+    else
+        LIBVIRT_OWNED=1
+        "$TANDEM_ROOT/scripts/libvirt.sh" up
+    fi
+}
+
+libvirt_down_scoped() {
+    if [ "${LIBVIRT_OWNED:-0}" = 1 ]; then
+        "$TANDEM_ROOT/scripts/libvirt.sh" down
+        LIBVIRT_OWNED=0
+    fi
+}
