@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Builds the demo desktop (kernel + initramfs) from Debian packages into $TANDEM_IMAGE_DIR:
+#   vmlinuz, initrd.img, cmdline (the kernel command line domains must use), stamp.
+# Downloads are kept in $TANDEM_CACHE/debs; the image is rebuilt only when an input changed.
+# Optional: TANDEM_GUESTD=/path/to/static/tandem-guestd is installed as /usr/bin/tandem-guestd.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+DEBS=$TANDEM_CACHE/debs
+OUT=$TANDEM_IMAGE_DIR
+ROOTFS_SRC=$TANDEM_ROOT/scripts/image/rootfs
+GUESTD=${TANDEM_GUESTD:-}
+# Load order matters: each needs the ones before it.
+MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console)
+# tty0 last: it becomes /dev/console, so boot messages and init's output are on the VGA screen.
+CMDLINE="console=ttyS0 console=tty0 panic=10"
+
+candidate() { apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1; }
+
+# The real kernel package behind the linux-image-cloud-amd64 metapackage, as "name version".
+resolve_kernel() {
+    apt-cache show --no-all-versions linux-image-cloud-amd64 2>/dev/null |
+        sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-cloud-amd64\) (= \([^)]*\)).*/\1 \2/p' | head -n1
+}
+
+# Prints the path of PKG's .deb at VERSION in $DEBS, downloading it only when absent.
+fetch_deb() {
+    local pkg=$1 ver=$2 f
+    for f in "$DEBS/${pkg}"_*.deb; do
+        [ -f "$f" ] && [ "$(dpkg-deb -f "$f" Version)" = "$ver" ] && { echo "$f"; return; }
+    done
+    say "image: downloading $pkg $ver"
+    (cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2)
+    for f in "$DEBS/${pkg}"_*.deb; do
+        [ "$(dpkg-deb -f "$f" Version)" = "$ver" ] && { echo "$f"; return; }
+    done
+    die "image: $pkg $ver downloaded but not found in $DEBS"
+}
+
+# Copies module NAME into DEST uncompressed (busybox insmod reads no .xz/.zst), unless built in.
+install_module() {
+    local moddir=$1 name=$2 dest=$3 f
+    f=$(find "$moddir/kernel" -name "$name.ko" -o -name "$name.ko.xz" -o -name "$name.ko.zst" \
+        -o -name "$name.ko.gz" | head -n1)
+    case "$f" in
+        *.ko) cp "$f" "$dest/$name.ko" ;;
+        *.xz) xz -dc "$f" >"$dest/$name.ko" ;;
+        *.zst) zstd -qdc "$f" >"$dest/$name.ko" ;;
+        *.gz) gzip -dc "$f" >"$dest/$name.ko" ;;
+        "") grep -q "/$name.ko\$" "$moddir/modules.builtin" || die "image: module $name not found"
+            say "image: $name is built into the kernel" ;;
+    esac
+}
+
+mkdir -p "$DEBS" "$OUT"
+read -r kpkg kver < <(resolve_kernel) || true
+[ -n "${kpkg:-}" ] || die "image: cannot resolve linux-image-cloud-amd64 (run apt-get update?)"
+bbver=$(candidate busybox-static)
+[ -n "$bbver" ] || die "image: no busybox-static in the apt lists"
+
+stamp="kernel=$kpkg $kver
+busybox=$bbver
+cmdline=$CMDLINE
+scripts=$(cat "$0" $(find "$ROOTFS_SRC" -type f | sort) | sha256sum | cut -d' ' -f1)
+guestd=$([ -n "$GUESTD" ] && sha256sum <"$GUESTD" | cut -d' ' -f1 || echo none)"
+if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ] &&
+    [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
+    say "image: up to date in $OUT ($kpkg $kver)"
+    exit 0
+fi
+
+kdeb=$(fetch_deb "$kpkg" "$kver")
+bbdeb=$(fetch_deb busybox-static "$bbver")
+
+say "image: building $OUT ($kpkg $kver, busybox $bbver)"
+work=$(mktemp -d "${TMPDIR:-/tmp}/tandem-image.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dpkg-deb -x "$kdeb" "$work/kernel"
+dpkg-deb -x "$bbdeb" "$work/busybox"
+
+root=$work/root
+mkdir -p "$root"/{bin,dev,proc,sys,run,tmp,root,lib/modules,usr/bin}
+ln -s bin "$root/sbin"
+ln -s ../bin "$root/usr/sbin"
+cp "$work/busybox/bin/busybox" "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+    [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+cp -R "$ROOTFS_SRC/." "$root/"
+chmod 600 "$root/etc/shadow"
+chmod 700 "$root/root"
+mknod -m 600 "$root/dev/console" c 5 1
+
+moddir=$(echo "$work"/kernel/lib/modules/*)
+for m in "${MODULES[@]}"; do install_module "$moddir" "$m" "$root/lib/modules"; done
+
+if [ -n "$GUESTD" ]; then
+    install -m 755 "$GUESTD" "$root/usr/bin/tandem-guestd"
+    say "image: with agent $GUESTD"
+fi
+
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) |
+    zstd -q -19 -T0 >"$work/initrd.img"
+cp "$work"/kernel/boot/vmlinuz-* "$work/vmlinuz"
+echo "$CMDLINE" >"$work/cmdline"
+rm -f "$OUT/stamp"
+mv -f "$work/vmlinuz" "$work/initrd.img" "$work/cmdline" "$OUT/"
+printf '%s\n' "$stamp" >"$OUT/stamp"
+say "image: built $OUT (initrd $(du -h "$OUT/initrd.img" | cut -f1))"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs from Debian what Tandem needs to build, test and run its demo; only what is missing.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PACKAGES=(
+    # build
+    meson ninja-build pkg-config gcc clang
+    libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev
+    libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev
+    # hypervisor
+    libvirt-daemon-system libvirt-clients qemu-system-x86
+    # demo image
+    busybox-static cpio zstd
+    # tests
+    python3 socat
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    say "deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+need_root "installing ${missing[*]}"
+say "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# libvirt.sh up|down: start virtlogd and libvirtd when no daemon answers (systemd is not PID 1
+# here), and stop later only the daemons this script started, as recorded in its state file.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+STATE=$TANDEM_RUN/libvirt-started
+SOCK=/run/libvirt/libvirt-sock
+WAIT_SECONDS=${TANDEM_LIBVIRT_TIMEOUT:-60}
+
+answers() { virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; }
+# Is NAME running (zombies do not count: PID 1 here may not reap them)?
+running() { ps -C "$1" -o stat= | grep -qv '^Z'; }
+# Is PID still the live daemon NAME we started (not a zombie, not a recycled pid)?
+alive() {
+    local _pid comm state
+    read -r _pid comm state _ <"/proc/$2/stat" 2>/dev/null || return 1
+    [ "$comm" = "($1)" ] && [ "$state" != Z ]
+}
+
+# Drop entries of daemons that are gone (an earlier run that died without "down").
+prune_state() {
+    [ -f "$STATE" ] || return 0
+    local d pid kept=""
+    while read -r d pid; do
+        if alive "$d" "$pid"; then kept+="$d $pid"$'\n'; fi
+    done <"$STATE"
+    if [ -n "$kept" ]; then printf '%s' "$kept" >"$STATE"; else rm -f "$STATE"; fi
+}
+
+# Debian's udev makes /dev/kvm root:kvm 0660; without udev it may be root-only. libvirt then
+# finds KVM "unusable" as libvirt-qemu while QEMU (opened as root) reports it enabled, and it
+# re-probes QEMU's capabilities on every lookup: ~1 min per define. The demo still uses TCG.
+fix_kvm_node() {
+    [ -c /dev/kvm ] && getent group kvm >/dev/null || return 0
+    [ "$(stat -c %G:%a /dev/kvm)" = kvm:660 ] && return 0
+    chgrp kvm /dev/kvm && chmod 660 /dev/kvm
+    say "libvirt: made /dev/kvm root:kvm 0660 as udev would"
+}
+
+up() {
+    fix_kvm_node
+    if answers; then
+        say "libvirt: already answering on $LIBVIRT_URI"
+        return 0
+    fi
+    need_root "starting libvirtd"
+    mkdir -p /var/log/libvirt /run/libvirt "$TANDEM_RUN"
+    prune_state
+    local started=()
+    # Record each daemon (name and pid) before waiting, so that "down" can stop it even if we
+    # fail below. With -d each daemon forks, writes /run/NAME.pid, and returns once ready.
+    for d in virtlogd libvirtd; do
+        running "$d" && continue
+        "$d" -d
+        started+=("$d")
+        printf '%s %s\n' "$d" "$(cat "/run/$d.pid")" >>"$STATE"
+    done
+    # The first call waits for the QEMU driver to probe QEMU's capabilities (about 12 s here).
+    local t0=$SECONDS
+    while ((SECONDS - t0 < WAIT_SECONDS)); do
+        if [ -S "$SOCK" ] && timeout "$WAIT_SECONDS" virsh -c "$LIBVIRT_URI" version >/dev/null 2>&1; then
+            say "libvirt: started ${started[*]:-nothing}; answering after $((SECONDS - t0)) s"
+            return 0
+        fi
+        sleep 0.2
+    done
+    die "libvirt: $SOCK did not answer within ${WAIT_SECONDS} s (see /var/log/libvirt/)"
+}
+
+down() {
+    [ -f "$STATE" ] || { say "libvirt: nothing started by tandem"; return 0; }
+    local d pid i
+    # Stop in reverse order of start: libvirtd before virtlogd.
+    while read -r d pid; do
+        if alive "$d" "$pid"; then
+            kill -TERM "$pid"
+            for ((i = 0; i < 50; i++)); do alive "$d" "$pid" || break; sleep 0.2; done
+            if alive "$d" "$pid"; then kill -KILL "$pid"; fi
+        fi
+        say "libvirt: stopped $d ($pid)"
+    done < <(tac "$STATE")
+    rm -f "$STATE"
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    *) die "usage: $0 up|down" ;;
+esac
