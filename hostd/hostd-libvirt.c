@@ -10,6 +10,8 @@
 #include "hostd-manager.h"
 #include "log.h"
 
+#define CONNECTION_STABLE_USEC (10 * 1000000ULL)
+
 static void manager_schedule_reconnect(Manager *m);
 
 const char *libvirt_last_error(void) {
@@ -109,6 +111,11 @@ static int on_connection_lost_deferred(sd_event_source *s, void *userdata) {
         if (!m->conn)
                 return 0;
         log_warning("Lost the libvirt connection to %s, detaching all domains and reconnecting", m->config.uri);
+        /* A connection that drops right after it was made does not reset the backoff. */
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if (now > m->connected_usec + CONNECTION_STABLE_USEC)
+                m->reconnect_delay = 0;
         while (m->domains)
                 manager_remove_domain(m, m->domains, "libvirt connection lost");
         manager_libvirt_disconnect(m);
@@ -159,7 +166,7 @@ static int manager_connect(Manager *m) {
                 goto fail;
         log_info("Connected to libvirt at %s, %d running domain(s)", m->config.uri, n);
         manager_emit(m, "libvirt connected");
-        m->reconnect_delay = 0;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &m->connected_usec);
         return 0;
 fail:
         manager_libvirt_disconnect(m);

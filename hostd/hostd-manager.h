@@ -19,6 +19,7 @@ struct Manager {
         int reboot_callback;
         sd_event_source *reconnect_timer;
         unsigned reconnect_delay; /* seconds, doubles up to config.reconnect_max */
+        uint64_t connected_usec;  /* CLOCK_MONOTONIC when the connection was made */
         bool connected_once;
         Domain *domains;
         Thumbnailer *thumbnailer;

@@ -208,3 +208,75 @@ class Hostd:
 
     def cleanup(self):
         self.stop()
+
+
+def context(hostd):
+    """`with context(Hostd(...).start()) as h:` stops hostd and removes its directory on exit."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def run():
+        try:
+            yield hostd
+        finally:
+            hostd.stop()
+            if os.environ.get("TANDEM_KEEP_LOGS"):
+                print(f"hostd directory kept: {hostd.dir}")
+            else:
+                print("---- hostd log (tail) ----\n" + "\n".join(hostd.log().splitlines()[-40:]))
+    return run()
+
+
+def wait_console(hostd, domain, predicate=lambda c: c["frames"] > 0, timeout=120):
+    """Waits until console 0 of domain exists and satisfies predicate; returns it."""
+    def ok(status):
+        for d in status["domains"]:
+            if d["name"] == domain and d["consoles"] and predicate(d["consoles"][0]):
+                return True
+        return False
+    hostd.wait_status(ok, timeout, f"console of {domain}")
+    return hostd.domain(domain)["consoles"][0]
+
+
+def framebuffer_matches_screenshot(hostd, dom, attempts=30):
+    """Compares hostd's framebuffer with libvirt's screenshot, pixel for pixel.
+
+    The guest's screen may change between the two (a blinking text cursor does): the pair is
+    taken between two dumps that agree, and retried until hostd's pixels equal the screenshot's.
+    Returns the number of attempts; raises AssertionError with the last difference."""
+    import tandemtest as tt
+    why = "no attempt"
+    for attempt in range(1, attempts + 1):
+        before = tt.read_ppm(hostd.dump(dom.name))
+        shot = dom.screenshot()
+        after = tt.read_ppm(hostd.dump(dom.name))
+        if before == shot or after == shot:
+            return attempt
+        if (before.width, before.height) != (shot.width, shot.height):
+            why = f"size {before.width}x{before.height} != screenshot {shot.width}x{shot.height}"
+        else:
+            diff = sum(1 for i in range(0, len(shot.data), 3) if shot.data[i:i + 3] != after.data[i:i + 3])
+            why = f"{diff} of {shot.width * shot.height} pixels differ"
+        time.sleep(0.4)
+    raise AssertionError(f"framebuffer never matched the screenshot: {why}")
+
+
+def qemu_pid(domain):
+    with open(f"/run/libvirt/qemu/{domain}.pid") as f:
+        return int(f.read().strip())
+
+
+def wait_file(path, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} did not appear")
+        time.sleep(0.1)
+
+
+def wait_for(predicate, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {what} within {timeout}s")
+        time.sleep(0.1)

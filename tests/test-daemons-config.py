@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""The daemons' --check-config: a good file and its drop-ins pass; a bad value, an unknown key
+and a missing --config file each fail with one message naming the file, the line and the value."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.environ["TANDEM_BUILD_DIR"]
+DAEMONS = {
+    "hostd": ("Hostd", "ThumbnailInterval=5", "ThumbnailInterval"),
+    "guestd": ("Guestd", "Port=org.tandem.agent.0", "LogLevel"),
+    "broker": ("Broker", "Database=/tmp/x.db", "LogLevel"),
+}
+
+
+def check(daemon, path):
+    exe = os.path.join(BUILD, daemon, f"tandem-{daemon}")
+    p = subprocess.run([exe, "--check-config", "--config", path], capture_output=True, text=True,
+                       env=dict(os.environ, TANDEM_LOG_STDERR="1"))
+    return p.returncode, p.stdout + p.stderr
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="tandem-config-")
+    for daemon, (section, good, bad_key) in DAEMONS.items():
+        path = os.path.join(d, f"{daemon}.conf")
+        with open(path, "w") as f:
+            f.write(f"# {daemon}\n[{section}]\n{good}\n")
+        code, out = check(daemon, path)
+        assert code == 0, f"{daemon}: good config refused: {out}"
+        assert "OK" in out
+
+        os.makedirs(path + ".d", exist_ok=True)
+        with open(os.path.join(path + ".d", "50-bad.conf"), "w") as f:
+            f.write(f"[{section}]\n\n{bad_key}=sometimes\n")
+        code, out = check(daemon, path)
+        assert code != 0, f"{daemon}: bad drop-in accepted"
+        assert f"50-bad.conf:3: invalid value `sometimes' for {bad_key}=" in out, out
+        os.unlink(os.path.join(path + ".d", "50-bad.conf"))
+
+        with open(path, "a") as f:
+            f.write("Colour=blue\n")
+        code, out = check(daemon, path)
+        assert code != 0 and f"{daemon}.conf:4: unknown key Colour= in section [{section}]" in out, out
+
+        code, out = check(daemon, os.path.join(d, "missing.conf"))
+        assert code != 0 and "missing.conf: cannot open" in out, out
+        print(f"tandem-{daemon}: --check-config accepts good files and names bad values")
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+#!/usr/bin/python3
+"""Integration: domains hostd cannot watch through QEMU's D-Bus display. A VNC-only domain is
+watched through virDomainScreenshot polling (its framebuffer ends equal to the screenshot and it
+gets thumbnails); a domain whose D-Bus display refuses the graphics fd (no p2p) is logged and
+falls back to the same polling."""
+
+import sys
+
+import hostdtest as ht
+import tandemtest as tt
+
+
+def main():
+    tt.require_image()
+    with tt.Domain("vnc", graphics="vnc") as vnc, \
+            tt.Domain("nop2p", graphics="<graphics type='dbus'/>") as nop2p, \
+            ht.context(ht.Hostd(f"{vnc.name} {nop2p.name}").start()) as hostd:
+        events = hostd.events()
+        vnc.start()
+        events.wait_kind("screenshot", vnc.name)
+        vnc.wait_serial("login:", timeout=180)
+        ht.wait_console(hostd, vnc.name, lambda c: c["frames"] > 1)
+        assert hostd.domain(vnc.name)["mode"] == "screenshot"
+        attempts = ht.framebuffer_matches_screenshot(hostd, vnc)
+        print(f"VNC domain watched through screenshots; framebuffer matched (attempt {attempts})")
+        ht.wait_file(hostd.domain(vnc.name)["consoles"][0]["thumbnail"])
+
+        nop2p.start()
+        events.wait_kind("screenshot", nop2p.name)
+        assert f"{nop2p.name}: cannot open the D-Bus display" in hostd.log()
+        ht.wait_console(hostd, nop2p.name)
+        print("D-Bus display without p2p refused the graphics fd: logged, screenshots used")
+        assert hostd.alive()
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
