@@ -31,7 +31,7 @@ static inline int64_t rect_bottom(Rect a) {
 }
 
 static inline uint64_t rect_area(Rect a) {
-        return rect_is_empty(a) ? 0 : (uint64_t) a.w * (uint64_t) a.h;
+        return a.w <= 0 || a.h <= 0 ? 0 : (uint64_t) a.w * (uint64_t) a.h;
 }
 
 /* Only for rectangles inside the coordinate domain, where the box always fits. */
@@ -41,6 +41,16 @@ static Rect rect_bbox(Rect a, Rect b) {
         return (Rect) { (int32_t) x0, (int32_t) y0, (int32_t) (x1 - x0), (int32_t) (y1 - y0) };
 }
 
+/* Internal forms for non-empty rectangles, which is all a Region holds: inlined in the loops. */
+static inline bool overlaps_nonempty(Rect a, Rect b) {
+        return a.x < rect_right(b) && b.x < rect_right(a) && a.y < rect_bottom(b) && b.y < rect_bottom(a);
+}
+
+static inline bool contains_nonempty(Rect outer, Rect inner) {
+        return inner.x >= outer.x && inner.y >= outer.y && rect_right(inner) <= rect_right(outer) &&
+               rect_bottom(inner) <= rect_bottom(outer);
+}
+
 bool rect_is_empty(Rect a) {
         return a.w <= 0 || a.h <= 0;
 }
@@ -48,15 +58,11 @@ bool rect_is_empty(Rect a) {
 bool rect_contains(Rect outer, Rect inner) {
         if (rect_is_empty(inner))
                 return true;
-        if (rect_is_empty(outer))
-                return false;
-        return inner.x >= outer.x && inner.y >= outer.y && rect_right(inner) <= rect_right(outer) &&
-               rect_bottom(inner) <= rect_bottom(outer);
+        return !rect_is_empty(outer) && contains_nonempty(outer, inner);
 }
 
 bool rect_overlaps(Rect a, Rect b) {
-        return !rect_is_empty(a) && !rect_is_empty(b) && a.x < rect_right(b) && b.x < rect_right(a) &&
-               a.y < rect_bottom(b) && b.y < rect_bottom(a);
+        return !rect_is_empty(a) && !rect_is_empty(b) && overlaps_nonempty(a, b);
 }
 
 Rect rect_intersect(Rect a, Rect b) {
@@ -180,11 +186,11 @@ static void region_coalesce_once(Region *r) {
         do {
                 grown = false;
                 for (size_t i = 0; i < r->n;) {
-                        if (!rect_overlaps(box, r->rects[i])) {
+                        if (!overlaps_nonempty(box, r->rects[i])) {
                                 i++;
                                 continue;
                         }
-                        if (!rect_contains(box, r->rects[i])) {
+                        if (!contains_nonempty(box, r->rects[i])) {
                                 box = rect_bbox(box, r->rects[i]);
                                 grown = true;
                         }
@@ -206,20 +212,26 @@ int region_add(Region *r, Rect a) {
         if (k < 0)
                 return k;
 
+        /* One pass for the common cases: a already covered, or overlapping nothing. */
+        size_t first_overlap = SIZE_MAX;
         for (size_t i = 0; i < r->n; i++)
-                if (rect_contains(r->rects[i], a))
-                        return 0;
+                if (overlaps_nonempty(a, r->rects[i])) {
+                        if (contains_nonempty(r->rects[i], a))
+                                return 0;
+                        if (first_overlap == SIZE_MAX)
+                                first_overlap = i;
+                }
 
         size_t first_new = r->n;
-        for (size_t i = 0; i < r->n;) {
+        for (size_t i = first_overlap; i < r->n;) {
                 Rect b = r->rects[i];
-                if (!rect_overlaps(a, b)) {
+                if (!overlaps_nonempty(a, b)) {
                         i++;
                         continue;
                 }
 
                 Rect pieces[4];
-                size_t p = rect_contains(a, b) ? 0 : rect_subtract(b, a, pieces);
+                size_t p = contains_nonempty(a, b) ? 0 : rect_subtract(b, a, pieces);
                 bool absorb = r->n - 1 + p > REGION_MAX_RECTS + REGION_SLACK;
 
                 region_remove(r, i);

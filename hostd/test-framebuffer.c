@@ -190,24 +190,30 @@ static void test_formats_16(void) {
                                 check(pixel_at(fb, w++, 0) == cases[i].out);
         }
 
-        /* Every r5g6b5 value against the formula, through an update into a wider mode. */
+        /* Every 16-bit value of both formats against the formula, through an update into a wider
+         * mode (unaligned source, strided). */
         _cleanup_(framebuffer_freep) Framebuffer *fb = framebuffer_new();
         uint8_t *black = calloc(1, 300 * 256 * 4);
-        check(black && framebuffer_scanout(fb, 300, 256, 1200, FB_FORMAT_X8R8G8B8, black, 300 * 256 * 4) == 0);
-        uint8_t *all = malloc(65536 * 2);
-        check(all);
+        uint8_t *all = malloc(65536 * 2 + 1);
+        check(black && all);
         for (uint32_t v = 0; v < 65536; v++) {
-                all[2 * v] = (uint8_t) v;
-                all[2 * v + 1] = (uint8_t) (v >> 8);
+                all[1 + 2 * v] = (uint8_t) v;
+                all[1 + 2 * v + 1] = (uint8_t) (v >> 8);
         }
-        check(framebuffer_update(fb, 10, 0, 256, 256, 512, FB_FORMAT_R5G6B5, all, 65536 * 2) == 0);
-        for (uint32_t v = 0; v < 65536; v++) {
-                uint32_t r = v >> 11, g = (v >> 5) & 63, b = v & 31;
-                uint32_t want = expect_word((uint8_t) (r << 3 | r >> 2), (uint8_t) (g << 2 | g >> 4),
-                                            (uint8_t) (b << 3 | b >> 2));
-                check(pixel_at(fb, 10 + v % 256, v / 256) == want);
+        for (int pass = 0; pass < 2; pass++) {
+                check(framebuffer_scanout(fb, 300, 256, 1200, FB_FORMAT_X8R8G8B8, black, 300 * 256 * 4) == 0);
+                uint32_t f = pass ? FB_FORMAT_X1R5G5B5 : FB_FORMAT_R5G6B5;
+                check(framebuffer_update(fb, 10, 0, 256, 256, 512, f, all + 1, 65536 * 2) == 0);
+                for (uint32_t v = 0; v < 65536; v++) {
+                        uint32_t r = pass ? (v >> 10) & 31 : v >> 11, b = v & 31;
+                        uint32_t g = pass ? (v >> 5) & 31 : (v >> 5) & 63;
+                        uint8_t g8 = (uint8_t) (pass ? (g << 3 | g >> 2) : (g << 2 | g >> 4));
+                        uint32_t want = expect_word((uint8_t) (r << 3 | r >> 2), g8, (uint8_t) (b << 3 | b >> 2));
+                        check(pixel_at(fb, 10 + v % 256, v / 256) == want);
+                }
+                /* untouched outside */
+                check(pixel_at(fb, 9, 0) == 0xff000000u && pixel_at(fb, 266, 255) == 0xff000000u);
         }
-        check(pixel_at(fb, 9, 0) == 0xff000000u && pixel_at(fb, 266, 255) == 0xff000000u); /* untouched outside */
         free(all);
         free(black);
 }
