@@ -67,7 +67,8 @@ int framebuffer_scanout(Framebuffer *fb, uint32_t w, uint32_t h, uint32_t stride
                         const uint8_t *data, size_t len);
 
 /* New contents of the rectangle (x,y,w,h) of the current mode; data starts at its top-left pixel.
- * Empty (w or h 0) is a no-op returning 0. Returns -ERANGE (negative, or not inside the mode:
+ * Only rows whose pixels actually change are marked dirty and bump `updates`; an update that
+ * changes nothing leaves both alone. Empty (w or h 0) is a no-op returning 0. Returns -ERANGE (negative, or not inside the mode:
  * also before any Scanout), -EOPNOTSUPP, -EINVAL (stride shorter than a row), -EBADMSG (data too
  * short) or -ENOMEM; on error nothing is applied. */
 int framebuffer_update(Framebuffer *fb, int32_t x, int32_t y, int32_t w, int32_t h, uint32_t stride,

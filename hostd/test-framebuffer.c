@@ -397,10 +397,23 @@ static void test_dirty(void) {
         check_dirty_is(fb, (Rect) { 0, 100, 640, 100 });
         check(pixel_at(fb, 5, 150) == 0xff000000u);
 
+        /* Unchanged content is not a change: same pixels again leave dirty and updates alone. */
+        region_clear(&fb->dirty);
+        uint64_t before = fb->updates;
+        check(framebuffer_update(fb, 8, 16, 32, 16, 128, FB_FORMAT_X8R8G8B8, block, sizeof(block)) == 0);
+        check(region_is_empty(&fb->dirty) && fb->updates == before);
+        /* Only the rows that changed are marked. */
+        uint8_t changed[32 * 16 * 4] = {};
+        memset(changed + 5 * 128, 0x40, 2 * 128);
+        check(framebuffer_update(fb, 8, 16, 32, 16, 128, FB_FORMAT_X8R8G8B8, changed, sizeof(changed)) == 0);
+        check_dirty_is(fb, (Rect) { 8, 21, 32, 2 });
+        check(fb->updates == before + 1);
+
         /* Thousands of scattered small updates stay bounded and covered. */
         region_clear(&fb->dirty);
         for (int i = 0; i < 4000; i++) {
                 int32_t x = (i * 37) % 630, y = (i * 91) % 470;
+                memset(block, i % 251 + 1, sizeof(block)); /* new content each time, so each is a change */
                 check(framebuffer_update(fb, x, y, 8, 8, 32, FB_FORMAT_X8R8G8B8, block, sizeof(block)) == 0);
                 check(fb->dirty.n <= REGION_MAX_RECTS);
         }
