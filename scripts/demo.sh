@@ -71,8 +71,8 @@ StateDirectory=$state
 Domains=$DOMAIN
 ThumbnailInterval=1
 CONF
-    "$HOSTD" --check-config --config "$tmp/hostd.conf" ||
-        die "demo: hostd rejects its config $tmp/hostd.conf"
+    "$HOSTD" --check-config --config "$tmp/hostd.conf" >"$tmp/check-config.log" 2>&1 ||
+        { cat "$tmp/check-config.log" >&2; die "demo: hostd rejects its config $tmp/hostd.conf"; }
     TANDEM_LOG_STDERR=1 "$HOSTD" --config "$tmp/hostd.conf" 2>"$hostd_log" &
     hostd_pid=$!
     milestone "hostd running (pid $hostd_pid, log: $hostd_log)"
