@@ -104,6 +104,7 @@ new_lines() {
     NEW=$chunk
 }
 
+# shellcheck disable=SC2034 # hostd_off is advanced through new_lines' nameref
 hostd_off=0 logins=0 agent_ports=0
 deadline=$((SECONDS + ${TANDEM_DEMO_SECONDS:-0}))
 while :; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for Tandem's scripts: sourced, never run.
 # Sets TANDEM_ROOT (the repo) and TANDEM_CACHE (downloads and the demo image).
 
