@@ -61,7 +61,7 @@ bbver=$(candidate busybox-static)
 stamp="kernel=$kpkg $kver
 busybox=$bbver
 cmdline=$CMDLINE
-scripts=$(cat "$0" $(find "$ROOTFS_SRC" -type f | sort) | sha256sum | cut -d' ' -f1)
+scripts=$(find "$0" "$ROOTFS_SRC" -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
 guestd=$([ -n "$GUESTD" ] && sha256sum <"$GUESTD" | cut -d' ' -f1 || echo none)"
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ] &&
     [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then

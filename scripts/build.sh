@@ -50,7 +50,7 @@ build() {
     local dir cc opts=()
     case "$1" in
         default) dir=build cc=gcc ;;
-        asan) dir=build-asan cc=gcc opts=(-Db_sanitize=address,undefined -Db_lundef=false) ;;
+        asan) dir=build-asan cc=gcc opts=("-Db_sanitize=address,undefined" -Db_lundef=false) ;;
         clang) dir=build-clang cc=clang ;;
         *) die "build: unknown configuration \`$1' (default, asan or clang)" ;;
     esac

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# libvirt.sh up|down: start virtlogd and libvirtd when no daemon answers (systemd is not PID 1
-# here), and stop later only the daemons this script started, as recorded in its state file.
+# libvirt.sh up|down [--lease PID]: start virtlogd and libvirtd when no daemon answers (systemd
+# is not PID 1 here), and stop later only the daemons this script started, as recorded in its
+# state file. Runs of ./tandem that use libvirt hold a lease (their pid) between up and down;
+# the daemons are stopped only when the last live lease goes. A plain "up" (by hand) holds a
+# lease that only a plain "down" drops; a plain "down" stops the daemons whoever uses them.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 STATE=$TANDEM_RUN/libvirt-started
+LEASES=$TANDEM_RUN/libvirt-users
 SOCK=/run/libvirt/libvirt-sock
 WAIT_SECONDS=${TANDEM_LIBVIRT_TIMEOUT:-60}
 
@@ -14,8 +18,20 @@ running() { ps -C "$1" -o stat= | grep -qv '^Z'; }
 # Is PID still the live daemon NAME we started (not a zombie, not a recycled pid)?
 alive() {
     local _pid comm state
-    read -r _pid comm state _ <"/proc/$2/stat" 2>/dev/null || return 1
+    read -r _pid comm state _ 2>/dev/null <"/proc/$2/stat" || return 1
     [ "$comm" = "($1)" ] && [ "$state" != Z ]
+}
+
+# Leases other than our own whose holder lives ("manual" always does), space-separated.
+other_leases() {
+    local f holder out=""
+    for f in "$LEASES"/*; do
+        [ -e "$f" ] || continue
+        holder=${f##*/}
+        [ "$holder" = "$1" ] && continue
+        if [ "$holder" = manual ] || [ -d "/proc/$holder" ]; then out+="$holder "; else rm -f "$f"; fi
+    done
+    printf '%s' "${out% }"
 }
 
 # Drop entries of daemons that are gone (an earlier run that died without "down").
@@ -39,6 +55,8 @@ fix_kvm_node() {
 }
 
 up() {
+    mkdir -p "$LEASES"
+    touch "$LEASES/$1"
     fix_kvm_node
     if answers; then
         say "libvirt: already answering on $LIBVIRT_URI"
@@ -69,6 +87,17 @@ up() {
 }
 
 down() {
+    local others
+    if [ "$1" = manual ]; then
+        rm -rf "$LEASES"
+    else
+        rm -f "$LEASES/$1"
+        others=$(other_leases "$1")
+        if [ -n "$others" ]; then
+            [ -f "$STATE" ] && say "libvirt: still used (by tandem: $others): left running"
+            return 0
+        fi
+    fi
     [ -f "$STATE" ] || { say "libvirt: nothing started by tandem"; return 0; }
     local d pid i
     # Stop in reverse order of start: libvirtd before virtlogd.
@@ -77,14 +106,16 @@ down() {
             kill -TERM "$pid"
             for ((i = 0; i < 50; i++)); do alive "$d" "$pid" || break; sleep 0.2; done
             if alive "$d" "$pid"; then kill -KILL "$pid"; fi
+            say "libvirt: stopped $d ($pid)"
         fi
-        say "libvirt: stopped $d ($pid)"
     done < <(tac "$STATE")
     rm -f "$STATE"
 }
 
+holder=manual
+if [ "${2:-}" = --lease ] && [ -n "${3:-}" ]; then holder=$3; fi
 case "${1:-}" in
-    up) up ;;
-    down) down ;;
-    *) die "usage: $0 up|down" ;;
+    up) up "$holder" ;;
+    down) down "$holder" ;;
+    *) die "usage: $0 up|down [--lease PID]" ;;
 esac
