@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     # build
     meson ninja-build pkg-config gcc clang
-    libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev
+    libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev libpng-dev
     libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86

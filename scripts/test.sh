@@ -13,7 +13,7 @@ libvirt_up_scoped
 
 say "test: meson test -C build-asan $*"
 rc=0
-TANDEM_IMAGE_DIR=$TANDEM_IMAGE_DIR meson test -C "$TANDEM_ROOT/build-asan" --print-errorlogs "$@" || rc=$?
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TANDEM_IMAGE_DIR=$TANDEM_IMAGE_DIR meson test -C "$TANDEM_ROOT/build-asan" --print-errorlogs "$@" || rc=$?
 
 testlog=$TANDEM_ROOT/build-asan/meson-logs/testlog.json
 [ -f "$testlog" ] || die "test: meson wrote no $testlog (exit status $rc)"
