@@ -58,7 +58,10 @@ class Relay:
                     if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                         fds += list(array.array("i", payload[:len(payload) - len(payload) % 4]))
                 if fds:
-                    dst.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                    # The kernel ends a read at the segment carrying descriptors, and libvirt sends
+                    # them with one byte of their own: keep them on that last byte.
+                    dst.sendall(data[:-1])
+                    dst.sendmsg([data[-1:]], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
                     for fd in fds:
                         os.close(fd)
                 else:
