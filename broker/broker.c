@@ -1,6 +1,7 @@
 /* tandem-broker: this first form checks its configuration and opens its SQLite store in WAL mode;
  * pools, tickets, hang detection and the REST API come with issue 6. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sqlite3.h>
 
@@ -10,10 +11,6 @@
 
 static int load_config(void *config, const char *path, bool missing_ok, char **error) {
         return broker_config_load(config, path, missing_ok, error);
-}
-
-static int log_level(const void *config) {
-        return ((const BrokerConfig *) config)->log_level;
 }
 
 static void describe_config(const void *config, const char *path) {
@@ -38,20 +35,19 @@ static void stop(void *state) {
         sqlite3_close(state);
 }
 
+static const DaemonOps ops = {
+        .name = "tandem-broker",
+        .summary = "The Tandem broker: pools, assignment, tickets and the REST API.",
+        .default_config = BROKER_DEFAULT_CONFIG,
+        .load_config = load_config,
+        .log_level_offset = offsetof(BrokerConfig, log_level),
+        .describe_config = describe_config,
+        .start = start,
+        .stop = stop,
+};
+
 int main(int argc, char **argv) {
-        static const DaemonOps ops = {
-                .name = "tandem-broker",
-                .summary = "The Tandem broker: pools, assignment, tickets and the REST API.",
-                .default_config = BROKER_DEFAULT_CONFIG,
-                .load_config = load_config,
-                .log_level = log_level,
-                .describe_config = describe_config,
-                .start = start,
-                .stop = stop,
-        };
-        BrokerConfig config;
+        _cleanup_(broker_config_done) BrokerConfig config;
         broker_config_init(&config);
-        int r = daemon_main(&ops, &config, argc, argv);
-        broker_config_done(&config);
-        return r;
+        return daemon_main(&ops, &config, argc, argv);
 }

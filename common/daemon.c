@@ -65,7 +65,7 @@ int daemon_main(const DaemonOps *ops, void *config, int argc, char **argv) {
                 free(error);
                 return EXIT_FAILURE;
         }
-        log_set_max_level(ops->log_level(config));
+        log_set_max_level(*(const int *) ((const char *) config + ops->log_level_offset));
         if (check_only) {
                 ops->describe_config(config, path);
                 return EXIT_SUCCESS;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <systemd/sd-event.h>
 
 typedef struct DaemonOps {
@@ -12,7 +13,7 @@ typedef struct DaemonOps {
         const char *default_config; /* read if present when --config is not given */
         /* Loads path and its drop-ins over the defaults already in config. */
         int (*load_config)(void *config, const char *path, bool missing_ok, char **error);
-        int (*log_level)(const void *config);
+        size_t log_level_offset; /* of the int LogLevel= is parsed into, inside the config */
         /* Prints the effective settings that matter, for --check-config. */
         void (*describe_config)(const void *config, const char *path);
         /* Sets the daemon up on the loop; it may take over the config's contents. */

@@ -1,6 +1,7 @@
 /* tandem-guestd: the in-guest agent. This first form finds its virtio-serial port and reports it;
  * the agent protocol (hello, heartbeat, features) comes with issue 5. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "daemon.h"
@@ -10,10 +11,6 @@
 
 static int load_config(void *config, const char *path, bool missing_ok, char **error) {
         return guestd_config_load(config, path, missing_ok, error);
-}
-
-static int log_level(const void *config) {
-        return ((const GuestdConfig *) config)->log_level;
 }
 
 static void describe_config(const void *config, const char *path) {
@@ -36,20 +33,19 @@ static int start(void *config, sd_event *e, void **ret_state) {
 static void stop(void *state) {
 }
 
+static const DaemonOps ops = {
+        .name = "tandem-guestd",
+        .summary = "The Tandem agent inside a desktop VM.",
+        .default_config = GUESTD_DEFAULT_CONFIG,
+        .load_config = load_config,
+        .log_level_offset = offsetof(GuestdConfig, log_level),
+        .describe_config = describe_config,
+        .start = start,
+        .stop = stop,
+};
+
 int main(int argc, char **argv) {
-        static const DaemonOps ops = {
-                .name = "tandem-guestd",
-                .summary = "The Tandem agent inside a desktop VM.",
-                .default_config = GUESTD_DEFAULT_CONFIG,
-                .load_config = load_config,
-                .log_level = log_level,
-                .describe_config = describe_config,
-                .start = start,
-                .stop = stop,
-        };
-        GuestdConfig config;
+        _cleanup_(guestd_config_done) GuestdConfig config;
         guestd_config_init(&config);
-        int r = daemon_main(&ops, &config, argc, argv);
-        guestd_config_done(&config);
-        return r;
+        return daemon_main(&ops, &config, argc, argv);
 }

@@ -1,5 +1,6 @@
 /* tandem-hostd: one per hypervisor host. Watches every domain of its libvirt URI and keeps a live
  * framebuffer of each one's screen from power-on, through QEMU's D-Bus display. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -10,10 +11,6 @@
 
 static int load_config(void *config, const char *path, bool missing_ok, char **error) {
         return hostd_config_load(config, path, missing_ok, error);
-}
-
-static int log_level(const void *config) {
-        return ((const HostdConfig *) config)->log_level;
 }
 
 static void describe_config(const void *config, const char *path) {
@@ -42,20 +39,19 @@ static void stop(void *state) {
         manager_free(state);
 }
 
+static const DaemonOps ops = {
+        .name = "tandem-hostd",
+        .summary = "Watches the desktop VMs of a libvirt host from power-on through QEMU's D-Bus display.",
+        .default_config = HOSTD_DEFAULT_CONFIG,
+        .load_config = load_config,
+        .log_level_offset = offsetof(HostdConfig, log_level),
+        .describe_config = describe_config,
+        .start = start,
+        .stop = stop,
+};
+
 int main(int argc, char **argv) {
-        static const DaemonOps ops = {
-                .name = "tandem-hostd",
-                .summary = "Watches the desktop VMs of a libvirt host from power-on through QEMU's D-Bus display.",
-                .default_config = HOSTD_DEFAULT_CONFIG,
-                .load_config = load_config,
-                .log_level = log_level,
-                .describe_config = describe_config,
-                .start = start,
-                .stop = stop,
-        };
-        HostdConfig config;
+        _cleanup_(hostd_config_done) HostdConfig config;
         hostd_config_init(&config);
-        int r = daemon_main(&ops, &config, argc, argv);
-        hostd_config_done(&config);
-        return r;
+        return daemon_main(&ops, &config, argc, argv);
 }
