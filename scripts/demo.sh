@@ -37,6 +37,7 @@ trap 'exit 143' TERM
 
 libvirt_up_scoped
 "$TANDEM_ROOT/scripts/build-image.sh"
+"$TANDEM_ROOT/scripts/kvm-probe.sh"
 
 # A leftover from an earlier run that was killed hard.
 if virsh_q dominfo "$DOMAIN" >/dev/null 2>&1; then

@@ -17,6 +17,14 @@ need_root() {
 
 virsh_q() { virsh -q -c "$LIBVIRT_URI" "$@"; }
 
+# The type of the project's domains: TANDEM_DOMAIN_TYPE, else what scripts/kvm-probe.sh found,
+# else qemu (TCG).
+domain_type() {
+    local t=${TANDEM_DOMAIN_TYPE:-}
+    [ -n "$t" ] || t=$(head -n1 "$TANDEM_IMAGE_DIR/domain-type" 2>/dev/null || true)
+    case "$t" in kvm) echo kvm ;; *) echo qemu ;; esac
+}
+
 # Brings libvirt up for this script, holding a lease on it until libvirt_down_scoped, which
 # stops the daemons only if tandem started them and no other tandem run still uses them.
 libvirt_up_scoped() {

@@ -28,4 +28,5 @@ xml=${xml//@INITRD@/"$(xml_escape "$TANDEM_IMAGE_DIR/initrd.img")"}
 xml=${xml//@CMDLINE@/"$(xml_escape "$(<"$TANDEM_IMAGE_DIR/cmdline")")"}
 xml=${xml//@SERIAL_LOG@/"$(xml_escape "$serial_log")"}
 xml=${xml//@GRAPHICS@/"$graphics"}
+xml=${xml//@TYPE@/"$(domain_type)"}
 printf '%s\n' "$xml"

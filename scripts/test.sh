@@ -10,6 +10,7 @@ set -euo pipefail
 trap libvirt_down_scoped EXIT
 libvirt_up_scoped
 "$TANDEM_ROOT/scripts/build-image.sh"
+"$TANDEM_ROOT/scripts/kvm-probe.sh"
 
 say "test: meson test -C build-asan $*"
 rc=0

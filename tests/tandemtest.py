@@ -74,6 +74,15 @@ def _xml_escape(s):
             .replace("'", "&apos;").replace('"', "&quot;"))
 
 
+def domain_type(images=None):
+    """`kvm' when scripts/kvm-probe.sh saw a KVM guest boot here, else `qemu' (TCG)."""
+    try:
+        with open(os.path.join(images or image_dir(), "domain-type")) as f:
+            return "kvm" if f.readline().strip() == "kvm" else "qemu"
+    except (OSError, TypeError):
+        return "qemu"
+
+
 def render_domain(name, graphics, serial_log, images=None):
     """The demo domain's XML, with the same substitutions as scripts/render-domain.sh.
 
@@ -94,6 +103,7 @@ def render_domain(name, graphics, serial_log, images=None):
     }
     for key, value in values.items():
         xml = xml.replace(key, _xml_escape(value))
+    xml = xml.replace("@TYPE@", domain_type(images))
     return xml.replace("@GRAPHICS@", GRAPHICS.get(graphics, graphics))
 
 

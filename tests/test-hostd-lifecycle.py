@@ -14,6 +14,12 @@ import hostdtest as ht
 import tandemtest as tt
 
 
+def lit_pixels(img):
+    """How many pixels are not black: text on the screen, roughly."""
+    data = img.data
+    return sum(1 for i in range(0, len(data), 3) if data[i] | data[i + 1] | data[i + 2])
+
+
 def serial_count(dom, text):
     with open(dom.serial_log, "rb") as f:
         return f.read().count(text.encode())
@@ -31,6 +37,8 @@ def expect_new_boot(hostd, events, dom, boots):
     """After a fresh QEMU: attached again, a first frame, the BIOS text mode, then login."""
     events.wait_kind("attached", dom.name)
     events.wait_kind("frame", dom.name)
+    events.wait(lambda w: w[:2] == ["mode", dom.name] and w[3:5] == ["720", "400"], what="BIOS text mode")
+    assert serial_count(dom, "Linux version") < boots, "hostd saw the BIOS only after the kernel started"
     wait_serial_count(dom, "Linux version", boots)
     wait_serial_count(dom, "login:", boots)
     ht.framebuffer_matches_screenshot(hostd, dom)
@@ -56,9 +64,17 @@ def main():
         # Guest reboot: same QEMU, same display connection, a new boot.
         attaches = hostd.domain(dom.name)["attaches"]
         frames = hostd.domain(dom.name)["consoles"][0]["frames"]
+        lit_before = lit_pixels(tt.read_ppm(hostd.dump(dom.name)))
         hostd.type_text(dom.name, "reboot -f\n")
         events.wait_kind("reboot", dom.name)
-        wait_serial_count(dom, "Linux version", 2)
+        # Until the new kernel speaks, hostd must be showing the firmware's nearly empty screen,
+        # not the old login screen.
+        lit_min = lit_before
+        while serial_count(dom, "Linux version") < 2:
+            lit_min = min(lit_min, lit_pixels(tt.read_ppm(hostd.dump(dom.name))))
+            time.sleep(0.05)
+        print(f"lit pixels: {lit_before} on the login screen, {lit_min} during the firmware")
+        assert lit_min < lit_before * 0.3, "hostd did not show the new boot's firmware screen"
         wait_serial_count(dom, "login:", logins + 1)
         after = hostd.domain(dom.name)
         assert after["attaches"] == attaches, "a reboot must not need a new attachment"
