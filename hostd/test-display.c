@@ -26,6 +26,8 @@ typedef struct FakeQemu {
         unsigned listener_closed;
         uint32_t last_key;
         unsigned key_presses;
+        char last_mouse[64]; /* "Member args" of the last Display1.Mouse call */
+        unsigned mouse_calls;
         int last_reply_error; /* errno-ish result of the last call we made to the listener */
         unsigned replies;
 } FakeQemu;
@@ -84,6 +86,27 @@ static int method_key(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 fake.key_presses++;
         return sd_bus_reply_method_return(m, NULL);
 }
+
+static int method_mouse(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(m);
+        int32_t a = 0, b = 0;
+        if (strcmp(member, "Press") == 0 || strcmp(member, "Release") == 0)
+                assert(sd_bus_message_read(m, "u", &a) >= 0);
+        else
+                assert(sd_bus_message_read(m, strcmp(member, "RelMotion") == 0 ? "ii" : "uu", &a, &b) >= 0);
+        snprintf(fake.last_mouse, sizeof(fake.last_mouse), "%s %d %d", member, a, b);
+        fake.mouse_calls++;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable mouse_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Press", "u", "", method_mouse, 0),
+        SD_BUS_METHOD("Release", "u", "", method_mouse, 0),
+        SD_BUS_METHOD("SetAbsPosition", "uu", "", method_mouse, 0),
+        SD_BUS_METHOD("RelMotion", "ii", "", method_mouse, 0),
+        SD_BUS_VTABLE_END,
+};
 
 static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
@@ -205,6 +228,8 @@ int main(void) {
                                         console_vtable, NULL) >= 0);
         assert(sd_bus_add_object_vtable(fake.bus, NULL, "/org/qemu/Display1/Console_0", "org.qemu.Display1.Keyboard",
                                         keyboard_vtable, NULL) >= 0);
+        assert(sd_bus_add_object_vtable(fake.bus, NULL, "/org/qemu/Display1/Console_0", "org.qemu.Display1.Mouse",
+                                        mouse_vtable, NULL) >= 0);
         assert(display_new(m, "fake", sv[0], on_closed, NULL, &d) >= 0);
 
         unsigned want = 1;
@@ -264,6 +289,33 @@ int main(void) {
         run_until(m->event, key_reached, NULL);
         assert(fake.last_key == 0x1c);
         assert(display_key(d, 7, true, 0x1c) == -ENOENT);
+
+        /* And the mouse to Display1.Mouse, each call with its own arguments. */
+        static const struct {
+                int kind;
+                int32_t a, b;
+                const char *expect;
+        } moves[] = {
+                { 0, 2, 0, "Press 2 0" }, { 1, 2, 0, "Release 2 0" },
+                { 2, 100, 200, "SetAbsPosition 100 200" }, { 3, -5, 7, "RelMotion -5 7" },
+        };
+        for (size_t i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+                unsigned calls = fake.mouse_calls;
+                switch (moves[i].kind) {
+                case 0:
+                case 1:
+                        assert(display_mouse_button(d, 0, moves[i].kind == 0, (uint32_t) moves[i].a) >= 0);
+                        break;
+                case 2:
+                        assert(display_mouse_move_abs(d, 0, (uint32_t) moves[i].a, (uint32_t) moves[i].b) >= 0);
+                        break;
+                default:
+                        assert(display_mouse_move_rel(d, 0, moves[i].a, moves[i].b) >= 0);
+                }
+                while (fake.mouse_calls == calls)
+                        assert(sd_event_run(m->event, 100000) >= 0);
+                assert(strcmp(fake.last_mouse, moves[i].expect) == 0);
+        }
 
         /* QEMU goes away: the owner hears about it once. */
         sd_bus_flush_close_unref(fake.listener);
