@@ -1,0 +1,72 @@
+/* A viewer's session with tandem-hostd: TLS connection (the server's certificate pinned by the
+ * fingerprint in the ticket), handshake, and the display, cursor and input channels. It owns no
+ * event loop: the front end waits on client_session_fd() for client_session_poll_events() and
+ * calls client_session_process(), so an SDL loop, a poll loop or sd-event can drive it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decoder.h"
+
+typedef struct ClientSession ClientSession;
+
+typedef struct ClientCursor {
+        uint16_t width, height, hot_x, hot_y;
+        uint8_t *argb; /* width * height * 4, premultiplied as QEMU sends it */
+        int32_t x, y;
+        bool visible;
+        uint64_t shape_serial; /* bumped when the shape changes */
+} ClientCursor;
+
+typedef struct ClientCallbacks {
+        /* The handshake succeeded: role 0 interactive, 1 view-only. */
+        void (*on_welcome)(ClientSession *s, const char *desktop, int role, void *userdata);
+        /* hostd refused us: code as in the wire protocol's reject codes, reason for the user. */
+        void (*on_rejected)(ClientSession *s, int code, const char *reason, void *userdata);
+        /* A frame is complete in client_session_framebuffer(); it was acknowledged already. */
+        void (*on_frame)(ClientSession *s, uint32_t frame, void *userdata);
+        void (*on_mode)(ClientSession *s, uint32_t width, uint32_t height, void *userdata);
+        void (*on_cursor)(ClientSession *s, void *userdata);
+        void (*on_role)(ClientSession *s, int role, void *userdata);
+        void (*on_notice)(ClientSession *s, int code, const char *text, void *userdata);
+        /* The session ended: error < 0 (transport or protocol), or 0 after a bye. */
+        void (*on_closed)(ClientSession *s, int error, const char *reason, void *userdata);
+} ClientCallbacks;
+
+typedef struct ClientOptions {
+        const char *host;      /* overrides the ticket's host:port when set */
+        uint16_t port;
+        bool lossless;         /* ask hostd never to send lossy tiles */
+        int quality;           /* 0: hostd's default */
+        bool insecure_no_pin;  /* tests only: accept any certificate when the ticket pins none */
+} ClientOptions;
+
+/* Parses the ticket (base64url text) for its host and fingerprint and starts connecting
+ * (non-blocking). Errors here are local (bad ticket text, no such host). */
+int client_session_new(const char *ticket, const ClientOptions *options, const ClientCallbacks *callbacks,
+                       void *userdata, ClientSession **ret);
+ClientSession *client_session_free(ClientSession *s);
+
+int client_session_fd(ClientSession *s);
+uint32_t client_session_poll_events(ClientSession *s); /* EPOLLIN / EPOLLOUT */
+/* Does all pending work; returns 0, or <0 once the session is closed (on_closed was called). */
+int client_session_process(ClientSession *s);
+
+const ClientFramebuffer *client_session_framebuffer(ClientSession *s);
+const ClientCursor *client_session_cursor(ClientSession *s);
+int client_session_role(ClientSession *s);
+uint64_t client_session_id(ClientSession *s);
+uint64_t client_session_bytes_received(ClientSession *s);
+
+/* Input (ignored by hostd for a view-only viewer). Keycodes are QEMU's (PC XT scancodes,
+ * 0x80|code for E0-prefixed keys). Buttons: 0 left, 1 middle, 2 right, 3/4 wheel up/down. */
+int client_session_key(ClientSession *s, uint32_t keycode, bool down);
+int client_session_mouse_button(ClientSession *s, uint8_t button, bool down);
+int client_session_mouse_absolute(ClientSession *s, uint32_t x, uint32_t y);
+int client_session_mouse_relative(ClientSession *s, int32_t dx, int32_t dy);
+int client_session_handover(ClientSession *s, uint64_t to_session);
+int client_session_refresh(ClientSession *s);
+/* Sends bye and closes once it is written. */
+int client_session_close(ClientSession *s);
