@@ -177,7 +177,7 @@ bool ticket_fingerprint_is_zero(const uint8_t fingerprint[TICKET_FINGERPRINT_SIZ
         return any == 0;
 }
 
-static bool field_valid(const char *s) {
+bool ticket_string_valid(const char *s) {
         size_t len = strnlen(s, TICKET_STRING_MAX + 1);
         return len <= TICKET_STRING_MAX && string_valid((const uint8_t *) s, len);
 }
@@ -187,7 +187,7 @@ int ticket_check(const Ticket *t) {
                 return -EINVAL;
         if (t->expiry <= t->issued || t->expiry - t->issued > TICKET_TTL_MAX)
                 return -EINVAL;
-        if (!field_valid(t->desktop) || !field_valid(t->user) || !field_valid(t->host))
+        if (!ticket_string_valid(t->desktop) || !ticket_string_valid(t->user) || !ticket_string_valid(t->host))
                 return -EINVAL;
         if (ticket_host_split(t->host, NULL, 0, NULL) < 0)
                 return -EINVAL;

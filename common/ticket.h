@@ -74,6 +74,10 @@ const char *ticket_role_to_string(TicketRole role);
 /* Returns 0, or -EINVAL for anything but "interactive" and "view-only". */
 int ticket_role_from_string(const char *s, TicketRole *ret);
 
+/* Whether s may be a ticket's desktop, user or host: 1..255 bytes of UTF-8 (shortest form, no
+ * surrogates) without control characters (C0, DEL, C1). A host must also pass ticket_host_split(). */
+bool ticket_string_valid(const char *s);
+
 /* Fills t->nonce from OpenSSL's CSPRNG. Returns -EIO if it is not seeded. */
 int ticket_randomize_nonce(Ticket *t);
 
@@ -93,8 +97,9 @@ int ticket_sign_text(const Ticket *t, EVP_PKEY *key, char **ret);
  * malformed. */
 int ticket_parse(const uint8_t *data, size_t len, Ticket *ret);
 
-/* Text form to binary. out must hold TICKET_SIZE_MAX bytes. Returns -EINVAL for text that is not
- * canonical unpadded base64url, -EMSGSIZE for text longer than any ticket. */
+/* Text form to binary (TICKET_SIZE_MAX bytes of out always suffice). Returns -EINVAL for text
+ * that is not canonical unpadded base64url, -EMSGSIZE for text longer than any ticket, -ENOBUFS
+ * when out is too small. Whether the bytes are a ticket is ticket_parse()'s to say. */
 int ticket_text_decode(const char *text, size_t text_len, uint8_t *out, size_t size, size_t *ret_len);
 
 /* Splits a ticket's host into the name to resolve (brackets of an IPv6 address removed) and the
