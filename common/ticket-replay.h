@@ -1,7 +1,9 @@
 /* The nonces of accepted tickets, each remembered until a deadline (its ticket's expiry plus the
  * clock-skew allowance), in at most `capacity` entries. An open-addressing hash table, at most
  * half full; when room is needed and some deadline has passed, the table is rebuilt without the
- * expired entries, and when every entry is still live, adding is refused. Only signed tickets
+ * expired entries, and when every entry is still live, adding is refused. A rebuild leaves no
+ * deadline before now, so with times in whole seconds a full table is rebuilt at most once a
+ * second (about 1.5 ms for 65536 entries: bench-ticket). Only signed tickets
  * reach it, so nonces are the broker's random bytes: nobody else can aim at one bucket. */
 #pragma once
 
