@@ -340,6 +340,34 @@ static void test_checks(EVP_PKEY *priv, EVP_PKEY *pub) {
         check(ticket_verify(ver, buf, len, T0, t.desktop, host_fp, NULL) == TICKET_OK);
 }
 
+static bool served_calls;
+
+static bool serves_pool(const char *desktop, void *userdata) {
+        served_calls = true;
+        return strncmp(desktop, userdata, strlen(userdata)) == 0;
+}
+
+/* hostd's form: the desktop comes from the ticket, and is asked about only once it is trusted. */
+static void test_served(EVP_PKEY *priv, EVP_PKEY *pub) {
+        _cleanup_(ticket_verifier_freep) TicketVerifier *ver = ticket_verifier_new(pub);
+        Ticket t = make_ticket(), r = { .issued = 42 };
+        uint8_t buf[TICKET_SIZE_MAX];
+        size_t len = sign(&t, priv, buf);
+
+        buf[len - 1] ^= 0x01;
+        check(ticket_verify_served(ver, buf, len, T0, serves_pool, "win11-", host_fp, &r) == TICKET_BAD_SIGNATURE);
+        buf[len - 1] ^= 0x01;
+        check(ticket_verify_served(ver, buf, len, T0 + 1000, serves_pool, "win11-", host_fp, &r) == TICKET_EXPIRED);
+        check(!served_calls); /* a forged or stale ticket never reaches the lookup */
+        check(ticket_verify_served(ver, buf, len, T0, serves_pool, "linux-", host_fp, &r) == TICKET_WRONG_DESKTOP);
+        check(served_calls);
+        check(ticket_verify_served(ver, buf, len, T0, NULL, NULL, host_fp, &r) == TICKET_WRONG_DESKTOP);
+        check(r.issued == 42);
+        check(ticket_verify_served(ver, buf, len, T0, serves_pool, "win11-", host_fp, &r) == TICKET_OK);
+        check(strcmp(r.desktop, "win11-pool-07") == 0);
+        check(ticket_verify_served(ver, buf, len, T0, serves_pool, "win11-", host_fp, &r) == TICKET_REPLAYED);
+}
+
 static void test_wrong_key(EVP_PKEY *priv) {
         _cleanup_(EVP_PKEY_freep) EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
         check(other);
@@ -408,6 +436,7 @@ int main(void) {
         test_bit_flips(priv, pub);
         test_time(priv, pub);
         test_checks(priv, pub);
+        test_served(priv, pub);
         test_wrong_key(priv);
         test_replay_bound(priv, pub);
         test_messages();

@@ -74,8 +74,9 @@ size_t ticket_verifier_remembered(const TicketVerifier *v) {
         return replay_cache_size(v->replay);
 }
 
-TicketError ticket_verify(TicketVerifier *v, const uint8_t *data, size_t len, uint64_t now, const char *desktop,
-                          const uint8_t host_fingerprint[TICKET_FINGERPRINT_SIZE], Ticket *ret) {
+TicketError ticket_verify_served(TicketVerifier *v, const uint8_t *data, size_t len, uint64_t now,
+                                 TicketDesktopServed served, void *userdata,
+                                 const uint8_t host_fingerprint[TICKET_FINGERPRINT_SIZE], Ticket *ret) {
         Ticket t;
 
         if (ticket_parse(data, len, &t) < 0)
@@ -85,7 +86,7 @@ TicketError ticket_verify(TicketVerifier *v, const uint8_t *data, size_t len, ui
                 return TICKET_BAD_SIGNATURE;
         if (now > ticket_add_sat(t.expiry, TICKET_CLOCK_SKEW) || ticket_add_sat(now, TICKET_CLOCK_SKEW) < t.issued)
                 return TICKET_EXPIRED;
-        if (!desktop || strcmp(desktop, t.desktop) != 0)
+        if (!served || !served(t.desktop, userdata))
                 return TICKET_WRONG_DESKTOP;
         if (host_fingerprint && !ticket_fingerprint_is_zero(t.fingerprint) &&
             memcmp(host_fingerprint, t.fingerprint, TICKET_FINGERPRINT_SIZE) != 0)
@@ -100,4 +101,14 @@ TicketError ticket_verify(TicketVerifier *v, const uint8_t *data, size_t len, ui
         if (ret)
                 *ret = t;
         return TICKET_OK;
+}
+
+static bool desktop_equal(const char *desktop, void *userdata) {
+        const char *wanted = userdata;
+        return wanted && strcmp(desktop, wanted) == 0;
+}
+
+TicketError ticket_verify(TicketVerifier *v, const uint8_t *data, size_t len, uint64_t now, const char *desktop,
+                          const uint8_t host_fingerprint[TICKET_FINGERPRINT_SIZE], Ticket *ret) {
+        return ticket_verify_served(v, data, len, now, desktop_equal, (void *) desktop, host_fingerprint, ret);
 }

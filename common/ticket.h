@@ -156,6 +156,15 @@ size_t ticket_verifier_remembered(const TicketVerifier *v);
 TicketError ticket_verify(TicketVerifier *v, const uint8_t *data, size_t len, uint64_t now, const char *desktop,
                           const uint8_t host_fingerprint[TICKET_FINGERPRINT_SIZE], Ticket *ret);
 
+/* The same for a hostd that learns the desktop from the ticket (the wire protocol's hello names
+ * none): at step 4, served(ticket's desktop, userdata) says whether this host serves it; false
+ * gives TICKET_WRONG_DESKTOP. Called only after the signature and time checks passed, so unsigned
+ * probes learn nothing about which desktops a host has. */
+typedef bool (*TicketDesktopServed)(const char *desktop, void *userdata);
+TicketError ticket_verify_served(TicketVerifier *v, const uint8_t *data, size_t len, uint64_t now,
+                                 TicketDesktopServed served, void *userdata,
+                                 const uint8_t host_fingerprint[TICKET_FINGERPRINT_SIZE], Ticket *ret);
+
 static inline void ticket_verifier_freep(TicketVerifier **v) {
         ticket_verifier_free(*v);
 }
