@@ -11,7 +11,7 @@
 
 static int help(const char *name) {
         printf("Usage: tandem-ticket %s --key PRIVATE.pem --desktop NAME --user USER --host HOST:PORT\n"
-               "           [--role interactive|view-only] [--ttl SECONDS]\n"
+               "           [--role interactive|view-only] [--ttl SECONDS] [--issued-at UNIXTIME]\n"
                "           [--fingerprint HEX64 | --cert CERT.pem]\n\n"
                "Prints a signed ticket (base64url) on stdout.\n\n"
                "  --key PRIVATE.pem   the broker's Ed25519 private key (tandem-ticket keygen)\n"
@@ -20,6 +20,7 @@ static int help(const char *name) {
                "  --host HOST:PORT    the hostd the viewer connects to ([IPV6]:PORT for addresses)\n"
                "  --role ROLE         interactive (default) or view-only\n"
                "  --ttl SECONDS       lifetime, default %d, at most %d\n"
+               "  --issued-at TIME    validity starts at this Unix time instead of now (tests, minting ahead)\n"
                "  --fingerprint HEX64 SHA-256 of hostd's certificate (DER), which the viewer pins\n"
                "  --cert CERT.pem     the same, computed from hostd's certificate\n"
                "Without --fingerprint or --cert the viewer checks the host against the CA store.\n",
@@ -28,7 +29,7 @@ static int help(const char *name) {
 }
 
 int cmd_mint(int argc, char **argv) {
-        enum { ARG_KEY = 0x100, ARG_DESKTOP, ARG_USER, ARG_HOST, ARG_ROLE, ARG_TTL, ARG_FINGERPRINT, ARG_CERT };
+        enum { ARG_KEY = 0x100, ARG_DESKTOP, ARG_USER, ARG_HOST, ARG_ROLE, ARG_TTL, ARG_FINGERPRINT, ARG_CERT, ARG_ISSUED_AT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "key", required_argument, NULL, ARG_KEY },
@@ -39,11 +40,12 @@ int cmd_mint(int argc, char **argv) {
                 { "ttl", required_argument, NULL, ARG_TTL },
                 { "fingerprint", required_argument, NULL, ARG_FINGERPRINT },
                 { "cert", required_argument, NULL, ARG_CERT },
+                { "issued-at", required_argument, NULL, ARG_ISSUED_AT },
                 {},
         };
         const char *key_path = NULL, *desktop = NULL, *user = NULL, *host = NULL, *fp_hex = NULL, *cert = NULL;
         Ticket t = { .role = TICKET_ROLE_INTERACTIVE };
-        uint64_t ttl = TICKET_TTL_DEFAULT;
+        uint64_t ttl = TICKET_TTL_DEFAULT, issued = now_unix();
         char buf[64];
         int c, r;
 
@@ -91,6 +93,12 @@ int cmd_mint(int argc, char **argv) {
                                 return EXIT_USAGE;
                         }
                         break;
+                case ARG_ISSUED_AT:
+                        if (parse_uint64(optarg, UINT32_MAX * 4ULL, &issued) < 0) {
+                                fprintf(stderr, "Invalid time `%s' (seconds since 1970)\n", shorten(optarg, buf));
+                                return EXIT_USAGE;
+                        }
+                        break;
                 case ARG_FINGERPRINT:
                         fp_hex = optarg;
                         break;
@@ -124,7 +132,7 @@ int cmd_mint(int argc, char **argv) {
         snprintf(t.desktop, sizeof(t.desktop), "%s", desktop);
         snprintf(t.user, sizeof(t.user), "%s", user);
         snprintf(t.host, sizeof(t.host), "%s", host);
-        t.issued = now_unix();
+        t.issued = issued;
         t.expiry = t.issued + ttl;
         r = ticket_randomize_nonce(&t);
         _cleanup_(freep) char *text = NULL;
