@@ -250,7 +250,7 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
         if (v->options.timeout) {
                 uint64_t end = v->started + v->options.timeout;
                 if (now >= end) {
-                        viewer_quit(v, VIEWER_EXIT_TIMEOUT, "Timed out after %.1f s", (double) v->options.timeout / USEC_PER_SEC);
+                        viewer_quit(v, VIEWER_EXIT_TIMEOUT, "Timed out after %g s", (double) v->options.timeout / USEC_PER_SEC);
                         return deadline;
                 }
                 deadline = end;

@@ -37,6 +37,7 @@ typedef struct Sdl {
 
         bool redraw;
         bool captured;
+        uint8_t capture_button; /* the SDL button whose press captured, until its release */
         bool keys_down[KEYCODE_MAX + 1]; /* sent down, not yet up */
 
         SDL_Cursor *cursor;
@@ -218,6 +219,7 @@ static void release_keys(Sdl *d) {
 static void set_captured(Sdl *d, bool captured) {
         if (!captured)
                 release_keys(d);
+        d->capture_button = 0;
         d->captured = captured;
         SDL_SetWindowGrab(d->window, captured ? SDL_TRUE : SDL_FALSE);
         SDL_SetWindowKeyboardGrab(d->window, captured ? SDL_TRUE : SDL_FALSE);
@@ -294,9 +296,15 @@ static void handle_event(Sdl *d, const SDL_Event *e) {
         case SDL_MOUSEBUTTONUP: {
                 int b = sdl_button(e->button.button);
                 if (!d->captured) {
-                        /* The click that captures is ours, not the guest's. */
-                        if (e->type == SDL_MOUSEBUTTONDOWN && d->welcomed && d->role != 1 && d->texture)
+                        /* The click that captures is ours, not the guest's: its release too. */
+                        if (e->type == SDL_MOUSEBUTTONDOWN && d->welcomed && d->role != 1 && d->texture) {
                                 set_captured(d, true);
+                                d->capture_button = e->button.button;
+                        }
+                        break;
+                }
+                if (e->type == SDL_MOUSEBUTTONUP && e->button.button == d->capture_button) {
+                        d->capture_button = 0;
                         break;
                 }
                 if (b < 0)

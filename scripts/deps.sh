@@ -12,8 +12,8 @@ PACKAGES=(
     libvirt-daemon-system libvirt-clients qemu-system-x86
     # demo image
     busybox-static cpio zstd
-    # tests
-    python3 socat
+    # tests (Xvfb, xdotool and xwd: tandem-viewer's window test)
+    python3 socat xvfb xdotool x11-apps
 )
 
 missing=()
