@@ -39,6 +39,7 @@ typedef struct Sdl {
         bool captured;
         uint8_t capture_button; /* the SDL button whose press captured, until its release */
         bool keys_down[KEYCODE_MAX + 1]; /* sent down, not yet up */
+        bool buttons_down[3];
 
         SDL_Cursor *cursor;
         uint64_t cursor_serial;
@@ -72,10 +73,13 @@ static void on_title(const char *desktop, int role, void *userdata) {
         }
         d->role = role;
         d->welcomed = true;
-        if (role == 1 && d->captured) { /* input would be ignored: let go */
+        if (role == 1 && d->captured) { /* input would be ignored: let go, sending nothing more */
                 SDL_SetWindowGrab(d->window, SDL_FALSE);
                 SDL_SetWindowKeyboardGrab(d->window, SDL_FALSE);
+                memset(d->keys_down, 0, sizeof(d->keys_down));
+                memset(d->buttons_down, 0, sizeof(d->buttons_down));
                 d->captured = false;
+                d->capture_button = 0;
         }
         update_title(d);
 }
@@ -209,11 +213,19 @@ static void send_key(Sdl *d, uint32_t keycode, bool down) {
         (void) client_session_key(d->v->session, keycode, down);
 }
 
-/* Lifts every key the guest believes held, so none sticks when we stop sending keys. */
+static void send_button(Sdl *d, int button, bool down) {
+        d->buttons_down[button] = down;
+        (void) client_session_mouse_button(d->v->session, (uint8_t) button, down);
+}
+
+/* Lifts every key and button the guest believes held, so none sticks once we stop sending. */
 static void release_keys(Sdl *d) {
         for (uint32_t k = 1; k <= KEYCODE_MAX; k++)
                 if (d->keys_down[k])
                         send_key(d, k, false);
+        for (int b = 0; b < (int) ELEMENTSOF(d->buttons_down); b++)
+                if (d->buttons_down[b])
+                        send_button(d, b, false);
 }
 
 static void set_captured(Sdl *d, bool captured) {
@@ -310,7 +322,7 @@ static void handle_event(Sdl *d, const SDL_Event *e) {
                 if (b < 0)
                         break;
                 send_position(d, e->button.x, e->button.y);
-                (void) client_session_mouse_button(d->v->session, (uint8_t) b, e->type == SDL_MOUSEBUTTONDOWN);
+                send_button(d, b, e->type == SDL_MOUSEBUTTONDOWN);
                 break;
         }
         case SDL_MOUSEWHEEL: {
