@@ -290,9 +290,11 @@ void viewer_shutdown(Viewer *v) {
                 }
         }
 
-        if (!v->session || v->closed || client_session_close(v->session) < 0)
+        if (!v->session || v->closed)
                 return;
-        v->closing = true;
+        v->closing = true; /* before: the session may report the close from inside the call */
+        if (client_session_close(v->session) < 0)
+                return;
         uint64_t end = now_usec() + SHUTDOWN_GRACE_USEC;
         for (;;) {
                 uint64_t now = now_usec();

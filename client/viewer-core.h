@@ -58,7 +58,7 @@ typedef struct Viewer {
         bool filmstrip_failed;
 } Viewer;
 
-/* Takes script (may be NULL). */
+/* Takes script (may be NULL) on success. */
 int viewer_new(const ViewerOptions *options, Script *script, Viewer **ret);
 Viewer *viewer_free(Viewer *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Viewer *, viewer_free);

@@ -269,11 +269,12 @@ static int run(int argc, char **argv) {
                 }
         }
 
-        r = viewer_new(&a.options, TAKE_PTR(script), &v);
+        r = viewer_new(&a.options, script, &v);
         if (r < 0) {
                 usage_error("Out of memory");
                 return VIEWER_EXIT_USAGE;
         }
+        script = NULL; /* the viewer's now */
         /* A closed connection must be an error from write(), not a silent death. */
         signal(SIGPIPE, SIG_IGN);
 
