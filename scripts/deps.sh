@@ -7,13 +7,13 @@ PACKAGES=(
     # build
     meson ninja-build pkg-config gcc clang
     libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev libpng-dev
-    libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev
+    libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev libsdl2-dev
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
     # demo image
     busybox-static cpio zstd
-    # tests
-    python3 socat
+    # tests (Xvfb, xdotool and xwd: tandem-viewer's window test)
+    python3 socat xvfb xdotool x11-apps
 )
 
 missing=()

@@ -1,0 +1,425 @@
+/* TEST DOUBLE for client-session.h: see test-fake-session.h. Deliberately simple; the real
+ * session (TLS, handshake, decoders) is another engineer's and is tested on its own. */
+#include "test-fake-session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "viewer-util.h"
+
+typedef enum FakeState {
+        FAKE_CONNECTING,
+        FAKE_RUNNING,
+        FAKE_CLOSING, /* client_session_close() was called */
+        FAKE_CLOSED,
+} FakeState;
+
+struct ClientSession {
+        ClientCallbacks cb;
+        void *userdata;
+        int timer_fd;
+        FakeState state;
+        int closed_error;
+
+        /* scenario */
+        uint32_t width, height, width2, height2, mode2_frame;
+        uint32_t frames, interval_ms, bye_after, drop_after;
+        int role, reject;
+        bool fail, hang, cursor;
+        char *desktop, *input_log_path;
+
+        uint32_t sent;
+        uint64_t next_frame;
+        ClientFramebuffer fb;
+        ClientCursor cur;
+        uint8_t cursor_argb[8 * 8 * 4];
+        uint64_t bytes;
+
+        char *log;
+        size_t log_len;
+};
+
+void fake_session_pixel(uint32_t frame, uint32_t x, uint32_t y, uint8_t ret_bgr[3]) {
+        ret_bgr[0] = (uint8_t) (x + frame);
+        ret_bgr[1] = (uint8_t) y;
+        ret_bgr[2] = (uint8_t) (frame * 10);
+}
+
+const char *fake_session_input_log(ClientSession *s) {
+        return s->log ? s->log : "";
+}
+
+_printf_(2, 3) static void log_input(ClientSession *s, const char *fmt, ...) {
+        char line[256];
+        va_list ap;
+
+        va_start(ap, fmt);
+        int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if ((size_t) n > sizeof(line) - 2)
+                n = (int) sizeof(line) - 2;
+        line[n++] = '\n';
+        line[n] = '\0';
+
+        char *l = realloc(s->log, s->log_len + (size_t) n + 1);
+        if (l) {
+                memcpy(l + s->log_len, line, (size_t) n + 1);
+                s->log = l;
+                s->log_len += (size_t) n;
+        }
+        if (s->input_log_path) {
+                FILE *f = fopen(s->input_log_path, "ae");
+                if (f) {
+                        fputs(line, f);
+                        fclose(f);
+                }
+        }
+}
+
+/* "WxH", in place */
+static int parse_size(char *v, uint32_t *w, uint32_t *h) {
+        uint64_t a, b;
+        char *x = strchr(v, 'x');
+        if (!x)
+                return -EINVAL;
+        *x++ = '\0';
+        if (parse_u64(v, 4096, &a) < 0 || parse_u64(x, 4096, &b) < 0 || a == 0 || b == 0)
+                return -EINVAL;
+        *w = (uint32_t) a;
+        *h = (uint32_t) b;
+        return 0;
+}
+
+static int parse_u32(const char *v, uint32_t *ret) {
+        uint64_t x;
+        int r = parse_u64(v, UINT32_MAX, &x);
+        if (r < 0)
+                return r;
+        *ret = (uint32_t) x;
+        return 0;
+}
+
+static int parse_scenario(ClientSession *s, const char *ticket) {
+        if (strncmp(ticket, "fake:", 5) != 0)
+                return -EINVAL;
+        _cleanup_(freep) char *copy = strdup(ticket + 5);
+        if (!copy)
+                return -ENOMEM;
+
+        for (char *item = copy, *next; item && *item; item = next) {
+                next = strchr(item, ',');
+                if (next)
+                        *next++ = '\0';
+                char *v = strchr(item, '=');
+                if (!v)
+                        return -EINVAL;
+                *v++ = '\0';
+
+                uint32_t n = 0;
+                int r = 0;
+                if (strcmp(item, "mode") == 0)
+                        r = parse_size(v, &s->width, &s->height);
+                else if (strcmp(item, "mode2") == 0) {
+                        char *at = strchr(v, '@');
+                        if (!at)
+                                return -EINVAL;
+                        *at++ = '\0';
+                        r = parse_size(v, &s->width2, &s->height2);
+                        if (r >= 0)
+                                r = parse_u32(at, &s->mode2_frame);
+                } else if (strcmp(item, "desktop") == 0) {
+                        free(s->desktop);
+                        s->desktop = strdup(v);
+                        if (!s->desktop)
+                                return -ENOMEM;
+                } else if (strcmp(item, "input-log") == 0) {
+                        free(s->input_log_path);
+                        s->input_log_path = strdup(v);
+                        if (!s->input_log_path)
+                                return -ENOMEM;
+                } else {
+                        r = parse_u32(v, &n);
+                        if (r < 0)
+                                return r;
+                        if (strcmp(item, "frames") == 0)
+                                s->frames = n;
+                        else if (strcmp(item, "interval") == 0)
+                                s->interval_ms = n;
+                        else if (strcmp(item, "role") == 0)
+                                s->role = n ? 1 : 0;
+                        else if (strcmp(item, "reject") == 0)
+                                s->reject = (int) n;
+                        else if (strcmp(item, "fail") == 0)
+                                s->fail = n;
+                        else if (strcmp(item, "hang") == 0)
+                                s->hang = n;
+                        else if (strcmp(item, "cursor") == 0)
+                                s->cursor = n;
+                        else if (strcmp(item, "bye-after") == 0)
+                                s->bye_after = n;
+                        else if (strcmp(item, "drop-after") == 0)
+                                s->drop_after = n;
+                        else
+                                return -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Makes the fd readable at monotonic time at (0: at once; USEC_INFINITY: never). */
+static int arm(ClientSession *s, uint64_t at) {
+        struct itimerspec its = {};
+        if (at != USEC_INFINITY) {
+                its.it_value.tv_sec = (time_t) (at / USEC_PER_SEC);
+                its.it_value.tv_nsec = (long) (at % USEC_PER_SEC) * 1000;
+                if (at == 0)
+                        its.it_value.tv_nsec = 1; /* an all-zero value would disarm */
+        }
+        return timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
+int client_session_new(const char *ticket, const ClientOptions *options, const ClientCallbacks *callbacks,
+                       void *userdata, ClientSession **ret) {
+        ClientSession *s = calloc(1, sizeof(ClientSession));
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        *s = (ClientSession) {
+                .cb = *callbacks, .userdata = userdata, .timer_fd = -EBADF,
+                .width = 64, .height = 48, .frames = 3, .interval_ms = 10,
+        };
+        r = parse_scenario(s, ticket);
+        if (r >= 0 && !s->desktop && !(s->desktop = strdup("fake-desktop")))
+                r = -ENOMEM;
+        if (r >= 0) {
+                s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+                if (s->timer_fd < 0)
+                        r = -errno;
+        }
+        if (r >= 0)
+                r = arm(s, now_usec() + USEC_PER_MSEC); /* "connecting" takes a millisecond */
+        if (r < 0) {
+                client_session_free(s);
+                return r;
+        }
+        if (s->input_log_path)
+                log_input(s, "connect host=%s port=%u quality=%d lossless=%d insecure=%d",
+                          options && options->host ? options->host : "-", options ? options->port : 0,
+                          options ? options->quality : 0, options ? options->lossless : 0,
+                          options ? options->insecure_no_pin : 0);
+        *ret = s;
+        return 0;
+}
+
+ClientSession *client_session_free(ClientSession *s) {
+        if (!s)
+                return NULL;
+        if (s->timer_fd >= 0)
+                close(s->timer_fd);
+        free(s->fb.pixels);
+        free(s->desktop);
+        free(s->input_log_path);
+        free(s->log);
+        free(s);
+        return NULL;
+}
+
+int client_session_fd(ClientSession *s) {
+        return s->timer_fd;
+}
+
+uint32_t client_session_poll_events(ClientSession *s) {
+        return EPOLLIN;
+}
+
+static int set_mode(ClientSession *s, uint32_t w, uint32_t h) {
+        uint8_t *p = calloc((size_t) w * h, 4);
+        if (!p)
+                return -ENOMEM;
+        free(s->fb.pixels);
+        s->fb = (ClientFramebuffer) { .width = w, .height = h, .stride = w * 4, .pixels = p };
+        if (s->cb.on_mode)
+                s->cb.on_mode(s, w, h, s->userdata);
+        return 0;
+}
+
+static void paint(ClientSession *s, uint32_t frame) {
+        for (uint32_t y = 0; y < s->fb.height; y++)
+                for (uint32_t x = 0; x < s->fb.width; x++) {
+                        uint8_t *p = s->fb.pixels + (size_t) y * s->fb.stride + (size_t) x * 4;
+                        fake_session_pixel(frame, x, y, p);
+                        p[3] = 0;
+                }
+        s->bytes += (size_t) s->fb.height * s->fb.stride;
+}
+
+static void set_cursor(ClientSession *s) {
+        /* an 8x8 opaque white square with a black border, hot spot in the middle */
+        for (int i = 0; i < 64; i++) {
+                bool border = i % 8 == 0 || i % 8 == 7 || i < 8 || i >= 56;
+                uint32_t v = border ? 0xff000000u : 0xffffffffu;
+                memcpy(s->cursor_argb + i * 4, &v, 4);
+        }
+        s->cur = (ClientCursor) {
+                .width = 8, .height = 8, .hot_x = 4, .hot_y = 4, .argb = s->cursor_argb,
+                .x = 10, .y = 10, .visible = true, .shape_serial = s->cur.shape_serial + 1,
+        };
+        if (s->cb.on_cursor)
+                s->cb.on_cursor(s, s->userdata);
+}
+
+static int close_with(ClientSession *s, int error, const char *reason) {
+        s->state = FAKE_CLOSED;
+        s->closed_error = error < 0 ? error : -ECONNRESET;
+        (void) arm(s, USEC_INFINITY); /* nothing more to do */
+        if (s->cb.on_closed)
+                s->cb.on_closed(s, error, reason, s->userdata);
+        return s->closed_error;
+}
+
+int client_session_process(ClientSession *s) {
+        uint64_t expirations, now = now_usec();
+
+        (void) !read(s->timer_fd, &expirations, sizeof(expirations));
+        switch (s->state) {
+        case FAKE_CLOSED:
+                return s->closed_error;
+        case FAKE_CLOSING:
+                return close_with(s, 0, "closed by the viewer");
+        case FAKE_CONNECTING:
+                if (s->hang)
+                        return arm(s, USEC_INFINITY);
+                if (s->fail)
+                        return close_with(s, -ECONNREFUSED, "Connection refused");
+                if (s->reject) {
+                        if (s->cb.on_rejected)
+                                s->cb.on_rejected(s, s->reject, "fake rejection", s->userdata);
+                        return close_with(s, 0, "rejected");
+                }
+                s->state = FAKE_RUNNING;
+                if (s->cb.on_welcome)
+                        s->cb.on_welcome(s, s->desktop, s->role, s->userdata);
+                if (s->state != FAKE_RUNNING) /* closed from the callback */
+                        return 0;
+                int r = set_mode(s, s->width, s->height);
+                if (r < 0)
+                        return close_with(s, r, "out of memory");
+                if (s->cursor)
+                        set_cursor(s);
+                s->next_frame = now;
+                break;
+        case FAKE_RUNNING:
+                break;
+        }
+
+        while (s->state == FAKE_RUNNING && s->sent < s->frames && now >= s->next_frame) {
+                uint32_t f = ++s->sent;
+                if (s->mode2_frame == f && s->width2) {
+                        int r = set_mode(s, s->width2, s->height2);
+                        if (r < 0)
+                                return close_with(s, r, "out of memory");
+                }
+                paint(s, f);
+                if (s->cursor && s->cb.on_cursor) {
+                        s->cur.x = (int32_t) (f % s->fb.width);
+                        s->cb.on_cursor(s, s->userdata);
+                }
+                if (s->cb.on_frame)
+                        s->cb.on_frame(s, f, s->userdata);
+                if (s->bye_after && f >= s->bye_after)
+                        return close_with(s, 0, "fake bye");
+                if (s->drop_after && f >= s->drop_after)
+                        return close_with(s, -ECONNRESET, "Connection reset by peer");
+                s->next_frame += (uint64_t) s->interval_ms * USEC_PER_MSEC;
+        }
+        if (s->state == FAKE_RUNNING)
+                return arm(s, s->sent < s->frames ? s->next_frame : USEC_INFINITY);
+        return s->state == FAKE_CLOSED ? s->closed_error : 0;
+}
+
+const ClientFramebuffer *client_session_framebuffer(ClientSession *s) {
+        return s->fb.pixels ? &s->fb : NULL;
+}
+
+const ClientCursor *client_session_cursor(ClientSession *s) {
+        return s->cur.argb ? &s->cur : NULL;
+}
+
+int client_session_role(ClientSession *s) {
+        return s->role;
+}
+
+uint64_t client_session_id(ClientSession *s) {
+        return 42;
+}
+
+uint64_t client_session_bytes_received(ClientSession *s) {
+        return s->bytes;
+}
+
+static int input_allowed(ClientSession *s) {
+        return s->state == FAKE_RUNNING ? 0 : -ENOTCONN;
+}
+
+int client_session_key(ClientSession *s, uint32_t keycode, bool down) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "key 0x%02x %s", keycode, down ? "down" : "up");
+        return r;
+}
+
+int client_session_mouse_button(ClientSession *s, uint8_t button, bool down) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "button %u %s", button, down ? "down" : "up");
+        return r;
+}
+
+int client_session_mouse_absolute(ClientSession *s, uint32_t x, uint32_t y) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "abs %u %u", x, y);
+        return r;
+}
+
+int client_session_mouse_relative(ClientSession *s, int32_t dx, int32_t dy) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "rel %d %d", dx, dy);
+        return r;
+}
+
+int client_session_handover(ClientSession *s, uint64_t to_session) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "handover %llu", (unsigned long long) to_session);
+        return r;
+}
+
+int client_session_refresh(ClientSession *s) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "refresh");
+        return r;
+}
+
+int client_session_close(ClientSession *s) {
+        if (s->state == FAKE_CLOSED)
+                return -ENOTCONN;
+        s->state = FAKE_CLOSING;
+        return arm(s, 0);
+}

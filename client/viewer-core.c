@@ -1,0 +1,311 @@
+#include "viewer-core.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+
+#include "viewer-exit.h"
+#include "viewer-util.h"
+
+/* How long viewer_shutdown() waits for our bye to leave. */
+#define SHUTDOWN_GRACE_USEC (1 * USEC_PER_SEC)
+
+void viewer_message(const char *fmt, ...) {
+        va_list ap;
+
+        fputs("tandem-viewer: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* The wire protocol's reject and bye codes. */
+static const char *reject_code_name(int code) {
+        static const char *const names[] = {
+                [1] = "version",           [2] = "ticket-malformed",     [3] = "ticket-signature",
+                [4] = "ticket-expired",    [5] = "ticket-replayed",      [6] = "ticket-wrong-desktop",
+                [7] = "ticket-wrong-host", [8] = "desktop-unavailable",  [9] = "too-many-viewers",
+                [10] = "protocol-error",   [11] = "shutting-down",       [12] = "timeout",
+        };
+        if (code > 0 && (size_t) code < ELEMENTSOF(names))
+                return names[code];
+        return "unknown";
+}
+
+int viewer_new(const ViewerOptions *options, Script *script, Viewer **ret) {
+        Viewer *v = calloc(1, sizeof(Viewer));
+        if (!v)
+                return -ENOMEM;
+        v->options = *options;
+        v->script = script;
+        v->keep_picture = script || options->out_dir;
+        *ret = v;
+        return 0;
+}
+
+Viewer *viewer_free(Viewer *v) {
+        if (!v)
+                return NULL;
+        script_runner_free(v->runner);
+        client_session_free(v->session);
+        script_free(v->script);
+        free(v->picture.pixels);
+        free(v->desktop);
+        free(v);
+        return NULL;
+}
+
+void viewer_quit(Viewer *v, int status, const char *fmt, ...) {
+        va_list ap;
+
+        if (v->done)
+                return;
+        v->done = true;
+        v->status = status;
+        if (fmt) {
+                fputs("tandem-viewer: ", stderr);
+                va_start(ap, fmt);
+                vfprintf(stderr, fmt, ap);
+                va_end(ap);
+                fputc('\n', stderr);
+        }
+}
+
+static int keep_picture(Viewer *v, const ClientFramebuffer *fb) {
+        size_t size = (size_t) fb->height * fb->stride;
+
+        if (!fb->pixels || fb->width == 0 || fb->height == 0)
+                return -ENODATA;
+        if (v->picture.height * (size_t) v->picture.stride != size || !v->picture.pixels) {
+                uint8_t *p = realloc(v->picture.pixels, size);
+                if (!p)
+                        return -ENOMEM;
+                v->picture.pixels = p;
+        }
+        memcpy(v->picture.pixels, fb->pixels, size);
+        v->picture.width = fb->width;
+        v->picture.height = fb->height;
+        v->picture.stride = fb->stride;
+        return 0;
+}
+
+static void write_shot(Viewer *v, uint64_t now) {
+        _cleanup_(freep) char *path = NULL;
+
+        v->picture_new = false;
+        v->last_shot = now;
+        if (asprintf(&path, "%s/frame-%05u.%s", v->options.out_dir, v->shots, image_format_extension(v->options.format)) < 0)
+                return;
+        int r = image_write(&v->picture, v->options.format, path);
+        if (r < 0) {
+                /* Once: a full disk should not print a line per frame. */
+                viewer_message("Failed to write %s: %s, no more filmstrip frames", path, strerror(-r));
+                v->filmstrip_failed = true;
+                return;
+        }
+        v->shots++;
+}
+
+static bool shot_due(Viewer *v, uint64_t now) {
+        return v->shots == 0 || now >= v->last_shot + v->options.filmstrip_interval;
+}
+
+static void on_welcome(ClientSession *s, const char *desktop, int role, void *userdata) {
+        Viewer *v = userdata;
+
+        free(v->desktop);
+        v->desktop = strdup(desktop ?: "");
+        v->role = role;
+        viewer_message("Connected to %s (session %llu, %s)", desktop, (unsigned long long) client_session_id(s),
+                       role == 1 ? "view-only" : "interactive");
+        if (v->script && !v->runner) {
+                int r = script_runner_new(v->script, s, &v->picture, v->options.format, now_usec(), &v->runner);
+                if (r < 0)
+                        viewer_quit(v, VIEWER_EXIT_USAGE, "Failed to start the script: %s", strerror(-r));
+        }
+        if (v->frontend && v->frontend->title)
+                v->frontend->title(v->desktop, role, v->frontend_data);
+}
+
+static void on_rejected(ClientSession *s, int code, const char *reason, void *userdata) {
+        viewer_quit(userdata, VIEWER_EXIT_REJECTED, "Rejected by hostd: %s (reject code %d): %s", reject_code_name(code), code,
+                    reason ?: "");
+}
+
+static void on_frame(ClientSession *s, uint32_t frame, void *userdata) {
+        Viewer *v = userdata;
+        uint64_t now = now_usec();
+
+        if (v->keep_picture) {
+                int r = keep_picture(v, client_session_framebuffer(s));
+                if (r < 0 && r != -ENODATA)
+                        viewer_quit(v, VIEWER_EXIT_USAGE, "Failed to keep the frame: %s", strerror(-r));
+                else if (r >= 0 && v->options.out_dir && !v->filmstrip_failed) {
+                        v->picture_new = true;
+                        if (shot_due(v, now))
+                                write_shot(v, now);
+                }
+        }
+        if (v->runner)
+                script_runner_frame(v->runner, now);
+        if (v->frontend && v->frontend->frame)
+                v->frontend->frame(v->frontend_data);
+}
+
+static void on_mode(ClientSession *s, uint32_t width, uint32_t height, void *userdata) {
+        Viewer *v = userdata;
+
+        if (v->frontend && v->frontend->mode)
+                v->frontend->mode(width, height, v->frontend_data);
+}
+
+static void on_cursor(ClientSession *s, void *userdata) {
+        Viewer *v = userdata;
+        const ClientCursor *c = client_session_cursor(s);
+
+        if (c && v->frontend && v->frontend->cursor)
+                v->frontend->cursor(c, v->frontend_data);
+}
+
+static void on_role(ClientSession *s, int role, void *userdata) {
+        Viewer *v = userdata;
+
+        if (role != v->role)
+                viewer_message("Now %s", role == 1 ? "view-only" : "interactive");
+        v->role = role;
+        if (v->frontend && v->frontend->title)
+                v->frontend->title(v->desktop ?: "", role, v->frontend_data);
+}
+
+static void on_notice(ClientSession *s, int code, const char *text, void *userdata) {
+        viewer_message("hostd: %s (notice %d)", text ?: "", code);
+}
+
+static void on_closed(ClientSession *s, int error, const char *reason, void *userdata) {
+        Viewer *v = userdata;
+
+        v->closed = true;
+        if (v->closing)
+                viewer_quit(v, VIEWER_EXIT_DONE, NULL);
+        else if (error < 0 && reason && *reason)
+                viewer_quit(v, VIEWER_EXIT_TRANSPORT, "Connection failed: %s (%s)", reason, strerror(-error));
+        else if (error < 0)
+                viewer_quit(v, VIEWER_EXIT_TRANSPORT, "Connection failed: %s", strerror(-error));
+        else
+                viewer_quit(v, VIEWER_EXIT_TRANSPORT, "hostd closed the session: %s", reason ?: "");
+}
+
+static const ClientCallbacks callbacks = {
+        .on_welcome = on_welcome,
+        .on_rejected = on_rejected,
+        .on_frame = on_frame,
+        .on_mode = on_mode,
+        .on_cursor = on_cursor,
+        .on_role = on_role,
+        .on_notice = on_notice,
+        .on_closed = on_closed,
+};
+
+void viewer_connect(Viewer *v, const char *ticket, const ViewerFrontend *frontend, void *frontend_data) {
+        v->frontend = frontend;
+        v->frontend_data = frontend_data;
+        v->started = now_usec();
+
+        if (v->options.out_dir && mkdir(v->options.out_dir, 0755) < 0 && errno != EEXIST) {
+                viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot create %s: %s", v->options.out_dir, strerror(errno));
+                return;
+        }
+
+        int r = client_session_new(ticket, &v->options.client, &callbacks, v, &v->session);
+        if (r == -EINVAL || r == -EBADMSG)
+                viewer_quit(v, VIEWER_EXIT_USAGE, "Invalid ticket: %s", strerror(-r));
+        else if (r < 0)
+                viewer_quit(v, VIEWER_EXIT_TRANSPORT, "Failed to connect: %s", strerror(-r));
+}
+
+int viewer_fd(Viewer *v, short *ret_events) {
+        if (!v->session || v->closed)
+                return -EBADF;
+        uint32_t e = client_session_poll_events(v->session);
+        *ret_events = (short) ((e & EPOLLIN ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0));
+        return client_session_fd(v->session);
+}
+
+void viewer_process(Viewer *v) {
+        if (v->session && !v->closed)
+                (void) client_session_process(v->session); /* failures arrive through on_closed */
+}
+
+uint64_t viewer_tick(Viewer *v, uint64_t now) {
+        uint64_t deadline = USEC_INFINITY;
+
+        if (v->done)
+                return deadline;
+        if (v->options.timeout) {
+                uint64_t end = v->started + v->options.timeout;
+                if (now >= end) {
+                        viewer_quit(v, VIEWER_EXIT_TIMEOUT, "Timed out after %g s", (double) v->options.timeout / USEC_PER_SEC);
+                        return deadline;
+                }
+                deadline = end;
+        }
+
+        if (v->runner) {
+                uint64_t d = USEC_INFINITY;
+                int status;
+                const char *message;
+
+                if (script_runner_run(v->runner, now, &d) > 0 && script_runner_ended(v->runner, &status, &message)) {
+                        if (message)
+                                viewer_quit(v, status, "%s", message);
+                        else
+                                viewer_quit(v, status, NULL);
+                        return USEC_INFINITY;
+                }
+                deadline = MIN(deadline, d);
+        }
+
+        if (v->picture_new && !v->filmstrip_failed) {
+                if (shot_due(v, now))
+                        write_shot(v, now);
+                else
+                        deadline = MIN(deadline, v->last_shot + v->options.filmstrip_interval);
+        }
+        return deadline;
+}
+
+void viewer_shutdown(Viewer *v) {
+        if (v->options.out_dir && v->picture.pixels) {
+                _cleanup_(freep) char *path = NULL;
+                if (asprintf(&path, "%s/last.%s", v->options.out_dir, image_format_extension(v->options.format)) >= 0) {
+                        int r = image_write(&v->picture, v->options.format, path);
+                        if (r < 0)
+                                viewer_message("Failed to write %s: %s", path, strerror(-r));
+                }
+        }
+
+        if (!v->session || v->closed)
+                return;
+        v->closing = true; /* before: the session may report the close from inside the call */
+        if (client_session_close(v->session) < 0)
+                return;
+        uint64_t end = now_usec() + SHUTDOWN_GRACE_USEC;
+        for (;;) {
+                uint64_t now = now_usec();
+                struct pollfd p = {};
+                int fd = viewer_fd(v, &p.events);
+                if (fd < 0 || now >= end)
+                        break;
+                p.fd = fd;
+                if (poll(&p, 1, poll_timeout_ms(now, end, -1)) < 0 && errno != EINTR)
+                        break;
+                if (p.revents)
+                        viewer_process(v);
+        }
+}

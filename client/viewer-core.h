@@ -1,0 +1,82 @@
+/* What both front ends of tandem-viewer share: the session and its callbacks, the script runner,
+ * the filmstrip, the timeout and the exit status. A front end owns the loop: it waits on
+ * viewer_fd()/viewer_poll_events() and the deadline viewer_tick() returns, and calls
+ * viewer_process() when the fd is ready. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client-session.h"
+#include "macro.h"
+#include "viewer-image.h"
+#include "viewer-script-runner.h"
+#include "viewer-script.h"
+
+#define VIEWER_FILMSTRIP_INTERVAL_DEFAULT_MS 1000
+
+typedef struct ViewerOptions {
+        ClientOptions client;
+        const char *out_dir;         /* filmstrip and last image; NULL: none */
+        ImageFormat format;
+        uint64_t filmstrip_interval; /* usec between two filmstrip frames, at most */
+        uint64_t timeout;            /* usec from viewer_connect(); 0: none */
+} ViewerOptions;
+
+/* Calls into the window front end; any may be NULL. */
+typedef struct ViewerFrontend {
+        /* A complete frame is in client_session_framebuffer(). */
+        void (*frame)(void *userdata);
+        void (*mode)(uint32_t width, uint32_t height, void *userdata);
+        void (*cursor)(const ClientCursor *cursor, void *userdata);
+        /* The desktop's name or our role changed. */
+        void (*title)(const char *desktop, int role, void *userdata);
+} ViewerFrontend;
+
+typedef struct Viewer {
+        ViewerOptions options;
+        ClientSession *session;
+        Script *script;
+        ScriptRunner *runner;
+        const ViewerFrontend *frontend;
+        void *frontend_data;
+
+        char *desktop;
+        int role;
+        bool closing, closed;
+        bool done;
+        int status;
+        uint64_t started;
+
+        /* The last complete frame, kept when something reads it between callbacks (script,
+         * filmstrip): the session's framebuffer may hold half of the next frame by then. */
+        ClientFramebuffer picture;
+        bool keep_picture;
+        bool picture_new;  /* a frame not yet in the filmstrip */
+        uint64_t last_shot; /* when the last filmstrip frame was written */
+        unsigned shots;
+        bool filmstrip_failed;
+} Viewer;
+
+/* Takes script (may be NULL) on success. */
+int viewer_new(const ViewerOptions *options, Script *script, Viewer **ret);
+Viewer *viewer_free(Viewer *v);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Viewer *, viewer_free);
+
+/* Starts the session. On failure the viewer is done with the status to exit with. */
+void viewer_connect(Viewer *v, const char *ticket, const ViewerFrontend *frontend, void *frontend_data);
+
+/* The session's fd and the poll(2) events to wait for (POLLIN/POLLOUT); -EBADF once closed. */
+int viewer_fd(Viewer *v, short *ret_events);
+/* The fd was ready: lets the session work. */
+void viewer_process(Viewer *v);
+/* Timers: timeout, script, filmstrip. Returns the monotonic time (usec) to be called again by. */
+uint64_t viewer_tick(Viewer *v, uint64_t now);
+
+/* Ends the run with status unless it has ended already; a message (may be NULL) goes to stderr. */
+_printf_(3, 4) void viewer_quit(Viewer *v, int status, const char *fmt, ...);
+/* Writes the last image, says bye to hostd and waits (a little) for it to be sent. */
+void viewer_shutdown(Viewer *v);
+
+/* "tandem-viewer: ..." on stderr. */
+_printf_(1, 2) void viewer_message(const char *fmt, ...);
