@@ -26,7 +26,7 @@ struct WireConn {
         int accept;
         int read_error, write_error; /* sticky */
         bool flush_blocked;          /* the last flush stopped at -EAGAIN */
-        char reason[160];
+        char reason[384]; /* room for a transport reason with two fingerprints */
 };
 
 int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret) {
