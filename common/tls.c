@@ -6,6 +6,7 @@
  * caller's buffer is a WireConn output that grows and moves between retries. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,24 +45,34 @@ typedef struct TlsTransport {
 
 static const ByteTransportOps tls_ops;
 
-/* Takes the reason of the first queued OpenSSL error, or fallback, and empties the queue. */
-static void set_openssl_error(char *buf, size_t size, const char *what, const char *fallback) {
+/* The reason of the first queued OpenSSL error, or fallback; empties the queue. */
+static const char *openssl_reason(char code[static 32], const char *fallback) {
         unsigned long e = ERR_get_error();
         const char *reason = e ? ERR_reason_error_string(e) : NULL;
-        char code[32];
 
         if (e && !reason) {
-                snprintf(code, sizeof(code), "error %08lx", e);
+                snprintf(code, 32, "error %08lx", e);
                 reason = code;
         }
-        snprintf(buf, size, "%s: %s", what, reason ? reason : fallback);
         ERR_clear_error();
+        return reason ? reason : fallback;
 }
 
-static char *openssl_error_dup(const char *what, const char *fallback) {
-        char buf[256];
-        set_openssl_error(buf, sizeof(buf), what, fallback);
-        return strdup(buf);
+/* "what: reason" for a context's *error; what is a format. NULL error: nothing to do. */
+_printf_(3, 4) static void context_error(char **error, const char *fallback, const char *fmt, ...) {
+        char code[32], *what = NULL;
+        const char *reason = openssl_reason(code, fallback);
+        va_list ap;
+
+        if (!error)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&what, fmt, ap) < 0)
+                what = NULL;
+        va_end(ap);
+        if (!what || asprintf(error, "%s: %s", what, reason) < 0)
+                *error = NULL;
+        free(what);
 }
 
 /* --- the socket BIO --------------------------------------------------------------------------- */
@@ -150,8 +161,7 @@ static TlsContext *context_new(bool server, char **error) {
         c->server = server;
         c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
         if (!c->ctx || !SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION)) {
-                if (error)
-                        *error = openssl_error_dup("cannot create a TLS context", "unknown error");
+                context_error(error, "unknown error", "cannot create a TLS context");
                 return tls_context_free(c);
         }
         SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -163,27 +173,18 @@ static TlsContext *context_new(bool server, char **error) {
 
 TlsContext *tls_server_context_new(const char *cert_pem, const char *key_pem, char **error) {
         TlsContext *c = context_new(true, error);
-        char what[512];
 
         if (!c)
                 return NULL;
         (void) SSL_CTX_set_num_tickets(c->ctx, 0);
-        if (SSL_CTX_use_certificate_chain_file(c->ctx, cert_pem) != 1) {
-                snprintf(what, sizeof(what), "cannot load the certificate %s", cert_pem);
-                goto fail;
-        }
-        if (SSL_CTX_use_PrivateKey_file(c->ctx, key_pem, SSL_FILETYPE_PEM) != 1) {
-                snprintf(what, sizeof(what), "cannot load the private key %s", key_pem);
-                goto fail;
-        }
-        if (SSL_CTX_check_private_key(c->ctx) != 1) {
-                snprintf(what, sizeof(what), "the key %s does not match the certificate %s", key_pem, cert_pem);
-                goto fail;
-        }
-        return c;
-fail:
-        if (error)
-                *error = openssl_error_dup(what, "invalid file");
+        if (SSL_CTX_use_certificate_chain_file(c->ctx, cert_pem) != 1)
+                context_error(error, "invalid file", "cannot load the certificate %s", cert_pem);
+        else if (SSL_CTX_use_PrivateKey_file(c->ctx, key_pem, SSL_FILETYPE_PEM) != 1)
+                context_error(error, "invalid file", "cannot load the private key %s", key_pem);
+        else if (SSL_CTX_check_private_key(c->ctx) != 1)
+                context_error(error, "mismatch", "the key %s does not match the certificate %s", key_pem, cert_pem);
+        else
+                return c;
         return tls_context_free(c);
 }
 
@@ -242,11 +243,7 @@ TlsContext *tls_client_context_new(char **error) {
 int tls_context_load_ca_file(TlsContext *ctx, const char *ca_pem, char **error) {
         ERR_clear_error();
         if (SSL_CTX_load_verify_locations(ctx->ctx, ca_pem, NULL) != 1) {
-                if (error) {
-                        char what[512];
-                        snprintf(what, sizeof(what), "cannot load CA certificates from %s", ca_pem);
-                        *error = openssl_error_dup(what, "invalid file");
-                }
+                context_error(error, "invalid file", "cannot load CA certificates from %s", ca_pem);
                 return -EINVAL;
         }
         return 0;
@@ -295,7 +292,8 @@ static int map_error(TlsTransport *t, int n, uint32_t *want) {
                         ERR_clear_error();
                         return 0; /* framing above tells a cut frame from a clean end */
                 }
-                set_openssl_error(t->error, sizeof(t->error), "TLS", "protocol error");
+                char code[32];
+                snprintf(t->error, sizeof(t->error), "TLS: %s", openssl_reason(code, "protocol error"));
                 return t->fatal = -EPROTO;
         }
 }
