@@ -280,6 +280,8 @@ static void test_verification(void) {
 
         /* Without a pin: the system's CA store does not know our self-signed certificate. */
         expect_refused(server_ctx, NULL, "tandem-test", client_ctx, "server certificate refused: ");
+        static const uint8_t zero[TLS_FINGERPRINT_SIZE];
+        expect_refused(server_ctx, zero, "tandem-test", client_ctx, "server certificate refused: ");
 
         /* A context that trusts it: the host name must match too. */
         TlsContext *ca = tls_client_context_new(NULL);
@@ -311,6 +313,10 @@ static void test_bad_arguments(void) {
         check(fcntl(sv[0], F_GETFD) < 0 && errno == EBADF); /* owned, so closed */
         check(tls_transport_new(server_ctx, sv[1], false, fp, NULL, &t) == -EINVAL);
         check(tls_transport_new(NULL, -1, true, NULL, NULL, &t) == -EINVAL);
+        static const uint8_t zero[TLS_FINGERPRINT_SIZE];
+        socket_pair(sv);
+        close(sv[1]);
+        check(tls_transport_new(client_ctx, sv[0], false, zero, NULL, &t) == -EINVAL); /* zero pin needs a name */
 }
 
 /* A TLS transport against a raw socket the test writes to. */

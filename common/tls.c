@@ -411,6 +411,12 @@ int tls_transport_new(TlsContext *ctx, int fd, bool server, const uint8_t pin_sh
         BIO_METHOD *method;
         int r = -ENOMEM;
 
+        /* The ticket's all-zero fingerprint means the same as no pin. */
+        if (pin_sha256) {
+                static const uint8_t zero[TLS_FINGERPRINT_SIZE];
+                if (memcmp(pin_sha256, zero, sizeof(zero)) == 0)
+                        pin_sha256 = NULL;
+        }
         if (!ctx || server != ctx->server || (!server && !pin_sha256 && !hostname)) {
                 r = -EINVAL;
                 goto fail;

@@ -26,10 +26,11 @@ int tls_context_load_ca_file(TlsContext *ctx, const char *ca_pem, char **error);
 /* Accepts NULL, returns NULL. Transports keep what they need of the context: it may go first. */
 TlsContext *tls_context_free(TlsContext *ctx);
 
-/* A transport over fd (connected, non-blocking; owned from now on, closed on failure too).
- * Clients: pin_sha256 is the required fingerprint of the server certificate, or NULL to verify the
- * chain against the context's CA store and the certificate against hostname (a DNS name or an IP
- * address; required then). hostname, if given, is also sent as SNI. Servers ignore both.
+/* A transport over fd (non-blocking, connected or still connecting; owned from now on, closed on
+ * failure too). Clients: pin_sha256 is the required fingerprint of the server certificate, or
+ * NULL (or all zero, as a ticket says it) to verify the chain against the context's CA store and
+ * the certificate against hostname (a DNS name or an IP address; required then). hostname, if
+ * given, is also sent as SNI. Servers ignore both.
  * Returns 0, -EINVAL, or -ENOMEM.
  *
  * Errors from read/write: -EPERM when the server certificate was refused (fingerprint mismatch,
