@@ -178,8 +178,9 @@ static int receive(WireConn *c, WireMessage *ret) {
                         need = WIRE_HEADER_SIZE + h.size - buffer_len(&c->in);
                 }
 
-                /* Only here, with no complete frame buffered and every read so far a large one,
-                 * is stopping safe: what is left is still readable in the transport. */
+                /* Yielding is safe only here: no complete frame is buffered, and while skipping
+                 * the buffer is empty, so the last read asked for READ_CHUNK or more and left no
+                 * plaintext inside a TLS layer. The rest is still readable on the fd. */
                 if (skipped_now >= WIRE_CONN_SKIP_BUDGET)
                         return 0;
 
