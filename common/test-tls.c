@@ -304,6 +304,72 @@ static void test_verification(void) {
         expect_accepted(server_ctx, fp, "not-the-name", client_ctx);
 }
 
+/* The sender keeps appending while TLS has a write pending, so the output buffer moves (data
+ * compacted to the front) between a write that said -EAGAIN and its retry: OpenSSL must accept
+ * that, and every byte must arrive in order. */
+static void test_moving_writes(void) {
+        enum { TILES = 60, SIZE = 100000 };
+        static uint8_t data[SIZE];
+        Side client, server;
+        uint32_t sent = 0, got = 0;
+        int moves = 0;
+
+        connect_pair(server_ctx, fp, NULL, client_ctx, &client, &server);
+        wire_conn_free(server.conn);
+        /* Rebuild the server's conn with a small output limit: room for about three tiles. */
+        int sv[2];
+        ByteTransport *tc, *ts;
+        wire_conn_free(client.conn);
+        socket_pair(sv);
+        check(tls_transport_new(server_ctx, sv[0], true, NULL, NULL, &ts) == 0);
+        check(tls_transport_new(client_ctx, sv[1], false, fp, NULL, &tc) == 0);
+        check(wire_conn_new(ts, 3 * (SIZE + 30), &server.conn) == 0);
+        check(wire_conn_new(tc, 1 << 16, &client.conn) == 0);
+        send_hello(&client);
+
+        while (got < TILES) {
+                WireMessage m;
+                int r;
+                while ((r = wire_conn_receive(server.conn, &m)) > 0)
+                        check(m.type == WIRE_TYPE_HELLO);
+                check(r == 0);
+                if (tls_transport_handshake_done(wire_conn_transport(server.conn)))
+                        while (sent < TILES) {
+                                const uint8_t *before = buffer_data(wire_conn_out(server.conn));
+                                memset(data, (int) sent, sizeof(data));
+                                r = wire_encode_tile(wire_conn_out(server.conn), &(WireTile) { .frame = sent, .data = data,
+                                                                                             .data_len = SIZE });
+                                if (r == -ENOBUFS)
+                                        break;
+                                check(r == 0);
+                                moves += before && before != buffer_data(wire_conn_out(server.conn));
+                                sent++;
+                        }
+                r = wire_conn_flush(server.conn);
+                check(r == 0 || r == -EAGAIN);
+                r = wire_conn_flush(client.conn);
+                check(r == 0 || r == -EAGAIN);
+                while ((r = wire_conn_receive(client.conn, &m)) > 0) {
+                        check(m.type == WIRE_TYPE_TILE && m.tile.frame == got && m.tile.data_len == SIZE);
+                        check(m.tile.data[0] == (uint8_t) got && m.tile.data[SIZE - 1] == (uint8_t) got);
+                        got++;
+                }
+                check(r == 0);
+                struct pollfd p[2] = {
+                        { .fd = wire_conn_fd(client.conn), .events = (short) wire_conn_poll_events(client.conn) },
+                        { .fd = wire_conn_fd(server.conn), .events = (short) wire_conn_poll_events(server.conn) },
+                };
+                /* Wait only when the producer cannot go on either. */
+                bool can_produce = tls_transport_handshake_done(wire_conn_transport(server.conn)) && sent < TILES &&
+                                   buffer_room(wire_conn_out(server.conn)) >= WIRE_HEADER_SIZE + 14 + SIZE;
+                if (got < TILES && !can_produce)
+                        check(poll(p, 2, 5000) > 0);
+        }
+        check(moves > 0);
+        wire_conn_free(client.conn);
+        wire_conn_free(server.conn);
+}
+
 static void test_bad_arguments(void) {
         ByteTransport *t = NULL;
         int sv[2];
@@ -431,6 +497,7 @@ int main(void) {
         test_files();
         test_exchange();
         test_verification();
+        test_moving_writes();
         test_bad_arguments();
         test_garbage();
         test_old_version();
