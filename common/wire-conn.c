@@ -1,0 +1,246 @@
+/* Framing over a ByteTransport. Received frames are decoded in place in the input buffer; the
+ * frame last returned is dropped at the next call, which is what keeps its pointers valid until
+ * then. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "macro.h"
+#include "wire-conn.h"
+
+/* Smallest read asked of the transport: above TLS's 16 KiB record, so a read never leaves part of
+ * a record's plaintext inside the TLS layer when our buffer has room. */
+#define READ_CHUNK (64u << 10)
+
+struct WireConn {
+        ByteTransport *transport;
+        Buffer in, out;
+        size_t consume; /* bytes of the frame last returned, dropped at the next receive */
+        uint64_t skip;  /* bytes of an unknown frame still to drop */
+        uint64_t bytes_in, bytes_out, skipped;
+        int accept;
+        int read_error, write_error; /* sticky */
+        bool flush_blocked;          /* the last flush stopped at -EAGAIN */
+        char reason[384]; /* room for a transport reason with two fingerprints */
+};
+
+int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret) {
+        WireConn *c = calloc(1, sizeof(WireConn));
+        if (!c) {
+                byte_transport_free(t);
+                return -ENOMEM;
+        }
+        c->transport = t;
+        buffer_init(&c->in, WIRE_CONN_IN_LIMIT);
+        buffer_init(&c->out, out_limit);
+        c->accept = WIRE_DIR_BOTH;
+        *ret = c;
+        return 0;
+}
+
+WireConn *wire_conn_free(WireConn *c) {
+        if (!c)
+                return NULL;
+        byte_transport_free(c->transport);
+        buffer_done(&c->in);
+        buffer_done(&c->out);
+        free(c);
+        return NULL;
+}
+
+Buffer *wire_conn_out(WireConn *c) {
+        return &c->out;
+}
+
+size_t wire_conn_queued(WireConn *c) {
+        return buffer_len(&c->out);
+}
+
+void wire_conn_set_accept(WireConn *c, int dir_mask) {
+        c->accept = dir_mask;
+}
+
+int wire_conn_fd(WireConn *c) {
+        return c->transport->ops->fd(c->transport);
+}
+
+ByteTransport *wire_conn_transport(WireConn *c) {
+        return c->transport;
+}
+
+uint64_t wire_conn_bytes_in(WireConn *c) {
+        return c->bytes_in;
+}
+
+uint64_t wire_conn_bytes_out(WireConn *c) {
+        return c->bytes_out;
+}
+
+uint64_t wire_conn_skipped(WireConn *c) {
+        return c->skipped;
+}
+
+const char *wire_conn_error(WireConn *c) {
+        return c->reason[0] ? c->reason : NULL;
+}
+
+_printf_(3, 4) static int fail(WireConn *c, int error, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        va_end(ap);
+        return error;
+}
+
+static int transport_fail(WireConn *c, int error, const char *what) {
+        const char *why = byte_transport_error(c->transport);
+        if (why)
+                return fail(c, error, "%s: %s", what, why);
+        return fail(c, error, "%s: %s", what, strerror(-error));
+}
+
+static const char *decode_error(int r) {
+        switch (r) {
+        case -EMSGSIZE:
+                return "over its maximum size";
+        case -EBADMSG:
+                return "malformed";
+        case -EPROTO:
+                return "on the wrong channel";
+        default:
+                return "undecodable";
+        }
+}
+
+/* Checks the complete frame at the front of the input and decodes it. */
+static int decode_front(WireConn *c, const WireHeader *h, WireMessage *ret) {
+        WireMessage m;
+        int r;
+
+        r = wire_decode(h->type, h->channel, buffer_data(&c->in) + WIRE_HEADER_SIZE, h->size, &m);
+        if (r < 0)
+                return fail(c, -EPROTO, "%s (0x%04x) message of %" PRIu32 " bytes %s", wire_type_name(h->type),
+                            h->type, h->size, decode_error(r));
+        m.flags = h->flags;
+        c->consume = WIRE_HEADER_SIZE + h->size;
+        *ret = m;
+        return 1;
+}
+
+static int receive(WireConn *c, WireMessage *ret) {
+        uint64_t skipped_now = 0;
+        int r;
+
+        buffer_consume(&c->in, c->consume);
+        c->consume = 0;
+
+        for (;;) {
+                size_t need;
+
+                if (c->skip > 0) {
+                        size_t k = (size_t) MIN(c->skip, (uint64_t) buffer_len(&c->in));
+                        buffer_consume(&c->in, k);
+                        c->skip -= k;
+                        skipped_now += k;
+                }
+
+                if (c->skip > 0)
+                        need = (size_t) c->skip;
+                else if (buffer_len(&c->in) < WIRE_HEADER_SIZE)
+                        need = WIRE_HEADER_SIZE - buffer_len(&c->in);
+                else {
+                        WireHeader h;
+
+                        wire_header_parse(buffer_data(&c->in), &h);
+                        r = wire_header_check(&h);
+                        if (r == -EMSGSIZE)
+                                return fail(c, -EPROTO, "%s (0x%04x) frame of %" PRIu32 " bytes is over its maximum",
+                                            wire_type_name(h.type), h.type, h.size);
+                        if (r < 0)
+                                return fail(c, -EPROTO, "%s (0x%04x) frame on channel %u, not %d",
+                                            wire_type_name(h.type), h.type, h.channel, wire_type_channel(h.type));
+                        if (r > 0) {
+                                c->skip = WIRE_HEADER_SIZE + (uint64_t) h.size;
+                                c->skipped++;
+                                continue;
+                        }
+                        if (!(wire_type_direction(h.type) & c->accept))
+                                return fail(c, -EPROTO, "%s (0x%04x) frame from the wrong direction",
+                                            wire_type_name(h.type), h.type);
+                        if (buffer_len(&c->in) - WIRE_HEADER_SIZE >= h.size)
+                                return decode_front(c, &h, ret);
+                        need = WIRE_HEADER_SIZE + h.size - buffer_len(&c->in);
+                }
+
+                /* Yielding is safe only here: no complete frame is buffered, and while skipping
+                 * the buffer is empty, so the last read asked for READ_CHUNK or more and left no
+                 * plaintext inside a TLS layer. The rest is still readable on the fd. */
+                if (skipped_now >= WIRE_CONN_SKIP_BUDGET)
+                        return 0;
+
+                /* The checks above keep the frame within the limit, so there is room for need. */
+                size_t want = MIN(buffer_room(&c->in), MAX(need, (size_t) READ_CHUNK));
+                uint8_t *p;
+                r = buffer_reserve(&c->in, want, &p);
+                if (r < 0)
+                        return fail(c, r, "receive buffer: %s", strerror(-r));
+                ssize_t n = c->transport->ops->read(c->transport, p, want);
+                if (n == -EAGAIN)
+                        return 0;
+                if (n == 0)
+                        return fail(c, -ECONNRESET,
+                                    buffer_len(&c->in) > 0 || c->skip > 0 ? "connection closed inside a frame"
+                                                                           : "connection closed by the peer");
+                if (n < 0)
+                        return transport_fail(c, (int) n, "receive failed");
+                buffer_commit(&c->in, (size_t) n);
+                c->bytes_in += (uint64_t) n;
+        }
+}
+
+int wire_conn_receive(WireConn *c, WireMessage *ret) {
+        int r;
+
+        if (c->read_error < 0)
+                return c->read_error;
+        r = receive(c, ret);
+        if (r < 0) {
+                c->read_error = r;
+                c->consume = 0;
+        }
+        return r;
+}
+
+int wire_conn_flush(WireConn *c) {
+        if (c->write_error < 0)
+                return c->write_error;
+        while (buffer_len(&c->out) > 0) {
+                ssize_t n = c->transport->ops->write(c->transport, buffer_data(&c->out), buffer_len(&c->out));
+                if (n == -EAGAIN) {
+                        c->flush_blocked = true;
+                        return -EAGAIN;
+                }
+                if (n < 0)
+                        return c->write_error = transport_fail(c, (int) n, "send failed");
+                buffer_consume(&c->out, (size_t) n);
+                c->bytes_out += (uint64_t) n;
+        }
+        c->flush_blocked = false;
+        return 0;
+}
+
+uint32_t wire_conn_poll_events(WireConn *c) {
+        uint32_t e = EPOLLIN | c->transport->ops->poll_events(c->transport);
+
+        /* Once a flush was refused, the transport's own events say what the write waits for:
+         * EPOLLOUT there would spin while TLS waits to read. */
+        if (buffer_len(&c->out) > 0 && !c->flush_blocked)
+                e |= EPOLLOUT;
+        return e;
+}

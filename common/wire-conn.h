@@ -1,0 +1,79 @@
+/* Framing over a ByteTransport: one peer's bounded send and receive buffers, whole frames out,
+ * decoded messages in.
+ *
+ * The loop that owns a WireConn does, on every wake-up:
+ *
+ *         while ((r = wire_conn_receive(c, &m)) > 0)
+ *                 handle(&m);                     (may encode replies into wire_conn_out(c))
+ *         if (r < 0) -> close the session
+ *         r = wire_conn_flush(c);                 (0 or -EAGAIN are fine)
+ *         wait for wire_conn_poll_events(c) on wire_conn_fd(c), level-triggered
+ *
+ * Flushing after receiving matters: TLS may only be able to write once it has read (handshake),
+ * and then only the flush retries the write. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buffer.h"
+#include "byte-transport.h"
+#include "wire.h"
+
+typedef struct WireConn WireConn;
+
+/* Memory for received data: a frame header and the largest known payload, never more. */
+#define WIRE_CONN_IN_LIMIT (WIRE_HEADER_SIZE + WIRE_KNOWN_SIZE_MAX)
+/* Bytes of unknown frames one wire_conn_receive() call skips before it yields (returns 0), so
+ * that a peer sending nothing else cannot hold the loop. */
+#define WIRE_CONN_SKIP_BUDGET (UINT64_C(4) << 20)
+
+/* Takes ownership of t (freed with the WireConn, or at once on failure). out_limit bounds the
+ * bytes queued for sending; it should be at least WIRE_HEADER_SIZE + the largest message the
+ * owner sends. Returns 0 or -ENOMEM. */
+int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret);
+/* Frees the transport too. Accepts NULL, returns NULL. */
+WireConn *wire_conn_free(WireConn *c);
+
+/* Encoders append whole frames here; an encoder's -ENOBUFS means the peer is that far behind. */
+Buffer *wire_conn_out(WireConn *c);
+/* Bytes queued and not yet taken by the transport. */
+size_t wire_conn_queued(WireConn *c);
+/* Writes what the transport takes: 0 when nothing is left, -EAGAIN when some is, or the
+ * transport's error (also on later calls). */
+int wire_conn_flush(WireConn *c);
+
+/* Reads what is available and decodes the next complete frame: 1 and *ret filled (its pointers
+ * valid until the next call), 0 when more bytes are needed (the transport said -EAGAIN, or
+ * WIRE_CONN_SKIP_BUDGET was spent and the rest is still readable), or an error, sticky for later
+ * calls:
+ *   -EPROTO      the peer broke the protocol (wire_conn_error() says how): a frame over its
+ *                type's maximum or over WIRE_UNKNOWN_SIZE_MAX, a known type on another channel
+ *                or from a direction not accepted, a payload that does not decode;
+ *   -ECONNRESET  end of stream (at a frame boundary or inside one);
+ *   other        the transport's error (e.g. -EPERM for a TLS pin mismatch).
+ * Frames of unknown types within WIRE_UNKNOWN_SIZE_MAX are skipped (streamed through, not
+ * buffered) and counted. At most WIRE_CONN_IN_LIMIT bytes are ever buffered. */
+int wire_conn_receive(WireConn *c, WireMessage *ret);
+
+/* Which directions of known types to accept (WIRE_DIR_* mask): hostd accepts WIRE_DIR_C2S (which
+ * lets `both' through), a viewer WIRE_DIR_S2C. A type from another direction is -EPROTO. The
+ * default, WIRE_DIR_BOTH, accepts everything. */
+void wire_conn_set_accept(WireConn *c, int dir_mask);
+
+/* What to wait for: EPOLLIN always, EPOLLOUT while output is queued (unless the transport said
+ * its write waits for something else), plus whatever the transport's blocked operations need. */
+uint32_t wire_conn_poll_events(WireConn *c);
+int wire_conn_fd(WireConn *c);
+ByteTransport *wire_conn_transport(WireConn *c);
+
+/* A sentence about the last error of receive or flush, for the one log line; NULL if none. */
+const char *wire_conn_error(WireConn *c);
+
+uint64_t wire_conn_bytes_in(WireConn *c);  /* bytes read from the transport */
+uint64_t wire_conn_bytes_out(WireConn *c); /* bytes the transport took */
+uint64_t wire_conn_skipped(WireConn *c);   /* frames of unknown types skipped */
+
+static inline void wire_conn_freep(WireConn **c) {
+        wire_conn_free(*c);
+}
