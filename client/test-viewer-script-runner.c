@@ -176,6 +176,26 @@ static void test_exit_and_expect(void) {
         finish(&t);
 }
 
+static void test_wait_mode(void) {
+        Run t;
+        uint64_t d;
+
+        /* Waits through frames of other modes; goes on once the picture has that mode. */
+        start(&t, "wait-mode 64 48\nkey 1\n");
+        check(run_at(&t, 0, &d) == 0 && d == USEC_INFINITY);
+        t.picture = (ClientFramebuffer) { .width = 32, .height = 16, .stride = 128, .pixels = calloc(16, 128) };
+        script_runner_frame(t.runner, 10);
+        check(run_at(&t, 10, &d) == 0);
+        check_input(&t, "");
+        free(t.picture.pixels);
+        t.picture = (ClientFramebuffer) { .width = 64, .height = 48, .stride = 256, .pixels = calloc(48, 256) };
+        script_runner_frame(t.runner, 20);
+        check(run_at(&t, 20, &d) == 1);
+        check_input(&t, "key 0x01 down\nkey 0x01 up\n");
+        check_ended(&t, VIEWER_EXIT_DONE, NULL);
+        finish(&t);
+}
+
 static void test_save(void) {
         char dir[] = "/tmp/test-viewer-runner.XXXXXX";
         char text[512], path[256];
@@ -232,6 +252,7 @@ int main(void) {
         test_type();
         test_waits();
         test_exit_and_expect();
+        test_wait_mode();
         test_save();
         test_closed_session();
         printf("ok\n");

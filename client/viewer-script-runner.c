@@ -160,6 +160,14 @@ static int step(ScriptRunner *r, uint64_t now, uint64_t *deadline) {
                 *deadline = quiet_until;
                 return 0;
         }
+        case SCRIPT_WAIT_MODE: {
+                /* Until a frame of that mode has arrived: e.g. the BIOS's text mode after power-on. */
+                const ClientFramebuffer *fb = r->picture;
+                if (fb && fb->pixels && fb->width == c->mode.width && fb->height == c->mode.height)
+                        return 1;
+                *deadline = USEC_INFINITY;
+                return 0;
+        }
         case SCRIPT_TYPE: {
                 size_t len = strlen(c->text);
                 if (first) {

@@ -30,6 +30,7 @@ static const char *const command_names[_SCRIPT_COMMAND_MAX] = {
         [SCRIPT_CLICK] = "click",
         [SCRIPT_SAVE] = "save",
         [SCRIPT_EXPECT_MODE] = "expect-mode",
+        [SCRIPT_WAIT_MODE] = "wait-mode",
         [SCRIPT_HANDOVER] = "handover",
         [SCRIPT_EXIT] = "exit",
 };
@@ -51,6 +52,7 @@ static const struct {
         [SCRIPT_CLICK] = { 1, "BUTTON" },
         [SCRIPT_SAVE] = { 0, NULL },
         [SCRIPT_EXPECT_MODE] = { 2, "W H" },
+        [SCRIPT_WAIT_MODE] = { 2, "W H" },
         [SCRIPT_HANDOVER] = { 1, "SESSION" },
         [SCRIPT_EXIT] = { 1, "CODE" },
 };
@@ -267,6 +269,7 @@ static int parse_args(Parser *p, ScriptCommand *c, char *args) {
         case SCRIPT_CLICK:
                 return parse_button(p, words[0], &c->button);
         case SCRIPT_EXPECT_MODE:
+        case SCRIPT_WAIT_MODE:
                 r = parse_dimension(p, words[0], &c->mode.width);
                 if (r < 0)
                         return r;

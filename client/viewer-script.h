@@ -4,7 +4,7 @@
  *   sleep MS            wait-frame          wait-still MS       type TEXT
  *   key CODE            key-down CODE       key-up CODE         click BUTTON
  *   mouse-abs X Y       mouse-rel DX DY     save PATH           expect-mode W H
- *   handover SESSION    exit CODE
+ *   wait-mode W H       handover SESSION    exit CODE
  *
  * TEXT is the rest of the line, spaces included, with the escapes \n \t \\; CODE is a keycode
  * or a key name (viewer-keymap.h); BUTTON is left, middle, right, wheel-up, wheel-down or 0-4;
@@ -35,6 +35,7 @@ typedef enum ScriptCommandType {
         SCRIPT_CLICK,
         SCRIPT_SAVE,
         SCRIPT_EXPECT_MODE,
+        SCRIPT_WAIT_MODE,
         SCRIPT_HANDOVER,
         SCRIPT_EXIT,
         _SCRIPT_COMMAND_MAX,
