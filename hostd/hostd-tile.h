@@ -1,0 +1,52 @@
+/* The encoder's per-tile codecs (internal to hostd-encoder; the benchmark uses them directly).
+ * Sources are x8r8g8b8 pixels (B,G,R,X in memory) read in place from the framebuffer through a
+ * stride: nothing is copied before encoding. Outputs live in the codec's own buffers, reused
+ * from tile to tile, and are valid until its next call. Formats: schema/display-codecs.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "display-codec.h"
+#include "macro.h"
+
+/* What a scan found out about a tile. */
+typedef struct TileScan {
+        unsigned colours; /* 1..LOSSLESS_PALETTE_MAX, or 0 for more */
+        unsigned runs;    /* maximal runs of one colour in raster order (across rows) */
+        uint32_t first;   /* the first pixel, 0x00RRGGBB: the colour of a solid tile */
+} TileScan;
+
+typedef struct LosslessEncoder LosslessEncoder;
+
+LosslessEncoder *lossless_encoder_new(void);
+LosslessEncoder *lossless_encoder_free(LosslessEncoder *l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LosslessEncoder *, lossless_encoder_free);
+
+/* Counts the colours (up to LOSSLESS_PALETTE_MAX + 1) and runs of a w x h tile, w, h in
+ * 1..DISPLAY_TILE_MAX_DIM, and keeps its palette and indexes for lossless_encode(). */
+void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
+
+/* Encodes the tile lossless_scan() just scanned (same src, stride, w, h): palette or palette-rle
+ * for up to 256 colours, gradient for more. Returns 0 and points *ret at the zstd frame, or
+ * -EIO (zstd failed). */
+int lossless_encode(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, const TileScan *scan,
+                    const uint8_t **ret, size_t *ret_len);
+
+/* Encodes in a given mode regardless of the scan (tests and benchmarks; LOSSLESS_PALETTE and
+ * _RLE need a scan of this tile with colours > 0). -EINVAL for a mode that cannot be used. */
+int lossless_encode_mode(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h,
+                         const TileScan *scan, uint8_t mode, const uint8_t **ret, size_t *ret_len);
+
+typedef struct JpegEncoder JpegEncoder;
+
+JpegEncoder *jpeg_encoder_new(void);
+JpegEncoder *jpeg_encoder_free(JpegEncoder *j);
+DEFINE_TRIVIAL_CLEANUP_FUNC(JpegEncoder *, jpeg_encoder_free);
+
+/* A baseline JFIF of w x h pixels (any size TurboJPEG takes; the display uses up to 256x256).
+ * subsampling: 0 4:4:4, 1 4:2:2, 2 4:2:0, 3 grey (TJSAMP_*). Returns 0, -EINVAL, -ENOMEM or
+ * -EIO. */
+int jpeg_encode(JpegEncoder *j, const uint8_t *src, size_t stride, unsigned w, unsigned h, int quality,
+                int subsampling, const uint8_t **ret, size_t *ret_len);
