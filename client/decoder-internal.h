@@ -12,7 +12,8 @@
 int decode_lossless(ZSTD_DCtx *zd, uint8_t *content, uint32_t *out, unsigned w, unsigned h, const uint8_t *data,
                     size_t len);
 
-int decode_jpeg(tjhandle tj, uint32_t *out, unsigned w, unsigned h, const uint8_t *data, size_t len);
+/* *tj may be replaced (or NULL after a failed replacement: then -ENOMEM next time). */
+int decode_jpeg(tjhandle *tj, uint32_t *out, unsigned w, unsigned h, const uint8_t *data, size_t len);
 
 /* Checks the marker segments up to the frame header: SOI first, then a baseline or extended
  * sequential Huffman frame (SOF0, SOF1) of 1 or 3 components before any scan. -EBADMSG

@@ -52,20 +52,30 @@ int jpeg_check_frame(const uint8_t *data, size_t len) {
         }
 }
 
-int decode_jpeg(tjhandle tj, uint32_t *out, unsigned w, unsigned h, const uint8_t *data, size_t len) {
+/* TurboJPEG 2.1 leaves a handle unusable after tjDecompressHeader3() fails halfway through the
+ * headers (every later call fails too), so a failed handle is replaced by a fresh one. */
+static int renew(tjhandle *tj) {
+        tjDestroy(*tj);
+        *tj = tjInitDecompress();
+        return -EBADMSG;
+}
+
+int decode_jpeg(tjhandle *tj, uint32_t *out, unsigned w, unsigned h, const uint8_t *data, size_t len) {
         if (len > DISPLAY_TILE_DATA_MAX || jpeg_check_frame(data, len) < 0)
                 return -EBADMSG;
+        if (!*tj && !(*tj = tjInitDecompress()))
+                return -ENOMEM;
 
         int width, height, subsamp, colorspace;
-        if (tjDecompressHeader3(tj, data, (unsigned long) len, &width, &height, &subsamp, &colorspace) < 0)
-                return -EBADMSG;
+        if (tjDecompressHeader3(*tj, data, (unsigned long) len, &width, &height, &subsamp, &colorspace) < 0)
+                return renew(tj);
         if (width != (int) w || height != (int) h)
                 return -EBADMSG;
         if (colorspace != TJCS_YCbCr && colorspace != TJCS_GRAY)
                 return -EBADMSG;
 
-        if (tjDecompress2(tj, data, (unsigned long) len, (unsigned char *) out, (int) w, (int) w * 4, (int) h, TJPF_BGRX,
+        if (tjDecompress2(*tj, data, (unsigned long) len, (unsigned char *) out, (int) w, (int) w * 4, (int) h, TJPF_BGRX,
                           TJFLAG_STOPONWARNING) < 0)
-                return -EBADMSG;
+                return renew(tj);
         return 0;
 }

@@ -98,7 +98,7 @@ int decoder_apply(Decoder *d, ClientFramebuffer *fb, uint16_t x, uint16_t y, uin
                 r = decode_lossless(d->zd, d->content, d->tile, w, h, data, len);
                 break;
         case DISPLAY_CODEC_JPEG:
-                r = decode_jpeg(d->tj, d->tile, w, h, data, len);
+                r = decode_jpeg(&d->tj, d->tile, w, h, data, len);
                 break;
         default:
                 return -EOPNOTSUPP;
