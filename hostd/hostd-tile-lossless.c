@@ -17,7 +17,6 @@
 #define TILE_PIXELS_MAX (DISPLAY_TILE_MAX_DIM * DISPLAY_TILE_MAX_DIM)
 #define HASH_BITS 10
 #define HASH_SIZE (1u << HASH_BITS)
-#define HASH_USED 0x01000000u /* marks a slot in use: colours are 24-bit */
 
 struct LosslessEncoder {
         ZSTD_CCtx *zc;
@@ -31,9 +30,11 @@ struct LosslessEncoder {
         unsigned colours;
 
         /* Open-addressing colour -> index table, at most 25% full; emptied after every scan through
-         * `slot` (where each palette colour sits) rather than with a 5 KiB memset. */
+         * `slot` (where each palette colour sits) rather than with a memset. Colours are whole
+         * 32-bit pixels: X is 0xff in hostd's framebuffer, and if it ever were not, two entries
+         * with one RGB value would still decode right. values[] holds index + 1, 0 = empty. */
         uint32_t keys[HASH_SIZE];
-        uint8_t values[HASH_SIZE];
+        uint16_t values[HASH_SIZE];
         uint16_t slot[LOSSLESS_PALETTE_MAX];
 };
 
@@ -68,25 +69,18 @@ static inline uint32_t hash_slot(uint32_t colour) {
 
 /* The index of colour, added if new; -1 when the palette is full. */
 static inline int palette_index(LosslessEncoder *l, uint32_t colour) {
-        uint32_t key = colour | HASH_USED, s = hash_slot(colour);
-        for (;; s = (s + 1) & (HASH_SIZE - 1)) {
-                if (l->keys[s] == key)
-                        return l->values[s];
-                if (l->keys[s] == 0)
-                        break;
-        }
+        uint32_t s = hash_slot(colour);
+        for (; l->values[s]; s = (s + 1) & (HASH_SIZE - 1))
+                if (l->keys[s] == colour)
+                        return l->values[s] - 1;
         if (l->colours == LOSSLESS_PALETTE_MAX)
                 return -1;
         unsigned i = l->colours++;
-        l->keys[s] = key;
-        l->values[s] = (uint8_t) i;
+        l->keys[s] = colour;
+        l->values[s] = (uint16_t) (i + 1);
         l->slot[i] = (uint16_t) s;
         l->palette[i] = colour;
         return (int) i;
-}
-
-static inline uint32_t pixel_at(const uint8_t *src, size_t stride, unsigned x, unsigned y) {
-        return ((const uint32_t *) (src + y * stride))[x] & 0xffffffu;
 }
 
 /* Runs from pixel (x, y) on, after the palette overflowed: only the count is still wanted. */
@@ -96,9 +90,8 @@ static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, u
         for (; y < h; y++, x = 0) {
                 const uint32_t *row = (const uint32_t *) (src + y * stride);
                 for (; x < w; x++) {
-                        uint32_t c = row[x] & 0xffffffu;
-                        runs += c != prev;
-                        prev = c;
+                        runs += row[x] != prev;
+                        prev = row[x];
                 }
         }
         return runs;
@@ -106,8 +99,9 @@ static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, u
 
 void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
         uint8_t *index = l->content + HEADER_RESERVE;
-        uint32_t prev = UINT32_MAX; /* no 24-bit colour */
-        unsigned runs = 0;
+        const uint32_t *first = (const uint32_t *) src;
+        uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
+        unsigned runs = 0, inner = 0; /* inner: runs starting inside the previous row */
         uint8_t current = 0;
         bool overflow = false;
 
@@ -115,8 +109,18 @@ void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsign
         for (unsigned y = 0; y < h && !overflow; y++) {
                 const uint32_t *row = (const uint32_t *) (src + y * stride);
                 uint8_t *out = index + (size_t) y * w;
+
+                /* A row like the one above (flat areas, vertical edges: most rows of a UI) costs a
+                 * memcmp and a memcpy instead of a look at every pixel. */
+                if (y > 0 && memcmp(row, (const uint8_t *) row - stride, (size_t) w * 4) == 0) {
+                        memcpy(out, out - w, w);
+                        runs += (row[0] != prev) + inner;
+                        continue;
+                }
+
+                unsigned before = runs + (row[0] != prev);
                 for (unsigned x = 0; x < w; x++) {
-                        uint32_t c = row[x] & 0xffffffu;
+                        uint32_t c = row[x];
                         if (c != prev) {
                                 int i = palette_index(l, c);
                                 if (i < 0) {
@@ -130,15 +134,16 @@ void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsign
                         }
                         out[x] = current;
                 }
+                inner = runs - before;
         }
 
         for (unsigned i = 0; i < l->colours; i++)
-                l->keys[l->slot[i]] = 0;
+                l->values[l->slot[i]] = 0;
 
         *ret = (TileScan) {
                 .colours = overflow ? 0 : l->colours,
                 .runs = runs,
-                .first = pixel_at(src, stride, 0, 0),
+                .first = first[0] & 0xffffffu,
         };
 }
 
