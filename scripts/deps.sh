@@ -14,6 +14,8 @@ PACKAGES=(
     busybox-static cpio zstd
     # tests
     python3 socat
+    # benchmarks: tjbench, the reference bench-encode compares the JPEG path with
+    libjpeg-turbo-progs
 )
 
 missing=()

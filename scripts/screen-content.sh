@@ -13,8 +13,15 @@ dir=$TANDEM_CACHE/content
 packages=(gnome-user-docs desktop-base)
 stamp=$dir/stamp
 
-if [ -f "$stamp" ] && [ -n "$(ls "$dir/ui" 2>/dev/null)" ] && [ -n "$(ls "$dir/photo" 2>/dev/null)" ]; then
-    say "screen-content: cached in $dir ($(ls "$dir/ui" | wc -l) ui, $(ls "$dir/photo" | wc -l) photo)"
+# Files in a directory (0 when it is absent).
+count() {
+    local n=0 f
+    for f in "$1"/*; do [ -e "$f" ] && n=$((n + 1)); done
+    echo "$n"
+}
+
+if [ -f "$stamp" ] && [ "$(count "$dir/ui")" -gt 0 ] && [ "$(count "$dir/photo")" -gt 0 ]; then
+    say "screen-content: cached in $dir ($(count "$dir/ui") ui, $(count "$dir/photo") photo)"
     exit 0
 fi
 
@@ -29,7 +36,8 @@ for p in "${packages[@]}"; do
         (cd "$work" && { apt-get download -q "$p" 2>/dev/null || { apt-get update -q && apt-get download -q "$p"; }; })
         mv "$work/${p}"_*.deb "$dir/debs/"
     fi
-    dpkg-deb -x "$(ls "$dir/debs/${p}"_*.deb | tail -n1)" "$work/root"
+    debs=("$dir/debs/${p}"_*.deb)
+    dpkg-deb -x "${debs[-1]}" "$work/root"
 done
 
 # PNG width: the big-endian u32 at offset 16 (inside IHDR).
@@ -48,12 +56,12 @@ for f in "$work"/root/usr/share/desktop-base/*/grub/*.png "$work"/root/usr/share
     [ "$theme" = grub ] && theme=$(basename "$(dirname "$(dirname "$f")")")
     cp "$f" "$dir/photo.new/${theme}-$(basename "$f")"
 done
-[ -n "$(ls "$dir/ui.new")" ] || die "screen-content: gnome-user-docs has no figures"
-[ -n "$(ls "$dir/photo.new")" ] || die "screen-content: desktop-base has no large wallpapers"
+[ "$(count "$dir/ui.new")" -gt 0 ] || die "screen-content: gnome-user-docs has no figures"
+[ "$(count "$dir/photo.new")" -gt 0 ] || die "screen-content: desktop-base has no large wallpapers"
 
 rm -rf "$dir/ui" "$dir/photo"
 mv "$dir/ui.new" "$dir/ui"
 mv "$dir/photo.new" "$dir/photo"
 mkdir -p "$dir/boot"
-ls "$dir/debs" > "$stamp"
-say "screen-content: $(ls "$dir/ui" | wc -l) ui screenshots, $(ls "$dir/photo" | wc -l) wallpapers in $dir"
+printf '%s\n' "$dir"/debs/*.deb > "$stamp"
+say "screen-content: $(count "$dir/ui") ui screenshots, $(count "$dir/photo") wallpapers in $dir"
