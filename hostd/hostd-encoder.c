@@ -1,9 +1,11 @@
 /* Tiling, classification, merging and the lossy bookkeeping; the codecs are in hostd-tile-*.c.
  *
- * A call runs in two passes over the 64x64 grid cells the region touches. Pass one scans each
- * cell's tile once (colours, runs, indexes) and emits lossless tiles at once, while the scan's
- * indexes are still in the lossless codec's buffer; solid and JPEG cells are only marked. Pass two
- * merges marked neighbours into rectangles of up to 256x256 and emits them. */
+ * A call runs in two passes over the 64x64 grid cells the region touches. Pass one first tries
+ * strips of up to four cells side by side as one lossless tile (most of a UI or a console: one
+ * scan and one zstd frame for 256x64 pixels), then scans the remaining cells one by one (colours,
+ * runs, indexes) and emits lossless tiles at once, while the scan's indexes are still in the
+ * lossless codec's buffer; solid and JPEG cells are only marked. Pass two merges marked neighbours
+ * into rectangles of up to 256x256 and emits them. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,27 +255,107 @@ static Rect collect(Encoder *e, const Framebuffer *fb, const Region *region) {
         return (Rect) { (int32_t) cx0, (int32_t) cy0, (int32_t) (cx1 - cx0), (int32_t) (cy1 - cy0) };
 }
 
+/* Marks the cell solid when its tile is one colour: checked before strips are formed, so that
+ * solid cells keep merging with their neighbours in pass two. Stops at the first other pixel, so
+ * it costs little on any other cell. */
+static bool mark_if_solid(const Framebuffer *fb, Cell *c) {
+        const uint32_t *first = (const uint32_t *) pixel_ptr(fb, c->tile);
+        uint32_t v = first[0];
+        for (int32_t x = 1; x < c->tile.w; x++)
+                if (first[x] != v)
+                        return false;
+        for (int32_t y = 1; y < c->tile.h; y++)
+                if (memcmp((const uint8_t *) first + (size_t) y * fb->stride, first, (size_t) c->tile.w * 4) != 0)
+                        return false;
+        c->kind = CELL_SOLID;
+        c->colour = v & 0xffffffu;
+        return true;
+}
+
+/* Pass one for one cell: scan, classify, emit it now if it is lossless. */
+static int encode_cell(Encoder *e, const Framebuffer *fb, Cell *c, const EncoderSettings *s, TileSink sink,
+                       void *userdata, int *count) {
+        TileScan scan;
+        lossless_scan(e->lossless, pixel_ptr(fb, c->tile), fb->stride, (unsigned) c->tile.w, (unsigned) c->tile.h, &scan);
+        c->kind = classify(&scan, (size_t) c->tile.w * (size_t) c->tile.h, s);
+        c->colour = scan.first;
+        if (c->kind != CELL_NONE)
+                return 0;
+        int k = emit_exact(e, fb, c->tile, &scan, sink, userdata);
+        if (k < 0)
+                return k;
+        c->tile = (Rect) {};
+        (*count)++;
+        return 0;
+}
+
+/* Pass one for a strip of up to four cells whose tiles continue each other to the right: when the
+ * strip as a whole has at most 256 colours and is not continuous-tone, it is one lossless (or
+ * solid) tile: one scan and one zstd frame instead of four, and a shared palette. Otherwise the
+ * scan stops at the 257th colour and the cells go one by one. Returns the cells handled (0: none,
+ * *tried says how many were looked at, not to be tried again as strips). */
+static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t cy, uint32_t cx1,
+                        const EncoderSettings *s, TileSink sink, void *userdata, int *count, uint32_t *tried) {
+        Cell *first = cell_at(e, cx, cy);
+        Rect r = first->tile;
+        uint32_t n = 1;
+        for (; cx + n < cx1; n++) {
+                Cell *c = cell_at(e, cx + n, cy);
+                if (c->tile.y != r.y || c->tile.h != r.h || c->tile.x != r.x + r.w ||
+                    r.w + c->tile.w > (int32_t) DISPLAY_TILE_MAX_DIM || mark_if_solid(fb, c))
+                        break;
+                r.w += c->tile.w;
+        }
+        *tried = n;
+        if (n < 2)
+                return 0;
+
+        TileScan scan;
+        if (!lossless_scan_palette(e->lossless, pixel_ptr(fb, r), fb->stride, (unsigned) r.w, (unsigned) r.h, &scan))
+                return 0;
+        CellKind kind = classify(&scan, (size_t) r.w * (size_t) r.h, s);
+        if (kind == CELL_JPEG)
+                return 0;
+        if (kind == CELL_SOLID) { /* left to pass two, which also merges downwards */
+                for (uint32_t i = 0; i < n; i++) {
+                        cell_at(e, cx + i, cy)->kind = CELL_SOLID;
+                        cell_at(e, cx + i, cy)->colour = scan.first;
+                }
+                return (int) n;
+        }
+        int k = emit_exact(e, fb, r, &scan, sink, userdata);
+        if (k < 0)
+                return k;
+        for (uint32_t i = 0; i < n; i++)
+                cell_at(e, cx + i, cy)->tile = (Rect) {};
+        (*count)++;
+        return (int) n;
+}
+
 static int encode_cells(Encoder *e, const Framebuffer *fb, Rect cells, const EncoderSettings *s, TileSink sink,
                         void *userdata) {
+        uint32_t cx1 = (uint32_t) (cells.x + cells.w), cy1 = (uint32_t) (cells.y + cells.h);
         int count = 0, k;
 
-        for (uint32_t cy = (uint32_t) cells.y; cy < (uint32_t) (cells.y + cells.h); cy++)
-                for (uint32_t cx = (uint32_t) cells.x; cx < (uint32_t) (cells.x + cells.w); cx++) {
+        for (uint32_t cy = (uint32_t) cells.y; cy < cy1; cy++)
+                for (uint32_t cx = (uint32_t) cells.x, singles_until = 0; cx < cx1; cx++) {
                         Cell *c = cell_at(e, cx, cy);
-                        if (rect_is_empty(c->tile))
+                        if (rect_is_empty(c->tile) || c->kind != CELL_NONE || mark_if_solid(fb, c))
                                 continue;
-
-                        TileScan scan;
-                        lossless_scan(e->lossless, pixel_ptr(fb, c->tile), fb->stride, (unsigned) c->tile.w,
-                                      (unsigned) c->tile.h, &scan);
-                        c->kind = classify(&scan, (size_t) c->tile.w * (size_t) c->tile.h, s);
-                        c->colour = scan.first;
-                        if (c->kind != CELL_NONE)
-                                continue;
-                        k = emit_exact(e, fb, c->tile, &scan, sink, userdata);
+                        if (cx >= singles_until) {
+                                uint32_t tried = 1;
+                                k = encode_strip(e, fb, cx, cy, cx1, s, sink, userdata, &count, &tried);
+                                if (k < 0)
+                                        return k;
+                                if (k > 0) {
+                                        cx += (uint32_t) k - 1;
+                                        continue;
+                                }
+                                singles_until = cx + tried;
+                        }
+                        k = encode_cell(e, fb, c, s, sink, userdata, &count);
                         if (k < 0)
                                 return k;
-                        count++;
                 }
 
         k = emit_merged(e, fb, cells, s, sink, userdata, &count);

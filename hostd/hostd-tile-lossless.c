@@ -97,7 +97,8 @@ static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, u
         return runs;
 }
 
-void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
+static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        TileScan *ret) {
         uint8_t *index = l->content + HEADER_RESERVE;
         const uint32_t *first = (const uint32_t *) src;
         uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
@@ -124,7 +125,8 @@ void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsign
                         if (c != prev) {
                                 int i = palette_index(l, c);
                                 if (i < 0) {
-                                        runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c);
+                                        if (count_all)
+                                                runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c);
                                         overflow = true;
                                         break;
                                 }
@@ -145,6 +147,15 @@ void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsign
                 .runs = runs,
                 .first = first[0] & 0xffffffu,
         };
+}
+
+void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
+        scan(l, src, stride, w, h, true, ret);
+}
+
+bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
+        scan(l, src, stride, w, h, false, ret);
+        return ret->colours > 0;
 }
 
 /* Writes mode, count and palette so that they end exactly at `end`; returns where they start. */

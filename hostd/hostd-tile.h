@@ -28,6 +28,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LosslessEncoder *, lossless_encoder_free);
  * 1..DISPLAY_TILE_MAX_DIM, and keeps its palette and indexes for lossless_encode(). */
 void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
 
+/* The same, but gives up as soon as the palette overflows (false; then runs counts only what was
+ * seen): a cheap first look at a larger area that may well be a photo. */
+bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
+
 /* Encodes the tile lossless_scan() just scanned (same src, stride, w, h): palette or palette-rle
  * for up to 256 colours, gradient for more. Returns 0 and points *ret at the zstd frame, or
  * -EIO (zstd failed). */
