@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof(lossless) / sizeof(lossless[0]) && r >= 0; i++) {
                 TileScan scan;
                 paint(lossless[i].colours, lossless[i].noisy);
-                lossless_scan(l, src, W * 4, W, H, &scan);
+                lossless_scan_palette(l, src, W * 4, W, H, &scan);
                 r = lossless_encode_mode(l, src, W * 4, W, H, &scan, lossless[i].mode, &data, &len);
                 if (r >= 0)
                         r = write_seed(dir, lossless[i].name, DISPLAY_CODEC_LOSSLESS, data, len);

@@ -16,9 +16,6 @@
 
 /* Below this many pixels a JPEG's ~600 bytes of header and tables outweigh what it saves. */
 #define SMALL_TILE_PIXELS 1024
-/* A palette this rich whose pixels change colour more often than every other pixel is a photo or
- * a gradient that happens to have few colours: JPEG codes it in far fewer bytes. */
-#define PHOTO_PALETTE_COLOURS 64
 
 typedef enum { CELL_NONE, CELL_SOLID, CELL_JPEG } CellKind;
 
@@ -143,8 +140,8 @@ static CellKind classify(const TileScan *scan, size_t pixels, const EncoderSetti
         if (s->lossless_only || pixels < SMALL_TILE_PIXELS)
                 return CELL_NONE;
         if (scan->colours == 0) /* over 256 colours: a photo, unless mostly flat (an icon on a panel) */
-                return (size_t) scan->runs * 4 < pixels ? CELL_NONE : CELL_JPEG;
-        if (scan->colours >= PHOTO_PALETTE_COLOURS && (size_t) scan->runs * 2 > pixels)
+                return scan->runs <= TILE_SCAN_RUNS_ENOUGH(pixels, 1) ? CELL_NONE : CELL_JPEG;
+        if (scan->colours >= TILE_PHOTO_COLOURS && (size_t) scan->runs * 2 > pixels)
                 return CELL_JPEG;
         return CELL_NONE;
 }
@@ -290,9 +287,9 @@ static int encode_cell(Encoder *e, const Framebuffer *fb, Cell *c, const Encoder
 }
 
 /* Pass one for a strip of up to four cells whose tiles continue each other to the right: when the
- * strip as a whole has at most 256 colours and is not continuous-tone, it is one lossless (or
- * solid) tile: one scan and one zstd frame instead of four, and a shared palette. Otherwise the
- * scan stops at the 257th colour and the cells go one by one. Returns the cells handled (0: none,
+ * strip as a whole has at most 256 colours, it is one lossless tile (one scan and one zstd frame
+ * instead of four, and a shared palette), or, when continuous-tone, four JPEG cells. With more
+ * colours the scan stops at the 257th and the cells go one by one. Returns the cells handled (0: none,
  * *tried says how many were looked at, not to be tried again as strips). */
 static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t cy, uint32_t cx1,
                         const EncoderSettings *s, TileSink sink, void *userdata, int *count, uint32_t *tried) {
@@ -314,11 +311,9 @@ static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t
         if (!lossless_scan_palette(e->lossless, pixel_ptr(fb, r), fb->stride, (unsigned) r.w, (unsigned) r.h, &scan))
                 return 0;
         CellKind kind = classify(&scan, (size_t) r.w * (size_t) r.h, s);
-        if (kind == CELL_JPEG)
-                return 0;
-        if (kind == CELL_SOLID) { /* left to pass two, which also merges downwards */
+        if (kind != CELL_NONE) { /* continuous tone all along (or one colour): left to pass two */
                 for (uint32_t i = 0; i < n; i++) {
-                        cell_at(e, cx + i, cy)->kind = CELL_SOLID;
+                        cell_at(e, cx + i, cy)->kind = (uint8_t) kind;
                         cell_at(e, cx + i, cy)->colour = scan.first;
                 }
                 return (int) n;

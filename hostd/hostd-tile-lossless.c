@@ -83,11 +83,12 @@ static inline int palette_index(LosslessEncoder *l, uint32_t colour) {
         return (int) i;
 }
 
-/* Runs from pixel (x, y) on, after the palette overflowed: only the count is still wanted. */
+/* Runs from pixel (x, y) on, after the palette overflowed: only the count is still wanted, and
+ * only up to `enough` (a photo reaches it quickly, and then nothing more is to be learnt). */
 static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, unsigned h, unsigned x, unsigned y,
-                                uint32_t prev) {
+                                uint32_t prev, unsigned enough) {
         unsigned runs = 0;
-        for (; y < h; y++, x = 0) {
+        for (; y < h && runs <= enough; y++, x = 0) {
                 const uint32_t *row = (const uint32_t *) (src + y * stride);
                 for (; x < w; x++) {
                         runs += row[x] != prev;
@@ -126,7 +127,8 @@ static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, u
                                 int i = palette_index(l, c);
                                 if (i < 0) {
                                         if (count_all)
-                                                runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c);
+                                                runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c,
+                                                                            TILE_SCAN_RUNS_ENOUGH(w, h));
                                         overflow = true;
                                         break;
                                 }
@@ -137,6 +139,16 @@ static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, u
                         out[x] = current;
                 }
                 inner = runs - before;
+
+                /* A quarter of the tile in, already rich in colours and changing colour at every
+                 * other pixel: a photo. The rest would only confirm it, at the price of a hash
+                 * lookup per pixel; report it as "many colours", with the runs extrapolated. */
+                size_t seen = (size_t) (y + 1) * w;
+                if (count_all && !overflow && l->colours >= TILE_PHOTO_COLOURS && 4 * seen >= (size_t) w * h &&
+                    y + 1 < h && 2 * (size_t) runs > seen) {
+                        runs = (unsigned) ((size_t) runs * h / (y + 1));
+                        overflow = true;
+                }
         }
 
         for (unsigned i = 0; i < l->colours; i++)

@@ -12,11 +12,19 @@
 #include "macro.h"
 
 /* What a scan found out about a tile. */
+/* A tile with at least this many colours whose colour changes at more than every other pixel is
+ * continuous-tone (a photo, a gradient): JPEG codes it in far fewer bytes than a palette. */
+#define TILE_PHOTO_COLOURS 64
+
 typedef struct TileScan {
-        unsigned colours; /* 1..LOSSLESS_PALETTE_MAX, or 0 for more */
-        unsigned runs;    /* maximal runs of one colour in raster order (across rows) */
+        unsigned colours; /* 1..LOSSLESS_PALETTE_MAX, or 0 for more (or: a photo, seen early) */
+        unsigned runs;    /* maximal runs of one colour in raster order (across rows); with more than
+                           * 256 colours counted only until it passes TILE_SCAN_RUNS_ENOUGH */
         uint32_t first;   /* the first pixel, 0x00RRGGBB: the colour of a solid tile */
 } TileScan;
+
+/* Past this many runs a tile of more than 256 colours is known not to be mostly flat. */
+#define TILE_SCAN_RUNS_ENOUGH(w, h) ((unsigned) ((size_t) (w) * (h) / 4))
 
 typedef struct LosslessEncoder LosslessEncoder;
 
@@ -25,7 +33,9 @@ LosslessEncoder *lossless_encoder_free(LosslessEncoder *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(LosslessEncoder *, lossless_encoder_free);
 
 /* Counts the colours (up to LOSSLESS_PALETTE_MAX + 1) and runs of a w x h tile, w, h in
- * 1..DISPLAY_TILE_MAX_DIM, and keeps its palette and indexes for lossless_encode(). */
+ * 1..DISPLAY_TILE_MAX_DIM, and keeps its palette and indexes for lossless_encode(). A tile whose
+ * first quarter already looks continuous-tone (TILE_PHOTO_COLOURS, runs at over half the pixels)
+ * is reported as having more than 256 colours without looking further. */
 void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
 
 /* The same, but gives up as soon as the palette overflows (false; then runs counts only what was

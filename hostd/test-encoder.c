@@ -86,14 +86,26 @@ static void test_scan(void) {
         lossless_scan(l, (const uint8_t *) pix, W * 4, W, H, &s);
         check(s.colours == 2 && s.runs == W * H / 8);
 
-        /* 256 colours fit, 257 do not; the runs are counted to the end either way. */
+        /* 256 colours fit, 257 do not; then runs are counted only until they show the tile is not
+         * mostly flat. */
+        for (size_t i = 0; i < W * H; i++)
+                pix[i] = 0xff000000u | (uint32_t) (i / 16 % 256) * 0x010101u;
+        lossless_scan(l, (const uint8_t *) pix, W * 4, W, H, &s);
+        check(s.colours == 256 && s.runs == W * H / 16);
+        pix[100] = 0xff000000u | 0xfedcbau;
+        lossless_scan(l, (const uint8_t *) pix, W * 4, W, H, &s);
+        check(s.colours == 0);
+        /* 256 colours changing at every pixel: seen as a photo a quarter of the way in. */
         for (size_t i = 0; i < W * H; i++)
                 pix[i] = 0xff000000u | (uint32_t) (i % 256) * 0x010101u;
         lossless_scan(l, (const uint8_t *) pix, W * 4, W, H, &s);
-        check(s.colours == 256 && s.runs == W * H);
-        pix[100] = 0xff000000u | 0xfedcbau;
+        check(s.colours == 0 && s.runs > TILE_SCAN_RUNS_ENOUGH(W, H) && s.runs <= W * H);
+        check(lossless_scan_palette(l, (const uint8_t *) pix, W * 4, W, H, &s) && s.colours == 256);
+        /* Mostly flat with 257 colours: all runs counted. */
+        for (size_t i = 0; i < W * H; i++)
+                pix[i] = 0xff000000u | (i < 257 ? (uint32_t) i : 0x777777u);
         lossless_scan(l, (const uint8_t *) pix, W * 4, W, H, &s);
-        check(s.colours == 0 && s.runs == W * H);
+        check(s.colours == 0 && s.runs == 258);
 
         /* A stride wider than the tile: only the tile is looked at. */
         static uint32_t wide[2 * W * H];
