@@ -269,9 +269,19 @@ static bool mark_if_solid(const Framebuffer *fb, Cell *c) {
         return true;
 }
 
+/* Whether r may go JPEG and its first quarter says it should: no full scan needed then. */
+static bool looks_photo(Encoder *e, const Framebuffer *fb, Rect r, const EncoderSettings *s) {
+        return !s->lossless_only && (size_t) r.w * (size_t) r.h >= SMALL_TILE_PIXELS &&
+               lossless_looks_photo(e->lossless, pixel_ptr(fb, r), fb->stride, (unsigned) r.w, (unsigned) r.h);
+}
+
 /* Pass one for one cell: scan, classify, emit it now if it is lossless. */
 static int encode_cell(Encoder *e, const Framebuffer *fb, Cell *c, const EncoderSettings *s, TileSink sink,
                        void *userdata, int *count) {
+        if (looks_photo(e, fb, c->tile, s)) {
+                c->kind = CELL_JPEG;
+                return 0;
+        }
         TileScan scan;
         lossless_scan(e->lossless, pixel_ptr(fb, c->tile), fb->stride, (unsigned) c->tile.w, (unsigned) c->tile.h, &scan);
         c->kind = classify(&scan, (size_t) c->tile.w * (size_t) c->tile.h, s);
@@ -306,6 +316,11 @@ static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t
         *tried = n;
         if (n < 2)
                 return 0;
+        if (looks_photo(e, fb, r, s)) {
+                for (uint32_t i = 0; i < n; i++)
+                        cell_at(e, cx + i, cy)->kind = CELL_JPEG;
+                return (int) n;
+        }
 
         TileScan scan;
         if (!lossless_scan_palette(e->lossless, pixel_ptr(fb, r), fb->stride, (unsigned) r.w, (unsigned) r.h, &scan))

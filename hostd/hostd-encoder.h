@@ -50,12 +50,14 @@ typedef int (*TileSink)(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint
                         const uint8_t *data, size_t len);
 
 /* Encodes region (clipped to the framebuffer) as tiles, calling sink for each. The region is cut
- * along a 64x64 grid (the bounding box of the change in each grid cell is a tile) and each tile
+ * along a 64x64 grid (the bounding box of the change in each grid cell is that cell's part) and
  * classified by content: one colour -> solid; up to 256 colours -> lossless palette, unless it
  * looks continuous-tone (many colours, few flat runs) -> JPEG; more than 256 colours -> JPEG,
- * unless mostly flat or small -> lossless. lossless_only never uses JPEG. Neighbouring solid tiles
- * of one colour and neighbouring JPEG tiles merge into rectangles of up to 256x256. Tiles are
- * emitted in no particular order and never overlap. JPEG tiles are remembered as lossy, exact
+ * unless mostly flat or small -> lossless. lossless_only never uses JPEG. Up to four lossless
+ * cells side by side with at most 256 colours between them share one tile; neighbouring solid
+ * cells of one colour and neighbouring JPEG cells merge into rectangles of up to 256x256
+ * (schema/display-codecs.md has the details). Tiles are emitted in no particular order and never
+ * overlap. JPEG tiles are remembered as lossy, exact
  * tiles clear what they cover. Returns the number of tiles emitted, -EINVAL for bad settings,
  * -ENODATA before the first Scanout, -ENOMEM, -EIO (a codec failed) or the sink's error; after an
  * error, some tiles may have been emitted: keep the region pending. */

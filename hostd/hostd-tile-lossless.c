@@ -161,6 +161,44 @@ static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, u
         };
 }
 
+bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h) {
+        unsigned rows = (h + 3) / 4, runs = 0;
+        const uint32_t *first = (const uint32_t *) src;
+        uint32_t prev = ~first[0];
+
+        /* Compares only: cheap, and enough to let flat and text-like tiles go. */
+        for (unsigned y = 0; y < rows; y++) {
+                const uint32_t *row = (const uint32_t *) (src + y * stride);
+                for (unsigned x = 0; x < w; x++) {
+                        runs += row[x] != prev;
+                        prev = row[x];
+                }
+        }
+        if (2 * (size_t) runs <= (size_t) rows * w)
+                return false;
+
+        /* Then colours, only until there are TILE_PHOTO_COLOURS of them. */
+        bool many = false;
+        l->colours = 0;
+        prev = ~first[0];
+        for (unsigned y = 0; y < rows && !many; y++) {
+                const uint32_t *row = (const uint32_t *) (src + y * stride);
+                for (unsigned x = 0; x < w; x++)
+                        if (row[x] != prev) {
+                                prev = row[x];
+                                (void) palette_index(l, prev);
+                                if (l->colours >= TILE_PHOTO_COLOURS) {
+                                        many = true;
+                                        break;
+                                }
+                        }
+        }
+        for (unsigned i = 0; i < l->colours; i++)
+                l->values[l->slot[i]] = 0;
+        l->colours = 0;
+        return many;
+}
+
 void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
         scan(l, src, stride, w, h, true, ret);
 }

@@ -42,6 +42,11 @@ void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsign
  * seen): a cheap first look at a larger area that may well be a photo. */
 bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
 
+/* A quick look at the first quarter of a tile: true when it is continuous-tone there (colour
+ * changes at more than every other pixel, TILE_PHOTO_COLOURS colours or more). Compares first,
+ * hash lookups only for the first 64 colours: far cheaper than a scan on a photo. */
+bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h);
+
 /* Encodes the tile lossless_scan() just scanned (same src, stride, w, h): palette or palette-rle
  * for up to 256 colours, gradient for more. Returns 0 and points *ret at the zstd frame, or
  * -EIO (zstd failed). */
