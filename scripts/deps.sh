@@ -14,6 +14,8 @@ PACKAGES=(
     busybox-static cpio zstd
     # tests (Xvfb, xdotool and xwd: tandem-viewer's window test)
     python3 socat xvfb xdotool x11-apps
+    # benchmarks: tjbench, the reference bench-encode compares the JPEG path with
+    libjpeg-turbo-progs
 )
 
 missing=()

@@ -11,6 +11,7 @@ trap libvirt_down_scoped EXIT
 libvirt_up_scoped
 "$TANDEM_ROOT/scripts/build-image.sh"
 "$TANDEM_ROOT/scripts/kvm-probe.sh"
+"$TANDEM_ROOT/scripts/screen-content.sh" # real screen content for the codec tests (cached)
 
 say "test: meson test -C build-asan $*"
 rc=0

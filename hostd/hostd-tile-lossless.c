@@ -1,0 +1,384 @@
+/* The lossless tile codec (schema/display-codecs.md, codec 2): palette with packed or run-length
+ * indexes for up to 256 colours, the gradient predictor for more, then one zstd level-1 frame.
+ *
+ * The scan writes one index byte per pixel into `content` just after HEADER_RESERVE bytes, so an
+ * 8-bit palette tile is already in its final place: the header (mode, count, palette) is written
+ * right-aligned in front of it, and packing to 1, 2 or 4 bits happens in place. Nothing is
+ * allocated per tile. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "hostd-tile.h"
+
+/* Room for the largest header: mode, count, 256 RGB entries. */
+#define HEADER_RESERVE (2 + 3 * LOSSLESS_PALETTE_MAX)
+#define TILE_PIXELS_MAX (DISPLAY_TILE_MAX_DIM * DISPLAY_TILE_MAX_DIM)
+#define HASH_BITS 10
+#define HASH_SIZE (1u << HASH_BITS)
+
+struct LosslessEncoder {
+        ZSTD_CCtx *zc;
+        uint8_t *content; /* HEADER_RESERVE + 3 * TILE_PIXELS_MAX */
+        uint8_t *rle;     /* HEADER_RESERVE + TILE_PIXELS_MAX: runs are used only when smaller than one byte a pixel */
+        uint8_t *out;
+        size_t out_size;
+
+        /* The palette of the last scan, in order of first appearance. */
+        uint32_t palette[LOSSLESS_PALETTE_MAX];
+        unsigned colours;
+
+        /* Open-addressing colour -> index table, at most 25% full; emptied after every scan through
+         * `slot` (where each palette colour sits) rather than with a memset. Colours are whole
+         * 32-bit pixels: X is 0xff in hostd's framebuffer, and if it ever were not, two entries
+         * with one RGB value would still decode right. values[] holds index + 1, 0 = empty. */
+        uint32_t keys[HASH_SIZE];
+        uint16_t values[HASH_SIZE];
+        uint16_t slot[LOSSLESS_PALETTE_MAX];
+};
+
+LosslessEncoder *lossless_encoder_new(void) {
+        _cleanup_(lossless_encoder_freep) LosslessEncoder *l = calloc(1, sizeof(LosslessEncoder));
+        if (!l)
+                return NULL;
+        l->zc = ZSTD_createCCtx();
+        l->content = malloc(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX);
+        l->rle = malloc(HEADER_RESERVE + (size_t) TILE_PIXELS_MAX);
+        l->out_size = ZSTD_compressBound(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX);
+        l->out = malloc(l->out_size);
+        if (!l->zc || !l->content || !l->rle || !l->out)
+                return NULL;
+        return TAKE_PTR(l);
+}
+
+LosslessEncoder *lossless_encoder_free(LosslessEncoder *l) {
+        if (!l)
+                return NULL;
+        ZSTD_freeCCtx(l->zc);
+        free(l->content);
+        free(l->rle);
+        free(l->out);
+        free(l);
+        return NULL;
+}
+
+static inline uint32_t hash_slot(uint32_t colour) {
+        return (colour * 0x9E3779B1u) >> (32 - HASH_BITS);
+}
+
+/* The index of colour, added if new; -1 when the palette is full. */
+static inline int palette_index(LosslessEncoder *l, uint32_t colour) {
+        uint32_t s = hash_slot(colour);
+        for (; l->values[s]; s = (s + 1) & (HASH_SIZE - 1))
+                if (l->keys[s] == colour)
+                        return l->values[s] - 1;
+        if (l->colours == LOSSLESS_PALETTE_MAX)
+                return -1;
+        unsigned i = l->colours++;
+        l->keys[s] = colour;
+        l->values[s] = (uint16_t) (i + 1);
+        l->slot[i] = (uint16_t) s;
+        l->palette[i] = colour;
+        return (int) i;
+}
+
+/* Runs from pixel (x, y) on, after the palette overflowed: only the count is still wanted, and
+ * only up to `enough` (a photo reaches it quickly, and then nothing more is to be learnt). */
+static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, unsigned h, unsigned x, unsigned y,
+                                uint32_t prev, unsigned enough) {
+        unsigned runs = 0;
+        for (; y < h && runs <= enough; y++, x = 0) {
+                const uint32_t *row = (const uint32_t *) (src + y * stride);
+                for (; x < w; x++) {
+                        runs += row[x] != prev;
+                        prev = row[x];
+                }
+        }
+        return runs;
+}
+
+static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        TileScan *ret) {
+        uint8_t *index = l->content + HEADER_RESERVE;
+        const uint32_t *first = (const uint32_t *) src;
+        uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
+        unsigned runs = 0, inner = 0; /* inner: runs starting inside the previous row */
+        uint8_t current = 0;
+        bool overflow = false;
+
+        l->colours = 0;
+        for (unsigned y = 0; y < h && !overflow; y++) {
+                const uint32_t *row = (const uint32_t *) (src + y * stride);
+                uint8_t *out = index + (size_t) y * w;
+
+                /* A row like the one above (flat areas, vertical edges: most rows of a UI) costs a
+                 * memcmp and a memcpy instead of a look at every pixel. */
+                if (y > 0 && memcmp(row, (const uint8_t *) row - stride, (size_t) w * 4) == 0) {
+                        memcpy(out, out - w, w);
+                        runs += (row[0] != prev) + inner;
+                        continue;
+                }
+
+                unsigned before = runs + (row[0] != prev);
+                for (unsigned x = 0; x < w; x++) {
+                        uint32_t c = row[x];
+                        if (c != prev) {
+                                int i = palette_index(l, c);
+                                if (i < 0) {
+                                        if (count_all)
+                                                runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c,
+                                                                            TILE_SCAN_RUNS_ENOUGH(w, h));
+                                        overflow = true;
+                                        break;
+                                }
+                                runs++;
+                                prev = c;
+                                current = (uint8_t) i;
+                        }
+                        out[x] = current;
+                }
+                inner = runs - before;
+
+                /* A quarter of the tile in, already rich in colours and changing colour at every
+                 * other pixel: a photo. The rest would only confirm it, at the price of a hash
+                 * lookup per pixel; report it as "many colours", with the runs extrapolated. */
+                size_t seen = (size_t) (y + 1) * w;
+                if (count_all && !overflow && l->colours >= TILE_PHOTO_COLOURS && 4 * seen >= (size_t) w * h &&
+                    y + 1 < h && 2 * (size_t) runs > seen) {
+                        runs = (unsigned) ((size_t) runs * h / (y + 1));
+                        overflow = true;
+                }
+        }
+
+        for (unsigned i = 0; i < l->colours; i++)
+                l->values[l->slot[i]] = 0;
+
+        *ret = (TileScan) {
+                .colours = overflow ? 0 : l->colours,
+                .runs = runs,
+                .first = first[0] & 0xffffffu,
+        };
+}
+
+bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h) {
+        unsigned rows = (h + 3) / 4, runs = 0;
+        const uint32_t *first = (const uint32_t *) src;
+        uint32_t prev = ~first[0];
+
+        /* Compares only: cheap, and enough to let flat and text-like tiles go. */
+        for (unsigned y = 0; y < rows; y++) {
+                const uint32_t *row = (const uint32_t *) (src + y * stride);
+                for (unsigned x = 0; x < w; x++) {
+                        runs += row[x] != prev;
+                        prev = row[x];
+                }
+        }
+        if (2 * (size_t) runs <= (size_t) rows * w)
+                return false;
+
+        /* Then colours, only until there are TILE_PHOTO_COLOURS of them. */
+        bool many = false;
+        l->colours = 0;
+        prev = ~first[0];
+        for (unsigned y = 0; y < rows && !many; y++) {
+                const uint32_t *row = (const uint32_t *) (src + y * stride);
+                for (unsigned x = 0; x < w; x++)
+                        if (row[x] != prev) {
+                                prev = row[x];
+                                (void) palette_index(l, prev);
+                                if (l->colours >= TILE_PHOTO_COLOURS) {
+                                        many = true;
+                                        break;
+                                }
+                        }
+        }
+        for (unsigned i = 0; i < l->colours; i++)
+                l->values[l->slot[i]] = 0;
+        l->colours = 0;
+        return many;
+}
+
+void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
+        scan(l, src, stride, w, h, true, ret);
+}
+
+bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
+        scan(l, src, stride, w, h, false, ret);
+        return ret->colours > 0;
+}
+
+/* Writes mode, count and palette so that they end exactly at `end`; returns where they start. */
+static uint8_t *put_palette_header(uint8_t *end, uint8_t mode, const uint32_t *palette, unsigned n) {
+        uint8_t *p = end - (2 + 3 * n);
+        p[0] = mode;
+        p[1] = (uint8_t) (n - 1);
+        for (unsigned i = 0; i < n; i++) {
+                p[2 + 3 * i + 0] = (uint8_t) (palette[i] >> 16);
+                p[2 + 3 * i + 1] = (uint8_t) (palette[i] >> 8);
+                p[2 + 3 * i + 2] = (uint8_t) palette[i];
+        }
+        return p;
+}
+
+/* Packs rows of 8-bit indexes to `bits` bits in place (output never overtakes input: a packed
+ * row is no longer than an unpacked one). Returns the packed size. */
+static size_t pack_in_place(uint8_t *index, unsigned w, unsigned h, unsigned bits) {
+        if (bits == 8)
+                return (size_t) w * h;
+        unsigned per = 8 / bits, full = w / per, rest = w % per;
+        uint8_t *out = index;
+        for (unsigned y = 0; y < h; y++) {
+                const uint8_t *in = index + (size_t) y * w;
+                switch (bits) {
+                case 1:
+                        for (unsigned k = 0; k < full; k++, in += 8)
+                                *out++ = (uint8_t) (in[0] << 7 | in[1] << 6 | in[2] << 5 | in[3] << 4 | in[4] << 3 |
+                                                    in[5] << 2 | in[6] << 1 | in[7]);
+                        break;
+                case 2:
+                        for (unsigned k = 0; k < full; k++, in += 4)
+                                *out++ = (uint8_t) (in[0] << 6 | in[1] << 4 | in[2] << 2 | in[3]);
+                        break;
+                default:
+                        for (unsigned k = 0; k < full; k++, in += 2)
+                                *out++ = (uint8_t) (in[0] << 4 | in[1]);
+                        break;
+                }
+                if (rest) {
+                        unsigned byte = 0;
+                        for (unsigned k = 0; k < per; k++)
+                                byte = byte << bits | (k < rest ? in[k] : 0);
+                        *out++ = (uint8_t) byte;
+                }
+        }
+        return (size_t) (out - index);
+}
+
+/* Runs of indexes as (index, length-1 in LEB128); 0 if they would take more than cap bytes. */
+static size_t rle_encode(const uint8_t *index, size_t pixels, uint8_t *out, size_t cap) {
+        size_t n = 0;
+        for (size_t i = 0; i < pixels;) {
+                uint8_t v = index[i];
+                size_t j = i + 1;
+                while (j < pixels && index[j] == v)
+                        j++;
+                size_t len = j - i - 1;
+                if (n + 1 + LOSSLESS_RUN_BYTES_MAX > cap)
+                        return 0;
+                out[n++] = v;
+                while (len >= 0x80) {
+                        out[n++] = (uint8_t) (len | 0x80);
+                        len >>= 7;
+                }
+                out[n++] = (uint8_t) len;
+                i = j;
+        }
+        return n;
+}
+
+static void put_raw(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *out) {
+        for (unsigned y = 0; y < h; y++) {
+                const uint8_t *p = src + y * stride;
+                for (unsigned x = 0; x < w; x++, p += 4, out += 3) {
+                        out[0] = p[2];
+                        out[1] = p[1];
+                        out[2] = p[0];
+                }
+        }
+}
+
+static inline uint8_t predict(int left, int up, int upleft) {
+        int v = left + up - upleft;
+        return (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* Residuals against clamp(L + U - UL); out is RGB order, source BGRX, so channel c of the output
+ * is byte 2 - c of the pixel. */
+static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *out) {
+        const uint8_t *p = src;
+        for (int c = 0; c < 3; c++)
+                out[c] = p[2 - c];
+        for (unsigned x = 1; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                        out[3 * x + c] = (uint8_t) (p[4 * x + 2 - c] - p[4 * (x - 1) + 2 - c]);
+        out += 3 * (size_t) w;
+
+        for (unsigned y = 1; y < h; y++, out += 3 * (size_t) w) {
+                const uint8_t *row = src + y * stride, *up = row - stride;
+                for (int c = 0; c < 3; c++)
+                        out[c] = (uint8_t) (row[2 - c] - up[2 - c]);
+                for (unsigned x = 1; x < w; x++)
+                        for (int c = 0; c < 3; c++) {
+                                int k = 2 - c;
+                                uint8_t pred = predict(row[4 * (x - 1) + k], up[4 * x + k], up[4 * (x - 1) + k]);
+                                out[3 * x + c] = (uint8_t) (row[4 * x + k] - pred);
+                        }
+        }
+}
+
+static int compress(LosslessEncoder *l, const uint8_t *content, size_t len, const uint8_t **ret, size_t *ret_len) {
+        size_t n = ZSTD_compressCCtx(l->zc, l->out, l->out_size, content, len, LOSSLESS_ZSTD_LEVEL);
+        if (ZSTD_isError(n))
+                return -EIO;
+        *ret = l->out;
+        *ret_len = n;
+        return 0;
+}
+
+int lossless_encode_mode(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h,
+                         const TileScan *scan, uint8_t mode, const uint8_t **ret, size_t *ret_len) {
+        uint8_t *body = l->content + HEADER_RESERVE;
+        size_t pixels = (size_t) w * h;
+
+        switch (mode) {
+        case LOSSLESS_RAW:
+        case LOSSLESS_GRADIENT:
+                if (mode == LOSSLESS_RAW)
+                        put_raw(src, stride, w, h, body);
+                else
+                        put_gradient(src, stride, w, h, body);
+                body[-1] = mode;
+                return compress(l, body - 1, 1 + 3 * pixels, ret, ret_len);
+
+        case LOSSLESS_PALETTE: {
+                if (!scan || scan->colours == 0)
+                        return -EINVAL;
+                size_t packed = pack_in_place(body, w, h, lossless_index_bits(scan->colours));
+                uint8_t *start = put_palette_header(body, LOSSLESS_PALETTE, l->palette, scan->colours);
+                return compress(l, start, (size_t) (body - start) + packed, ret, ret_len);
+        }
+
+        case LOSSLESS_PALETTE_RLE: {
+                if (!scan || scan->colours == 0)
+                        return -EINVAL;
+                uint8_t *runs = l->rle + HEADER_RESERVE;
+                size_t n = rle_encode(body, pixels, runs, TILE_PIXELS_MAX);
+                if (n == 0)
+                        return -EINVAL;
+                uint8_t *start = put_palette_header(runs, LOSSLESS_PALETTE_RLE, l->palette, scan->colours);
+                return compress(l, start, (size_t) (runs - start) + n, ret, ret_len);
+        }
+
+        default:
+                return -EINVAL;
+        }
+}
+
+int lossless_encode(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, const TileScan *scan,
+                    const uint8_t **ret, size_t *ret_len) {
+        if (scan->colours == 0)
+                return lossless_encode_mode(l, src, stride, w, h, scan, LOSSLESS_GRADIENT, ret, ret_len);
+
+        /* Runs pay when they are clearly fewer bytes than packed rows (about two bytes a run). */
+        size_t packed = (size_t) h * lossless_packed_row(w, lossless_index_bits(scan->colours));
+        if ((size_t) scan->runs * 2 < packed) {
+                uint8_t *body = l->content + HEADER_RESERVE, *runs = l->rle + HEADER_RESERVE;
+                size_t n = rle_encode(body, (size_t) w * h, runs, packed);
+                if (n > 0) {
+                        uint8_t *start = put_palette_header(runs, LOSSLESS_PALETTE_RLE, l->palette, scan->colours);
+                        return compress(l, start, (size_t) (runs - start) + n, ret, ret_len);
+                }
+        }
+        return lossless_encode_mode(l, src, stride, w, h, scan, LOSSLESS_PALETTE, ret, ret_len);
+}
