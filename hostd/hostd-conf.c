@@ -22,6 +22,12 @@ static const ConfItem hostd_items[] = {
         { "Hostd", "ThumbnailQuality", conf_parse_unsigned, offsetof(HostdConfig, thumbnail_quality), 100 },
         { "Hostd", "ReconnectMaxSeconds", conf_parse_unsigned, offsetof(HostdConfig, reconnect_max), 3600 },
         { "Hostd", "LogLevel", conf_parse_log_level, offsetof(HostdConfig, log_level), 0 },
+        { "Viewers", "Listen", conf_parse_string, offsetof(HostdConfig, listen), 0 },
+        { "Viewers", "Certificate", conf_parse_string, offsetof(HostdConfig, certificate), 0 },
+        { "Viewers", "PrivateKey", conf_parse_string, offsetof(HostdConfig, private_key), 0 },
+        { "Viewers", "TicketPublicKey", conf_parse_string, offsetof(HostdConfig, ticket_public_key), 0 },
+        { "Viewers", "MaxViewers", conf_parse_unsigned, offsetof(HostdConfig, max_viewers), 64 },
+        { "Viewers", "FramesInFlight", conf_parse_unsigned, offsetof(HostdConfig, frames_in_flight), 16 },
         {},
 };
 
@@ -35,6 +41,10 @@ void hostd_config_init(HostdConfig *c) {
                 .thumbnail_width = 480,
                 .thumbnail_quality = 80,
                 .reconnect_max = 30,
+                .listen = strdup("0.0.0.0:7443"),
+                .ticket_public_key = strdup("/etc/tandem/ticket-public.pem"),
+                .max_viewers = 8,
+                .frames_in_flight = 2,
                 .log_level = LOG_INFO,
         };
 }
@@ -44,6 +54,10 @@ void hostd_config_done(HostdConfig *c) {
         free(c->state_directory);
         free(c->control_socket);
         free(c->domains);
+        free(c->listen);
+        free(c->certificate);
+        free(c->private_key);
+        free(c->ticket_public_key);
         *c = (HostdConfig) {};
 }
 
@@ -63,6 +77,17 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
                         *error = NULL;
                 return -EINVAL;
         }
+        if (c->max_viewers == 0 || c->frames_in_flight == 0) {
+                if (asprintf(error, "%s: MaxViewers= and FramesInFlight= must be at least 1", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if ((!c->certificate || !c->certificate[0]) &&
+            asprintf(&c->certificate, "%s/hostd-cert.pem", c->state_directory) < 0)
+                return -ENOMEM;
+        if ((!c->private_key || !c->private_key[0]) &&
+            asprintf(&c->private_key, "%s/hostd-key.pem", c->state_directory) < 0)
+                return -ENOMEM;
         if (!c->control_socket || !c->control_socket[0]) {
                 free(c->control_socket);
                 if (asprintf(&c->control_socket, "%s/control.sock", c->state_directory) < 0) {

@@ -13,6 +13,12 @@ typedef struct HostdConfig {
         unsigned thumbnail_width;
         unsigned thumbnail_quality;
         unsigned reconnect_max;       /* ceiling of the libvirt reconnect backoff, seconds */
+        char *listen;                 /* "ADDRESS:PORT" for viewers (TLS); empty: no viewers */
+        char *certificate;            /* PEM; created self-signed when missing */
+        char *private_key;
+        char *ticket_public_key;      /* the broker's Ed25519 key tickets are signed with */
+        unsigned max_viewers;         /* per desktop */
+        unsigned frames_in_flight;    /* unacknowledged frames per viewer */
         int log_level;
 } HostdConfig;
 

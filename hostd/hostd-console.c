@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hostd-manager.h"
+#include "hostd-viewer-server.h"
 #include "log.h"
 
 int console_new(Manager *m, const char *domain, unsigned id, Console **ret) {
@@ -27,6 +28,7 @@ int console_new(Manager *m, const char *domain, unsigned id, Console **ret) {
 Console *console_free(Console *c) {
         if (!c)
                 return NULL;
+        viewer_server_console_removed(c->manager->viewers, c);
         sd_event_source_disable_unref(c->thumbnail_timer);
         framebuffer_free(c->fb);
         cursor_done(&c->cursor);
@@ -85,7 +87,10 @@ static void console_frame_applied(Console *c, bool mode_changed) {
                 c->have_frame = true;
                 log_info("%s: first frame %ux%u", c->name, c->fb->width, c->fb->height);
                 manager_emit(c->manager, "frame %s %u %u %u", c->domain, c->id, c->fb->width, c->fb->height);
+                /* From its first frame on, a console is something viewers can watch. */
+                viewer_server_console_added(c->manager->viewers, c);
         }
+        viewer_server_console_damaged(c->manager->viewers, c, mode_changed);
         console_schedule_thumbnail(c);
 }
 
@@ -113,6 +118,7 @@ int console_scanout(Console *c, uint32_t w, uint32_t h, uint32_t stride, uint32_
 
 int console_update(Console *c, int32_t x, int32_t y, int32_t w, int32_t h, uint32_t stride, uint32_t format,
                    const uint8_t *data, size_t len) {
+        uint64_t before = c->fb->updates;
         int r = framebuffer_update(c->fb, x, y, w, h, stride, format, data, len);
         if (r < 0) {
                 char what[128];
@@ -120,12 +126,17 @@ int console_update(Console *c, int32_t x, int32_t y, int32_t w, int32_t h, uint3
                          h, x, y, stride, format, len, c->fb->width, c->fb->height);
                 return console_rejected(c, r, what);
         }
+        if (c->fb->updates == before) {
+                c->frames++; /* QEMU re-sent what we have: nothing for thumbnails or viewers */
+                return 0;
+        }
         console_frame_applied(c, false);
         return 0;
 }
 
 void console_disable(Console *c) {
         framebuffer_disable(c->fb);
+        viewer_server_console_damaged(c->manager->viewers, c, false);
         log_info("%s: display disabled", c->name);
         manager_emit(c->manager, "disable %s %u", c->domain, c->id);
         console_schedule_thumbnail(c);
@@ -136,9 +147,11 @@ int console_cursor_define(Console *c, int32_t w, int32_t h, int32_t hot_x, int32
         int r = cursor_define(&c->cursor, w, h, hot_x, hot_y, data, len);
         if (r < 0)
                 return console_rejected(c, r, "CursorDefine");
+        viewer_server_console_cursor(c->manager->viewers, c, true);
         return 0;
 }
 
 void console_mouse_set(Console *c, int32_t x, int32_t y, bool visible) {
         cursor_set_position(&c->cursor, x, y, visible);
+        viewer_server_console_cursor(c->manager->viewers, c, false);
 }

@@ -10,6 +10,7 @@
 #include "hostd-control.h"
 #include "hostd-domain.h"
 #include "hostd-libvirt.h"
+#include "hostd-viewer-server.h"
 #include "log.h"
 
 static int mkdir_p(const char *path, mode_t mode) {
@@ -54,6 +55,9 @@ int manager_new(HostdConfig *config, Manager **ret) {
         r = control_server_new(m, m->config.control_socket, &m->control);
         if (r < 0)
                 return log_error_errno(r, "Failed to listen on control socket %s: %m", m->config.control_socket);
+        r = viewer_server_new(m, &m->viewers);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -67,6 +71,7 @@ Manager *manager_free(Manager *m) {
                 domain_free(d);
         }
         manager_libvirt_disconnect(m);
+        viewer_server_free(m->viewers);
         sd_event_source_disable_unref(m->reconnect_timer);
         control_server_free(m->control);
         thumbnailer_free(m->thumbnailer);

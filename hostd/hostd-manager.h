@@ -24,6 +24,7 @@ struct Manager {
         Domain *domains;
         Thumbnailer *thumbnailer;
         ControlServer *control;
+        struct ViewerServer *viewers; /* NULL when viewers are disabled */
 };
 
 /* Takes ownership of the config. */

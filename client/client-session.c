@@ -1,0 +1,362 @@
+#include "client-session.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "ticket.h"
+#include "tls.h"
+#include "wire-conn.h"
+#include "wire-gen.h"
+
+#define PROTOCOL_VERSION 1
+#define CLIENT_CAPS 0x1fULL
+#define CLIENT_OUT_LIMIT (1024 * 1024)
+
+typedef enum SessionState {
+        SESSION_HANDSHAKE,
+        SESSION_ACTIVE,
+        SESSION_CLOSED,
+} SessionState;
+
+struct ClientSession {
+        SessionState state;
+        ClientCallbacks cb;
+        void *userdata;
+        ClientOptions options;
+        TlsContext *tls;
+        WireConn *conn;
+        Decoder *decoder;
+        ClientFramebuffer fb;
+        ClientCursor cursor;
+        uint64_t session;
+        int role;
+        uint8_t ticket[TICKET_SIZE_MAX];
+        size_t ticket_len;
+};
+
+static void session_closed(ClientSession *s, int error, const char *reason) {
+        if (s->state == SESSION_CLOSED)
+                return;
+        s->state = SESSION_CLOSED;
+        if (s->cb.on_closed)
+                s->cb.on_closed(s, error, reason, s->userdata);
+}
+
+static int connect_tcp(const char *host, uint16_t port) {
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+        char service[8];
+        int fd = -1, one = 1;
+
+        snprintf(service, sizeof(service), "%u", port);
+        if (getaddrinfo(host, service, &hints, &ai) != 0)
+                return -EHOSTUNREACH;
+        for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        continue;
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS)
+                        break;
+                close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(ai);
+        return fd >= 0 ? fd : -ECONNREFUSED;
+}
+
+int client_session_new(const char *ticket_text, const ClientOptions *options, const ClientCallbacks *callbacks,
+                       void *userdata, ClientSession **ret) {
+        ClientSession *s = calloc(1, sizeof(ClientSession));
+        Ticket ticket;
+        char host[256];
+        uint16_t port;
+        char *error = NULL;
+        int r, fd;
+
+        if (!s)
+                return -ENOMEM;
+        s->cb = *callbacks;
+        s->userdata = userdata;
+        s->options = options ? *options : (ClientOptions) {};
+        s->role = 1;
+        r = ticket_text_decode(ticket_text, strlen(ticket_text), s->ticket, sizeof(s->ticket), &s->ticket_len);
+        if (r >= 0)
+                r = ticket_parse(s->ticket, s->ticket_len, &ticket);
+        if (r < 0)
+                goto fail;
+        if (s->options.host) {
+                snprintf(host, sizeof(host), "%s", s->options.host);
+                port = s->options.port;
+        } else if ((r = ticket_host_split(ticket.host, host, sizeof(host), &port)) < 0)
+                goto fail;
+
+        s->decoder = decoder_new();
+        s->tls = tls_client_context_new(&error);
+        free(error);
+        if (!s->decoder || !s->tls) {
+                /* The TLS context's error is a local setup problem; the caller sees -ENOMEM. */
+                r = -ENOMEM;
+                goto fail;
+        }
+        fd = connect_tcp(host, port);
+        if (fd < 0) {
+                r = fd;
+                goto fail;
+        }
+        ByteTransport *t;
+        r = tls_transport_new(s->tls, fd, false, ticket_fingerprint_is_zero(ticket.fingerprint) ? NULL : ticket.fingerprint,
+                              host, &t);
+        if (r < 0)
+                goto fail;
+        r = wire_conn_new(t, CLIENT_OUT_LIMIT, &s->conn); /* owns t, even on failure */
+        if (r < 0)
+                goto fail;
+        wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
+        WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = CLIENT_CAPS,
+                            .ticket = s->ticket, .ticket_len = s->ticket_len };
+        r = wire_encode_hello(wire_conn_out(s->conn), &hello);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        client_session_free(s);
+        return r;
+}
+
+ClientSession *client_session_free(ClientSession *s) {
+        if (!s)
+                return NULL;
+        wire_conn_free(s->conn);
+        tls_context_free(s->tls);
+        decoder_free(s->decoder);
+        client_framebuffer_done(&s->fb);
+        free(s->cursor.argb);
+        free(s);
+        return NULL;
+}
+
+int client_session_fd(ClientSession *s) {
+        return wire_conn_fd(s->conn);
+}
+
+uint32_t client_session_poll_events(ClientSession *s) {
+        return s->state == SESSION_CLOSED ? 0 : wire_conn_poll_events(s->conn);
+}
+
+static const char *copy_text(const char *p, size_t len, char *buf, size_t size) {
+        size_t n = MIN(len, size - 1);
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        return buf;
+}
+
+static int session_welcome(ClientSession *s, const WireWelcome *w) {
+        char desktop[256];
+        s->state = SESSION_ACTIVE;
+        s->session = w->session;
+        s->role = w->role;
+        if (s->options.lossless || s->options.quality) {
+                WireDisplaySettings ds = { .quality = (uint8_t) (s->options.quality ? s->options.quality : 80),
+                                           .subsampling = 2, .lossless = s->options.lossless };
+                int r = wire_encode_display_settings(wire_conn_out(s->conn), &ds);
+                if (r < 0)
+                        return r;
+        }
+        if (s->cb.on_welcome)
+                s->cb.on_welcome(s, copy_text(w->desktop, w->desktop_len, desktop, sizeof(desktop)), s->role,
+                                 s->userdata);
+        return 0;
+}
+
+static int session_cursor_shape(ClientSession *s, const WireCursorShape *c) {
+        size_t size = (size_t) c->width * c->height * 4;
+        if (size != c->argb_len || c->hot_x >= MAX(c->width, 1) || c->hot_y >= MAX(c->height, 1))
+                return -EBADMSG;
+        uint8_t *p = malloc(size ? size : 1);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p, c->argb, size);
+        free(s->cursor.argb);
+        s->cursor.argb = p;
+        s->cursor.width = c->width;
+        s->cursor.height = c->height;
+        s->cursor.hot_x = c->hot_x;
+        s->cursor.hot_y = c->hot_y;
+        s->cursor.shape_serial++;
+        return 0;
+}
+
+static int session_handle(ClientSession *s, const WireMessage *m) {
+        char text[256];
+        int r = 0;
+
+        if (s->state == SESSION_HANDSHAKE) {
+                if (m->type == WIRE_TYPE_WELCOME)
+                        return session_welcome(s, &m->welcome);
+                if (m->type == WIRE_TYPE_REJECT) {
+                        copy_text(m->reject.reason, m->reject.reason_len, text, sizeof(text));
+                        if (s->cb.on_rejected)
+                                s->cb.on_rejected(s, m->reject.code, text, s->userdata);
+                        session_closed(s, -EACCES, text);
+                        return -EACCES;
+                }
+                return -EPROTO;
+        }
+        switch (m->type) {
+        case WIRE_TYPE_DISPLAY_MODE:
+                r = client_framebuffer_resize(&s->fb, m->display_mode.width, m->display_mode.height);
+                if (r >= 0 && s->cb.on_mode)
+                        s->cb.on_mode(s, m->display_mode.width, m->display_mode.height, s->userdata);
+                return r;
+        case WIRE_TYPE_TILE:
+                return decoder_apply(s->decoder, &s->fb, m->tile.x, m->tile.y, m->tile.w, m->tile.h, m->tile.codec,
+                                     m->tile.data, m->tile.data_len);
+        case WIRE_TYPE_FRAME_END: {
+                WireFrameAck ack = { .frame = m->frame_end.frame };
+                r = wire_encode_frame_ack(wire_conn_out(s->conn), &ack);
+                if (r >= 0 && s->cb.on_frame)
+                        s->cb.on_frame(s, m->frame_end.frame, s->userdata);
+                return r;
+        }
+        case WIRE_TYPE_CURSOR_SHAPE:
+                r = session_cursor_shape(s, &m->cursor_shape);
+                if (r >= 0 && s->cb.on_cursor)
+                        s->cb.on_cursor(s, s->userdata);
+                return r;
+        case WIRE_TYPE_CURSOR_POSITION:
+                s->cursor.x = m->cursor_position.x;
+                s->cursor.y = m->cursor_position.y;
+                s->cursor.visible = m->cursor_position.visible != 0;
+                if (s->cb.on_cursor)
+                        s->cb.on_cursor(s, s->userdata);
+                return 0;
+        case WIRE_TYPE_PING: {
+                WirePong pong = { .nonce = m->ping.nonce, .time_us = m->ping.time_us };
+                return wire_encode_pong(wire_conn_out(s->conn), &pong);
+        }
+        case WIRE_TYPE_ROLE:
+                s->role = m->role.role;
+                if (s->cb.on_role)
+                        s->cb.on_role(s, s->role, s->userdata);
+                return 0;
+        case WIRE_TYPE_NOTICE:
+                if (s->cb.on_notice)
+                        s->cb.on_notice(s, m->notice.code, copy_text(m->notice.text, m->notice.text_len, text, sizeof(text)),
+                                        s->userdata);
+                return 0;
+        case WIRE_TYPE_BYE:
+                session_closed(s, 0, copy_text(m->bye.reason, m->bye.reason_len, text, sizeof(text)));
+                return -ECONNRESET;
+        case WIRE_TYPE_PONG:
+                return 0;
+        default:
+                return -EPROTO; /* a known type hostd must not send us */
+        }
+}
+
+int client_session_process(ClientSession *s) {
+        WireMessage m;
+        int r;
+
+        if (s->state == SESSION_CLOSED)
+                return -ECONNRESET;
+        for (;;) {
+                r = wire_conn_receive(s->conn, &m);
+                if (r <= 0)
+                        break;
+                r = session_handle(s, &m);
+                if (r < 0)
+                        break;
+        }
+        if (r >= 0 || r == -EAGAIN) {
+                r = wire_conn_flush(s->conn);
+                if (r >= 0 || r == -EAGAIN)
+                        return 0;
+        }
+        /* Say why in the transport's words when it has them (a refused certificate names both
+         * fingerprints), else the framing layer's, else the errno. */
+        const char *why = tls_transport_error(wire_conn_transport(s->conn));
+        if (!why)
+                why = wire_conn_error(s->conn);
+        session_closed(s, r, why ? why : strerror(-r));
+        return r;
+}
+
+const ClientFramebuffer *client_session_framebuffer(ClientSession *s) {
+        return &s->fb;
+}
+
+const ClientCursor *client_session_cursor(ClientSession *s) {
+        return &s->cursor;
+}
+
+int client_session_role(ClientSession *s) {
+        return s->role;
+}
+
+uint64_t client_session_id(ClientSession *s) {
+        return s->session;
+}
+
+uint64_t client_session_bytes_received(ClientSession *s) {
+        return wire_conn_bytes_in(s->conn);
+}
+
+static int session_ready(ClientSession *s) {
+        return s->state == SESSION_ACTIVE ? 0 : -ENOTCONN;
+}
+
+int client_session_key(ClientSession *s, uint32_t keycode, bool down) {
+        WireKey k = { .keycode = keycode, .down = down };
+        int r = session_ready(s);
+        return r < 0 ? r : wire_encode_key(wire_conn_out(s->conn), &k);
+}
+
+int client_session_mouse_button(ClientSession *s, uint8_t button, bool down) {
+        WireMouseButton b = { .button = button, .down = down };
+        int r = session_ready(s);
+        return r < 0 ? r : wire_encode_mouse_button(wire_conn_out(s->conn), &b);
+}
+
+int client_session_mouse_absolute(ClientSession *s, uint32_t x, uint32_t y) {
+        WireMouseAbsolute a = { .x = x, .y = y };
+        int r = session_ready(s);
+        return r < 0 ? r : wire_encode_mouse_absolute(wire_conn_out(s->conn), &a);
+}
+
+int client_session_mouse_relative(ClientSession *s, int32_t dx, int32_t dy) {
+        WireMouseRelative rel = { .dx = dx, .dy = dy };
+        int r = session_ready(s);
+        return r < 0 ? r : wire_encode_mouse_relative(wire_conn_out(s->conn), &rel);
+}
+
+int client_session_handover(ClientSession *s, uint64_t to_session) {
+        WireHandover h = { .to_session = to_session };
+        int r = session_ready(s);
+        return r < 0 ? r : wire_encode_handover(wire_conn_out(s->conn), &h);
+}
+
+int client_session_refresh(ClientSession *s) {
+        int r = session_ready(s);
+        return r < 0 ? r : wire_encode_refresh(wire_conn_out(s->conn));
+}
+
+int client_session_close(ClientSession *s) {
+        WireBye bye = { .code = 0, .reason = "viewer closed", .reason_len = strlen("viewer closed") };
+        int r = wire_encode_bye(wire_conn_out(s->conn), &bye);
+        if (r >= 0)
+                (void) wire_conn_flush(s->conn);
+        session_closed(s, 0, "closed");
+        return r;
+}

@@ -1,0 +1,29 @@
+/* Where viewers come in: the TLS listener, the ticket verifier, and the registry of connected
+ * viewers by desktop. Consoles report their changes here (damage, mode, cursor) and the viewers
+ * watching that desktop take them up. A desktop's console may come and go (reboot of QEMU,
+ * hostd re-attaching): viewers stay connected and are bound again when it returns. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hostd-forward.h"
+#include "macro.h"
+
+typedef struct ViewerServer ViewerServer;
+typedef struct Viewer Viewer;
+
+/* Returns 0 with *ret NULL when viewers are disabled (Listen= empty). */
+int viewer_server_new(Manager *m, ViewerServer **ret);
+ViewerServer *viewer_server_free(ViewerServer *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ViewerServer *, viewer_server_free);
+
+/* Console hooks; all accept a NULL server. */
+void viewer_server_console_added(ViewerServer *s, Console *c);
+void viewer_server_console_removed(ViewerServer *s, Console *c);
+/* After the console's framebuffer changed: hands fb->dirty to the console's viewers and clears
+ * it. mode_changed: the size changed, viewers start over with the whole screen. */
+void viewer_server_console_damaged(ViewerServer *s, Console *c, bool mode_changed);
+void viewer_server_console_cursor(ViewerServer *s, Console *c, bool shape_changed);
+
+unsigned viewer_server_count(ViewerServer *s, const char *desktop);

@@ -1,0 +1,483 @@
+#include "hostd-viewer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+
+#include "hostd-console.h"
+#include "hostd-display.h"
+#include "hostd-domain.h"
+#include "hostd-manager.h"
+#include "log.h"
+#include "wire-gen.h"
+
+#define HANDSHAKE_TIMEOUT_USEC (10 * 1000000ULL)
+/* How long the screen must stay still before lossy tiles are refined to exact pixels. */
+#define REFINE_DELAY_USEC (250 * 1000ULL)
+/* Output a viewer may have queued: two frames of tiles with room to spare. Beyond it the pump
+ * waits, so a viewer that stops reading costs at most this much. */
+#define VIEWER_OUT_LIMIT (8u * 1024 * 1024)
+#define VIEWER_OUT_SOFT (4u * 1024 * 1024)
+#define PROTOCOL_VERSION 1
+#define SERVER_CAPS 0x1fULL
+
+static void viewer_update_io(Viewer *v);
+
+static void viewer_unlink(Viewer *v) {
+        ViewerServer *s = v->server;
+        for (Viewer **p = &s->viewers; *p; p = &(*p)->next)
+                if (*p == v) {
+                        *p = v->next;
+                        s->n_viewers--;
+                        break;
+                }
+}
+
+Viewer *viewer_free(Viewer *v) {
+        if (!v)
+                return NULL;
+        viewer_unlink(v);
+        sd_event_source_disable_unref(v->io);
+        sd_event_source_disable_unref(v->pump);
+        sd_event_source_disable_unref(v->timer);
+        wire_conn_free(v->conn);
+        encoder_free(v->encoder);
+        region_done(&v->pending);
+        free(v);
+        return NULL;
+}
+
+static int on_free_later(sd_event_source *s, void *userdata) {
+        sd_event_source_disable_unref(s);
+        viewer_free(userdata);
+        return 0;
+}
+
+/* A viewer may be dropped from inside its own callbacks: free it from a later event. */
+static void viewer_drop(Viewer *v, int error, const char *why) {
+        ViewerServer *s = v->server;
+        if (error < 0)
+                log_info("viewer %s (%s): %s: %s", v->peer, v->ticket.user[0] ? v->ticket.user : "no ticket yet", why,
+                         strerror(-error));
+        else
+                log_info("viewer %s (%s): %s", v->peer, v->ticket.user[0] ? v->ticket.user : "no ticket yet", why);
+        bool was_interactive = v->interactive && v->state == VIEWER_ACTIVE;
+        v->state = VIEWER_CLOSING;
+        v->interactive = false;
+        v->io = sd_event_source_disable_unref(v->io);
+        v->pump = sd_event_source_disable_unref(v->pump);
+        v->timer = sd_event_source_disable_unref(v->timer);
+        viewer_unlink(v); /* no more console hooks; viewer_free's unlink then finds nothing */
+        v->next = NULL;
+        if (sd_event_add_defer(s->manager->event, NULL, on_free_later, v) < 0)
+                log_error("viewer %s: cannot schedule its release", v->peer);
+        if (was_interactive)
+                viewer_server_interactive_left(s, v->ticket.desktop);
+}
+
+void viewer_close(Viewer *v, uint16_t code, const char *reason) {
+        WireBye bye = { .code = code, .reason = reason, .reason_len = strlen(reason) };
+        if (v->state == VIEWER_CLOSING)
+                return;
+        (void) wire_encode_bye(wire_conn_out(v->conn), &bye);
+        (void) wire_conn_flush(v->conn);
+        viewer_drop(v, 0, reason);
+}
+
+static int viewer_send_notice(Viewer *v, uint16_t code, const char *text) {
+        WireNotice n = { .code = code, .text = text, .text_len = strlen(text) };
+        return wire_encode_notice(wire_conn_out(v->conn), &n);
+}
+
+void viewer_send_role(Viewer *v, uint64_t interactive_session) {
+        WireRole r = { .role = v->interactive ? 0 : 1, .interactive_session = interactive_session };
+        (void) wire_encode_role(wire_conn_out(v->conn), &r);
+        viewer_update_io(v);
+}
+
+void viewer_bind(Viewer *v, Console *c) {
+        v->console = c;
+        encoder_reset(v->encoder);
+        region_clear(&v->pending);
+        v->need_mode = c != NULL;
+        v->cursor_shape_dirty = v->cursor_position_dirty = c != NULL;
+        v->in_flight = 0; /* acks for frames of the old console no longer matter */
+        viewer_schedule_pump(v);
+}
+
+/* ---- Display pump ---- */
+
+typedef struct TileContext {
+        Viewer *viewer;
+        uint32_t frame;
+        uint32_t tiles;
+} TileContext;
+
+static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec, uint8_t quality,
+                     const uint8_t *data, size_t len) {
+        TileContext *t = userdata;
+        WireTile tile = { .frame = t->frame, .x = x, .y = y, .w = w, .h = h, .codec = codec, .quality = quality,
+                          .data = data, .data_len = len };
+        t->tiles++;
+        return wire_encode_tile(wire_conn_out(t->viewer->conn), &tile);
+}
+
+static int viewer_end_frame(Viewer *v, TileContext *t) {
+        WireFrameEnd end = { .frame = t->frame, .tiles = t->tiles, .lossy = (uint32_t) encoder_lossy_count(v->encoder) };
+        int r = wire_encode_frame_end(wire_conn_out(v->conn), &end);
+        if (r < 0)
+                return r;
+        v->next_frame++;
+        v->in_flight++;
+        v->frames_sent++;
+        return 0;
+}
+
+static void viewer_arm_refine(Viewer *v) {
+        uint64_t now;
+        if (!encoder_has_lossy(v->encoder))
+                return;
+        sd_event_now(v->server->manager->event, CLOCK_MONOTONIC, &now);
+        sd_event_source_set_time(v->timer, now + REFINE_DELAY_USEC);
+        sd_event_source_set_enabled(v->timer, SD_EVENT_ONESHOT);
+}
+
+static int viewer_send_cursor(Viewer *v) {
+        const Cursor *cur = &v->console->cursor;
+        int r = 0;
+        if (v->cursor_shape_dirty && cur->pixels) {
+                WireCursorShape shape = { .width = (uint16_t) cur->width, .height = (uint16_t) cur->height,
+                                          .hot_x = (uint16_t) cur->hot_x, .hot_y = (uint16_t) cur->hot_y,
+                                          .argb = cur->pixels, .argb_len = (size_t) cur->width * cur->height * 4 };
+                r = wire_encode_cursor_shape(wire_conn_out(v->conn), &shape);
+        }
+        v->cursor_shape_dirty = false;
+        if (r >= 0 && v->cursor_position_dirty) {
+                WireCursorPosition pos = { .x = cur->x, .y = cur->y, .visible = cur->visible };
+                r = wire_encode_cursor_position(wire_conn_out(v->conn), &pos);
+                v->cursor_position_dirty = false;
+        }
+        return r;
+}
+
+/* Sends what changed, if flow control allows: the frame is encoded from the framebuffer as it
+ * is now, so content that changed twice while the viewer lagged is sent once (latest wins). */
+static int viewer_pump(Viewer *v) {
+        Console *c = v->console;
+        int r;
+
+        if (v->state != VIEWER_ACTIVE || !c || !c->fb->pixels)
+                return 0;
+        if (v->need_mode) {
+                WireDisplayMode mode = { .width = c->fb->width, .height = c->fb->height };
+                r = wire_encode_display_mode(wire_conn_out(v->conn), &mode);
+                if (r < 0)
+                        return r;
+                v->need_mode = false;
+                encoder_reset(v->encoder);
+                region_clear(&v->pending);
+                r = region_add(&v->pending, (Rect) { 0, 0, (int32_t) c->fb->width, (int32_t) c->fb->height });
+                if (r < 0)
+                        return r;
+        }
+        if (v->cursor_shape_dirty || v->cursor_position_dirty) {
+                r = viewer_send_cursor(v);
+                if (r < 0)
+                        return r;
+        }
+        if (region_is_empty(&v->pending))
+                return 0;
+        if (v->in_flight >= v->server->manager->config.frames_in_flight ||
+            wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
+                v->frames_skipped++;
+                return 0; /* the changes wait in pending; an ack or a flush resumes */
+        }
+
+        TileContext t = { .viewer = v, .frame = v->next_frame };
+        r = encoder_encode(v->encoder, c->fb, &v->pending, &v->settings, tile_sink, &t);
+        if (r < 0)
+                return r;
+        region_clear(&v->pending);
+        r = viewer_end_frame(v, &t);
+        if (r < 0)
+                return r;
+        viewer_arm_refine(v);
+        return 0;
+}
+
+static int on_refine(sd_event_source *s, uint64_t usec, void *userdata) {
+        Viewer *v = userdata;
+        int r;
+
+        if (v->state != VIEWER_ACTIVE || !v->console || !region_is_empty(&v->pending) ||
+            !encoder_has_lossy(v->encoder))
+                return 0;
+        if (v->in_flight >= v->server->manager->config.frames_in_flight) {
+                viewer_arm_refine(v); /* try again once acks come in */
+                return 0;
+        }
+        TileContext t = { .viewer = v, .frame = v->next_frame };
+        r = encoder_refine(v->encoder, v->console->fb, &v->pending, tile_sink, &t);
+        if (r >= 0 && t.tiles > 0)
+                r = viewer_end_frame(v, &t);
+        if (r < 0) {
+                viewer_drop(v, r, "encoding failed");
+                return 0;
+        }
+        viewer_update_io(v);
+        return 0;
+}
+
+static int on_pump(sd_event_source *s, void *userdata) {
+        Viewer *v = userdata;
+        int r = viewer_pump(v);
+        if (r < 0) {
+                viewer_drop(v, r, "encoding failed");
+                return 0;
+        }
+        viewer_update_io(v);
+        return 0;
+}
+
+void viewer_schedule_pump(Viewer *v) {
+        if (v->pump)
+                sd_event_source_set_enabled(v->pump, SD_EVENT_ONESHOT);
+}
+
+/* ---- Messages from the viewer ---- */
+
+static bool desktop_served(const char *desktop, void *userdata) {
+        Manager *m = userdata;
+        return hostd_config_watches(&m->config, desktop);
+}
+
+static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
+        ViewerServer *s = v->server;
+        Manager *m = s->manager;
+
+        if (hello->magic != WIRE_MAGIC || hello->version < PROTOCOL_VERSION) {
+                WireReject rej = { .code = WIRE_CODE_VERSION, .reason = "unsupported protocol version",
+                                   .reason_len = strlen("unsupported protocol version") };
+                (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
+                (void) wire_conn_flush(v->conn);
+                viewer_drop(v, 0, "rejected: protocol version");
+                return;
+        }
+        TicketError e = ticket_verify_served(s->verifier, hello->ticket, hello->ticket_len, (uint64_t) time(NULL),
+                                             desktop_served, m, s->fingerprint, &v->ticket);
+        if (e == TICKET_OK && viewer_server_count(s, v->ticket.desktop) > m->config.max_viewers) {
+                WireReject rej = { .code = WIRE_CODE_TOO_MANY_VIEWERS, .reason = "too many viewers on this desktop",
+                                   .reason_len = strlen("too many viewers on this desktop") };
+                (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
+                (void) wire_conn_flush(v->conn);
+                viewer_drop(v, 0, "rejected: too many viewers");
+                return;
+        }
+        if (e != TICKET_OK) {
+                const char *why = ticket_error_message(e);
+                WireReject rej = { .code = (uint16_t) e, .reason = why, .reason_len = strlen(why) };
+                (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
+                (void) wire_conn_flush(v->conn);
+                log_warning("viewer %s: ticket rejected: %s", v->peer, why);
+                viewer_drop(v, 0, "rejected");
+                return;
+        }
+
+        v->state = VIEWER_ACTIVE;
+        sd_event_source_set_enabled(v->timer, SD_EVENT_OFF); /* from now on it times refinement */
+        v->interactive = viewer_server_claim_interactive(s, v);
+
+        WireWelcome w = { .version = PROTOCOL_VERSION, .caps = SERVER_CAPS, .session = v->session,
+                          .role = v->interactive ? 0 : 1, .desktop = v->ticket.desktop,
+                          .desktop_len = strlen(v->ticket.desktop),
+                          .frames_in_flight = (uint16_t) m->config.frames_in_flight };
+        (void) wire_encode_welcome(wire_conn_out(v->conn), &w);
+        log_info("viewer %s: %s watching %s (%s, session %016llx)", v->peer, v->ticket.user, v->ticket.desktop,
+                 v->interactive ? "interactive" : "view-only", (unsigned long long) v->session);
+        manager_emit(m, "viewer %s %s %s", v->ticket.desktop, v->ticket.user, v->interactive ? "interactive" : "view-only");
+        viewer_bind(v, viewer_server_find_console(s, v->ticket.desktop));
+}
+
+static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
+        Domain *d;
+        int r = -ENOENT;
+
+        if (!v->interactive) {
+                if (!v->input_notice_sent)
+                        (void) viewer_send_notice(v, 1, "input ignored: this viewer is view-only");
+                v->input_notice_sent = true;
+                return;
+        }
+        if (!v->console || !(d = manager_find_domain(v->server->manager, v->console->domain)) || !d->display)
+                return;
+        switch (msg->type) {
+        case WIRE_TYPE_KEY:
+                r = display_key(d->display, v->console->id, msg->key.down, msg->key.keycode);
+                break;
+        case WIRE_TYPE_MOUSE_BUTTON:
+                r = display_mouse_button(d->display, v->console->id, msg->mouse_button.down, msg->mouse_button.button);
+                break;
+        case WIRE_TYPE_MOUSE_ABSOLUTE:
+                r = display_mouse_move_abs(d->display, v->console->id, msg->mouse_absolute.x, msg->mouse_absolute.y);
+                break;
+        case WIRE_TYPE_MOUSE_RELATIVE:
+                r = display_mouse_move_rel(d->display, v->console->id, msg->mouse_relative.dx, msg->mouse_relative.dy);
+                break;
+        }
+        if (r < 0)
+                log_debug("viewer %s: input not delivered: %s", v->peer, strerror(-r));
+}
+
+static void viewer_handle(Viewer *v, const WireMessage *msg) {
+        if (v->state == VIEWER_HANDSHAKE) {
+                if (msg->type != WIRE_TYPE_HELLO) {
+                        viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "expected hello");
+                        return;
+                }
+                viewer_handle_hello(v, &msg->hello);
+                return;
+        }
+        switch (msg->type) {
+        case WIRE_TYPE_FRAME_ACK:
+                /* Acks arrive in order; one for a frame of an older console is just dropped. */
+                if (v->in_flight > 0 && msg->frame_ack.frame < v->next_frame)
+                        v->in_flight--;
+                viewer_schedule_pump(v);
+                break;
+        case WIRE_TYPE_PING: {
+                WirePong pong = { .nonce = msg->ping.nonce, .time_us = msg->ping.time_us };
+                (void) wire_encode_pong(wire_conn_out(v->conn), &pong);
+                break;
+        }
+        case WIRE_TYPE_PONG:
+                break;
+        case WIRE_TYPE_DISPLAY_SETTINGS:
+                v->settings.quality = MAX(1, MIN(100, msg->display_settings.quality));
+                v->settings.subsampling = MIN(3, msg->display_settings.subsampling);
+                v->settings.lossless_only = msg->display_settings.lossless != 0;
+                break;
+        case WIRE_TYPE_REFRESH:
+                if (v->console)
+                        v->need_mode = true;
+                viewer_schedule_pump(v);
+                break;
+        case WIRE_TYPE_HANDOVER:
+                viewer_server_handover(v->server, v, msg->handover.to_session);
+                break;
+        case WIRE_TYPE_BYE:
+                viewer_drop(v, 0, "viewer said bye");
+                break;
+        case WIRE_TYPE_KEY:
+        case WIRE_TYPE_MOUSE_BUTTON:
+        case WIRE_TYPE_MOUSE_ABSOLUTE:
+        case WIRE_TYPE_MOUSE_RELATIVE:
+                viewer_handle_input(v, msg);
+                break;
+        default:
+                /* A type of ours the viewer must not send (e.g. a tile): the peer is broken. */
+                viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "unexpected message");
+                break;
+        }
+}
+
+static void viewer_update_io(Viewer *v) {
+        if (v->state == VIEWER_CLOSING || !v->io)
+                return;
+        int r = wire_conn_flush(v->conn);
+        if (r < 0 && r != -EAGAIN) {
+                viewer_drop(v, r, "connection lost");
+                return;
+        }
+        sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Viewer *v = userdata;
+        WireMessage msg;
+        int r;
+        bool was_full = wire_conn_queued(v->conn) > VIEWER_OUT_SOFT;
+
+        /* Bounded per wakeup, so one chatty viewer cannot starve the others. */
+        for (int i = 0; i < 64 && v->state != VIEWER_CLOSING; i++) {
+                r = wire_conn_receive(v->conn, &msg);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        if (r == -EPROTO || r == -EBADMSG || r == -EMSGSIZE)
+                                viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "protocol error");
+                        else
+                                viewer_drop(v, r, "connection closed");
+                        return 0;
+                }
+                viewer_handle(v, &msg);
+        }
+        if (v->state == VIEWER_CLOSING)
+                return 0;
+        viewer_update_io(v);
+        if (was_full && v->state == VIEWER_ACTIVE && wire_conn_queued(v->conn) <= VIEWER_OUT_SOFT)
+                viewer_schedule_pump(v);
+        return 0;
+}
+
+static int on_handshake_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Viewer *v = userdata;
+        if (v->state == VIEWER_HANDSHAKE)
+                viewer_close(v, WIRE_CODE_TIMEOUT, "no hello within 10 s");
+        else
+                on_refine(s, usec, userdata);
+        return 0;
+}
+
+int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
+        _cleanup_(closep) int owned = fd;
+        Viewer *v;
+        ByteTransport *t = NULL;
+        Manager *m = s->manager;
+        int r;
+
+        v = calloc(1, sizeof(Viewer));
+        if (!v)
+                return -ENOMEM;
+        v->server = s;
+        snprintf(v->peer, sizeof(v->peer), "%s", peer);
+        v->settings = (EncoderSettings) { .quality = 80, .subsampling = 2, .lossless_only = false };
+        region_init(&v->pending);
+        if (getrandom(&v->session, sizeof(v->session), 0) != sizeof(v->session))
+                v->session = (uint64_t) random();
+        v->encoder = encoder_new();
+        if (!v->encoder) {
+                free(v);
+                return -ENOMEM;
+        }
+        /* Both take ownership, of the fd and of the transport, even when they fail. */
+        r = tls_transport_new(s->tls, TAKE_FD(owned), true, NULL, NULL, &t);
+        if (r >= 0)
+                r = wire_conn_new(t, VIEWER_OUT_LIMIT, &v->conn);
+        if (r < 0) {
+                encoder_free(v->encoder);
+                free(v);
+                return r;
+        }
+        wire_conn_set_accept(v->conn, WIRE_DIR_C2S);
+        v->next = s->viewers;
+        s->viewers = v;
+        s->n_viewers++;
+
+        uint64_t now;
+        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        if ((r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), on_io, v)) < 0 ||
+            (r = sd_event_add_defer(m->event, &v->pump, on_pump, v)) < 0 ||
+            (r = sd_event_add_time(m->event, &v->timer, CLOCK_MONOTONIC, now + HANDSHAKE_TIMEOUT_USEC, 0,
+                                   on_handshake_timeout, v)) < 0) {
+                viewer_free(v);
+                return r;
+        }
+        sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
+        *ret = v;
+        return 0;
+}

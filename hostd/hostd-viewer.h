@@ -1,0 +1,68 @@
+/* One connected viewer: its TLS connection and handshake, its role, and the display pump that
+ * turns the desktop's changes into frames under flow control. Internal to the viewer server. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "hostd-encoder.h"
+#include "hostd-viewer-server.h"
+#include "region.h"
+#include "ticket.h"
+#include "tls.h"
+#include "wire-conn.h"
+
+typedef enum ViewerState {
+        VIEWER_HANDSHAKE,
+        VIEWER_ACTIVE,
+        VIEWER_CLOSING, /* bye queued: flush, then free */
+} ViewerState;
+
+struct ViewerServer {
+        Manager *manager;
+        int fd;
+        sd_event_source *io;
+        TlsContext *tls;
+        TicketVerifier *verifier;
+        uint8_t fingerprint[32]; /* of our certificate, as tickets pin it */
+        Viewer *viewers;
+        unsigned n_viewers;
+};
+
+struct Viewer {
+        ViewerServer *server;
+        Viewer *next;
+        WireConn *conn;
+        sd_event_source *io;
+        sd_event_source *pump;    /* defer: runs once after changes, coalescing them */
+        sd_event_source *timer;   /* handshake deadline, then build-to-lossless */
+        ViewerState state;
+        char peer[64];
+        uint64_t session;
+        Ticket ticket;
+        bool interactive;
+        bool input_notice_sent;
+        Console *console; /* NULL while the desktop has no display */
+        Encoder *encoder;
+        EncoderSettings settings;
+        Region pending;   /* changed since the last frame this viewer was sent */
+        bool need_mode, cursor_shape_dirty, cursor_position_dirty;
+        uint32_t next_frame;
+        unsigned in_flight;
+        uint64_t frames_sent, frames_skipped;
+};
+
+int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret);
+Viewer *viewer_free(Viewer *v);
+/* Queues bye (code, reason) and closes once it is written. */
+void viewer_close(Viewer *v, uint16_t code, const char *reason);
+void viewer_bind(Viewer *v, Console *c);
+void viewer_schedule_pump(Viewer *v);
+void viewer_send_role(Viewer *v, uint64_t interactive_session);
+
+/* Roles, kept by the server per desktop: one interactive viewer at most. */
+bool viewer_server_claim_interactive(ViewerServer *s, Viewer *v);
+void viewer_server_interactive_left(ViewerServer *s, const char *desktop);
+void viewer_server_handover(ViewerServer *s, Viewer *from, uint64_t to_session);
+Console *viewer_server_find_console(ViewerServer *s, const char *desktop);

@@ -1,0 +1,117 @@
+"""Helpers for tests that connect tandem-viewer to a real tandem-hostd: ticket keys and minting
+through `tandem-ticket`, a hostd with its viewer listener, and headless viewer runs."""
+
+import os
+import socket
+import subprocess
+import tempfile
+
+import hostdtest as ht
+
+BUILD = os.environ.get("TANDEM_BUILD_DIR", "")
+EXIT_OK, EXIT_USAGE, EXIT_REJECTED, EXIT_CONNECTION, EXIT_SCRIPT, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
+
+
+def tool(name):
+    return os.path.join(BUILD, {"tandem-ticket": "tools", "tandem-viewer": "client"}[name], name)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Keys:
+    """An Ed25519 key pair, as the broker would hold it."""
+
+    def __init__(self, directory=None):
+        self.dir = directory or tempfile.mkdtemp(prefix="tandem-keys-")
+        self.private = os.path.join(self.dir, "ticket-private.pem")
+        self.public = os.path.join(self.dir, "ticket-public.pem")
+        subprocess.run([tool("tandem-ticket"), "keygen", self.private, self.public], check=True)
+
+    def mint(self, desktop, host, cert=None, user="alice", role="interactive", ttl=60, extra=()):
+        args = [tool("tandem-ticket"), "mint", "--key", self.private, "--desktop", desktop, "--user", user,
+                "--host", host, "--role", role, "--ttl", str(ttl), *extra]
+        if cert:
+            args += ["--cert", cert]
+        return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+class ViewerHostd(ht.Hostd):
+    """A hostd that also listens for viewers on a free loopback port."""
+
+    def __init__(self, domains, keys, **kw):
+        self.port = free_port()
+        self.keys = keys
+        super().__init__(domains, **kw)
+        self.cert = os.path.join(self.dir, "hostd-cert.pem")
+        with open(self.config, "a") as f:
+            f.write(f"[Viewers]\nListen=127.0.0.1:{self.port}\nTicketPublicKey={keys.public}\n"
+                    f"Certificate={self.cert}\nPrivateKey={os.path.join(self.dir, 'hostd-key.pem')}\n")
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def ticket(self, desktop, **kw):
+        ht.wait_file(self.cert)
+        return self.keys.mint(desktop, self.address, cert=self.cert, **kw)
+
+
+def viewer(ticket, script=None, out=None, args=(), timeout=300):
+    """Starts a headless tandem-viewer; returns (Popen, script path)."""
+    cmd = [tool("tandem-viewer"), "--headless", "--timeout", str(timeout), *args]
+    path = None
+    if script is not None:
+        fd, path = tempfile.mkstemp(prefix="viewer-script-", suffix=".txt")
+        with os.fdopen(fd, "w") as f:
+            f.write(script)
+        cmd += ["--script", path]
+    if out:
+        cmd += ["--out", out]
+    cmd.append(ticket)
+    env = dict(os.environ)
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish(proc, timeout=300):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out + err
+
+
+CELL_W, CELL_H = 9, 16
+
+
+def cells(img):
+    """The VGA text screen as rows of cells, each cell its pixel bytes."""
+    rows = []
+    stride = img.width * 3
+    for r in range(img.height // CELL_H):
+        row = []
+        for c in range(img.width // CELL_W):
+            row.append(b"".join(img.data[(r * CELL_H + y) * stride + c * CELL_W * 3:
+                                         (r * CELL_H + y) * stride + (c + 1) * CELL_W * 3]
+                                for y in range(CELL_H)))
+        rows.append(row)
+    return rows
+
+
+def echoed_on_screen(img, token):
+    """Whether a row starts with the same glyphs that appear inside another row above it: the
+    output of `echo TOKEN` below the command that typed it. No OCR needed."""
+    grid = cells(img)
+    n = len(token)
+    for r2 in range(1, len(grid)):
+        out = grid[r2][:n]
+        if len(set(out)) < 3:
+            continue  # blank or uniform: not text
+        for r1 in range(r2):
+            row = grid[r1]
+            for o in range(len(row) - n + 1):
+                if row[o:o + n] == out:
+                    return True
+    return False
