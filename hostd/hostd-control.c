@@ -15,6 +15,7 @@
 #include "hostd-display.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-viewer-server.h"
 #include "log.h"
 
 #define CONTROL_MAX_CLIENTS 16
@@ -134,6 +135,19 @@ static void json_string(ControlClient *c, const char *s) {
         client_write(c, "\"", 1);
 }
 
+static void client_viewer_json(void *userdata, const ViewerInfo *v, bool first) {
+        ControlClient *c = userdata;
+        client_printf(c, "%s{\"desktop\":", first ? "" : ",");
+        json_string(c, v->desktop);
+        client_printf(c, ",\"user\":");
+        json_string(c, v->user);
+        client_printf(c,
+                      ",\"session\":\"%016" PRIx64 "\",\"role\":\"%s\",\"queued\":%zu,\"in_flight\":%u,"
+                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 "}",
+                      v->session, v->interactive ? "interactive" : "view-only", v->queued, v->in_flight,
+                      v->frames_sent, v->frames_skipped);
+}
+
 static void reply_status(ControlClient *c) {
         Manager *m = c->server->manager;
         client_printf(c, "OK {\"libvirt\":\"%s\",\"uri\":", m->conn ? "connected" : "disconnected");
@@ -158,6 +172,8 @@ static void reply_status(ControlClient *c) {
                 }
                 client_write(c, "]}", 2);
         }
+        client_write(c, "],\"viewers\":[", 13);
+        viewer_server_describe(m->viewers, client_viewer_json, c);
         client_write(c, "]}\n", 3);
 }
 

@@ -288,3 +288,17 @@ void viewer_server_handover(ViewerServer *s, Viewer *from, uint64_t to_session) 
         log_info("%s: %s hands control to %s", from->ticket.desktop, from->ticket.user, to->ticket.user);
         broadcast_roles(s, from->ticket.desktop);
 }
+
+void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata) {
+        bool first = true;
+        for (Viewer *v = s ? s->viewers : NULL; v; v = v->next) {
+                if (v->state != VIEWER_ACTIVE)
+                        continue;
+                ViewerInfo info = { .desktop = v->ticket.desktop, .user = v->ticket.user, .session = v->session,
+                                    .interactive = v->interactive, .queued = wire_conn_queued(v->conn),
+                                    .in_flight = v->in_flight, .frames_sent = v->frames_sent,
+                                    .frames_skipped = v->frames_skipped };
+                fn(userdata, &info, first);
+                first = false;
+        }
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hostd-forward.h"
@@ -27,3 +28,15 @@ void viewer_server_console_damaged(ViewerServer *s, Console *c, bool mode_change
 void viewer_server_console_cursor(ViewerServer *s, Console *c, bool shape_changed);
 
 unsigned viewer_server_count(ViewerServer *s, const char *desktop);
+
+/* What the control socket's status shows of each connected viewer. */
+typedef struct ViewerInfo {
+        const char *desktop, *user;
+        uint64_t session;
+        bool interactive;
+        size_t queued; /* bytes waiting to be written: bounded per viewer */
+        unsigned in_flight;
+        uint64_t frames_sent, frames_skipped;
+} ViewerInfo;
+typedef void (*ViewerDescribeFn)(void *userdata, const ViewerInfo *info, bool first);
+void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata);
