@@ -7,6 +7,10 @@ set -euo pipefail
 
 DOMAIN=tandem-demo
 HOSTD=${TANDEM_HOSTD:-$TANDEM_ROOT/build/hostd/tandem-hostd}
+VIEWER=$TANDEM_ROOT/build/client/tandem-viewer
+TICKET_TOOL=$TANDEM_ROOT/build/tools/tandem-ticket
+VIEWER_PORT=${TANDEM_DEMO_PORT:-7443}
+FILMSTRIP=$TANDEM_ROOT/build/demo-filmstrip
 ATTACH_TIMEOUT=30
 
 "$TANDEM_ROOT/scripts/deps.sh"
@@ -14,12 +18,17 @@ ATTACH_TIMEOUT=30
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-demo.XXXXXX")
 hostd_pid=""
+viewer_pid=""
 defined=0
 
 cleanup() {
     trap - EXIT INT TERM
     echo
     say "demo: cleaning up"
+    if [ -n "$viewer_pid" ] && kill -0 "$viewer_pid" 2>/dev/null; then
+        kill -TERM "$viewer_pid"
+        wait "$viewer_pid" 2>/dev/null || true
+    fi
     if [ -n "$hostd_pid" ] && kill -0 "$hostd_pid" 2>/dev/null; then
         kill -TERM "$hostd_pid"
         wait "$hostd_pid" 2>/dev/null || true
@@ -62,15 +71,42 @@ milestone() {
 
 milestone "$DOMAIN started paused (serial log: $serial)"
 
+# tandem-viewer on the desktop from power-on, over TLS with a one-use ticket: a window when there
+# is a display, else headless, filming the boot into $FILMSTRIP.
+start_viewer() {
+    local ticket mode
+    ticket=$("$TICKET_TOOL" mint --key "$tmp/ticket-private.pem" --desktop "$DOMAIN" --user "$USER_NAME" \
+        --host "127.0.0.1:$VIEWER_PORT" --cert "$state/hostd-cert.pem" --ttl 60)
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+        mode=(--timeout 86400)
+        milestone "tandem-viewer opening a window (click to type into the desktop, Ctrl+Alt releases)"
+    else
+        rm -rf "$FILMSTRIP"
+        mkdir -p "$FILMSTRIP"
+        mode=(--headless --out "$FILMSTRIP" --filmstrip-interval 500 --timeout 86400)
+        milestone "tandem-viewer headless (no DISPLAY): filming the boot into $FILMSTRIP"
+    fi
+    printf '%s\n' "$ticket" >"$tmp/ticket"
+    "$VIEWER" "${mode[@]}" --ticket-file "$tmp/ticket" 2>"$tmp/viewer.log" &
+    viewer_pid=$!
+}
+USER_NAME=${SUDO_USER:-${USER:-demo}}
+
 : >"$hostd_log"
 if [ -x "$HOSTD" ]; then
     mkdir -p "$state"
+    # The broker's part, until it exists: a ticket key pair, and a ticket minted below.
+    "$TICKET_TOOL" keygen "$tmp/ticket-private.pem" "$tmp/ticket-public.pem" >/dev/null
     cat >"$tmp/hostd.conf" <<CONF
 [Hostd]
 URI=$LIBVIRT_URI
 StateDirectory=$state
 Domains=$DOMAIN
 ThumbnailInterval=1
+
+[Viewers]
+Listen=127.0.0.1:$VIEWER_PORT
+TicketPublicKey=$tmp/ticket-public.pem
 CONF
     "$HOSTD" --check-config --config "$tmp/hostd.conf" >"$tmp/check-config.log" 2>&1 ||
         { cat "$tmp/check-config.log" >&2; die "demo: hostd rejects its config $tmp/hostd.conf"; }
@@ -86,6 +122,7 @@ CONF
     done
     milestone "hostd attached to $DOMAIN's display"
     echo "           live thumbnail: $state/thumbnails/$DOMAIN-0.jpg"
+    start_viewer
 else
     say "demo: no hostd at $HOSTD yet (not built in this tree): watching the guest alone"
 fi
@@ -115,6 +152,8 @@ while :; do
             *": display attached"*) ;; # already said
             *": first frame "*) milestone "first frame ${line##*: first frame }" ;;
             *": mode "*) milestone "console mode ${line##*: mode }" ;;
+            *"viewer "*" watching "*) milestone "viewer connected over TLS: ${line#*: viewer *: }" ;;
+            *"ticket rejected"*) milestone "viewer refused: ${line##*ticket rejected: }" ;;
         esac
     done <<<"$NEW"
     n=$(grep -c "agent port org.tandem.agent.0 is" "$serial" 2>/dev/null || true)
@@ -128,6 +167,11 @@ while :; do
         logins=$((logins + 1))
         milestone "guest at its login prompt (log in as root on the console, no password)"
     done
+    if [ -n "$viewer_pid" ] && ! kill -0 "$viewer_pid" 2>/dev/null; then
+        wait "$viewer_pid" && status=0 || status=$?
+        milestone "tandem-viewer exited (status $status): $(tail -n 1 "$tmp/viewer.log" 2>/dev/null)"
+        viewer_pid=""
+    fi
     if [ -n "$hostd_pid" ] && ! kill -0 "$hostd_pid" 2>/dev/null; then
         tail -n 20 "$hostd_log" >&2
         die "demo: hostd exited"
