@@ -2,14 +2,14 @@
  * no trailing junk, no silent overflow, unlike atoi/strtoul alone) and a monotonic clock. */
 #pragma once
 
+#include "parse-util.h"
+
 #include <stdint.h>
 
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_INFINITY UINT64_MAX
 
-/* Decimal, or hexadecimal with 0x. Returns -EINVAL for anything else, -ERANGE above max. */
-int parse_u64(const char *s, uint64_t max, uint64_t *ret);
 /* Decimal with an optional '-'. -EINVAL or -ERANGE outside [min, max]. */
 int parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret);
 /* "30", "2.5", "0.25": seconds with up to six decimals, into microseconds, at most max_usec. */

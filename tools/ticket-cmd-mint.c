@@ -87,14 +87,14 @@ int cmd_mint(int argc, char **argv) {
                         }
                         break;
                 case ARG_TTL:
-                        if (parse_uint64(optarg, TICKET_TTL_MAX, &ttl) < 0 || ttl == 0) {
+                        if (parse_u64(optarg, TICKET_TTL_MAX, &ttl) < 0 || ttl == 0) {
                                 fprintf(stderr, "Invalid TTL `%s' (1 to %d seconds)\n", shorten(optarg, buf),
                                         TICKET_TTL_MAX);
                                 return EXIT_USAGE;
                         }
                         break;
                 case ARG_ISSUED_AT:
-                        if (parse_uint64(optarg, UINT32_MAX * 4ULL, &issued) < 0) {
+                        if (parse_u64(optarg, UINT32_MAX * 4ULL, &issued) < 0) {
                                 fprintf(stderr, "Invalid time `%s' (seconds since 1970)\n", shorten(optarg, buf));
                                 return EXIT_USAGE;
                         }

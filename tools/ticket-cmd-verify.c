@@ -57,7 +57,7 @@ int cmd_verify(int argc, char **argv) {
                         cert = optarg;
                         break;
                 case ARG_NOW:
-                        if (parse_uint64(optarg, UINT64_MAX, &now) < 0) {
+                        if (parse_u64(optarg, UINT64_MAX, &now) < 0) {
                                 fprintf(stderr, "Invalid time `%s' (Unix seconds)\n", shorten(optarg, buf));
                                 return EXIT_USAGE;
                         }

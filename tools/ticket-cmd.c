@@ -4,38 +4,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "parse-util.h"
 #include "ticket-cmd.h"
 
 uint64_t now_unix(void) {
         struct timespec ts;
         (void) clock_gettime(CLOCK_REALTIME, &ts);
         return ts.tv_sec < 0 ? 0 : (uint64_t) ts.tv_sec;
-}
-
-int parse_uint64(const char *s, uint64_t max, uint64_t *ret) {
-        uint64_t v = 0;
-        if (!*s)
-                return -EINVAL;
-        for (const char *c = s; *c; c++) {
-                if (*c < '0' || *c > '9')
-                        return -EINVAL;
-                uint64_t d = (uint64_t) (*c - '0');
-                if (v > (max - d) / 10)
-                        return -EINVAL;
-                v = v * 10 + d;
-        }
-        *ret = v;
-        return 0;
-}
-
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
 }
 
 int parse_fingerprint(const char *s, uint8_t ret[TICKET_FINGERPRINT_SIZE]) {

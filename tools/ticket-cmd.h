@@ -3,6 +3,8 @@
  * failure (or, for verify, an invalid ticket), 2 for bad arguments. */
 #pragma once
 
+#include "parse-util.h"
+
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +23,7 @@ int cmd_verify(int argc, char **argv);
 uint64_t now_unix(void);
 
 /* Parses a decimal unsigned number in 0..max, digits only. Returns 0 or -EINVAL. */
-int parse_uint64(const char *s, uint64_t max, uint64_t *ret);
+
 
 /* 64 hex digits, or 32 colon-separated pairs as `openssl x509 -fingerprint -sha256` prints. */
 int parse_fingerprint(const char *s, uint8_t ret[TICKET_FINGERPRINT_SIZE]);
