@@ -8,10 +8,19 @@
 
 #define NSEC_PER_SEC 1000000000ull
 
+void link_params_init(LinkParams *p) {
+        *p = (LinkParams) {
+                .burst_loss = 1,
+                .reorder_delay_ns = LINK_REORDER_DELAY_DEFAULT,
+                .queue_ns = LINK_QUEUE_NS_DEFAULT,
+        };
+}
+
 Link *link_new(uint64_t seed) {
         Link *l = calloc(1, sizeof(*l));
         if (!l)
                 return NULL;
+        link_params_init(&l->params);
         rng_seed(&l->rng, seed);
         return l;
 }

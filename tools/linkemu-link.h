@@ -35,6 +35,13 @@ typedef struct LinkParams {
         bool udp_blackhole;        /* drop every UDP packet (IPv4 and IPv6) */
 } LinkParams;
 
+#define LINK_REORDER_DELAY_DEFAULT 5000000ull /* 5 ms */
+#define LINK_QUEUE_NS_DEFAULT 100000000ull    /* 100 ms at the rate */
+
+/* No impairment; when enabled, a bad Gilbert-Elliott state loses everything, a held-back packet
+ * waits LINK_REORDER_DELAY_DEFAULT and a rate limit queues LINK_QUEUE_NS_DEFAULT. */
+void link_params_init(LinkParams *p);
+
 typedef enum LinkDrop {
         LINK_DROP_CUT,
         LINK_DROP_UDP,
