@@ -167,6 +167,7 @@ static void test_rate(void) {
         /* 1 Mbit/s, 1000-byte packets offered at 8 Mbit/s, a 10000-byte queue */
         l->params.rate_bps = 1000000;
         l->params.queue_bytes = 10000;
+        l->params.queue_ns = 0; /* the bound in bytes, not the default in time */
         l->params.delay_ns = 20 * MS;
         uint64_t t0 = 1000 * MS, max_backlog = 0;
         size_t out = 0;
