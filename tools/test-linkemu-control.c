@@ -123,6 +123,8 @@ static void test_commands(void) {
         check(run(links, "profile", &reply) == -EINVAL);
         check(run(links, "profile wan7", &reply) == -ENOENT && strstr(reply, "Unknown profile `wan7'"));
         check(run(links, "set delay=\x01\x02", &reply) == -EINVAL && strstr(reply, "`?" "?'"));
+        free(reply);
+        reply = NULL;
         check(control_execute(links, 0, "cut\0x", 5, &reply) == -EINVAL);
 
         check(run(links, "profile wan4", &reply) == 0 && a->params.delay_ns == 100 * MS && b->params.delay_ns == 100 * MS);
