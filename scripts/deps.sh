@@ -12,8 +12,8 @@ PACKAGES=(
     libvirt-daemon-system libvirt-clients qemu-system-x86
     # demo image
     busybox-static cpio zstd
-    # tests (Xvfb, xdotool and xwd: tandem-viewer's window test)
-    python3 socat xvfb xdotool x11-apps
+    # tests (Xvfb, xdotool and xwd: tandem-viewer's window test; ip and ping: the link emulator's)
+    python3 socat xvfb xdotool x11-apps iproute2 iputils-ping
     # benchmarks: tjbench, the reference bench-encode compares the JPEG path with
     libjpeg-turbo-progs
 )
