@@ -134,7 +134,8 @@ int cmd_run(int argc, char **argv) {
                 }
                 r = tun_open_in_netns(ns, i == 0 ? subnet.a : subnet.b, subnet.prefix, &fds[i]);
                 if (r < 0) {
-                        fprintf(stderr, "Cannot make %s in %s: %s\n", LINKEMU_IFNAME, ns, strerror(-r));
+                        fprintf(stderr, "Cannot make %s in %s: %s%s\n", LINKEMU_IFNAME, ns, strerror(-r),
+                                r == -EBUSY ? " (another forwarder runs there)" : "");
                         if (i == 1)
                                 close(fds[0]);
                         return 1;
