@@ -1,5 +1,6 @@
 /* The link emulator's values, settings, profiles and control commands: what is accepted, what
  * it becomes, and that a refusal quotes the bad value and changes nothing. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "check.h"
 #include "linkemu-control.h"
+#include "linkemu-netns.h"
 #include "linkemu-params.h"
 
 #define MS 1000000ull
@@ -155,7 +157,33 @@ static void test_commands(void) {
         printf("commands: ok\n");
 }
 
+static void test_topology_names(void) {
+        Subnet s = { .prefix = 7 };
+        char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+        check(subnet_parse("10.77.0.0/24", &s) == 0 && s.prefix == 24);
+        check(strcmp(inet_ntop(AF_INET, &s.a, a, sizeof(a)), "10.77.0.1") == 0);
+        check(strcmp(inet_ntop(AF_INET, &s.b, b, sizeof(b)), "10.77.0.2") == 0);
+        check(subnet_parse("192.168.4.0/22", &s) == 0 && s.prefix == 22);
+        s.prefix = 7;
+        check(subnet_parse("10.77.0.1/24", &s) == -EINVAL); /* host bits set */
+        check(subnet_parse("10.77.0.0/31", &s) == -EINVAL);
+        check(subnet_parse("10.77.0.0/7", &s) == -EINVAL);
+        check(subnet_parse("10.77.0.0", &s) == -EINVAL);
+        check(subnet_parse("10.77.0.0/", &s) == -EINVAL);
+        check(subnet_parse("10.77.0.0/24x", &s) == -EINVAL);
+        check(subnet_parse("10.77.0.0.0/24", &s) == -EINVAL);
+        check(subnet_parse("fe80::/64", &s) == -EINVAL);
+        check(s.prefix == 7);
+
+        check(linkemu_name_valid("t1") && linkemu_name_valid("tandem_link-2"));
+        check(!linkemu_name_valid("") && !linkemu_name_valid("a b") && !linkemu_name_valid("../x"));
+        check(!linkemu_name_valid("abcdefghijklmnopqrstuvwxyz0123456"));
+        printf("subnets and names: ok\n");
+}
+
 int main(void) {
+        test_topology_names();
         test_values();
         test_settings();
         test_commands();
