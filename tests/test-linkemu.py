@@ -39,8 +39,9 @@ t = time.monotonic()
 for i in range(n):
     s.sendto(i.to_bytes(4, "big") + bytes(96), (sys.argv[1], int(sys.argv[2])))
     t += gap
-    if t > time.monotonic():
-        time.sleep(t - time.monotonic())
+    d = t - time.monotonic()
+    if d > 0:
+        time.sleep(d)
 """
 
 TCP_RECV = r"""
@@ -163,6 +164,28 @@ def test_udp_loss(link):
     assert lost[0] and lost[0] == lost[1]
 
 
+def test_jitter(link):
+    link.ctl("profile none")
+    link.ctl("set delay=25ms jitter=10ms")
+    received, r = ping(link, 40, interval=0.05)
+    print(f"jitter: ping RTT min/avg/max {r[0]:.2f}/{r[1]:.2f}/{r[2]:.2f} ms "
+          f"(configured 50 ms +- 2 x 10 ms, in order)")
+    assert received == 40 and r[0] >= 30 - 0.01 and r[2] <= 70 + 20 and r[2] - r[0] > 5
+
+
+def test_bursts(link):
+    n = 4000
+    link.ctl("profile none")
+    link.ctl("set delay=1ms burst-p=1% burst-r=25%")
+    got = udp(link, n, gap=0.00025)
+    lost = [i for i in range(n) if i not in got]
+    runs = sum(1 for i in lost if i - 1 not in lost)
+    rate, mean = len(lost) / n, len(lost) / max(runs, 1)
+    print(f"Gilbert-Elliott p=1% r=25%: loss {100 * rate:.2f}% (expected 3.85%), "
+          f"mean burst {mean:.2f} packets (expected 4)")
+    assert abs(rate - 0.0385) <= 0.02 and 2.5 <= mean <= 6
+
+
 def test_tcp_rate(link):
     rate = 5e6
     link.ctl("profile none")
@@ -217,6 +240,8 @@ def main():
         with le.LinkEmu(EXE, profile="wan1", seed=1) as link:
             test_profiles(link)
             test_udp_loss(link)
+            test_jitter(link)
+            test_bursts(link)
             test_tcp_rate(link)
             test_cut_restore(link)
             test_udp_blackhole(link)
