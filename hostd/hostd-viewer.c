@@ -385,19 +385,21 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
         }
 }
 
+/* Writes what the transport takes and waits for what the connection needs next. A viewer without
+ * an fd (viewer_new_transport()) has no io source: its owner calls viewer_process(). */
 static void viewer_update_io(Viewer *v) {
-        if (v->state == VIEWER_CLOSING || !v->io)
+        if (v->state == VIEWER_CLOSING)
                 return;
         int r = wire_conn_flush(v->conn);
         if (r < 0 && r != -EAGAIN) {
                 viewer_drop(v, r, "connection lost");
                 return;
         }
-        sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
+        if (v->io)
+                sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Viewer *v = userdata;
+void viewer_process(Viewer *v) {
         WireMessage msg;
         int r;
         bool was_full = wire_conn_queued(v->conn) > VIEWER_OUT_SOFT;
@@ -412,15 +414,19 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                 viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "protocol error");
                         else
                                 viewer_drop(v, r, "connection closed");
-                        return 0;
+                        return;
                 }
                 viewer_handle(v, &msg);
         }
         if (v->state == VIEWER_CLOSING)
-                return 0;
+                return;
         viewer_update_io(v);
         if (was_full && v->state == VIEWER_ACTIVE && wire_conn_queued(v->conn) <= VIEWER_OUT_SOFT)
                 viewer_schedule_pump(v);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        viewer_process(userdata);
         return 0;
 }
 
@@ -433,16 +439,16 @@ static int on_handshake_timeout(sd_event_source *s, uint64_t usec, void *userdat
         return 0;
 }
 
-int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
-        _cleanup_(closep) int owned = fd;
+int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Viewer **ret) {
         Viewer *v;
-        ByteTransport *t = NULL;
         Manager *m = s->manager;
         int r;
 
         v = calloc(1, sizeof(Viewer));
-        if (!v)
+        if (!v) {
+                byte_transport_free(t);
                 return -ENOMEM;
+        }
         v->server = s;
         snprintf(v->peer, sizeof(v->peer), "%s", peer);
         v->settings = (EncoderSettings) { .quality = 80, .subsampling = 2, .lossless_only = false };
@@ -451,13 +457,11 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
                 v->session = (uint64_t) random();
         v->encoder = encoder_new();
         if (!v->encoder) {
+                byte_transport_free(t);
                 free(v);
                 return -ENOMEM;
         }
-        /* Both take ownership, of the fd and of the transport, even when they fail. */
-        r = tls_transport_new(s->tls, TAKE_FD(owned), true, NULL, NULL, &t);
-        if (r >= 0)
-                r = wire_conn_new(t, VIEWER_OUT_LIMIT, &v->conn);
+        r = wire_conn_new(t, VIEWER_OUT_LIMIT, &v->conn); /* owns t, even when it fails */
         if (r < 0) {
                 encoder_free(v->encoder);
                 free(v);
@@ -470,7 +474,8 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
 
         uint64_t now;
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if ((r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), on_io, v)) < 0 ||
+        if ((wire_conn_fd(v->conn) >= 0 &&
+             (r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), on_io, v)) < 0) ||
             (r = sd_event_add_defer(m->event, &v->pump, on_pump, v)) < 0 ||
             (r = sd_event_add_time(m->event, &v->timer, CLOCK_MONOTONIC, now + HANDSHAKE_TIMEOUT_USEC, 0,
                                    on_handshake_timeout, v)) < 0) {
@@ -480,4 +485,13 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
         sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
         *ret = v;
         return 0;
+}
+
+int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
+        ByteTransport *t = NULL;
+        /* Takes ownership of the fd, even when it fails. */
+        int r = tls_transport_new(s->tls, fd, true, NULL, NULL, &t);
+        if (r < 0)
+                return r;
+        return viewer_new_transport(s, t, peer, ret);
 }
