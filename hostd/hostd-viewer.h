@@ -13,6 +13,11 @@
 #include "tls.h"
 #include "wire-conn.h"
 
+/* Output a viewer may have queued: two frames of tiles with room to spare. Beyond it the pump
+ * waits, so a viewer that stops reading costs at most this much. */
+#define VIEWER_OUT_LIMIT (8u * 1024 * 1024)
+#define VIEWER_OUT_SOFT (4u * 1024 * 1024)
+
 typedef enum ViewerState {
         VIEWER_HANDSHAKE,
         VIEWER_ACTIVE,
@@ -47,6 +52,7 @@ struct Viewer {
         Encoder *encoder;
         EncoderSettings settings;
         Region pending;   /* changed since the last frame this viewer was sent */
+        Region band;      /* scratch: the part of pending encoded next, when a frame goes in parts */
         bool need_mode, cursor_shape_dirty, cursor_position_dirty;
         uint32_t next_frame;
         unsigned in_flight;
