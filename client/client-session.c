@@ -98,7 +98,14 @@ static int session_start(ClientSession *s, ByteTransport *t) {
         wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
         WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = CLIENT_CAPS,
                             .ticket = s->ticket, .ticket_len = s->ticket_len };
-        return wire_encode_hello(wire_conn_out(s->conn), &hello);
+        r = wire_encode_hello(wire_conn_out(s->conn), &hello);
+        if (r < 0 || !(s->options.lossless || s->options.quality))
+                return r;
+        /* Right behind the hello, not after the welcome: hostd takes it in order, before it
+         * encodes the first frame, which is then already lossless if we asked for that. */
+        WireDisplaySettings ds = { .quality = (uint8_t) (s->options.quality ? s->options.quality : 80),
+                                   .subsampling = 2, .lossless = s->options.lossless };
+        return wire_encode_display_settings(wire_conn_out(s->conn), &ds);
 }
 
 int client_session_new(const char *ticket_text, const ClientOptions *options, const ClientCallbacks *callbacks,
@@ -209,13 +216,6 @@ static int session_welcome(ClientSession *s, const WireWelcome *w) {
         s->state = SESSION_ACTIVE;
         s->session = w->session;
         s->role = w->role;
-        if (s->options.lossless || s->options.quality) {
-                WireDisplaySettings ds = { .quality = (uint8_t) (s->options.quality ? s->options.quality : 80),
-                                           .subsampling = 2, .lossless = s->options.lossless };
-                int r = wire_encode_display_settings(wire_conn_out(s->conn), &ds);
-                if (r < 0)
-                        return r;
-        }
         if (s->cb.on_welcome)
                 s->cb.on_welcome(s, copy_text(w->desktop, w->desktop_len, desktop, sizeof(desktop)), s->role,
                                  s->userdata);
