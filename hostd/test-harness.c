@@ -117,6 +117,10 @@ int harness_new(const HarnessOptions *opts, Harness **ret) {
 
         if (!h)
                 return -ENOMEM;
+        /* TANDEM_HARNESS_LOG=info (or debug) shows what hostd says, for debugging a test. */
+        const char *level = getenv("TANDEM_HARNESS_LOG");
+        if (level && log_level_from_string(level) >= 0)
+                o.log_level = log_level_from_string(level);
         log_set_max_level(o.log_level ? o.log_level : LOG_WARNING);
         h->desktop = strdup(o.desktop ? o.desktop : "harness");
         h->dir = strdup("/tmp/tandem-harness-XXXXXX");

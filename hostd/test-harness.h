@@ -23,7 +23,8 @@ typedef struct HarnessOptions {
         const char *desktop;       /* the domain's name; NULL: "harness" */
         unsigned frames_in_flight; /* [Viewers] FramesInFlight=; 0: hostd's default */
         unsigned max_viewers;      /* [Viewers] MaxViewers=; 0: hostd's default */
-        int log_level;             /* hostd's log level; 0: LOG_WARNING (benches stay quiet) */
+        int log_level; /* hostd's log level; 0: LOG_WARNING (benches stay quiet); the environment's
+                        * TANDEM_HARNESS_LOG=info|debug|... overrides it */
 } HarnessOptions;
 
 typedef struct Harness {
