@@ -74,9 +74,43 @@ static int connect_tcp(const char *host, uint16_t port) {
         return fd >= 0 ? fd : -ECONNREFUSED;
 }
 
+static ClientSession *session_alloc(const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata) {
+        ClientSession *s = calloc(1, sizeof(ClientSession));
+        if (!s)
+                return NULL;
+        s->cb = *callbacks;
+        s->userdata = userdata;
+        s->options = options ? *options : (ClientOptions) {};
+        s->role = 1;
+        s->decoder = decoder_new();
+        if (!s->decoder) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+/* Frames the session over t (owned from now on, freed on failure too) and queues the hello. */
+static int session_start(ClientSession *s, ByteTransport *t) {
+        int r = wire_conn_new(t, CLIENT_OUT_LIMIT, &s->conn); /* owns t, even on failure */
+        if (r < 0)
+                return r;
+        wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
+        WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = CLIENT_CAPS,
+                            .ticket = s->ticket, .ticket_len = s->ticket_len };
+        r = wire_encode_hello(wire_conn_out(s->conn), &hello);
+        if (r < 0 || !(s->options.lossless || s->options.quality))
+                return r;
+        /* Right behind the hello, not after the welcome: hostd takes it in order, before it
+         * encodes the first frame, which is then already lossless if we asked for that. */
+        WireDisplaySettings ds = { .quality = (uint8_t) (s->options.quality ? s->options.quality : 80),
+                                   .subsampling = 2, .lossless = s->options.lossless };
+        return wire_encode_display_settings(wire_conn_out(s->conn), &ds);
+}
+
 int client_session_new(const char *ticket_text, const ClientOptions *options, const ClientCallbacks *callbacks,
                        void *userdata, ClientSession **ret) {
-        ClientSession *s = calloc(1, sizeof(ClientSession));
+        ClientSession *s = session_alloc(options, callbacks, userdata);
         Ticket ticket;
         char host[256];
         uint16_t port;
@@ -85,10 +119,6 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
 
         if (!s)
                 return -ENOMEM;
-        s->cb = *callbacks;
-        s->userdata = userdata;
-        s->options = options ? *options : (ClientOptions) {};
-        s->role = 1;
         r = ticket_text_decode(ticket_text, strlen(ticket_text), s->ticket, sizeof(s->ticket), &s->ticket_len);
         if (r >= 0)
                 r = ticket_parse(s->ticket, s->ticket_len, &ticket);
@@ -100,10 +130,9 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
         } else if ((r = ticket_host_split(ticket.host, host, sizeof(host), &port)) < 0)
                 goto fail;
 
-        s->decoder = decoder_new();
         s->tls = tls_client_context_new(&error);
         free(error);
-        if (!s->decoder || !s->tls) {
+        if (!s->tls) {
                 /* The TLS context's error is a local setup problem; the caller sees -ENOMEM. */
                 r = -ENOMEM;
                 goto fail;
@@ -118,13 +147,7 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
                               host, &t);
         if (r < 0)
                 goto fail;
-        r = wire_conn_new(t, CLIENT_OUT_LIMIT, &s->conn); /* owns t, even on failure */
-        if (r < 0)
-                goto fail;
-        wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
-        WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = CLIENT_CAPS,
-                            .ticket = s->ticket, .ticket_len = s->ticket_len };
-        r = wire_encode_hello(wire_conn_out(s->conn), &hello);
+        r = session_start(s, t);
         if (r < 0)
                 goto fail;
         *ret = s;
@@ -132,6 +155,33 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
 fail:
         client_session_free(s);
         return r;
+}
+
+int client_session_new_transport(ByteTransport *t, const uint8_t *ticket, size_t ticket_len,
+                                 const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata,
+                                 ClientSession **ret) {
+        ClientSession *s;
+        int r;
+
+        if (ticket_len > sizeof(s->ticket)) {
+                byte_transport_free(t);
+                return -EINVAL;
+        }
+        s = session_alloc(options, callbacks, userdata);
+        if (!s) {
+                byte_transport_free(t);
+                return -ENOMEM;
+        }
+        if (ticket_len > 0)
+                memcpy(s->ticket, ticket, ticket_len);
+        s->ticket_len = ticket_len;
+        r = session_start(s, t);
+        if (r < 0) {
+                client_session_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
 }
 
 ClientSession *client_session_free(ClientSession *s) {
@@ -166,13 +216,6 @@ static int session_welcome(ClientSession *s, const WireWelcome *w) {
         s->state = SESSION_ACTIVE;
         s->session = w->session;
         s->role = w->role;
-        if (s->options.lossless || s->options.quality) {
-                WireDisplaySettings ds = { .quality = (uint8_t) (s->options.quality ? s->options.quality : 80),
-                                           .subsampling = 2, .lossless = s->options.lossless };
-                int r = wire_encode_display_settings(wire_conn_out(s->conn), &ds);
-                if (r < 0)
-                        return r;
-        }
         if (s->cb.on_welcome)
                 s->cb.on_welcome(s, copy_text(w->desktop, w->desktop_len, desktop, sizeof(desktop)), s->role,
                                  s->userdata);

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "byte-transport.h"
 #include "decoder.h"
+#include "macro.h"
 
 typedef struct ClientSession ClientSession;
 
@@ -47,7 +49,16 @@ typedef struct ClientOptions {
  * (non-blocking). Errors here are local (bad ticket text, no such host). */
 int client_session_new(const char *ticket, const ClientOptions *options, const ClientCallbacks *callbacks,
                        void *userdata, ClientSession **ret);
+/* The session over a transport the caller made, e.g. one end of mem_transport_pair(): for tests
+ * and fuzzers, which need neither TLS nor a network. Takes ownership of t (freed on failure too).
+ * ticket (ticket_len bytes, at most TICKET_SIZE_MAX; may be NULL with 0) goes into the hello
+ * as it is, unparsed. A transport without an fd cannot be waited on: the caller calls
+ * client_session_process() whenever the peer may have written or read. */
+int client_session_new_transport(ByteTransport *t, const uint8_t *ticket, size_t ticket_len,
+                                 const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata,
+                                 ClientSession **ret);
 ClientSession *client_session_free(ClientSession *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ClientSession *, client_session_free);
 
 int client_session_fd(ClientSession *s);
 uint32_t client_session_poll_events(ClientSession *s); /* EPOLLIN / EPOLLOUT */

@@ -94,6 +94,13 @@ void buffer_consume(Buffer *b, size_t n) {
         b->start = b->len == 0 ? 0 : b->start + n;
 }
 
+void buffer_truncate(Buffer *b, size_t len) {
+        if (len < b->len)
+                b->len = len;
+        if (b->len == 0)
+                b->start = 0;
+}
+
 void buffer_clear(Buffer *b) {
         b->start = b->len = 0;
 }

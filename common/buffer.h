@@ -48,6 +48,10 @@ void buffer_commit(Buffer *b, size_t n);
 int buffer_append(Buffer *b, const void *p, size_t n);
 /* Drops n bytes (at most buffer_len()) from the front. */
 void buffer_consume(Buffer *b, size_t n);
+/* Drops the bytes after the first len (nothing when len >= buffer_len()): undoes appends, e.g.
+ * of frames that turned out not to fit. Bytes already offered to a write that said -EAGAIN
+ * are older than any append since, so they survive as long as len covers them. */
+void buffer_truncate(Buffer *b, size_t len);
 /* Drops everything, keeps the memory. */
 void buffer_clear(Buffer *b);
 

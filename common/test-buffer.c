@@ -1,5 +1,5 @@
 /* Buffer: the limit is never exceeded (held or allocated), failures change nothing, and a random
- * mix of appends, reserves and consumes matches a plain model byte for byte. */
+ * mix of appends, reserves, consumes and truncations matches a plain model byte for byte. */
 #include "check.h"
 #include <errno.h>
 #include <stdint.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buffer.h"
+#include "macro.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
@@ -68,7 +69,7 @@ static void test_model(void) {
         Buffer b = BUFFER_INIT(LIMIT);
 
         for (int i = 0; i < 200000; i++) {
-                uint32_t op = rng() % 3, n = rng() % (rng() % 4 == 0 ? 3000 : 64);
+                uint32_t op = rng() % 4, n = rng() % (rng() % 4 == 0 ? 3000 : 64);
                 uint8_t chunk[3000];
                 for (uint32_t k = 0; k < n; k++)
                         chunk[k] = next++;
@@ -97,6 +98,10 @@ static void test_model(void) {
                                 model_len += used;
                                 next -= (uint8_t) (n - used);
                         }
+                } else if (op == 3) {
+                        size_t k = rng() % (model_len + 2); /* model_len + 1: past the end, a no-op */
+                        buffer_truncate(&b, k);
+                        model_len = MIN(model_len, k);
                 } else {
                         size_t k = n % (model_len + 1);
                         buffer_consume(&b, k);

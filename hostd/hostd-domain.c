@@ -96,7 +96,7 @@ static int on_cleanup(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-static void on_display_closed(Display *display, int error, void *userdata) {
+void domain_display_closed(Display *display, int error, void *userdata) {
         Domain *d = userdata;
 
         if (display != d->display)
@@ -111,8 +111,9 @@ static void on_display_closed(Display *display, int error, void *userdata) {
         log_info("%s: display detached (connection closed)", d->name);
         manager_emit(d->manager, "detached %s closed", d->name);
 
-        /* QEMU gone means a stop event follows; if the domain still runs, attach again. */
-        if (virDomainIsActive(d->dom) == 1)
+        /* QEMU gone means a stop event follows; if the domain still runs, attach again. A domain
+         * without libvirt (manager_attach_display_fd) has nothing to attach again. */
+        if (d->dom && virDomainIsActive(d->dom) == 1)
                 domain_schedule_retry(d);
 }
 
@@ -157,7 +158,7 @@ void domain_attach(Domain *d) {
                         domain_schedule_retry(d);
                 return;
         }
-        r = display_new(d->manager, d->name, fd, on_display_closed, d, &d->display);
+        r = display_new(d->manager, d->name, fd, domain_display_closed, d, &d->display);
         if (r < 0) {
                 log_warning_errno(r, "%s: cannot talk to the D-Bus display: %m, retrying", d->name);
                 domain_schedule_retry(d);

@@ -19,7 +19,7 @@ struct Domain {
         Manager *manager;
         Domain *next;
         char *name;
-        virDomainPtr dom;
+        virDomainPtr dom; /* NULL for a display attached by fd (hostd-manager-fd.h) */
         DomainMode mode;
         Display *display;
         Display *closed_display; /* freed from a later event, never inside its own callback */
@@ -37,6 +37,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Domain *, domain_free);
 /* Attaches to the running domain's display (D-Bus, else screenshots); re-attaches if attached. */
 void domain_attach(Domain *d);
 void domain_detach(Domain *d, const char *reason);
+
+/* The display's DisplayClosedFn (userdata: the Domain): hands the display to a deferred free and
+ * attaches again if libvirt says the domain still runs. */
+void domain_display_closed(Display *display, int error, void *userdata);
 
 const char *domain_mode_name(DomainMode mode);
 size_t domain_n_consoles(Domain *d);

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "display-codec.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
 #include "hostd-domain.h"
@@ -19,10 +20,6 @@
 #define HANDSHAKE_TIMEOUT_USEC (10 * 1000000ULL)
 /* How long the screen must stay still before lossy tiles are refined to exact pixels. */
 #define REFINE_DELAY_USEC (250 * 1000ULL)
-/* Output a viewer may have queued: two frames of tiles with room to spare. Beyond it the pump
- * waits, so a viewer that stops reading costs at most this much. */
-#define VIEWER_OUT_LIMIT (8u * 1024 * 1024)
-#define VIEWER_OUT_SOFT (4u * 1024 * 1024)
 #define PROTOCOL_VERSION 1
 #define SERVER_CAPS 0x1fULL
 
@@ -48,6 +45,7 @@ Viewer *viewer_free(Viewer *v) {
         wire_conn_free(v->conn);
         encoder_free(v->encoder);
         region_done(&v->pending);
+        region_done(&v->band);
         free(v);
         return NULL;
 }
@@ -112,6 +110,12 @@ void viewer_bind(Viewer *v, Console *c) {
 
 /* ---- Display pump ---- */
 
+/* Room kept for the frame-end that closes a frame: the sink refuses tiles that would take it. */
+#define FRAME_END_RESERVE (WIRE_HEADER_SIZE + WIRE_FRAME_END_SIZE_MAX)
+/* Rows per encoder call when a frame must be sent in parts: the tallest tile, so a change that
+ * starts at the top of a band is cut where the encoder would cut it anyway. */
+#define BAND_ROWS ((int32_t) DISPLAY_TILE_MAX_DIM)
+
 typedef struct TileContext {
         Viewer *viewer;
         uint32_t frame;
@@ -121,10 +125,17 @@ typedef struct TileContext {
 static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec, uint8_t quality,
                      const uint8_t *data, size_t len) {
         TileContext *t = userdata;
+        Buffer *out = wire_conn_out(t->viewer->conn);
         WireTile tile = { .frame = t->frame, .x = x, .y = y, .w = w, .h = h, .codec = codec, .quality = quality,
                           .data = data, .data_len = len };
+        /* The encoder records a tile as sent only when we take it, so refusing one is safe. */
+        if (buffer_room(out) < WIRE_HEADER_SIZE + (WIRE_TILE_SIZE_MAX - WIRE_TILE_DATA_MAX) + len + FRAME_END_RESERVE)
+                return -ENOBUFS;
+        int r = wire_encode_tile(out, &tile);
+        if (r < 0)
+                return r;
         t->tiles++;
-        return wire_encode_tile(wire_conn_out(t->viewer->conn), &tile);
+        return 0;
 }
 
 static int viewer_end_frame(Viewer *v, TileContext *t) {
@@ -147,32 +158,115 @@ static void viewer_arm_refine(Viewer *v) {
         sd_event_source_set_enabled(v->timer, SD_EVENT_ONESHOT);
 }
 
+/* Each flag is cleared only once its message is queued: what did not fit is sent later. */
 static int viewer_send_cursor(Viewer *v) {
         const Cursor *cur = &v->console->cursor;
-        int r = 0;
+        int r;
         if (v->cursor_shape_dirty && cur->pixels) {
                 WireCursorShape shape = { .width = (uint16_t) cur->width, .height = (uint16_t) cur->height,
                                           .hot_x = (uint16_t) cur->hot_x, .hot_y = (uint16_t) cur->hot_y,
                                           .argb = cur->pixels, .argb_len = (size_t) cur->width * cur->height * 4 };
                 r = wire_encode_cursor_shape(wire_conn_out(v->conn), &shape);
+                if (r < 0)
+                        return r;
         }
         v->cursor_shape_dirty = false;
-        if (r >= 0 && v->cursor_position_dirty) {
+        if (v->cursor_position_dirty) {
                 WireCursorPosition pos = { .x = cur->x, .y = cur->y, .visible = cur->visible };
                 r = wire_encode_cursor_position(wire_conn_out(v->conn), &pos);
+                if (r < 0)
+                        return r;
                 v->cursor_position_dirty = false;
         }
-        return r;
+        return 0;
+}
+
+/* Puts into ret the part of src in rows [y0, y1). Coalescing may make it larger, never outside
+ * those rows. */
+static int region_rows(const Region *src, int32_t y0, int32_t y1, Region *ret) {
+        region_clear(ret);
+        for (size_t i = 0; i < src->n; i++) {
+                Rect r = src->rects[i];
+                int32_t top = MAX(r.y, y0), bottom = MIN(r.y + r.h, y1);
+                if (top < bottom) {
+                        int k = region_add(ret, (Rect) { r.x, top, r.w, bottom - top });
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+/* Encodes the pending changes into tiles of frame t, as many as the output bound takes: all of
+ * them at once normally. When they do not fit (a large, barely compressible change while earlier
+ * frames are still queued), what was appended is taken back and the changes go band by band from
+ * the top, until a band does not fit; the rows not sent stay pending for the next frame. A frame
+ * must never be refused outright: at 4K, one lossless frame is larger than the whole bound. */
+static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *t) {
+        Buffer *out = wire_conn_out(v->conn);
+        size_t mark = buffer_len(out);
+        int r;
+
+        r = encoder_encode(v->encoder, fb, &v->pending, &v->settings, tile_sink, t);
+        if (r >= 0) {
+                region_clear(&v->pending);
+                return 0;
+        }
+        if (r != -ENOBUFS)
+                return r;
+        /* The encoder recorded the tiles taken back as sent, but their rows stay pending, and
+         * whatever is pending is encoded again before anything of it is refined. */
+        buffer_truncate(out, mark);
+        t->tiles = 0;
+
+        Rect bounds = region_bounds(&v->pending);
+        int32_t y = bounds.y, end = bounds.y + bounds.h, rows = BAND_ROWS;
+        while (y < end) {
+                int32_t y1 = MIN(end, (y / rows + 1) * rows);
+                uint32_t tiles = t->tiles;
+                r = region_rows(&v->pending, y, y1, &v->band);
+                if (r < 0)
+                        return r;
+                mark = buffer_len(out);
+                r = encoder_encode(v->encoder, fb, &v->band, &v->settings, tile_sink, t);
+                if (r == -ENOBUFS) {
+                        buffer_truncate(out, mark);
+                        t->tiles = tiles;
+                        if (t->tiles > 0)
+                                break; /* the frame has what fits */
+                        if (rows == 1)
+                                return -ENOBUFS; /* not one row fits below the soft bound: cannot be */
+                        rows = MAX(rows / 2, 1);
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                y = y1;
+        }
+        r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
+        if (r < 0)
+                return r;
+        Region sent = v->pending;
+        v->pending = v->band;
+        v->band = sent;
+        return 0;
 }
 
 /* Sends what changed, if flow control allows: the frame is encoded from the framebuffer as it
- * is now, so content that changed twice while the viewer lagged is sent once (latest wins). */
+ * is now, so content that changed twice while the viewer lagged is sent once (latest wins). The
+ * cursor and the mode are latest-wins too: while the viewer's output is above the soft bound,
+ * nothing is queued for it, so its memory stays within VIEWER_OUT_LIMIT whatever the guest does. */
 static int viewer_pump(Viewer *v) {
         Console *c = v->console;
         int r;
 
         if (v->state != VIEWER_ACTIVE || !c || !c->fb->pixels)
                 return 0;
+        if (wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
+                if (!region_is_empty(&v->pending) || v->need_mode)
+                        v->frames_skipped++;
+                return 0; /* everything waits; a flush that drains below the soft bound resumes */
+        }
         if (v->need_mode) {
                 WireDisplayMode mode = { .width = c->fb->width, .height = c->fb->height };
                 r = wire_encode_display_mode(wire_conn_out(v->conn), &mode);
@@ -192,20 +286,20 @@ static int viewer_pump(Viewer *v) {
         }
         if (region_is_empty(&v->pending))
                 return 0;
-        if (v->in_flight >= v->server->manager->config.frames_in_flight ||
-            wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
+        if (v->in_flight >= v->server->manager->config.frames_in_flight) {
                 v->frames_skipped++;
-                return 0; /* the changes wait in pending; an ack or a flush resumes */
+                return 0; /* the changes wait in pending; an ack resumes */
         }
 
         TileContext t = { .viewer = v, .frame = v->next_frame };
-        r = encoder_encode(v->encoder, c->fb, &v->pending, &v->settings, tile_sink, &t);
+        r = viewer_encode_pending(v, c->fb, &t);
         if (r < 0)
                 return r;
-        region_clear(&v->pending);
         r = viewer_end_frame(v, &t);
         if (r < 0)
                 return r;
+        if (!region_is_empty(&v->pending))
+                viewer_schedule_pump(v); /* the rest of a frame sent in parts */
         viewer_arm_refine(v);
         return 0;
 }
@@ -217,18 +311,22 @@ static int on_refine(sd_event_source *s, uint64_t usec, void *userdata) {
         if (v->state != VIEWER_ACTIVE || !v->console || !region_is_empty(&v->pending) ||
             !encoder_has_lossy(v->encoder))
                 return 0;
-        if (v->in_flight >= v->server->manager->config.frames_in_flight) {
-                viewer_arm_refine(v); /* try again once acks come in */
+        if (v->in_flight >= v->server->manager->config.frames_in_flight ||
+            wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
+                viewer_arm_refine(v); /* try again once acks come in or the queue drains */
                 return 0;
         }
         TileContext t = { .viewer = v, .frame = v->next_frame };
         r = encoder_refine(v->encoder, v->console->fb, &v->pending, tile_sink, &t);
+        if (r == -ENOBUFS)
+                r = 0; /* what did not fit stays lossy, for the next round */
         if (r >= 0 && t.tiles > 0)
                 r = viewer_end_frame(v, &t);
         if (r < 0) {
                 viewer_drop(v, r, "encoding failed");
                 return 0;
         }
+        viewer_arm_refine(v);
         viewer_update_io(v);
         return 0;
 }
@@ -270,7 +368,8 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
         }
         TicketError e = ticket_verify_served(s->verifier, hello->ticket, hello->ticket_len, (uint64_t) time(NULL),
                                              desktop_served, m, s->fingerprint, &v->ticket);
-        if (e == TICKET_OK && viewer_server_count(s, v->ticket.desktop) > m->config.max_viewers) {
+        /* The count is of viewers already in (this one is still in its handshake). */
+        if (e == TICKET_OK && viewer_server_count(s, v->ticket.desktop) >= m->config.max_viewers) {
                 WireReject rej = { .code = WIRE_CODE_TOO_MANY_VIEWERS, .reason = "too many viewers on this desktop",
                                    .reason_len = strlen("too many viewers on this desktop") };
                 (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
@@ -385,19 +484,21 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
         }
 }
 
+/* Writes what the transport takes and waits for what the connection needs next. A viewer without
+ * an fd (viewer_new_transport()) has no io source: its owner calls viewer_process(). */
 static void viewer_update_io(Viewer *v) {
-        if (v->state == VIEWER_CLOSING || !v->io)
+        if (v->state == VIEWER_CLOSING)
                 return;
         int r = wire_conn_flush(v->conn);
         if (r < 0 && r != -EAGAIN) {
                 viewer_drop(v, r, "connection lost");
                 return;
         }
-        sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
+        if (v->io)
+                sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Viewer *v = userdata;
+void viewer_process(Viewer *v) {
         WireMessage msg;
         int r;
         bool was_full = wire_conn_queued(v->conn) > VIEWER_OUT_SOFT;
@@ -412,15 +513,19 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                 viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "protocol error");
                         else
                                 viewer_drop(v, r, "connection closed");
-                        return 0;
+                        return;
                 }
                 viewer_handle(v, &msg);
         }
         if (v->state == VIEWER_CLOSING)
-                return 0;
+                return;
         viewer_update_io(v);
         if (was_full && v->state == VIEWER_ACTIVE && wire_conn_queued(v->conn) <= VIEWER_OUT_SOFT)
                 viewer_schedule_pump(v);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        viewer_process(userdata);
         return 0;
 }
 
@@ -433,31 +538,30 @@ static int on_handshake_timeout(sd_event_source *s, uint64_t usec, void *userdat
         return 0;
 }
 
-int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
-        _cleanup_(closep) int owned = fd;
+int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Viewer **ret) {
         Viewer *v;
-        ByteTransport *t = NULL;
         Manager *m = s->manager;
         int r;
 
         v = calloc(1, sizeof(Viewer));
-        if (!v)
+        if (!v) {
+                byte_transport_free(t);
                 return -ENOMEM;
+        }
         v->server = s;
         snprintf(v->peer, sizeof(v->peer), "%s", peer);
         v->settings = (EncoderSettings) { .quality = 80, .subsampling = 2, .lossless_only = false };
         region_init(&v->pending);
+        region_init(&v->band);
         if (getrandom(&v->session, sizeof(v->session), 0) != sizeof(v->session))
                 v->session = (uint64_t) random();
         v->encoder = encoder_new();
         if (!v->encoder) {
+                byte_transport_free(t);
                 free(v);
                 return -ENOMEM;
         }
-        /* Both take ownership, of the fd and of the transport, even when they fail. */
-        r = tls_transport_new(s->tls, TAKE_FD(owned), true, NULL, NULL, &t);
-        if (r >= 0)
-                r = wire_conn_new(t, VIEWER_OUT_LIMIT, &v->conn);
+        r = wire_conn_new(t, VIEWER_OUT_LIMIT, &v->conn); /* owns t, even when it fails */
         if (r < 0) {
                 encoder_free(v->encoder);
                 free(v);
@@ -470,7 +574,8 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
 
         uint64_t now;
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
-        if ((r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), on_io, v)) < 0 ||
+        if ((wire_conn_fd(v->conn) >= 0 &&
+             (r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), on_io, v)) < 0) ||
             (r = sd_event_add_defer(m->event, &v->pump, on_pump, v)) < 0 ||
             (r = sd_event_add_time(m->event, &v->timer, CLOCK_MONOTONIC, now + HANDSHAKE_TIMEOUT_USEC, 0,
                                    on_handshake_timeout, v)) < 0) {
@@ -480,4 +585,13 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
         sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
         *ret = v;
         return 0;
+}
+
+int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret) {
+        ByteTransport *t = NULL;
+        /* Takes ownership of the fd, even when it fails. */
+        int r = tls_transport_new(s->tls, fd, true, NULL, NULL, &t);
+        if (r < 0)
+                return r;
+        return viewer_new_transport(s, t, peer, ret);
 }

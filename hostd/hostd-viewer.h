@@ -13,6 +13,11 @@
 #include "tls.h"
 #include "wire-conn.h"
 
+/* Output a viewer may have queued: two frames of tiles with room to spare. Beyond it the pump
+ * waits, so a viewer that stops reading costs at most this much. */
+#define VIEWER_OUT_LIMIT (8u * 1024 * 1024)
+#define VIEWER_OUT_SOFT (4u * 1024 * 1024)
+
 typedef enum ViewerState {
         VIEWER_HANDSHAKE,
         VIEWER_ACTIVE,
@@ -47,13 +52,24 @@ struct Viewer {
         Encoder *encoder;
         EncoderSettings settings;
         Region pending;   /* changed since the last frame this viewer was sent */
+        Region band;      /* scratch: the part of pending encoded next, when a frame goes in parts */
         bool need_mode, cursor_shape_dirty, cursor_position_dirty;
         uint32_t next_frame;
         unsigned in_flight;
         uint64_t frames_sent, frames_skipped;
 };
 
+/* A viewer on a TLS connection over fd (owned from now on, closed on failure too). */
 int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret);
+/* The same over any transport (owned from now on, freed on failure too); what viewer_new() runs
+ * after TLS, and the seam for fuzzers and tests (a mem_transport_pair() end). A transport with an
+ * fd gets an io source; one without (fd() < 0) is driven by its owner calling viewer_process()
+ * when it may have input or room for output. */
+int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Viewer **ret);
+/* Reads and handles what the viewer sent (a bounded number of messages per call), then writes
+ * what is queued. The viewer may be closed by it: it is then unlinked from the server at once
+ * and freed from a later event-loop iteration. */
+void viewer_process(Viewer *v);
 Viewer *viewer_free(Viewer *v);
 /* Queues bye (code, reason) and closes once it is written. */
 void viewer_close(Viewer *v, uint16_t code, const char *reason);

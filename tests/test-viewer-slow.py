@@ -29,7 +29,7 @@ def stalled_viewer(hostd, ticket):
     return sock
 
 
-VIEWER_OUT_LIMIT = 8 * 1024 * 1024  # hostd/hostd-viewer.c
+VIEWER_OUT_LIMIT = 8 * 1024 * 1024  # hostd/hostd-viewer.h
 
 
 def under_asan(hostd):

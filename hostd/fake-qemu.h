@@ -1,0 +1,73 @@
+/* A fake QEMU for tests and benchmarks: serves org.qemu.Display1 (VM.ConsoleIDs, one graphic
+ * Console_0 with RegisterListener, Keyboard and Mouse) on one end of a socketpair, as QEMU does on
+ * the fd of virDomainOpenGraphicsFD, and calls the Listener hostd registers (Scanout, Update,
+ * CursorDefine, MouseSet, ...) like QEMU's display refresh would. It runs in the caller's sd-event
+ * loop; nothing here blocks. Never linked into the daemon. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "macro.h"
+
+/* QEMU's pixman x8r8g8b8, what its VGA surfaces use. */
+#define FAKE_QEMU_XRGB 0x20020888u
+/* Keyboard calls remembered, oldest dropped first. */
+#define FAKE_QEMU_KEY_LOG 64
+
+typedef struct FakeQemuKey {
+        uint32_t keycode;
+        bool press;
+} FakeQemuKey;
+
+typedef struct FakeQemu {
+        sd_bus *bus;      /* the display connection, QEMU's side */
+        sd_bus *listener; /* hostd's Listener, NULL until it registers one */
+        unsigned registrations;
+        unsigned listener_closed; /* Disconnected seen on a listener connection */
+        uint32_t last_key;
+        unsigned key_presses;
+        FakeQemuKey keys[FAKE_QEMU_KEY_LOG]; /* keys[i % FAKE_QEMU_KEY_LOG] is the i-th call */
+        unsigned key_calls;                  /* Press and Release */
+        char last_mouse[64]; /* "Member args" of the last Display1.Mouse call */
+        unsigned mouse_calls;
+        int last_reply_error; /* 1 when hostd answered our last listener call with an error */
+        unsigned replies;
+        /* With auto_scanout, the last Scanout's surface is kept (and updates applied to it), and a
+         * newly registered listener gets a Scanout of it at once, as QEMU answers a new listener. */
+        bool auto_scanout;
+        uint32_t width, height;
+        uint8_t *surface; /* width * height * 4, x8r8g8b8 */
+} FakeQemu;
+
+/* Serves the display on fd (owned from now on, closed on failure too). Returns 0 or a negative
+ * errno. */
+int fake_qemu_new(sd_event *e, int fd, FakeQemu **ret);
+/* Accepts NULL, returns NULL. */
+FakeQemu *fake_qemu_free(FakeQemu *q);
+DEFINE_TRIVIAL_CLEANUP_FUNC(FakeQemu *, fake_qemu_free);
+
+/* Whether hostd has registered a listener and its connection is up. */
+bool fake_qemu_listener_ready(FakeQemu *q);
+
+/* A new method call on the listener (-ENOTCONN without one); the caller appends the arguments
+ * and hands it to fake_qemu_send(). */
+int fake_qemu_listener_call(FakeQemu *q, const char *member, sd_bus_message **ret);
+/* Sends the call without waiting; the reply is counted in replies/last_reply_error. Consumes m. */
+int fake_qemu_send(FakeQemu *q, sd_bus_message *m);
+
+/* Listener calls with their real signatures; data is sent as given (len bytes), so callers can
+ * send malformed calls too. */
+int fake_qemu_scanout(FakeQemu *q, uint32_t w, uint32_t h, uint32_t stride, uint32_t format, const void *data,
+                      size_t len);
+int fake_qemu_update(FakeQemu *q, int32_t x, int32_t y, int32_t w, int32_t h, uint32_t stride, uint32_t format,
+                     const void *data, size_t len);
+int fake_qemu_cursor_define(FakeQemu *q, int32_t w, int32_t h, int32_t hot_x, int32_t hot_y, const void *argb,
+                            size_t len);
+int fake_qemu_mouse_set(FakeQemu *q, int32_t x, int32_t y, bool on);
+
+/* QEMU goes away: both connections close. */
+void fake_qemu_close(FakeQemu *q);
