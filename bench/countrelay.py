@@ -1,0 +1,140 @@
+"""A counting TCP relay for the benchmarks (Python 3 standard library only).
+
+    relay = CountingRelay(("127.0.0.1", 7443))   # listens on 127.0.0.1:relay.port
+    ... point a client at relay.port ...
+    relay.snapshot()   # [ConnStats], one per accepted connection, in accept order
+    relay.close()
+
+Every accepted connection gets a connection to the target; bytes are copied both ways unchanged
+(TLS passes through, so its overhead is counted) and counted per direction: `down' is target ->
+client (what the client received), `up' is client -> target. Each direction also keeps the time
+of its first and last byte (time.monotonic()) and, optionally, the first `keep' bytes of the
+client's stream, for a benchmark that wants to read the client's protocol choices."""
+
+import socket
+import threading
+import time
+
+
+class ConnStats:
+    def __init__(self, keep_up):
+        self.accepted = time.monotonic()
+        self.down = 0           # bytes target -> client
+        self.up = 0             # bytes client -> target
+        self.first_down = None  # monotonic time of the first and last byte each way
+        self.last_down = None
+        self.first_up = None
+        self.last_up = None
+        self.closed = False
+        self.keep_up = keep_up
+        self.up_head = bytearray()  # the first keep_up bytes the client sent
+
+    def copy(self):
+        c = ConnStats(0)
+        c.__dict__.update(self.__dict__)
+        c.up_head = bytes(self.up_head)
+        return c
+
+
+class CountingRelay:
+    def __init__(self, target, keep_up=0, bufsize=262144):
+        self.target = target
+        self.keep_up = keep_up
+        self.bufsize = bufsize
+        self.lock = threading.Lock()
+        self.conns = []
+        self.sockets = []
+        self.closing = False
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._accept, name="relay-accept", daemon=True)
+        self.thread.start()
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            for s in (client, server):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stats = ConnStats(self.keep_up)
+            with self.lock:
+                if self.closing:
+                    client.close()
+                    server.close()
+                    return
+                self.conns.append(stats)
+                self.sockets += [client, server]
+            threading.Thread(target=self._pump, args=(server, client, stats, "down"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, server, stats, "up"), daemon=True).start()
+
+    def _pump(self, src, dst, stats, way):
+        try:
+            while True:
+                data = src.recv(self.bufsize)
+                if not data:
+                    break
+                now = time.monotonic()
+                with self.lock:
+                    if way == "down":
+                        stats.down += len(data)
+                        stats.first_down = stats.first_down or now
+                        stats.last_down = now
+                    else:
+                        stats.up += len(data)
+                        stats.first_up = stats.first_up or now
+                        stats.last_up = now
+                        if len(stats.up_head) < stats.keep_up:
+                            stats.up_head += data[:stats.keep_up - len(stats.up_head)]
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                stats.closed = True
+            for s, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
+                try:
+                    s.shutdown(how)
+                except OSError:
+                    pass
+
+    def snapshot(self):
+        """A copy of every connection's counters, in accept order."""
+        with self.lock:
+            return [c.copy() for c in self.conns]
+
+    def last_activity(self):
+        """The monotonic time of the last byte either way on any connection (None: none yet)."""
+        with self.lock:
+            times = [t for c in self.conns for t in (c.last_down, c.last_up) if t is not None]
+        return max(times) if times else None
+
+    def close(self):
+        with self.lock:
+            self.closing = True
+            socks = list(self.sockets)
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() on Linux
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(timeout=5)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
