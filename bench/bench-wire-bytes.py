@@ -60,6 +60,8 @@ import tandemtest as tt  # noqa: E402
 import viewertest as vt  # noqa: E402
 from countrelay import CountingRelay  # noqa: E402
 
+TLS_RECORD_OVERHEAD = 5 + 16 + 1  # TLS 1.3 AEAD record: header, tag, inner content type
+
 CONFIGS = {
     "tandem": ("tandem-viewer", "defaults", []),
     "tandem-lossless": ("tandem-viewer", "--lossless", ["--lossless"]),
@@ -76,6 +78,7 @@ class Settings:
         self.quiet = args.quiet
         self.quiet_max = args.quiet_max
         self.boot_timeout = args.boot_timeout
+        self.viewers_conf = args.viewers_conf
 
 
 class Result:
@@ -91,6 +94,7 @@ class Result:
         self.note = ""
         self.updates = None     # tandem: hostd's frames_sent; VNC: the client's update requests
         self.encoding = ""      # VNC: the encoding the client asked for
+        self.records = None     # tandem: TLS records (to the client, from it)
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -152,6 +156,8 @@ def boot_and_still(dom, relay, settings, result):
     if len(conns) != 1:
         result.note += f" ({len(conns)} connections)"
     result.down = sum(c.down for c in conns)
+    if relay.tls:
+        result.records = (sum(c.records["down"] for c in conns), sum(c.records["up"] for c in conns))
     result.up = sum(c.up for c in conns)
     lasts = [c.last_down for c in conns if c.last_down is not None]
     result.last_down = max(lasts) - t0 if lasts else None
@@ -176,6 +182,8 @@ def run_tandem(config, run, settings, procs, keys):
         dom = stack.enter_context(tt.Domain(f"wire-{run}-{config}"))
         hostd = vt.ViewerHostd(dom.name, keys, extra="LogLevel=info\n")
         stack.callback(shutil.rmtree, hostd.dir, True)
+        with open(hostd.config, "a") as f:  # the [Viewers] section is the file's last
+            f.write("".join(line + "\n" for line in settings.viewers_conf))
         hostd.start()
         stack.callback(hostd.stop)
         events = hostd.events()
@@ -183,7 +191,7 @@ def run_tandem(config, run, settings, procs, keys):
         dom.start(paused=True)
         events.wait_kind("frame", dom.name)
 
-        relay = CountingRelay(("127.0.0.1", hostd.port))
+        relay = CountingRelay(("127.0.0.1", hostd.port), tls=True)
         stack.callback(relay.close)
         ht.wait_file(hostd.cert)
         # The ticket names the relay as the host; it still pins hostd's certificate.
@@ -371,12 +379,21 @@ def report(results, configs, settings, runs):
           "the client sent")
     print("  (QEMU answers each with at most one update);")
     print("exact pixels: the client's final picture equals `virsh screenshot' of the paused domain.")
+    recs = [r for r in results if r.records]
+    if recs:
+        down = med(r.records[0] for r in recs)
+        up = med(r.records[1] for r in recs)
+        print(f"tandem's TLS 1.3 records (median): {down:,.0f} to the client, {up:,.0f} from it; at {TLS_RECORD_OVERHEAD} B "
+              f"each (header, AEAD tag, content type) that is {down * TLS_RECORD_OVERHEAD:,.0f} B and "
+              f"{up * TLS_RECORD_OVERHEAD:,.0f} B of the counts.")
     print()
     print("Every run:")
     for r in results:
         flags = []
         if r.encoding:
             flags.append(f"client asked for {r.encoding}")
+        if r.records:
+            flags.append(f"TLS records {r.records[0]} to, {r.records[1]} from the client")
         if not r.quiet_reached:
             flags.append(f"never {settings.quiet:g} s quiet within {settings.quiet_max:g} s")
         if r.exact is False or r.why:
@@ -400,6 +417,8 @@ def main():
     ap.add_argument("--quiet-max", type=float, default=30.0,
                     help="give up waiting for a quiet connection after this many seconds (default 30)")
     ap.add_argument("--boot-timeout", type=float, default=180.0, help="seconds to wait for `login:' (default 180)")
+    ap.add_argument("--viewers-conf", metavar="KEY=VALUE", action="append", default=[],
+                    help="a setting for hostd's [Viewers] section (e.g. FramesInFlight=1); repeatable")
     args = ap.parse_args()
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     for c in configs:
@@ -410,7 +429,8 @@ def main():
     tt.require_image()
     settings = Settings(args)
     build = os.environ["TANDEM_BUILD_DIR"]
-    print(f"build: {os.path.relpath(build)}; image: {os.environ['TANDEM_IMAGE_DIR']}; domain type: {tt.domain_type()}")
+    print(f"build: {os.path.relpath(build)}; image: {os.environ['TANDEM_IMAGE_DIR']}; domain type: {tt.domain_type()}"
+          + (f"; hostd [Viewers] {' '.join(args.viewers_conf)}" if args.viewers_conf else ""))
 
     procs = Processes()
     results = []

@@ -9,7 +9,8 @@ Every accepted connection gets a connection to the target; bytes are copied both
 (TLS passes through, so its overhead is counted) and counted per direction: `down' is target ->
 client (what the client received), `up' is client -> target. Each direction also keeps the time
 of its first and last byte (time.monotonic()) and, optionally, the first `keep' bytes of the
-client's stream, for a benchmark that wants to read the client's protocol choices."""
+client's stream, for a benchmark that wants to read the client's protocol choices, and with
+tls=True the number of TLS records each way (their 5-byte headers are in the clear)."""
 
 import socket
 import threading
@@ -28,17 +29,45 @@ class ConnStats:
         self.closed = False
         self.keep_up = keep_up
         self.up_head = bytearray()  # the first keep_up bytes the client sent
+        self.records = {"down": 0, "up": 0}  # TLS records each way (tls=True)
 
     def copy(self):
         c = ConnStats(0)
         c.__dict__.update(self.__dict__)
         c.up_head = bytes(self.up_head)
+        c.records = dict(self.records)
         return c
 
 
+class TlsRecords:
+    """Counts TLS records in one direction of a stream from their headers (type, version, length)."""
+
+    def __init__(self):
+        self.header = b""  # a header cut across reads
+        self.left = 0      # body bytes of the current record still to come
+
+    def feed(self, data):
+        n, pos = 0, 0
+        while pos < len(data):
+            if self.left:
+                take = min(self.left, len(data) - pos)
+                self.left -= take
+                pos += take
+                continue
+            take = min(5 - len(self.header), len(data) - pos)
+            self.header += data[pos:pos + take]
+            pos += take
+            if len(self.header) == 5:
+                self.left = int.from_bytes(self.header[3:5], "big")
+                self.header = b""
+                n += 1
+        return n
+
+
 class CountingRelay:
-    def __init__(self, target, keep_up=0, bufsize=262144):
+    def __init__(self, target, keep_up=0, bufsize=262144, tls=False):
         self.target = target
+        self.tls = tls
         self.keep_up = keep_up
         self.bufsize = bufsize
         self.lock = threading.Lock()
@@ -82,13 +111,16 @@ class CountingRelay:
             threading.Thread(target=self._pump, args=(client, server, stats, "up"), daemon=True).start()
 
     def _pump(self, src, dst, stats, way):
+        records = TlsRecords() if self.tls else None
         try:
             while True:
                 data = src.recv(self.bufsize)
                 if not data:
                     break
                 now = time.monotonic()
+                n = records.feed(data) if records else 0
                 with self.lock:
+                    stats.records[way] += n
                     if way == "down":
                         stats.down += len(data)
                         stats.first_down = stats.first_down or now
