@@ -5,8 +5,10 @@ A demo domain boots under hostd; root logs in on its console and the screen is f
 that from then on every Enter scrolls the text console. Then, for each N of --viewers (default
 0,1,2,4), N headless tandem-viewers connect through a counting TCP relay in this program:
 
-  - one interactive viewer whose script types a line (`echo ...', --text) and Enter, one line
-    every --interval ms (the viewer types a character every 10 ms), over and over;
+  - one interactive viewer whose script types a line (--text and a line number: `echo the
+    quick brown fox 00042') and Enter, one line every --interval ms (the viewer types a
+    character every 10 ms), over and over; the numbers make every line differ, so that a scroll
+    changes every row of the screen (identical lines would scroll onto themselves);
   - N-1 view-only watchers (no script).
 
 With N = 0 the same lines are typed at the same pace through hostd's control socket (`key'
@@ -63,14 +65,29 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
-class ControlTypist:
-    """Types TEXT + Enter every INTERVAL seconds through hostd's control socket, at the viewer's
-    pace of a character every 10 ms, until stopped."""
+class Lines:
+    """The lines typed: TEXT and a number that goes up, over the whole run."""
 
-    def __init__(self, hostd, domain, text, interval):
+    def __init__(self, text):
+        self.text = text
+        self.n = 0
+
+    def next(self):
+        self.n += 1
+        return f"{self.text} {self.n:05d}"
+
+    def longest(self):
+        return len(self.text) + 6
+
+
+class ControlTypist:
+    """Types a line of LINES and Enter every INTERVAL seconds through hostd's control socket, at
+    the viewer's pace of a character every 10 ms, until stopped."""
+
+    def __init__(self, hostd, domain, lines, interval):
         self.control = hostd.control()
         self.domain = domain
-        self.strokes = ht.keystrokes(text + "\n")
+        self.lines = lines
         self.interval = interval
         self.stopping = threading.Event()
         self.error = None
@@ -84,7 +101,7 @@ class ControlTypist:
         try:
             t = time.monotonic()
             while not self.stopping.is_set():
-                for code, shifted in self.strokes:
+                for code, shifted in ht.keystrokes(self.lines.next() + "\n"):
                     if shifted:
                         self._key(ht.SHIFT, True)
                     self._key(code, True)
@@ -105,13 +122,14 @@ class ControlTypist:
             raise RuntimeError(f"typing through the control socket failed: {self.error}")
 
 
-def typing_script(text, interval, seconds):
-    """A viewer script typing TEXT and Enter every INTERVAL seconds for about SECONDS."""
-    typing = (len(text) + 1) * CHAR_INTERVAL
-    pause = max(0, round((interval - typing) * 1000))
-    cycles = int(seconds / interval) + 1
-    line = f"type {text.replace(chr(92), chr(92) * 2)}\\n\n" + (f"sleep {pause}\n" if pause else "")
-    return "wait-frame\n" + line * cycles + "exit 0\n"
+def typing_script(lines, interval, seconds):
+    """A viewer script typing a line of LINES and Enter every INTERVAL seconds for about SECONDS."""
+    out = ["wait-frame\n"]
+    for _ in range(int(seconds / interval) + 1):
+        text = lines.next()
+        pause = max(0, round((interval - (len(text) + 1) * CHAR_INTERVAL) * 1000))
+        out.append(f"type {text.replace(chr(92), chr(92) * 2)}\\n\n" + (f"sleep {pause}\n" if pause else ""))
+    return "".join(out) + "exit 0\n"
 
 
 class Phase:
@@ -165,10 +183,10 @@ def measure(hostd, dom, relay, conns, viewers, args, phase):
                                f"{p.communicate()[1][-500:]}")
 
 
-def run_phase(n, hostd, dom, keys, relay, args, stack_procs):
+def run_phase(n, hostd, dom, keys, relay, args, lines, stack_procs):
     phase = Phase(n)
     if n == 0:
-        typist = ControlTypist(hostd, dom.name, args.text, args.interval / 1000)
+        typist = ControlTypist(hostd, dom.name, lines, args.interval / 1000)
         try:
             time.sleep(args.warmup)
             measure(hostd, dom, relay, [], [], args, phase)
@@ -180,7 +198,7 @@ def run_phase(n, hostd, dom, keys, relay, args, stack_procs):
     first = len(relay.snapshot())
     try:
         extra = ["--lossless"] if args.lossless else []
-        script = typing_script(args.text, args.interval / 1000, args.warmup + args.seconds + 60)
+        script = typing_script(lines, args.interval / 1000, args.warmup + args.seconds + 60)
         ticket = keys.mint(dom.name, relay.address, cert=hostd.cert, user="typist")
         viewers.append(stack_procs.add(vt.viewer(ticket, script, args=extra, timeout=3600)))
         for i in range(1, n):
@@ -242,7 +260,7 @@ def report(phases, args, counts):
     zeros = [p.cpu for p in phases if p.n == 0]
     baseline = statistics.mean(zeros)
     print()
-    print(f"tandem-hostd CPU per viewer while root types `{args.text}' + Enter every {args.interval} ms "
+    print(f"tandem-hostd CPU per viewer while root types `{args.text} NNNNN' + Enter every {args.interval} ms "
           f"at a shell (the screen scrolls on every Enter)")
     print(f"viewers: {'--lossless' if args.lossless else 'default settings'}; {args.seconds:g} s per measurement "
           f"after {args.warmup:g} s of warm-up, {args.rounds} round(s), means; CPU in % of one core")
@@ -283,8 +301,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=20, help="seconds per measurement (default 20)")
     ap.add_argument("--warmup", type=float, default=3, help="seconds before each measurement (default 3)")
     ap.add_argument("--interval", type=int, default=500, help="ms from one typed line to the next (default 500)")
-    ap.add_argument("--text", default="echo hello from tandem 0123456789",
-                    help="the line typed (default: %(default)s)")
+    ap.add_argument("--text", default="echo the quick brown fox",
+                    help="the line typed, before its number (default: %(default)s)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure every N this many times, in turn (default 1); figures are means")
     ap.add_argument("--lossless", action="store_true", help="run the viewers with --lossless")
@@ -298,7 +316,8 @@ def main():
         ap.error("--viewers needs counts >= 0, --seconds and --interval positive values")
     if any(ch not in ht.KEYCODES and ch.lower() not in ht.KEYCODES and ch not in ht._SHIFTED for ch in args.text):
         ap.error("--text: only US-layout printable ASCII")
-    if (len(args.text) + 1) * CHAR_INTERVAL > args.interval / 1000:
+    lines = Lines(args.text)
+    if (lines.longest() + 1) * CHAR_INTERVAL > args.interval / 1000:
         ap.error("--text takes longer to type than --interval")
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
@@ -332,7 +351,7 @@ def main():
             stack.callback(relay.close)
             stack.callback(procs.close)
             for n in order:
-                phase = run_phase(n, hostd, dom, keys, relay, args, procs)
+                phase = run_phase(n, hostd, dom, keys, relay, args, lines, procs)
                 phases.append(phase)
                 if args.shots:
                     os.makedirs(args.shots, exist_ok=True)
