@@ -14,7 +14,8 @@ client:
   3. counting ends once no byte has crossed the relay either way for --quiet seconds (default 2);
      everything from the TCP connect up to then is counted, the handshakes included.
 
-Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel for
+--rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
+limit, no loss). Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel for
 pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through `xwd'
 of its window under Xvfb.
 
@@ -79,6 +80,7 @@ class Settings:
         self.quiet_max = args.quiet_max
         self.boot_timeout = args.boot_timeout
         self.viewers_conf = args.viewers_conf
+        self.rtt = args.rtt_ms / 1000
 
 
 class Result:
@@ -191,7 +193,7 @@ def run_tandem(config, run, settings, procs, keys):
         dom.start(paused=True)
         events.wait_kind("frame", dom.name)
 
-        relay = CountingRelay(("127.0.0.1", hostd.port), tls=True)
+        relay = CountingRelay(("127.0.0.1", hostd.port), tls=True, delay=settings.rtt / 2)
         stack.callback(relay.close)
         ht.wait_file(hostd.cert)
         # The ticket names the relay as the host; it still pins hostd's certificate.
@@ -313,7 +315,7 @@ def run_vnc(config, run, settings, procs, xvfb):
         dom.start(paused=True)
         display = tt.virsh("vncdisplay", dom.name).strip()  # 127.0.0.1:N
         port = 5900 + int(display.rsplit(":", 1)[1])
-        relay = CountingRelay(("127.0.0.1", port), keep_up=65536)
+        relay = CountingRelay(("127.0.0.1", port), keep_up=65536, delay=settings.rtt / 2)
         stack.callback(relay.close)
         log_path = os.path.join(dom.dir, "vncviewer.log")
         with open(log_path, "w") as log:
@@ -354,6 +356,8 @@ def report(results, configs, settings, runs):
     print(f"Stopping rule: `login:' in the serial log, {settings.after_login:g} s later `virsh suspend', then count "
           f"until {settings.quiet:g} s without a byte either way.")
     print("Bytes are TCP payload through the relay, from connect (guest paused) to the stop; handshakes included.")
+    if settings.rtt:
+        print(f"The relay adds {settings.rtt * 1000:g} ms to the round trip ({settings.rtt * 500:g} ms each way).")
     print()
     head = (f"{'client':<14} {'setting':<16} {'to client':>11} {'from client':>11} {'before resume':>13} "
             f"{'updates':>7} {'boot':>6} {'last byte':>9}  exact pixels")
@@ -417,6 +421,9 @@ def main():
     ap.add_argument("--quiet-max", type=float, default=30.0,
                     help="give up waiting for a quiet connection after this many seconds (default 30)")
     ap.add_argument("--boot-timeout", type=float, default=180.0, help="seconds to wait for `login:' (default 180)")
+    ap.add_argument("--rtt-ms", type=float, default=0,
+                    help="the relay holds every chunk half this long each way: a round trip this much longer "
+                         "than loopback's, no bandwidth limit, no loss (default 0)")
     ap.add_argument("--viewers-conf", metavar="KEY=VALUE", action="append", default=[],
                     help="a setting for hostd's [Viewers] section (e.g. FramesInFlight=1); repeatable")
     args = ap.parse_args()

@@ -10,8 +10,11 @@ Every accepted connection gets a connection to the target; bytes are copied both
 client (what the client received), `up' is client -> target. Each direction also keeps the time
 of its first and last byte (time.monotonic()) and, optionally, the first `keep' bytes of the
 client's stream, for a benchmark that wants to read the client's protocol choices, and with
-tls=True the number of TLS records each way (their 5-byte headers are in the clear)."""
+tls=True the number of TLS records each way (their 5-byte headers are in the clear). With
+delay=D every chunk is held D seconds before it is passed on, each way: a round trip of 2D, but
+no bandwidth limit and no loss (a relay that terminates TCP cannot emulate loss)."""
 
+import queue
 import socket
 import threading
 import time
@@ -65,9 +68,10 @@ class TlsRecords:
 
 
 class CountingRelay:
-    def __init__(self, target, keep_up=0, bufsize=262144, tls=False):
+    def __init__(self, target, keep_up=0, bufsize=262144, tls=False, delay=0.0):
         self.target = target
         self.tls = tls
+        self.delay = delay  # seconds each chunk is held, each way (the round trip gains twice this)
         self.keep_up = keep_up
         self.bufsize = bufsize
         self.lock = threading.Lock()
@@ -112,6 +116,12 @@ class CountingRelay:
 
     def _pump(self, src, dst, stats, way):
         records = TlsRecords() if self.tls else None
+        send = dst.sendall
+        if self.delay > 0:
+            later = queue.SimpleQueue()
+            sender = threading.Thread(target=self._delayed, args=(later, dst), daemon=True)
+            sender.start()
+            send = lambda data: later.put((time.monotonic() + self.delay, data))  # noqa: E731
         try:
             while True:
                 data = src.recv(self.bufsize)
@@ -131,10 +141,13 @@ class CountingRelay:
                         stats.last_up = now
                         if len(stats.up_head) < stats.keep_up:
                             stats.up_head += data[:stats.keep_up - len(stats.up_head)]
-                dst.sendall(data)
+                send(data)
         except OSError:
             pass
         finally:
+            if self.delay > 0:
+                later.put((0, None))
+                sender.join()
             with self.lock:
                 stats.closed = True
             for s, how in ((dst, socket.SHUT_WR), (src, socket.SHUT_RD)):
@@ -142,6 +155,23 @@ class CountingRelay:
                     s.shutdown(how)
                 except OSError:
                     pass
+
+    @staticmethod
+    def _delayed(later, dst):
+        """Sends what _pump queued, each chunk when its time comes, in order."""
+        broken = False
+        while True:
+            when, data = later.get()
+            if data is None:
+                return
+            wait = when - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            if not broken:
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    broken = True
 
     def snapshot(self):
         """A copy of every connection's counters, in accept order."""
