@@ -14,7 +14,9 @@ client:
   3. counting ends once no byte has crossed the relay either way for --quiet seconds (default 2);
      everything from the TCP connect up to then is counted, the handshakes included.
 
---rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
+With --same-boot every client watches the same boot, of one domain with both D-Bus and VNC
+graphics (TigerVNC then runs -Shared): the boot's own variation (how long it takes, how many
+screen states it goes through) is then the same for all of them. --rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
 limit, no loss). Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel for
 pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through `xwd'
 of its window under Xvfb.
@@ -81,6 +83,7 @@ class Settings:
         self.boot_timeout = args.boot_timeout
         self.viewers_conf = args.viewers_conf
         self.rtt = args.rtt_ms / 1000
+        self.same_boot = args.same_boot
 
 
 class Result:
@@ -127,13 +130,13 @@ class Processes:
             self.stop(p)
 
 
-def wait_quiet(relay, since, quiet, most):
-    """Waits until no byte has crossed RELAY for QUIET seconds (counted from SINCE at the
+def wait_quiet(relays, since, quiet, most):
+    """Waits until no byte has crossed any of RELAYS for QUIET seconds (counted from SINCE at the
     earliest); returns True, or False after MOST seconds without such a pause."""
     deadline = since + most
     while True:
         now = time.monotonic()
-        last = max(relay.last_activity() or since, since)
+        last = max([since] + [t for t in (r.last_activity() for r in relays) if t is not None])
         if now - last >= quiet:
             return True
         if now > deadline:
@@ -141,28 +144,31 @@ def wait_quiet(relay, since, quiet, most):
         time.sleep(min(0.1, quiet / 4))
 
 
-def boot_and_still(dom, relay, settings, result):
-    """Resumes DOM, applies the stopping rule, fills result's counters. The caller connected the
-    client through RELAY before."""
-    wait_quiet(relay, time.monotonic(), 0.5, 10)  # the paused screen's first picture is in
-    before = relay.snapshot()
-    result.down_before = sum(c.down for c in before)
+def boot_and_still(dom, clients, settings):
+    """Resumes DOM, applies the stopping rule and fills each client's result from its relay.
+    The clients are connected (through their relays) already."""
+    relays = [c.relay for c in clients]
+    wait_quiet(relays, time.monotonic(), 0.5, 10)  # the paused screen's first picture is in
+    for c in clients:
+        c.result.down_before = sum(x.down for x in c.relay.snapshot())
     t0 = time.monotonic()
     dom.resume()
     dom.wait_serial("login:", timeout=settings.boot_timeout)
-    result.boot = time.monotonic() - t0
+    boot = time.monotonic() - t0
     time.sleep(settings.after_login)
     tt.virsh("suspend", dom.name)
-    result.quiet_reached = wait_quiet(relay, time.monotonic(), settings.quiet, settings.quiet_max)
-    conns = relay.snapshot()
-    if len(conns) != 1:
-        result.note += f" ({len(conns)} connections)"
-    result.down = sum(c.down for c in conns)
-    if relay.tls:
-        result.records = (sum(c.records["down"] for c in conns), sum(c.records["up"] for c in conns))
-    result.up = sum(c.up for c in conns)
-    lasts = [c.last_down for c in conns if c.last_down is not None]
-    result.last_down = max(lasts) - t0 if lasts else None
+    quiet = wait_quiet(relays, time.monotonic(), settings.quiet, settings.quiet_max)
+    for c in clients:
+        result, conns = c.result, c.relay.snapshot()
+        result.boot, result.quiet_reached = boot, quiet
+        if len(conns) != 1:
+            result.note += f" ({len(conns)} connections)"
+        result.down = sum(x.down for x in conns)
+        result.up = sum(x.up for x in conns)
+        if c.relay.tls:
+            result.records = (sum(x.records["down"] for x in conns), sum(x.records["up"] for x in conns))
+        lasts = [x.last_down for x in conns if x.last_down is not None]
+        result.last_down = max(lasts) - t0 if lasts else None
 
 
 def compare(seen, shot):
@@ -177,49 +183,58 @@ def compare(seen, shot):
 
 # --- Tandem -------------------------------------------------------------------------------
 
-def run_tandem(config, run, settings, procs, keys):
-    result = Result(config)
-    extra_args = CONFIGS[config][2]
-    with contextlib.ExitStack() as stack:
-        dom = stack.enter_context(tt.Domain(f"wire-{run}-{config}"))
-        hostd = vt.ViewerHostd(dom.name, keys, extra="LogLevel=info\n")
-        stack.callback(shutil.rmtree, hostd.dir, True)
-        with open(hostd.config, "a") as f:  # the [Viewers] section is the file's last
+class TandemHostd:
+    """A hostd with its viewer listener, watching DOM, for the run's tandem clients."""
+
+    def __init__(self, dom, keys, settings, stack):
+        self.keys = keys
+        self.hostd = vt.ViewerHostd(dom.name, keys, extra="LogLevel=info\n")
+        stack.callback(shutil.rmtree, self.hostd.dir, True)
+        with open(self.hostd.config, "a") as f:  # the [Viewers] section is the file's last
             f.write("".join(line + "\n" for line in settings.viewers_conf))
-        hostd.start()
-        stack.callback(hostd.stop)
-        events = hostd.events()
-        stack.callback(events.close)
-        dom.start(paused=True)
-        events.wait_kind("frame", dom.name)
+        self.hostd.start()
+        stack.callback(self.hostd.stop)
+        self.events = self.hostd.events()
+        stack.callback(self.events.close)
 
-        relay = CountingRelay(("127.0.0.1", hostd.port), tls=True, delay=settings.rtt / 2)
-        stack.callback(relay.close)
-        ht.wait_file(hostd.cert)
+    def attached(self, dom):
+        self.events.wait_kind("frame", dom.name)
+        ht.wait_file(self.hostd.cert)
+
+
+class TandemClient:
+    def __init__(self, config, dom, host, settings, procs, stack):
+        self.config, self.dom, self.host, self.procs = config, dom, host, procs
+        self.result = Result(config)
+        self.relay = CountingRelay(("127.0.0.1", host.hostd.port), tls=True, delay=settings.rtt / 2)
+        stack.callback(self.relay.close)
         # The ticket names the relay as the host; it still pins hostd's certificate.
-        ticket = keys.mint(dom.name, relay.address, cert=hostd.cert)
-        out = os.path.join(dom.dir, "viewer")
-        viewer = procs.add(vt.viewer(ticket, None, out=out, timeout=600,
-                                     args=["--format", "ppm", "--filmstrip-interval", "3600000", *extra_args]))
-        stack.callback(procs.stop, viewer)
-        events.wait_kind("viewer", dom.name, timeout=30)
+        ticket = host.keys.mint(dom.name, self.relay.address, cert=host.hostd.cert, user=config)
+        self.out = os.path.join(dom.dir, config)
+        self.viewer = procs.add(vt.viewer(ticket, None, out=self.out, timeout=600,
+                                          args=["--format", "ppm", "--filmstrip-interval", "3600000",
+                                                *CONFIGS[config][2]]))
+        stack.callback(procs.stop, self.viewer)
+        host.events.wait(lambda w: w[:3] == ["viewer", dom.name, config], timeout=30, what=f"viewer {config}")
 
-        boot_and_still(dom, relay, settings, result)
-        result.updates = sum(v["frames_sent"] for v in hostd.status()["viewers"])
+    def counted(self):
+        """Right after the count: what hostd says it sent."""
+        self.result.updates = sum(v["frames_sent"] for v in self.host.hostd.status()["viewers"]
+                                  if v["user"] == self.config)
 
-        shot = dom.screenshot("screenshot")
-        procs.stop(viewer)  # SIGTERM: it writes last.ppm
-        last = os.path.join(out, "last.ppm")
+    def finish(self, shot):
+        result = self.result
+        self.procs.stop(self.viewer)  # SIGTERM: it writes last.ppm
+        last = os.path.join(self.out, "last.ppm")
         if not os.path.exists(last):
-            _, log = viewer.communicate() if viewer.stdout else ("", "")
+            _, log = self.viewer.communicate()
             result.why = "the viewer wrote no last.ppm"
             result.note += " " + (log or "").strip().replace("\n", " | ")[:200]
-            return result
+            return
         result.exact, result.why = compare(tt.read_ppm(last), shot)
         if not result.exact:
-            same, _ = compare(tt.read_ppm(hostd.dump(dom.name)), shot)
+            same, _ = compare(tt.read_ppm(self.host.hostd.dump(self.dom.name)), shot)
             result.why += "; hostd's framebuffer " + ("equals" if same else "differs from") + " the screenshot"
-    return result
 
 
 # --- TigerVNC -----------------------------------------------------------------------------
@@ -308,39 +323,67 @@ def vnc_window(xvfb):
     return ids[0] if ids else None
 
 
-def run_vnc(config, run, settings, procs, xvfb):
-    result = Result(config)
-    with contextlib.ExitStack() as stack:
-        dom = stack.enter_context(tt.Domain(f"wire-{run}-{config}", graphics="vnc"))
-        dom.start(paused=True)
+class VncClient:
+    def __init__(self, config, dom, xvfb, settings, procs, stack, shared):
+        self.config, self.xvfb, self.procs = config, xvfb, procs
+        self.result = Result(config)
         display = tt.virsh("vncdisplay", dom.name).strip()  # 127.0.0.1:N
         port = 5900 + int(display.rsplit(":", 1)[1])
-        relay = CountingRelay(("127.0.0.1", port), keep_up=65536, delay=settings.rtt / 2)
-        stack.callback(relay.close)
-        log_path = os.path.join(dom.dir, "vncviewer.log")
+        self.relay = CountingRelay(("127.0.0.1", port), keep_up=65536, delay=settings.rtt / 2)
+        stack.callback(self.relay.close)
+        log_path = os.path.join(dom.dir, f"{config}.log")
         with open(log_path, "w") as log:
-            viewer = procs.add(subprocess.Popen(
-                ["xtigervncviewer", "-ReconnectOnError=0", "-AlertOnFatalError=0", *CONFIGS[config][2],
-                 f"127.0.0.1::{relay.port}"], env=xvfb.env, stdout=log, stderr=subprocess.STDOUT))
-        stack.callback(procs.stop, viewer)
+            self.viewer = procs.add(subprocess.Popen(
+                ["xtigervncviewer", "-ReconnectOnError=0", "-AlertOnFatalError=0", *(["-Shared"] if shared else []),
+                 *CONFIGS[config][2], f"127.0.0.1::{self.relay.port}"],
+                env=xvfb.env, stdout=log, stderr=subprocess.STDOUT))
+        stack.callback(procs.stop, self.viewer)
+        self.dump = os.path.join(dom.dir, f"{config}.xwd")
         deadline = time.monotonic() + 30
-        while not relay.snapshot() or relay.snapshot()[0].down < 100 or not vnc_window(xvfb):
-            if viewer.poll() is not None or time.monotonic() > deadline:
+        while not self.relay.snapshot() or self.relay.snapshot()[0].down < 100 or not vnc_window(xvfb):
+            if self.viewer.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"xtigervncviewer did not connect:\n{tt.tail(log_path)}")
             time.sleep(0.1)
 
-        boot_and_still(dom, relay, settings, result)
-        result.encoding, result.updates = rfb_client_messages(relay.snapshot()[0].up_head)
+    def counted(self):
+        self.result.encoding, self.result.updates = rfb_client_messages(self.relay.snapshot()[0].up_head)
 
-        shot = dom.screenshot("screenshot")
-        wid = vnc_window(xvfb)
-        dump = os.path.join(dom.dir, "window.xwd")
-        p = subprocess.run(["xwd", "-silent", "-id", wid, "-out", dump], env=xvfb.env, capture_output=True, text=True)
+    def finish(self, shot):
+        result = self.result
+        p = subprocess.run(["xwd", "-silent", "-id", vnc_window(self.xvfb), "-out", self.dump],
+                           env=self.xvfb.env, capture_output=True, text=True)
         if p.returncode != 0:
             result.why = f"xwd failed: {p.stderr.strip()}"
-            return result
-        result.exact, result.why = compare(read_xwd(dump), shot)
-    return result
+            return
+        result.exact, result.why = compare(read_xwd(self.dump), shot)
+
+
+# --- one boot -----------------------------------------------------------------------------
+
+def run_boot(configs, run, settings, procs, keys, xvfbs, same_boot):
+    """One boot watched by CONFIGS' clients (all of them on one domain with both kinds of
+    graphics when SAME_BOOT, else one config); returns their Results."""
+    tandem = [c for c in configs if c.startswith("tandem")]
+    vnc = [c for c in configs if c.startswith("vnc")]
+    graphics = " ".join(tt.GRAPHICS[g] for g, want in (("dbus", tandem), ("vnc", vnc)) if want)
+    with contextlib.ExitStack() as stack:
+        dom = stack.enter_context(tt.Domain(f"wire-{run}-{'all' if same_boot else configs[0]}", graphics=graphics))
+        host = TandemHostd(dom, keys, settings, stack) if tandem else None
+        dom.start(paused=True)
+        if host:
+            host.attached(dom)
+        clients = [TandemClient(c, dom, host, settings, procs, stack) for c in tandem]
+        for c in vnc:
+            if c not in xvfbs:
+                xvfbs[c] = Xvfb(procs)
+            clients.append(VncClient(c, dom, xvfbs[c], settings, procs, stack, shared=same_boot))
+        boot_and_still(dom, clients, settings)
+        for c in clients:
+            c.counted()
+        shot = dom.screenshot("screenshot")
+        for c in clients:
+            c.finish(shot)
+        return [c.result for c in clients]
 
 
 # --- report -------------------------------------------------------------------------------
@@ -352,7 +395,9 @@ def fmt_bytes(n):
 def report(results, configs, settings, runs):
     med = statistics.median
     print()
-    print(f"Demo desktop boot (TCG), tandem against QEMU's VNC server; {runs} run(s) each, medians")
+    print(f"Demo desktop boot (TCG), tandem against QEMU's VNC server; {runs} run(s) each, medians; "
+          + ("every client on the same boot (one domain, D-Bus and VNC graphics)" if settings.same_boot
+             else "one boot per client"))
     print(f"Stopping rule: `login:' in the serial log, {settings.after_login:g} s later `virsh suspend', then count "
           f"until {settings.quiet:g} s without a byte either way.")
     print("Bytes are TCP payload through the relay, from connect (guest paused) to the stop; handshakes included.")
@@ -421,6 +466,9 @@ def main():
     ap.add_argument("--quiet-max", type=float, default=30.0,
                     help="give up waiting for a quiet connection after this many seconds (default 30)")
     ap.add_argument("--boot-timeout", type=float, default=180.0, help="seconds to wait for `login:' (default 180)")
+    ap.add_argument("--same-boot", action="store_true",
+                    help="watch one boot with every client at once (a domain with both D-Bus and VNC graphics, "
+                         "VNC clients -Shared) instead of one boot per client")
     ap.add_argument("--rtt-ms", type=float, default=0,
                     help="the relay holds every chunk half this long each way: a round trip this much longer "
                          "than loopback's, no bandwidth limit, no loss (default 0)")
@@ -444,17 +492,14 @@ def main():
     keys_dir = tempfile.mkdtemp(prefix="tandem-bench-keys-")
     try:
         keys = vt.Keys(keys_dir) if any(c.startswith("tandem") for c in configs) else None
-        xvfb = Xvfb(procs) if any(c.startswith("vnc") for c in configs) else None
+        xvfbs = {}  # one X server per VNC client: each finds its window by title
         for run in range(args.runs):
-            for config in configs:
-                if config.startswith("tandem"):
-                    r = run_tandem(config, run, settings, procs, keys)
-                else:
-                    r = run_vnc(config, run, settings, procs, xvfb)
-                results.append(r)
-                print(f"run {run + 1}/{args.runs} {config}: {fmt_bytes(r.down)} bytes to the client, "
-                      f"{fmt_bytes(r.up)} from it, boot {r.boot:.2f} s, exact pixels: "
-                      f"{'yes' if r.exact else 'no'}{(' (' + r.why + ')') if r.why else ''}", flush=True)
+            for group in ([configs] if args.same_boot else [[c] for c in configs]):
+                for r in run_boot(group, run, settings, procs, keys, xvfbs, args.same_boot):
+                    results.append(r)
+                    print(f"run {run + 1}/{args.runs} {r.config}: {fmt_bytes(r.down)} bytes to the client, "
+                          f"{fmt_bytes(r.up)} from it, boot {r.boot:.2f} s, exact pixels: "
+                          f"{'yes' if r.exact else 'no'}{(' (' + r.why + ')') if r.why else ''}", flush=True)
     except KeyboardInterrupt:
         print("interrupted; cleaning up", file=sys.stderr)
         return 130
