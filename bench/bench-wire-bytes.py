@@ -100,6 +100,7 @@ class Result:
         self.updates = None     # tandem: hostd's frames_sent; VNC: the client's update requests
         self.encoding = ""      # VNC: the encoding the client asked for
         self.records = None     # tandem: TLS records (to the client, from it)
+        self.qemu_updates = None  # tandem: display updates hostd took from QEMU (from the domain's start)
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -219,8 +220,10 @@ class TandemClient:
 
     def counted(self):
         """Right after the count: what hostd says it sent."""
-        self.result.updates = sum(v["frames_sent"] for v in self.host.hostd.status()["viewers"]
-                                  if v["user"] == self.config)
+        status = self.host.hostd.status()
+        self.result.updates = sum(v["frames_sent"] for v in status["viewers"] if v["user"] == self.config)
+        self.result.qemu_updates = sum(c["frames"] for d in status["domains"] if d["name"] == self.dom.name
+                                       for c in d["consoles"])
 
     def finish(self, shot):
         result = self.result
@@ -443,6 +446,8 @@ def report(results, configs, settings, runs):
             flags.append(f"client asked for {r.encoding}")
         if r.records:
             flags.append(f"TLS records {r.records[0]} to, {r.records[1]} from the client")
+        if r.qemu_updates is not None:
+            flags.append(f"hostd took {r.qemu_updates} updates from QEMU")
         if not r.quiet_reached:
             flags.append(f"never {settings.quiet:g} s quiet within {settings.quiet_max:g} s")
         if r.exact is False or r.why:
