@@ -1,0 +1,519 @@
+#!/usr/bin/python3
+"""Bytes on the wire for the demo desktop's boot, from power-on to a still login prompt:
+tandem-viewer through tandem-hostd against TigerVNC's viewer on QEMU's own VNC server.
+
+Every client connects, through a counting TCP relay in this program, while its domain is still
+paused after `virsh start --paused'; then the domain is resumed and the bytes each way are counted
+at the TCP level (so TLS's overhead is in Tandem's figures). The same stopping rule holds for every
+client:
+
+  1. `login:' appears in the guest's serial log (its getty on ttyS0; tty1's prints at the same
+     moment): the boot duration is `virsh resume' -> this;
+  2. --after-login seconds later (default 1) the domain is paused with `virsh suspend': the screen
+     is then still (the VGA text cursor blinks on the guest's virtual clock, which stops);
+  3. counting ends once no byte has crossed the relay either way for --quiet seconds (default 2);
+     everything from the TCP connect up to then is counted, the handshakes included.
+
+With --same-boot every client watches the same boot, of one domain with both D-Bus and VNC
+graphics (TigerVNC then runs -Shared): the boot's own variation (how long it takes, how many
+screen states it goes through) is then the same for all of them. --rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
+limit, no loss). Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel for
+pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through `xwd'
+of its window under Xvfb.
+
+Clients and settings (--configs, comma-separated; default all):
+  tandem            headless tandem-viewer, default settings (lossy tiles allowed, refined to
+                    lossless once the screen is still)
+  tandem-lossless   tandem-viewer --lossless
+  vnc               xtigervncviewer, default settings (AutoSelect: Tight, JPEG allowed)
+  vnc-tight-nojpeg  xtigervncviewer -AutoSelect=0 -PreferredEncoding Tight -NoJPEG -FullColor
+  vnc-zrle          xtigervncviewer -AutoSelect=0 -PreferredEncoding ZRLE -FullColor
+
+Needs: ./tandem image, ./tandem libvirt-up, a build (TANDEM_BUILD_DIR, default build-rel/ when it
+has been built, else build/), Debian's xvfb, tigervnc-viewer, xdotool and x11-apps (xwd).
+It prints figures and asserts nothing about time."""
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..")
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+
+def default_build():
+    rel = os.path.join(ROOT, "build-rel")
+    return rel if os.path.exists(os.path.join(rel, "hostd", "tandem-hostd")) else os.path.join(ROOT, "build")
+
+
+os.environ.setdefault("TANDEM_BUILD_DIR", default_build())
+os.environ.setdefault("TANDEM_IMAGE_DIR", "/var/cache/tandem/image")
+
+import hostdtest as ht  # noqa: E402
+import tandemtest as tt  # noqa: E402
+import viewertest as vt  # noqa: E402
+from countrelay import CountingRelay  # noqa: E402
+
+TLS_RECORD_OVERHEAD = 5 + 16 + 1  # TLS 1.3 AEAD record: header, tag, inner content type
+
+CONFIGS = {
+    "tandem": ("tandem-viewer", "defaults", []),
+    "tandem-lossless": ("tandem-viewer", "--lossless", ["--lossless"]),
+    "vnc": ("TigerVNC 1.12", "defaults", []),
+    "vnc-tight-nojpeg": ("TigerVNC 1.12", "Tight -NoJPEG",
+                         ["-AutoSelect=0", "-PreferredEncoding", "Tight", "-NoJPEG", "-FullColor"]),
+    "vnc-zrle": ("TigerVNC 1.12", "ZRLE", ["-AutoSelect=0", "-PreferredEncoding", "ZRLE", "-FullColor"]),
+}
+
+
+class Settings:
+    def __init__(self, args):
+        self.after_login = args.after_login
+        self.quiet = args.quiet
+        self.quiet_max = args.quiet_max
+        self.boot_timeout = args.boot_timeout
+        self.viewers_conf = args.viewers_conf
+        self.rtt = args.rtt_ms / 1000
+        self.same_boot = args.same_boot
+
+
+class Result:
+    def __init__(self, config):
+        self.config = config
+        self.down = self.up = 0
+        self.down_before = 0    # bytes to the client before `virsh resume'
+        self.boot = None        # resume -> `login:' in the serial log (s)
+        self.last_down = None   # resume -> last byte to the client (s)
+        self.quiet_reached = True
+        self.exact = None       # True, False or None (not checked)
+        self.why = ""
+        self.note = ""
+        self.updates = None     # tandem: hostd's frames_sent; VNC: the client's update requests
+        self.encoding = ""      # VNC: the encoding the client asked for
+        self.records = None     # tandem: TLS records (to the client, from it)
+        self.qemu_updates = None  # tandem: display updates hostd took from QEMU (from the domain's start)
+
+
+# --- processes ----------------------------------------------------------------------------
+
+class Processes:
+    """Every process this program starts, stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self):
+        self.procs = []
+
+    def add(self, proc):
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc, timeout=10):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def close(self):
+        for p in reversed(list(self.procs)):
+            self.stop(p)
+
+
+def wait_quiet(relays, since, quiet, most):
+    """Waits until no byte has crossed any of RELAYS for QUIET seconds (counted from SINCE at the
+    earliest); returns True, or False after MOST seconds without such a pause."""
+    deadline = since + most
+    while True:
+        now = time.monotonic()
+        last = max([since] + [t for t in (r.last_activity() for r in relays) if t is not None])
+        if now - last >= quiet:
+            return True
+        if now > deadline:
+            return False
+        time.sleep(min(0.1, quiet / 4))
+
+
+def boot_and_still(dom, clients, settings):
+    """Resumes DOM, applies the stopping rule and fills each client's result from its relay.
+    The clients are connected (through their relays) already."""
+    relays = [c.relay for c in clients]
+    wait_quiet(relays, time.monotonic(), 0.5, 10)  # the paused screen's first picture is in
+    for c in clients:
+        c.result.down_before = sum(x.down for x in c.relay.snapshot())
+    t0 = time.monotonic()
+    dom.resume()
+    dom.wait_serial("login:", timeout=settings.boot_timeout)
+    boot = time.monotonic() - t0
+    time.sleep(settings.after_login)
+    tt.virsh("suspend", dom.name)
+    quiet = wait_quiet(relays, time.monotonic(), settings.quiet, settings.quiet_max)
+    for c in clients:
+        result, conns = c.result, c.relay.snapshot()
+        result.boot, result.quiet_reached = boot, quiet
+        if len(conns) != 1:
+            result.note += f" ({len(conns)} connections)"
+        result.down = sum(x.down for x in conns)
+        result.up = sum(x.up for x in conns)
+        if c.relay.tls:
+            result.records = (sum(x.records["down"] for x in conns), sum(x.records["up"] for x in conns))
+        lasts = [x.last_down for x in conns if x.last_down is not None]
+        result.last_down = max(lasts) - t0 if lasts else None
+
+
+def compare(seen, shot):
+    """(equal, why)"""
+    if (seen.width, seen.height) != (shot.width, shot.height):
+        return False, f"size {seen.width}x{seen.height}, screenshot {shot.width}x{shot.height}"
+    if seen.data == shot.data:
+        return True, ""
+    diff = sum(1 for i in range(0, len(shot.data), 3) if shot.data[i:i + 3] != seen.data[i:i + 3])
+    return False, f"{diff} of {shot.width * shot.height} pixels differ"
+
+
+# --- Tandem -------------------------------------------------------------------------------
+
+class TandemHostd:
+    """A hostd with its viewer listener, watching DOM, for the run's tandem clients."""
+
+    def __init__(self, dom, keys, settings, stack):
+        self.keys = keys
+        self.hostd = vt.ViewerHostd(dom.name, keys, extra="LogLevel=info\n")
+        stack.callback(shutil.rmtree, self.hostd.dir, True)
+        with open(self.hostd.config, "a") as f:  # the [Viewers] section is the file's last
+            f.write("".join(line + "\n" for line in settings.viewers_conf))
+        self.hostd.start()
+        stack.callback(self.hostd.stop)
+        self.events = self.hostd.events()
+        stack.callback(self.events.close)
+
+    def attached(self, dom):
+        self.events.wait_kind("frame", dom.name)
+        ht.wait_file(self.hostd.cert)
+
+
+class TandemClient:
+    def __init__(self, config, dom, host, settings, procs, stack):
+        self.config, self.dom, self.host, self.procs = config, dom, host, procs
+        self.result = Result(config)
+        self.relay = CountingRelay(("127.0.0.1", host.hostd.port), tls=True, delay=settings.rtt / 2)
+        stack.callback(self.relay.close)
+        # The ticket names the relay as the host; it still pins hostd's certificate.
+        ticket = host.keys.mint(dom.name, self.relay.address, cert=host.hostd.cert, user=config)
+        self.out = os.path.join(dom.dir, config)
+        self.viewer = procs.add(vt.viewer(ticket, None, out=self.out, timeout=600,
+                                          args=["--format", "ppm", "--filmstrip-interval", "3600000",
+                                                *CONFIGS[config][2]]))
+        stack.callback(procs.stop, self.viewer)
+        host.events.wait(lambda w: w[:3] == ["viewer", dom.name, config], timeout=30, what=f"viewer {config}")
+
+    def counted(self):
+        """Right after the count: what hostd says it sent."""
+        status = self.host.hostd.status()
+        self.result.updates = sum(v["frames_sent"] for v in status["viewers"] if v["user"] == self.config)
+        self.result.qemu_updates = sum(c["frames"] for d in status["domains"] if d["name"] == self.dom.name
+                                       for c in d["consoles"])
+
+    def finish(self, shot):
+        result = self.result
+        self.procs.stop(self.viewer)  # SIGTERM: it writes last.ppm
+        last = os.path.join(self.out, "last.ppm")
+        if not os.path.exists(last):
+            _, log = self.viewer.communicate()
+            result.why = "the viewer wrote no last.ppm"
+            result.note += " " + (log or "").strip().replace("\n", " | ")[:200]
+            return
+        result.exact, result.why = compare(tt.read_ppm(last), shot)
+        if not result.exact:
+            same, _ = compare(tt.read_ppm(self.host.hostd.dump(self.dom.name)), shot)
+            result.why += "; hostd's framebuffer " + ("equals" if same else "differs from") + " the screenshot"
+
+
+# --- TigerVNC -----------------------------------------------------------------------------
+
+class Xvfb:
+    def __init__(self, procs):
+        r, w = os.pipe()
+        try:
+            self.proc = procs.add(subprocess.Popen(
+                ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                pass_fds=[w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            os.close(w)
+            w = -1
+            number = b""
+            while not number.endswith(b"\n"):
+                chunk = os.read(r, 64)
+                if not chunk:
+                    raise RuntimeError("Xvfb did not start")
+                number += chunk
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
+        self.display = ":" + number.decode().strip()
+        self.env = dict(os.environ, DISPLAY=self.display)
+
+
+def read_xwd(path):
+    """An xwd dump (ZPixmap, 32 bits a pixel, as Xvfb at depth 24 writes) as an RGB Image."""
+    with open(path, "rb") as f:
+        d = f.read()
+    h = struct.unpack(">25I", d[:100])
+    header_size, version, fmt, _, width, height = h[:6]
+    byte_order, bpp, bpl, ncolors = h[7], h[11], h[12], h[19]
+    if version != 7 or fmt != 2 or bpp != 32:
+        raise ValueError(f"unsupported xwd dump: version {version}, format {fmt}, {bpp} bits a pixel")
+    masks = h[14:17]
+    shifts = [m.bit_length() - 8 for m in masks]
+    off = header_size + ncolors * 12
+    order = "<" if byte_order == 0 else ">"
+    out = bytearray()
+    for y in range(height):
+        row = struct.unpack_from(f"{order}{width}I", d, off + y * bpl)
+        for p in row:
+            out += bytes(((p & masks[0]) >> shifts[0], (p & masks[1]) >> shifts[1], (p & masks[2]) >> shifts[2]))
+    return tt.Image(width, height, bytes(out))
+
+
+ENCODINGS = {0: "Raw", 1: "CopyRect", 2: "RRE", 5: "Hextile", 6: "Zlib", 7: "Tight", 16: "ZRLE", 17: "ZYWRLE"}
+
+
+def rfb_client_messages(head):
+    """Reads the client's side of an RFB 3.8 stream (security None): returns (the encodings it
+    asked for last, as `Tight (JPEG quality 8)', the number of FramebufferUpdateRequests)."""
+    pos = 12 + 1 + 1  # ProtocolVersion, the security type, ClientInit
+    last, requests = None, 0
+    lens = {0: lambda p: 20, 3: lambda p: 10, 4: lambda p: 8, 5: lambda p: 6, 150: lambda p: 10,
+            2: lambda p: 4 + 4 * struct.unpack_from(">H", head, p + 2)[0],
+            6: lambda p: 8 + abs(struct.unpack_from(">i", head, p + 4)[0]),
+            248: lambda p: 9 + head[p + 8],
+            251: lambda p: 8 + 16 * head[p + 6]}
+    while pos + 10 <= len(head) and head[pos] in lens:
+        kind = head[pos]
+        n = lens[kind](pos)
+        if pos + n > len(head):
+            break
+        if kind == 2:
+            last = struct.unpack_from(f">{(n - 4) // 4}i", head, pos + 4)
+        elif kind == 3:
+            requests += 1
+        pos += n
+    if last is None:
+        return "?", requests
+    real = [ENCODINGS[e] for e in last if e in ENCODINGS]
+    quality = [e + 32 for e in last if -32 <= e <= -23]
+    first = real[0] if real else "?"
+    if first == "Tight":
+        first += f" (JPEG quality {quality[0]})" if quality else " (no JPEG)"
+    return first, requests
+
+
+def vnc_window(xvfb):
+    """The id of TigerVNC's main window (its title ends in ` - TigerVNC')."""
+    p = subprocess.run(["xdotool", "search", "--name", " - TigerVNC$"], env=xvfb.env, capture_output=True, text=True)
+    ids = p.stdout.split()
+    return ids[0] if ids else None
+
+
+class VncClient:
+    def __init__(self, config, dom, xvfb, settings, procs, stack, shared):
+        self.config, self.xvfb, self.procs = config, xvfb, procs
+        self.result = Result(config)
+        display = tt.virsh("vncdisplay", dom.name).strip()  # 127.0.0.1:N
+        port = 5900 + int(display.rsplit(":", 1)[1])
+        self.relay = CountingRelay(("127.0.0.1", port), keep_up=65536, delay=settings.rtt / 2)
+        stack.callback(self.relay.close)
+        log_path = os.path.join(dom.dir, f"{config}.log")
+        with open(log_path, "w") as log:
+            self.viewer = procs.add(subprocess.Popen(
+                ["xtigervncviewer", "-ReconnectOnError=0", "-AlertOnFatalError=0", *(["-Shared"] if shared else []),
+                 *CONFIGS[config][2], f"127.0.0.1::{self.relay.port}"],
+                env=xvfb.env, stdout=log, stderr=subprocess.STDOUT))
+        stack.callback(procs.stop, self.viewer)
+        self.dump = os.path.join(dom.dir, f"{config}.xwd")
+        deadline = time.monotonic() + 30
+        while not self.relay.snapshot() or self.relay.snapshot()[0].down < 100 or not vnc_window(xvfb):
+            if self.viewer.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"xtigervncviewer did not connect:\n{tt.tail(log_path)}")
+            time.sleep(0.1)
+
+    def counted(self):
+        self.result.encoding, self.result.updates = rfb_client_messages(self.relay.snapshot()[0].up_head)
+
+    def finish(self, shot):
+        result = self.result
+        p = subprocess.run(["xwd", "-silent", "-id", vnc_window(self.xvfb), "-out", self.dump],
+                           env=self.xvfb.env, capture_output=True, text=True)
+        if p.returncode != 0:
+            result.why = f"xwd failed: {p.stderr.strip()}"
+            return
+        result.exact, result.why = compare(read_xwd(self.dump), shot)
+
+
+# --- one boot -----------------------------------------------------------------------------
+
+def run_boot(configs, run, settings, procs, keys, xvfbs, same_boot):
+    """One boot watched by CONFIGS' clients (all of them on one domain with both kinds of
+    graphics when SAME_BOOT, else one config); returns their Results."""
+    tandem = [c for c in configs if c.startswith("tandem")]
+    vnc = [c for c in configs if c.startswith("vnc")]
+    graphics = " ".join(tt.GRAPHICS[g] for g, want in (("dbus", tandem), ("vnc", vnc)) if want)
+    with contextlib.ExitStack() as stack:
+        dom = stack.enter_context(tt.Domain(f"wire-{run}-{'all' if same_boot else configs[0]}", graphics=graphics))
+        host = TandemHostd(dom, keys, settings, stack) if tandem else None
+        dom.start(paused=True)
+        if host:
+            host.attached(dom)
+        clients = [TandemClient(c, dom, host, settings, procs, stack) for c in tandem]
+        for c in vnc:
+            if c not in xvfbs:
+                xvfbs[c] = Xvfb(procs)
+            clients.append(VncClient(c, dom, xvfbs[c], settings, procs, stack, shared=same_boot))
+        boot_and_still(dom, clients, settings)
+        for c in clients:
+            c.counted()
+        shot = dom.screenshot("screenshot")
+        for c in clients:
+            c.finish(shot)
+        return [c.result for c in clients]
+
+
+# --- report -------------------------------------------------------------------------------
+
+def fmt_bytes(n):
+    return f"{n:,.0f}"
+
+
+def report(results, configs, settings, runs):
+    med = statistics.median
+    print()
+    print(f"Demo desktop boot (TCG), tandem against QEMU's VNC server; {runs} run(s) each, medians; "
+          + ("every client on the same boot (one domain, D-Bus and VNC graphics)" if settings.same_boot
+             else "one boot per client"))
+    print(f"Stopping rule: `login:' in the serial log, {settings.after_login:g} s later `virsh suspend', then count "
+          f"until {settings.quiet:g} s without a byte either way.")
+    print("Bytes are TCP payload through the relay, from connect (guest paused) to the stop; handshakes included.")
+    if settings.rtt:
+        print(f"The relay adds {settings.rtt * 1000:g} ms to the round trip ({settings.rtt * 500:g} ms each way).")
+    print()
+    head = (f"{'client':<14} {'setting':<16} {'to client':>11} {'from client':>11} {'before resume':>13} "
+            f"{'updates':>7} {'boot':>6} {'last byte':>9}  exact pixels")
+    print(head)
+    print("-" * len(head))
+    for config in configs:
+        rs = [r for r in results if r.config == config]
+        if not rs:
+            continue
+        client, setting, _ = CONFIGS[config]
+        exact = sum(1 for r in rs if r.exact)
+        lasts = [r.last_down for r in rs if r.last_down is not None]
+        updates = [r.updates for r in rs if r.updates is not None]
+        print(f"{client:<14} {setting:<16} {fmt_bytes(med(r.down for r in rs)):>11} "
+              f"{fmt_bytes(med(r.up for r in rs)):>11} {fmt_bytes(med(r.down_before for r in rs)):>13} "
+              f"{(fmt_bytes(med(updates)) if updates else '?'):>7} "
+              f"{med(r.boot for r in rs):>5.2f}s {(med(lasts) if lasts else float('nan')):>8.2f}s  "
+              f"{'yes' if exact == len(rs) else 'no'} ({exact}/{len(rs)})")
+    print()
+    print("boot: `virsh resume' -> `login:' in the serial log; last byte: `virsh resume' -> the last byte to the "
+          "client;")
+    print("updates: tandem: frames hostd sent the viewer (its status' frames_sent); VNC: FramebufferUpdateRequests "
+          "the client sent")
+    print("  (QEMU answers each with at most one update);")
+    print("exact pixels: the client's final picture equals `virsh screenshot' of the paused domain.")
+    recs = [r for r in results if r.records]
+    if recs:
+        down = med(r.records[0] for r in recs)
+        up = med(r.records[1] for r in recs)
+        print(f"tandem's TLS 1.3 records (median): {down:,.0f} to the client, {up:,.0f} from it; at {TLS_RECORD_OVERHEAD} B "
+              f"each (header, AEAD tag, content type) that is {down * TLS_RECORD_OVERHEAD:,.0f} B and "
+              f"{up * TLS_RECORD_OVERHEAD:,.0f} B of the counts.")
+    print()
+    print("Every run:")
+    for r in results:
+        flags = []
+        if r.encoding:
+            flags.append(f"client asked for {r.encoding}")
+        if r.records:
+            flags.append(f"TLS records {r.records[0]} to, {r.records[1]} from the client")
+        if r.qemu_updates is not None:
+            flags.append(f"hostd took {r.qemu_updates} updates from QEMU")
+        if not r.quiet_reached:
+            flags.append(f"never {settings.quiet:g} s quiet within {settings.quiet_max:g} s")
+        if r.exact is False or r.why:
+            flags.append(r.why)
+        if r.note.strip():
+            flags.append(r.note.strip())
+        print(f"  {r.config:<17} {fmt_bytes(r.down):>9} B to, {fmt_bytes(r.up):>7} B from the client, "
+              f"{r.updates if r.updates is not None else '?':>4} updates, boot {r.boot:.2f} s"
+              + (f"  [{'; '.join(flags)}]" if flags else ""))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3, help="boots per client and setting (default 3)")
+    ap.add_argument("--configs", default=",".join(CONFIGS),
+                    help="comma-separated, from: " + ", ".join(CONFIGS) + " (default: all)")
+    ap.add_argument("--after-login", type=float, default=1.0,
+                    help="seconds from `login:' in the serial log to `virsh suspend' (default 1)")
+    ap.add_argument("--quiet", type=float, default=2.0,
+                    help="seconds without a byte that end the count (default 2)")
+    ap.add_argument("--quiet-max", type=float, default=30.0,
+                    help="give up waiting for a quiet connection after this many seconds (default 30)")
+    ap.add_argument("--boot-timeout", type=float, default=180.0, help="seconds to wait for `login:' (default 180)")
+    ap.add_argument("--same-boot", action="store_true",
+                    help="watch one boot with every client at once (a domain with both D-Bus and VNC graphics, "
+                         "VNC clients -Shared) instead of one boot per client")
+    ap.add_argument("--rtt-ms", type=float, default=0,
+                    help="the relay holds every chunk half this long each way: a round trip this much longer "
+                         "than loopback's, no bandwidth limit, no loss (default 0)")
+    ap.add_argument("--viewers-conf", metavar="KEY=VALUE", action="append", default=[],
+                    help="a setting for hostd's [Viewers] section (e.g. FramesInFlight=1); repeatable")
+    args = ap.parse_args()
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    for c in configs:
+        if c not in CONFIGS:
+            ap.error(f"unknown config `{c}' (one of {', '.join(CONFIGS)})")
+    if args.runs < 1:
+        ap.error("--runs must be at least 1")
+    tt.require_image()
+    settings = Settings(args)
+    build = os.environ["TANDEM_BUILD_DIR"]
+    print(f"build: {os.path.relpath(build)}; image: {os.environ['TANDEM_IMAGE_DIR']}; domain type: {tt.domain_type()}"
+          + (f"; hostd [Viewers] {' '.join(args.viewers_conf)}" if args.viewers_conf else ""))
+
+    procs = Processes()
+    results = []
+    keys_dir = tempfile.mkdtemp(prefix="tandem-bench-keys-")
+    try:
+        keys = vt.Keys(keys_dir) if any(c.startswith("tandem") for c in configs) else None
+        xvfbs = {}  # one X server per VNC client: each finds its window by title
+        for run in range(args.runs):
+            for group in ([configs] if args.same_boot else [[c] for c in configs]):
+                for r in run_boot(group, run, settings, procs, keys, xvfbs, args.same_boot):
+                    results.append(r)
+                    print(f"run {run + 1}/{args.runs} {r.config}: {fmt_bytes(r.down)} bytes to the client, "
+                          f"{fmt_bytes(r.up)} from it, boot {r.boot:.2f} s, exact pixels: "
+                          f"{'yes' if r.exact else 'no'}{(' (' + r.why + ')') if r.why else ''}", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted; cleaning up", file=sys.stderr)
+        return 130
+    finally:
+        procs.close()
+        shutil.rmtree(keys_dir, ignore_errors=True)
+    report(results, configs, settings, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
