@@ -2,10 +2,13 @@
  * `ninja -C build rudp-corpus` to regenerate them after a format change. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "rudp-fec.h"
 #include "rudp-packet.h"
+#include "unaligned.h"
 
 static const char *dir;
 
@@ -72,11 +75,75 @@ static int packets(void) {
         return r;
 }
 
+/* fuzz-rudp-fec's records: kind, group, index, k, m, size u16le, bytes. */
+static size_t record(uint8_t *out, bool parity, uint8_t group, uint8_t index, uint8_t k, uint8_t m,
+                     const uint8_t *p, size_t n) {
+        out[0] = parity;
+        out[1] = group;
+        out[2] = index;
+        out[3] = k;
+        out[4] = m;
+        put_le16(out + 5, (uint16_t) n);
+        memcpy(out + 7, p, n);
+        return 7 + n;
+}
+
+/* A real group of k packets and m parity, with `lost' data packets left out (bit mask). */
+static int fec_group(const char *name, unsigned k, unsigned m, uint64_t lost, bool parity_first) {
+        static uint8_t out[64 * 1300];
+        uint8_t payload[RUDP_FEC_PAYLOAD_MAX];
+        size_t len = 0, lens[64];
+        uint8_t *pay[64];
+        RudpFecEncoder *e = NULL;
+        int r = 0;
+
+        if (rudp_fec_encoder_new(&e) < 0)
+                return -ENOMEM;
+        rudp_fec_encoder_set_shape(e, k, m);
+        static uint8_t keep[64][RUDP_FEC_PAYLOAD_MAX];
+        for (unsigned i = 0; i < k; i++) {
+                lens[i] = 20 + (i * 37) % 200;
+                for (size_t j = 0; j < lens[i]; j++)
+                        payload[j] = (uint8_t) (i + j);
+                memcpy(keep[i], payload, lens[i]);
+                pay[i] = keep[i];
+                rudp_fec_encoder_add(e, 1000 + i, payload, lens[i], 0);
+        }
+        RudpFecParity par;
+        size_t data_len = 0;
+        static uint8_t data[64 * 1300];
+        for (unsigned i = 0; i < k; i++)
+                if (!(lost & (UINT64_C(1) << i)))
+                        data_len += record(data + data_len, false, 3, (uint8_t) i, 0, 0, pay[i], lens[i]);
+        size_t par_len = 0;
+        static uint8_t pars[16 * 1300];
+        while (rudp_fec_encoder_peek(e, &par) > 0) {
+                par_len += record(pars + par_len, true, 3, par.index, par.k, par.m, par.data, par.size);
+                rudp_fec_encoder_pop(e);
+        }
+        if (parity_first) {
+                memcpy(out, pars, par_len);
+                memcpy(out + par_len, data, data_len);
+        } else {
+                memcpy(out, data, data_len);
+                memcpy(out + data_len, pars, par_len);
+        }
+        len = par_len + data_len;
+        r = save("fuzz-rudp-fec", name, out, len);
+        rudp_fec_encoder_free(e);
+        return r;
+}
+
 int main(int argc, char **argv) {
         if (argc != 2) {
                 fprintf(stderr, "usage: rudp-corpus DIR\n");
                 return 2;
         }
         dir = argv[1];
-        return packets() == 0 ? 0 : 1;
+        int r = packets();
+        r |= fec_group("one-lost", 4, 2, 1u << 2, false);
+        r |= fec_group("two-lost-parity-first", 10, 3, (1u << 0) | (1u << 9), true);
+        r |= fec_group("too-many-lost", 5, 1, 3, false);
+        r |= fec_group("nothing-lost", 3, 1, 0, false);
+        return r == 0 ? 0 : 1;
 }
