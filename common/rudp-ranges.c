@@ -105,3 +105,34 @@ uint64_t rudp_ranges_count_within(const RudpRanges *s, uint64_t lo, uint64_t hi)
         }
         return sum;
 }
+
+int rudp_ranges_remove(RudpRanges *s, uint64_t lo, uint64_t hi) {
+        if (lo >= hi)
+                return 0;
+        size_t i = first_reaching(s, lo + 1);
+        if (i < s->n && s->r[i].lo < lo && s->r[i].hi > hi) {
+                /* [lo, hi) is inside one range: it splits in two. */
+                uint64_t end = s->r[i].hi;
+                s->r[i].hi = lo;
+                int r = rudp_ranges_add(s, hi, end);
+                if (r < 0)
+                        s->r[i].hi = end;
+                return r;
+        }
+        size_t j = i;
+        while (j < s->n && s->r[j].lo < hi) {
+                if (s->r[j].lo < lo)
+                        s->r[j].hi = lo;       /* keeps its head */
+                else if (s->r[j].hi > hi)
+                        s->r[j].lo = hi;       /* keeps its tail */
+                else
+                        s->r[j].lo = s->r[j].hi; /* emptied, removed below */
+                j++;
+        }
+        size_t out = i;
+        for (size_t k = i; k < s->n; k++)
+                if (s->r[k].lo < s->r[k].hi)
+                        s->r[out++] = s->r[k];
+        s->n = out;
+        return 0;
+}

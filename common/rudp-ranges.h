@@ -35,3 +35,7 @@ uint64_t rudp_ranges_count_within(const RudpRanges *s, uint64_t lo, uint64_t hi)
 static inline bool rudp_ranges_empty(const RudpRanges *s) {
         return s->n == 0;
 }
+
+/* Removes [lo, hi): 0, or -E2BIG when splitting a range would need more than max ranges (then
+ * nothing is removed), -ENOMEM. */
+int rudp_ranges_remove(RudpRanges *s, uint64_t lo, uint64_t hi);

@@ -172,6 +172,10 @@ static void test_ranges_model(void) {
                                 rudp_ranges_remove_below(&s, lo);
                                 for (uint64_t i = 0; i < lo; i++)
                                         model[i] = false;
+                        } else if (rng() % 4 == 0) {
+                                check(rudp_ranges_remove(&s, lo, hi) == 0);
+                                for (uint64_t i = lo; i < hi; i++)
+                                        model[i] = false;
                         } else {
                                 check(rudp_ranges_add(&s, lo, hi) == 0);
                                 for (uint64_t i = lo; i < hi; i++)
@@ -212,6 +216,8 @@ static void test_ranges_model(void) {
         check(rudp_ranges_add(&s, 0, 1) == 0 && rudp_ranges_add(&s, 5, 6) == 0);
         check(rudp_ranges_add(&s, 10, 11) == -E2BIG && s.n == 2);
         check(rudp_ranges_add(&s, 1, 5) == 0 && s.n == 1 && s.r[0].lo == 0 && s.r[0].hi == 6);
+        check(rudp_ranges_remove(&s, 2, 3) == 0 && s.n == 2);
+        check(rudp_ranges_remove(&s, 4, 5) == -E2BIG && s.n == 2 && s.r[1].lo == 3 && s.r[1].hi == 6);
         rudp_ranges_done(&s);
 }
 
