@@ -153,6 +153,8 @@ struct Rudp {
         /* Loss measurement, for FEC and the stats */
         uint64_t win_sent_resolved, win_lost, peer_recovered, win_recovered;
         double loss_rate;
+        uint64_t loss_samples;
+        unsigned fec_k, fec_m;    /* the shape in use */
 
         RudpFecEncoder *fec_enc;
         RudpFecDecoder *fec_dec;

@@ -9,7 +9,7 @@
 #include "macro.h"
 #include "rudp-internal.h"
 
-#define LOSS_WINDOW 50 /* packets resolved per loss-rate sample */
+#define LOSS_WINDOW 100 /* packets resolved per loss-rate sample, averaged over about eight */
 
 SentPacket *rudp_sent_get(Rudp *r, uint64_t number) {
         if (number < r->sent_base || number >= r->next_number || r->sent_cap == 0)
@@ -215,12 +215,16 @@ static void update_loss_rate(Rudp *r) {
                 return;
         double sample = (double) (r->win_lost + r->win_recovered) / (double) r->win_sent_resolved;
         sample = MIN(sample, 1.0);
-        r->loss_rate = r->loss_rate == 0 ? sample : 0.75 * r->loss_rate + 0.25 * sample;
+        r->loss_rate = r->loss_samples++ == 0 ? sample : 0.875 * r->loss_rate + 0.125 * sample;
         r->win_sent_resolved = r->win_lost = r->win_recovered = 0;
         if (r->cfg.fec == RUDP_FEC_AUTO) {
-                unsigned k, m;
-                rudp_fec_choose(r->loss_rate, r->cfg.max_fec_k, &k, &m);
-                rudp_fec_encoder_set_shape(r->fec_enc, k, m);
+                /* Hysteresis: once on, FEC stays on down to 0.3% loss, so a quiet spell on a
+                 * lossy link does not switch it off and on. */
+                double loss = r->loss_rate;
+                if (r->fec_k > 0 && loss >= 0.003)
+                        loss = MAX(loss, 0.005);
+                rudp_fec_choose(loss, r->cfg.max_fec_k, &r->fec_k, &r->fec_m);
+                rudp_fec_encoder_set_shape(r->fec_enc, r->fec_k, r->fec_m);
         }
 }
 
@@ -236,6 +240,12 @@ int rudp_on_ack_frame(Rudp *r, const RudpFrame *f, uint64_t now) {
         bool have_sample = false, eliciting_acked = false;
         uint64_t send_elapsed = 0, ack_elapsed = 0;
         SentPacket *largest = NULL;
+        /* When the newest packet acknowledged reached the peer (in our clock, shifted by the
+         * constant return path): a delayed ACK would otherwise make the delivery rate look
+         * higher than the path's. */
+        uint64_t ack_time = now - MIN(MIN(f->ack.delay, (uint64_t) RUDP_MAX_ACK_DELAY), now);
+        ack_time = MAX(ack_time, r->delivered_time);
+        uint64_t prev_largest = r->largest_acked;
 
         for (int i = 0; i < n; i++) {
                 uint64_t lo = MAX(ranges[i].lo, r->sent_base), hi = ranges[i].hi;
@@ -247,8 +257,12 @@ int rudp_on_ack_frame(Rudp *r, const RudpFrame *f, uint64_t now) {
                                 largest = p;
                         p->state = SENT_DONE;
                         r->inflight -= p->size;
-                        r->delivered += p->size;
-                        r->delivered_time = now;
+                        /* A hole filled late (FEC recovered it, or the path reordered it) used
+                         * the bottleneck before this interval: counting it would inflate the
+                         * rate sample, so only packets above the previous largest count. */
+                        if (pn + 1 > prev_largest)
+                                r->delivered += p->size;
+                        r->delivered_time = ack_time;
                         r->win_sent_resolved++;
                         rs.newly_acked += p->size;
                         rs.acked_packets++;
@@ -259,7 +273,7 @@ int rudp_on_ack_frame(Rudp *r, const RudpFrame *f, uint64_t now) {
                                 rs.prior_delivered = p->delivered;
                                 rs.app_limited = p->app_limited;
                                 send_elapsed = p->time_sent - p->first_sent_time;
-                                ack_elapsed = now - p->delivered_time;
+                                ack_elapsed = ack_time - p->delivered_time;
                                 r->first_sent_time = p->time_sent;
                         }
                         for (unsigned k = 0; k < p->nfrags; k++)

@@ -56,8 +56,11 @@ int rudp_new(const RudpConfig *cfg, bool server, uint64_t now_usec, Rudp **ret) 
         k = rudp_fec_decoder_new(&r->fec_dec);
         if (k < 0)
                 return k;
-        if (cfg->fec == RUDP_FEC_FIXED)
+        if (cfg->fec == RUDP_FEC_FIXED) {
+                r->fec_k = cfg->fec_k;
+                r->fec_m = cfg->fec_m;
                 rudp_fec_encoder_set_shape(r->fec_enc, cfg->fec_k, cfg->fec_m);
+        }
         rudp_bbr_init(&r->bbr, cfg->initial_rtt_usec, cfg->connection_id ^ (server ? 0x5bd1e995u : 0x9e3779b9u), now_usec);
         *ret = TAKE_PTR(r);
         return 0;
@@ -196,13 +199,7 @@ void rudp_stats(const Rudp *r, RudpStats *ret) {
         s.latest_rtt_usec = r->have_rtt ? r->latest_rtt : 0;
         s.loss_rate = r->loss_rate;
         s.cc_state = r->bbr.state;
-        unsigned k = 0, m = 0;
-        if (r->cfg.fec == RUDP_FEC_FIXED) {
-                k = r->cfg.fec_k;
-                m = r->cfg.fec_m;
-        } else if (r->cfg.fec == RUDP_FEC_AUTO)
-                rudp_fec_choose(r->loss_rate, r->cfg.max_fec_k, &k, &m);
-        s.fec_k = k;
-        s.fec_m = m;
+        s.fec_k = r->fec_k;
+        s.fec_m = r->fec_m;
         *ret = s;
 }

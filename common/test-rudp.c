@@ -243,6 +243,82 @@ static void test_latest_wins(void) {
                (unsigned long long) r.a.packets_lost);
 }
 
+/* Bulk: a keeps its send buffer full of 64 KiB reliable messages; b reads and counts. */
+typedef struct Bulk {
+        Rudp *a, *b;
+        uint32_t next_id;
+        uint64_t bytes, window_start, window_bytes;
+        bool measuring;
+} Bulk;
+
+static void bulk_app(Sim *s, void *userdata) {
+        Bulk *k = userdata;
+        static uint8_t chunk[65536];
+        while (rudp_send_room(k->a) >= sizeof chunk)
+                check(rudp_send(k->a, 1, RUDP_RELIABLE_ORDERED, k->next_id++, chunk, sizeof chunk) == 0);
+        RudpMessage m;
+        while (rudp_read(k->b, &m) > 0) {
+                k->bytes += m.len;
+                if (k->measuring)
+                        k->window_bytes += m.len;
+        }
+}
+
+typedef struct BulkResult {
+        double goodput;     /* fraction of the link rate */
+        double queue_avg_ms, queue_max_ms;
+        RudpStats a;
+} BulkResult;
+
+static BulkResult run_bulk(uint64_t rate, uint64_t rtt, double loss, uint64_t seed) {
+        Rudp *a = endpoint(false, RUDP_FEC_AUTO, 0, 0), *b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
+        SimLinkConfig l = link_cfg(rate, rtt / 2, loss);
+        SimLinkConfig back = link_cfg(rate, rtt / 2, loss);
+        Bulk k = { .a = a, .b = b };
+        Sim *s = NULL;
+        check(sim_new(a, b, &l, &back, seed, &s) == 0);
+        sim_set_app(s, bulk_app, &k);
+        uint64_t warm = 5 * SEC, span = 20 * SEC;
+        sim_run(s, warm);
+        sim_reset_link_stats(s);
+        k.measuring = true;
+        sim_run(s, warm + span);
+        BulkResult res = {};
+        res.goodput = (double) k.window_bytes * 8 / ((double) span / SEC) / (double) rate;
+        const SimLinkStats *ls = sim_link_stats(s, 0);
+        res.queue_avg_ms = ls->queue_samples ? (double) ls->queue_delay_sum / (double) ls->queue_samples / 1000 : 0;
+        res.queue_max_ms = (double) ls->queue_delay_max / 1000;
+        rudp_stats(a, &res.a);
+        printf("bulk %.2f Mbps rtt %llu ms loss %.1f%%: goodput %.1f%%, queue avg %.1f ms max %.1f ms, "
+               "min rtt %.1f ms, srtt %.1f ms, bw %.2f Mbps, pacing %.2f Mbps, cwnd %llu, loss %.2f%%, "
+               "fec k %u m %u recovered %llu, retransmits %llu, queue drops %llu, state %d\n",
+               (double) rate / 1e6, (unsigned long long) (rtt / MS), loss * 100, res.goodput * 100, res.queue_avg_ms,
+               res.queue_max_ms, (double) res.a.min_rtt_usec / 1000, (double) res.a.smoothed_rtt_usec / 1000,
+               (double) res.a.bandwidth * 8 / 1e6, (double) res.a.pacing_rate * 8 / 1e6,
+               (unsigned long long) res.a.cwnd, res.a.loss_rate * 100, res.a.fec_k, res.a.fec_m,
+               (unsigned long long) res.a.fec_peer_recovered, (unsigned long long) res.a.retransmits,
+               (unsigned long long) ls->dropped_queue, res.a.cc_state);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        return res;
+}
+
+static void test_congestion(void) {
+        uint64_t rate = 5000000, rtt = 60 * MS;
+        BulkResult r = run_bulk(rate, rtt, 0.01, 11);
+        check(r.goodput >= 0.90);
+        /* The standing queue stays small, the model matches the link. */
+        check(r.queue_avg_ms <= 0.25 * (double) rtt / MS);
+        double wire_rtt = (double) rtt + 2.0 * RUDP_DATAGRAM_MAX * 8 * SEC / (double) rate;
+        check(r.a.min_rtt_usec >= rtt && (double) r.a.min_rtt_usec <= 1.1 * wire_rtt);
+        check((double) r.a.bandwidth * 8 >= 0.85 * (double) rate && (double) r.a.bandwidth * 8 <= 1.15 * (double) rate);
+
+        r = run_bulk(rate, rtt, 0.05, 12);
+        check(r.goodput >= 0.80);
+        check(r.queue_avg_ms <= 0.25 * (double) rtt / MS);
+}
+
 int main(int argc, char **argv) {
         const char *only = argc > 1 ? argv[1] : NULL;
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -250,5 +326,6 @@ int main(int argc, char **argv) {
         RUN(test_clean);
         RUN(test_reliable_lossy);
         RUN(test_latest_wins);
+        RUN(test_congestion);
         return 0;
 }
