@@ -174,7 +174,7 @@ static int transmit(Sim *s, int from, const uint8_t *d, size_t len) {
                 depart = MAX(s->now, l->busy_until) + (uint64_t) len * 8 * 1000000 / l->cfg.rate_bps;
                 l->busy_until = depart;
         }
-        if (lose(s, l)) {
+        if (lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata))) {
                 l->stats.dropped_loss++;
                 return 0;
         }

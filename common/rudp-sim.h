@@ -18,6 +18,9 @@ typedef struct SimLinkConfig {
         double reorder;         /* fraction of datagrams held back by reorder_usec */
         uint64_t reorder_usec;
         size_t queue_bytes;     /* the bottleneck's buffer; 0: one bandwidth-delay product, at least 64 KiB */
+        /* Optional: drops the datagrams it returns true for (tests aiming at one packet). */
+        bool (*drop)(const uint8_t *d, size_t len, void *userdata);
+        void *drop_userdata;
 } SimLinkConfig;
 
 typedef struct SimLinkStats {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "rudp-internal.h"
 #include "rudp-sim.h"
 
 #define SEC 1000000ull
@@ -319,6 +320,204 @@ static void test_congestion(void) {
         check(r.queue_avg_ms <= 0.25 * (double) rtt / MS);
 }
 
+/* Drops chosen data packets of chosen FEC groups: bit i of mask[group] drops index i. */
+static bool drop_fec(const uint8_t *d, size_t len, void *userdata) {
+        const uint64_t *mask = userdata;
+        RudpHeader h;
+        if (rudp_header_parse(d, len, &h) < 0 || !h.protected || h.fec_group >= 8)
+                return false;
+        return mask[h.fec_group] & (UINT64_C(1) << h.fec_index);
+}
+
+static void test_fec_recovery(void) {
+        /* k = 4, m = 2: one loss, two losses (= m) are rebuilt; three are not and are sent again. */
+        static uint64_t mask[8] = { 1u << 1, (1u << 0) | (1u << 3), (1u << 0) | (1u << 1) | (1u << 2) };
+        SimLinkConfig l = link_cfg(10000000, 10 * MS, 0);
+        l.drop = drop_fec;
+        l.drop_userdata = mask;
+        SimLinkConfig back = link_cfg(10000000, 10 * MS, 0);
+        RunResult r = run_messages(RUDP_RELIABLE_ORDERED, 40, 3000, &l, &back, RUDP_FEC_FIXED, 4, 2, 5, 30 * SEC);
+        printf("fec k=4 m=2: recovered %llu, lost %llu, retransmits %llu, parity sent %llu\n",
+               (unsigned long long) r.b.fec_recovered, (unsigned long long) r.a.packets_lost,
+               (unsigned long long) r.a.retransmits, (unsigned long long) r.a.fec_parity_sent);
+        check(r.b.fec_recovered == 3 && r.a.fec_peer_recovered == 3);
+        check(r.a.packets_lost == 3 && r.a.retransmits >= 3);
+        check(r.a.fec_parity_sent >= 2 * 3);
+
+        /* Latest-wins: what FEC rebuilds is delivered, not reported lost. */
+        static uint64_t one[8] = { 1u << 2, 1u << 0, 1u << 3, 1u << 1 };
+        l.drop_userdata = one;
+        r = run_messages(RUDP_LATEST_WINS, 40, 3000, &l, &back, RUDP_FEC_FIXED, 4, 1, 6, 30 * SEC);
+        check(r.b.fec_recovered == 4 && r.a.latest_wins_lost == 0 && r.a.packets_lost == 0);
+}
+
+/* AUTO: no parity on a clean link, parity growing with the loss. */
+static void test_fec_adapt(void) {
+        static const double losses[] = { 0, 0.02, 0.10 };
+        unsigned prev_m = 0;
+        for (size_t i = 0; i < ELEMENTSOF(losses); i++) {
+                SimLinkConfig l = link_cfg(0, 20 * MS, losses[i]);
+                SimLinkConfig back = link_cfg(0, 20 * MS, 0);
+                RunResult r = run_messages(RUDP_RELIABLE_UNORDERED, 3000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 20 + i, 60 * SEC);
+                printf("fec auto at %.0f%% loss: measured %.2f%%, k %u m %u, parity %llu, recovered %llu, retransmits %llu\n",
+                       losses[i] * 100, r.a.loss_rate * 100, r.a.fec_k, r.a.fec_m, (unsigned long long) r.a.fec_parity_sent,
+                       (unsigned long long) r.b.fec_recovered, (unsigned long long) r.a.retransmits);
+                if (losses[i] == 0) {
+                        check(r.a.fec_k == 0 && r.a.fec_parity_sent == 0);
+                        continue;
+                }
+                check(r.a.fec_k > 0 && r.a.fec_m > prev_m && r.b.fec_recovered > 0);
+                check(r.a.loss_rate > losses[i] / 2 && r.a.loss_rate < losses[i] * 2);
+                prev_m = r.a.fec_m;
+        }
+}
+
+static void test_bad_input(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        uint8_t d[RUDP_DATAGRAM_MAX + 100];
+        RudpStats st;
+        uint64_t state = 99;
+        /* Garbage of every size, another connection's packets: dropped and counted, nothing else. */
+        for (int i = 0; i < 5000; i++) {
+                size_t len = (size_t) (i % (sizeof d));
+                for (size_t j = 0; j < len; j++) {
+                        state = state * 6364136223846793005ull + 1442695040888963407ull;
+                        d[j] = (uint8_t) (state >> 56);
+                }
+                if (len > 0 && i % 2)
+                        d[0] = (uint8_t) (0x40 | (d[0] & 1));
+                check(rudp_receive_datagram(b, d, len, 1000) == 0);
+        }
+        RudpWriter w = { d, RUDP_DATAGRAM_MAX, 0 };
+        RudpHeader h = { .connection = 0xbad, .number = 1 };
+        check(rudp_header_write(&w, &h) == 0 && rudp_frame_write_simple(&w, RUDP_FRAME_PING) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 1000) == 0);
+        rudp_stats(b, &st);
+        check(st.packets_received == 0 && st.packets_dropped == 5001);
+
+        /* The connection still works. */
+        SimLinkConfig l = link_cfg(0, 5 * MS, 0);
+        Sim *s = NULL;
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 7, "hello", 5) == 0);
+        check(sim_new(a, b, &l, &l, 1, &s) == 0);
+        sim_run(s, 100 * MS);
+        RudpMessage m;
+        check(rudp_read(b, &m) == 1 && m.message_id == 7 && m.len == 5 && memcmp(m.data, "hello", 5) == 0);
+        check(rudp_read(b, &m) == 0);
+        sim_free(s);
+
+        /* A duplicate is dropped. */
+        w.len = 0;
+        h = (RudpHeader) { .connection = 0xc0ffee, .number = 1000 };
+        check(rudp_header_write(&w, &h) == 0 && rudp_frame_write_stream(&w, 3, RUDP_RELIABLE_ORDERED, 1, 0, 2, 0, "ab", 2) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 200 * MS) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 200 * MS) == 0);
+        check(rudp_read(b, &m) == 1 && m.len == 2 && rudp_read(b, &m) == 0);
+
+        /* Protocol errors close the connection: data past the credit... */
+        w.len = 0;
+        h.number++;
+        check(rudp_header_write(&w, &h) == 0 &&
+              rudp_frame_write_stream(&w, 4, RUDP_RELIABLE_ORDERED, 1, 3u << 20, 2, 0, "ab", 2) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 200 * MS) == -EPROTO);
+        check(rudp_is_closed(b) && rudp_receive_datagram(b, d, w.len, 200 * MS) == -EPROTO);
+        check(rudp_next_datagram(b, d, sizeof d, 200 * MS) == -EPROTO);
+        rudp_free(b);
+
+        /* ...an ACK of a packet never sent, a channel past the configured ones, a class change. */
+        static const int cases = 3;
+        for (int c = 0; c < cases; c++) {
+                b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+                w.len = 0;
+                h.number = 5;
+                check(rudp_header_write(&w, &h) == 0);
+                if (c == 0) {
+                        RudpAckRange ack = { 0, 10 };
+                        check(rudp_frame_write_ack(&w, &ack, 1, 0, 0) == 1);
+                } else if (c == 1)
+                        check(rudp_frame_write_stream(&w, 200, RUDP_LATEST_WINS, 1, 0, 2, 0, "ab", 2) == 0);
+                else {
+                        check(rudp_frame_write_stream(&w, 1, RUDP_LATEST_WINS, 1, 0, 2, 0, "ab", 2) == 0);
+                        check(rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 1, 2, 2, 0, "ab", 2) == 0);
+                }
+                check(rudp_receive_datagram(b, d, w.len, 1000) == -EPROTO);
+                rudp_free(b);
+        }
+
+        /* CLOSE: the peer learns it, sends fail afterwards. */
+        b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        check(sim_new(a, b, &l, &l, 2, &s) == 0);
+        rudp_close(a, 42);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1) == -EPIPE);
+        sim_run(s, 2 * SEC);
+        check(rudp_is_closed(b) && rudp_send(b, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1) == -EPIPE);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        check(!rudp_free(NULL));
+}
+
+typedef struct Stall {
+        Rudp *a, *b;
+        uint32_t id;
+        bool reading;
+        size_t max_buffered;
+} Stall;
+
+static void stall_app(Sim *s, void *userdata) {
+        Stall *k = userdata;
+        static uint8_t chunk[100000];
+        while (rudp_send(k->a, 2, RUDP_RELIABLE_UNORDERED, k->id, chunk, sizeof chunk) == 0)
+                k->id++;
+        k->max_buffered = MAX(k->max_buffered, k->b->recv[2].buffered);
+        RudpMessage m;
+        while (k->reading && rudp_read(k->b, &m) > 0)
+                ;
+}
+
+static void test_bounds(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        static uint8_t big[(1u << 20) + 1];
+        check(rudp_send(a, 8, RUDP_RELIABLE_ORDERED, 1, "x", 1) == -EINVAL);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "x", 0) == -EINVAL);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, big, sizeof big) == -EMSGSIZE);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1) == 0);
+        check(rudp_send(a, 0, RUDP_LATEST_WINS, 1, "x", 1) == -EINVAL);
+        while (rudp_send_room(a) >= sizeof big - 1)
+                check(rudp_send(a, 1, RUDP_RELIABLE_ORDERED, 1, big, sizeof big - 1) == 0);
+        check(rudp_send(a, 1, RUDP_RELIABLE_ORDERED, 1, big, sizeof big - 1) == -ENOBUFS);
+        rudp_free(a);
+
+        RudpConfig bad;
+        Rudp *r = (Rudp *) 0x1;
+        rudp_config_init(&bad);
+        bad.channels = 0;
+        check(rudp_new(&bad, false, 0, &r) == -EINVAL && r == (Rudp *) 0x1);
+        rudp_config_init(&bad);
+        bad.max_message = bad.recv_window + 1;
+        check(rudp_new(&bad, false, 0, &r) == -EINVAL);
+
+        /* A receiver that does not read: the sender stops at its credit, the receiver holds at
+         * most its window (and one message past it); reading again lets everything through. */
+        a = endpoint(false, RUDP_FEC_OFF, 0, 0);
+        Stall k = { .a = a, .b = b };
+        SimLinkConfig l = link_cfg(50000000, 5 * MS, 0.01);
+        Sim *s = NULL;
+        check(sim_new(a, b, &l, &l, 9, &s) == 0);
+        sim_set_app(s, stall_app, &k);
+        sim_run(s, 5 * SEC);
+        check(k.max_buffered <= b->cfg.recv_window + b->cfg.max_message);
+        check(k.max_buffered >= b->cfg.recv_window / 2);
+        check(rudp_queued(a, 2) > 0);
+        uint32_t stalled_at = k.id;
+        k.reading = true;
+        sim_run(s, 10 * SEC);
+        check(k.id > stalled_at + 100);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+}
+
 int main(int argc, char **argv) {
         const char *only = argc > 1 ? argv[1] : NULL;
         setvbuf(stdout, NULL, _IOLBF, 0);
@@ -327,5 +526,9 @@ int main(int argc, char **argv) {
         RUN(test_reliable_lossy);
         RUN(test_latest_wins);
         RUN(test_congestion);
+        RUN(test_fec_recovery);
+        RUN(test_fec_adapt);
+        RUN(test_bad_input);
+        RUN(test_bounds);
         return 0;
 }
