@@ -80,7 +80,8 @@ typedef struct SentPacket {
 /* Parity packets of a recent FEC group: its data packets are only declared lost after these. */
 typedef struct FecSent {
         uint64_t group;
-        bool closed;          /* every parity packet went out */
+        bool used, closed;    /* closed: every parity packet went out */
+        uint64_t opened;      /* when its first data packet went out */
         uint64_t last_number, last_time;
 } FecSent;
 
@@ -136,7 +137,7 @@ struct Rudp {
         uint64_t last_ack_eliciting_time;
         uint64_t loss_time;       /* 0: none */
         unsigned pto_count, probes_pending;
-        uint64_t pace_next;
+        uint64_t pace_next_ns;    /* nanoseconds */
         FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
         LostMsg *lost;            /* latest-wins losses to report: ring */
         size_t lost_head, lost_n, lost_cap;
@@ -191,6 +192,7 @@ uint64_t rudp_pto_time(const Rudp *r);
 uint64_t rudp_pto_interval(const Rudp *r);
 void rudp_recovery_timeout(Rudp *r, uint64_t now);
 void rudp_fec_sent_parity(Rudp *r, uint64_t group, uint64_t number, uint64_t now, bool last);
+void rudp_fec_sent_data(Rudp *r, uint64_t group, uint64_t now);
 
 /* rudp-recv.c */
 int rudp_recv_packet(Rudp *r, const uint8_t *dgram, size_t len, uint64_t now);

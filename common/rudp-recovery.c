@@ -60,29 +60,46 @@ uint64_t rudp_pto_time(const Rudp *r) {
         return r->last_ack_eliciting_time + (rudp_pto_interval(r) << shift);
 }
 
-void rudp_fec_sent_parity(Rudp *r, uint64_t group, uint64_t number, uint64_t now, bool last) {
+static FecSent *fec_sent_slot(Rudp *r, uint64_t group, uint64_t now) {
         FecSent *f = &r->fec_sent[group % RUDP_FEC_GROUPS_TRACKED];
-        if (f->group != group || f->last_number == 0)
-                *f = (FecSent) { .group = group };
+        if (!f->used || f->group != group)
+                *f = (FecSent) { .group = group, .used = true, .opened = now };
+        return f;
+}
+
+void rudp_fec_sent_data(Rudp *r, uint64_t group, uint64_t now) {
+        (void) fec_sent_slot(r, group, now);
+}
+
+void rudp_fec_sent_parity(Rudp *r, uint64_t group, uint64_t number, uint64_t now, bool last) {
+        FecSent *f = fec_sent_slot(r, group, now);
         f->last_number = number + 1;
         f->last_time = now;
         f->closed |= last;
 }
 
-/* When a protected packet may be judged: its group's last parity packet, which is sent after it.
- * false: wait (the parity is not out yet). */
-static bool loss_reference(Rudp *r, const SentPacket *p, uint64_t *number, uint64_t *time) {
+/* How long a protected packet waits for its group's parity before it is judged alone: FEC
+ * must not delay recovery much on a slow link, where a group takes long to fill. */
+static uint64_t fec_wait(const Rudp *r) {
+        uint64_t srtt = r->have_rtt ? r->smoothed_rtt : r->cfg.initial_rtt_usec;
+        return MAX(srtt / 4, (uint64_t) 10000);
+}
+
+/* When a protected packet may be judged: after its group's last parity packet, which is sent
+ * after it, or alone once its group stayed open too long. false: wait, until *until. */
+static bool loss_reference(Rudp *r, const SentPacket *p, uint64_t now, uint64_t *number, uint64_t *time,
+                           uint64_t *until) {
         *number = p->number;
         *time = p->time_sent;
         if (!p->protected)
                 return true;
         const FecSent *f = &r->fec_sent[p->fec_group % RUDP_FEC_GROUPS_TRACKED];
-        if (f->last_number == 0 || f->group < p->fec_group)
-                return false;
-        if (f->group > p->fec_group)
+        if (!f->used || f->group != p->fec_group)
                 return true; /* long gone from the table: judge it alone */
-        if (!f->closed)
-                return false;
+        if (!f->closed) {
+                *until = f->opened + fec_wait(r);
+                return now >= *until;
+        }
         *number = MAX(*number, f->last_number - 1);
         *time = MAX(*time, f->last_time);
         return true;
@@ -179,8 +196,15 @@ static void detect_losses(Rudp *r, uint64_t now, RudpRateSample *rs) {
         uint64_t delay = MAX(rtt * 9 / 8, (uint64_t) RUDP_GRANULARITY);
         for (uint64_t n = r->sent_base; n < largest && n < r->next_number; n++) {
                 SentPacket *p = rudp_sent_get(r, n);
-                uint64_t ref, sent;
-                if (!p || p->state != SENT_IN_FLIGHT || !loss_reference(r, p, &ref, &sent) || ref > largest)
+                uint64_t ref, sent, until = 0;
+                if (!p || p->state != SENT_IN_FLIGHT)
+                        continue;
+                if (!loss_reference(r, p, now, &ref, &sent, &until)) {
+                        if (r->loss_time == 0 || until < r->loss_time)
+                                r->loss_time = until;
+                        continue;
+                }
+                if (ref > largest)
                         continue;
                 if (largest >= ref + RUDP_PACKET_THRESHOLD || sent + delay <= now)
                         on_lost(r, p, rs);

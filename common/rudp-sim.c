@@ -16,7 +16,7 @@ typedef struct Event {
 
 typedef struct SimLink {
         SimLinkConfig cfg;
-        uint64_t busy_until;
+        uint64_t busy_until_ns; /* the link's clock runs in nanoseconds: a gigabit packet is 9.6 us */
         bool bad; /* in a loss burst */
         SimLinkStats stats;
 } SimLink;
@@ -162,17 +162,18 @@ static int transmit(Sim *s, int from, const uint8_t *d, size_t len) {
         l->stats.sent++;
         uint64_t depart = s->now;
         if (l->cfg.rate_bps > 0) {
-                uint64_t backlog_usec = l->busy_until > s->now ? l->busy_until - s->now : 0;
-                uint64_t backlog = backlog_usec * l->cfg.rate_bps / 8 / 1000000;
+                uint64_t now_ns = s->now * 1000;
+                uint64_t backlog_ns = l->busy_until_ns > now_ns ? l->busy_until_ns - now_ns : 0;
+                uint64_t backlog = (uint64_t) ((double) backlog_ns * (double) l->cfg.rate_bps / 8e9);
                 if (backlog + len > l->cfg.queue_bytes) {
                         l->stats.dropped_queue++;
                         return 0;
                 }
-                l->stats.queue_delay_sum += backlog_usec;
-                l->stats.queue_delay_max = MAX(l->stats.queue_delay_max, backlog_usec);
+                l->stats.queue_delay_sum += backlog_ns / 1000;
+                l->stats.queue_delay_max = MAX(l->stats.queue_delay_max, backlog_ns / 1000);
                 l->stats.queue_samples++;
-                depart = MAX(s->now, l->busy_until) + (uint64_t) len * 8 * 1000000 / l->cfg.rate_bps;
-                l->busy_until = depart;
+                l->busy_until_ns = MAX(now_ns, l->busy_until_ns) + (uint64_t) len * 8 * 1000000000 / l->cfg.rate_bps;
+                depart = (l->busy_until_ns + 999) / 1000;
         }
         if (lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata))) {
                 l->stats.dropped_loss++;

@@ -140,7 +140,7 @@ uint64_t rudp_next_timeout(const Rudp *r) {
         for (unsigned i = 0; !content && i < r->cfg.channels; i++)
                 content = r->recv[i].credit_pending;
         if (content && r->inflight + RUDP_MSS <= r->bbr.cwnd && r->sent_base + RUDP_SENT_MAX > r->next_number)
-                t = MIN(t, MAX(r->pace_next, r->now));
+                t = MIN(t, MAX((r->pace_next_ns + 999) / 1000, r->now));
         return t;
 }
 
