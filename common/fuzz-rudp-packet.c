@@ -1,10 +1,13 @@
 /* Fuzzes rudp's packet parser: a header, then frames to the end, touching every byte a frame
- * points at; whatever parses is written back and must parse to the same frame. */
+ * points at; whatever parses is written back and must parse to the same frame. Then the same
+ * datagram goes into a connection of that id (receive, reassembly, acks, FEC), which must answer
+ * without crashing and keep sending. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rudp-packet.h"
+#include "rudp.h"
 
 volatile uint8_t fuzz_sink;
 
@@ -57,5 +60,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 pos += (size_t) n;
         }
+
+        RudpConfig cfg;
+        Rudp *r = NULL;
+        rudp_config_init(&cfg);
+        cfg.connection_id = h.connection;
+        if (rudp_new(&cfg, true, 0, &r) < 0)
+                return 0;
+        (void) rudp_send(r, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1);
+        uint8_t out[RUDP_DATAGRAM_MAX];
+        for (int i = 0; i < 4; i++)
+                (void) rudp_next_datagram(r, out, sizeof out, (uint64_t) i * 1000);
+        (void) rudp_receive_datagram(r, data, size, 5000);
+        /* The same again (a duplicate), then whatever is owed. */
+        (void) rudp_receive_datagram(r, data, size, 6000);
+        rudp_on_timeout(r, 7000);
+        (void) rudp_next_datagram(r, out, sizeof out, 7000);
+        RudpMessage m;
+        while (rudp_read(r, &m) > 0)
+                touch(m.data, m.len);
+        RudpStats st;
+        rudp_stats(r, &st);
+        rudp_free(r);
         return 0;
 }
