@@ -78,9 +78,11 @@ size_t rudp_queued(const Rudp *r, uint8_t channel);
  * -ECONNRESET when the peer closed the connection. */
 int rudp_receive_datagram(Rudp *r, const uint8_t *dgram, size_t len, uint64_t now_usec);
 
-/* Writes the next datagram to send now into out (size >= RUDP_DATAGRAM_MAX is never short):
+/* Writes the next datagram to send now into out (at most min(size, RUDP_DATAGRAM_MAX) bytes):
  * its length, 0 when nothing may be sent now (nothing to send, congestion window full, or pacing:
- * see rudp_next_timeout()), -ENOBUFS when size is too small for a packet. */
+ * see rudp_next_timeout()), -ENOBUFS when size is below 256, -EPROTO after a protocol error.
+ * Call it until it returns 0: it also runs due timers and closes an FEC group when the queues
+ * run dry. */
 ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now_usec);
 
 /* When to call rudp_on_timeout() and rudp_next_datagram() again at the latest; UINT64_MAX when
@@ -124,13 +126,16 @@ typedef struct RudpStats {
         double loss_rate;          /* smoothed fraction of packets lost on the link (FEC-recovered included) */
         RudpCcState cc_state;
         /* Counters */
-        uint64_t packets_sent, packets_received, packets_lost, packets_dropped;
+        uint64_t packets_sent, packets_received, packets_lost;
+        uint64_t packets_dropped;  /* garbage, another connection's, duplicates, too old */
         uint64_t bytes_sent, bytes_received;
         uint64_t retransmits;      /* fragments of reliable messages sent again */
         uint64_t retransmitted_bytes;
         uint64_t latest_wins_lost; /* messages reported by rudp_lost_latest_wins() */
         uint64_t pto_count;
-        uint64_t fec_parity_sent, fec_recovered, fec_peer_recovered;
+        uint64_t fec_parity_sent;
+        uint64_t fec_recovered;      /* packets this side rebuilt */
+        uint64_t fec_peer_recovered; /* packets the peer rebuilt (from its ACKs) */
         unsigned fec_k, fec_m;     /* the current group shape, 0 when off */
         uint64_t messages_delivered;
 } RudpStats;
