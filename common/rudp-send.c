@@ -390,8 +390,10 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 h.protected = rudp_fec_encoder_next(r->fec_enc, &h.fec_group, &h.fec_index);
         (void) rudp_header_write(&w, &h);
         size_t header_len = w.len;
+        /* A protected payload must leave room for its parity packet in a datagram of this size:
+         * header (17), FEC_PARITY frame header (14), symbol prefix (10). */
         if (h.protected)
-                w.size = MIN(w.size, header_len + RUDP_FEC_PAYLOAD_MAX);
+                w.size = MIN(w.size, header_len + MIN((size_t) RUDP_FEC_PAYLOAD_MAX, size - 48));
         p->protected = h.protected;
         p->fec_group = h.fec_group;
         if (h.protected && h.fec_index == 0)

@@ -355,6 +355,49 @@ static void test_fec_recovery(void) {
         check(r.b.fec_recovered == 4 && r.a.latest_wins_lost == 0 && r.a.packets_lost == 0);
 }
 
+/* A smaller datagram budget (the DTLS layer's, after its record overhead): every packet, parity
+ * included, fits in it. */
+static void test_small_datagrams(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_FIXED, 3, 2), *b = endpoint(true, RUDP_FEC_FIXED, 3, 2);
+        static uint8_t msg[20000];
+        uint8_t d[RUDP_DATAGRAM_MAX];
+        const size_t budget = 1100;
+        for (uint32_t i = 0; i < 20; i++) {
+                fill(msg, i, sizeof msg);
+                check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, i, msg, sizeof msg) == 0);
+        }
+        uint32_t got = 0;
+        for (uint64_t now = 0; now < 20 * SEC && got < 20; now += 100) {
+                ssize_t n;
+                unsigned k = 0;
+                /* Every third datagram from a is lost: FEC and retransmission both work. */
+                while ((n = rudp_next_datagram(a, d, budget, now)) > 0) {
+                        check((size_t) n <= budget);
+                        if (k++ % 3 != 1)
+                                check(rudp_receive_datagram(b, d, (size_t) n, now + 50) == 0);
+                }
+                check(n == 0);
+                while ((n = rudp_next_datagram(b, d, budget, now)) > 0)
+                        check(rudp_receive_datagram(a, d, (size_t) n, now + 50) == 0);
+                check(n == 0);
+                rudp_on_timeout(a, now);
+                rudp_on_timeout(b, now);
+                RudpMessage m;
+                while (rudp_read(b, &m) > 0) {
+                        check(m.message_id == got && m.len == sizeof msg);
+                        for (size_t i = 0; i < m.len; i++)
+                                check(m.data[i] == content(m.message_id, i));
+                        got++;
+                }
+        }
+        check(got == 20);
+        RudpStats st;
+        rudp_stats(a, &st);
+        check(st.fec_parity_sent > 0);
+        rudp_free(a);
+        rudp_free(b);
+}
+
 /* AUTO: no parity on a clean link, parity growing with the loss. */
 static void test_fec_adapt(void) {
         static const double losses[] = { 0, 0.02, 0.10 };
@@ -532,6 +575,7 @@ int main(int argc, char **argv) {
         RUN(test_congestion);
         RUN(test_fec_recovery);
         RUN(test_fec_adapt);
+        RUN(test_small_datagrams);
         RUN(test_bad_input);
         RUN(test_bounds);
         return 0;
