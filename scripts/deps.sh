@@ -8,6 +8,7 @@ PACKAGES=(
     meson ninja-build pkg-config gcc clang
     libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev libpng-dev
     libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev libsdl2-dev
+    libisal-dev  # rudp's Reed-Solomon FEC
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
     # demo image

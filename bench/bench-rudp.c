@@ -1,0 +1,150 @@
+/* rudp on the simulated link (common/rudp-sim.h), for the WAN profiles Microsoft used for RemoteFX
+ * and a clean LAN: bulk goodput as a fraction of the link rate, the latency of small messages sent
+ * while the bulk runs, the queueing delay added at the bottleneck, and the transport's own view
+ * (RTT and bandwidth estimates, loss, FEC, retransmissions).
+ *
+ * Every figure is in VIRTUAL time: a discrete-event simulation with a seeded generator, so the
+ * figures are properties of the algorithms, the same on every machine and every run; wall-clock
+ * time only says how fast the simulation ran.
+ *
+ *     bench-rudp [seconds measured, default 30] [seed, default 1]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "macro.h"
+#include "parse-util.h"
+#include "rudp-sim.h"
+#include "unaligned.h"
+
+#define SEC 1000000ull
+#define MS 1000ull
+#define SMALL_EVERY (20 * MS)
+#define SMALL_SIZE 100
+#define LAT_MAX 100000
+
+typedef struct Profile {
+        const char *name;
+        uint64_t rtt, rate_bps;
+        double loss;
+} Profile;
+
+static const Profile profiles[] = {
+        { "60 ms, 5 Mbps, 1%", 60 * MS, 5000000, 0.01 },
+        { "250 ms, 3 Mbps, 1%", 250 * MS, 3000000, 0.01 },
+        { "100 ms, 256 kbps, 0.5%", 100 * MS, 256000, 0.005 },
+        { "200 ms, 1 Mbps, 5%", 200 * MS, 1000000, 0.05 },
+        { "LAN 1 ms, 1 Gbps, 0%", 1 * MS, 1000000000, 0 },
+};
+
+typedef struct Run {
+        Rudp *a, *b;
+        uint32_t bulk_id, small_id;
+        uint64_t next_small;
+        bool measuring;
+        uint64_t bulk_bytes;
+        uint64_t lat[LAT_MAX];
+        size_t nlat;
+} Run;
+
+static void app(Sim *s, void *userdata) {
+        Run *r = userdata;
+        static uint8_t chunk[65536];
+        uint64_t now = sim_now(s);
+        if (now >= r->next_small) {
+                uint8_t msg[SMALL_SIZE] = {};
+                put_le64(msg, now);
+                if (rudp_send(r->a, 0, RUDP_RELIABLE_ORDERED, r->small_id, msg, sizeof msg) == 0)
+                        r->small_id++;
+                r->next_small = now + SMALL_EVERY;
+        }
+        sim_wake(s, r->next_small);
+        /* The bulk keeps some of the send buffer free for the small messages. */
+        while (rudp_send_room(r->a) >= 4 * sizeof chunk)
+                if (rudp_send(r->a, 1, RUDP_RELIABLE_ORDERED, r->bulk_id++, chunk, sizeof chunk) < 0)
+                        break;
+        RudpMessage m;
+        while (rudp_read(r->b, &m) > 0) {
+                if (!r->measuring)
+                        continue;
+                r->bulk_bytes += m.len;
+                if (m.channel == 0 && m.len == SMALL_SIZE && r->nlat < LAT_MAX)
+                        r->lat[r->nlat++] = now - get_le64(m.data);
+        }
+}
+
+static int cmp_u64(const void *x, const void *y) {
+        uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
+        return a < b ? -1 : a > b;
+}
+
+static void run(const Profile *p, uint64_t measure, uint64_t seed) {
+        RudpConfig cfg;
+        rudp_config_init(&cfg);
+        cfg.connection_id = 1;
+        cfg.initial_rtt_usec = 100 * MS;
+        Rudp *a = NULL, *b = NULL;
+        if (rudp_new(&cfg, false, 0, &a) < 0 || rudp_new(&cfg, true, 0, &b) < 0) {
+                fprintf(stderr, "bench-rudp: out of memory\n");
+                exit(1);
+        }
+        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss };
+        Sim *s = NULL;
+        static Run r;
+        memset(&r, 0, sizeof r);
+        r.a = a;
+        r.b = b;
+        if (sim_new(a, b, &l, &l, seed, &s) < 0) {
+                fprintf(stderr, "bench-rudp: out of memory\n");
+                exit(1);
+        }
+        sim_set_app(s, app, &r);
+        uint64_t warm = MAX(5 * SEC, 20 * p->rtt);
+        sim_run(s, warm);
+        sim_reset_link_stats(s);
+        RudpStats before;
+        rudp_stats(a, &before);
+        r.measuring = true;
+        sim_run(s, warm + measure);
+
+        RudpStats st;
+        rudp_stats(a, &st);
+        const SimLinkStats *ls = sim_link_stats(s, 0);
+        double goodput = (double) r.bulk_bytes * 8 / ((double) measure / SEC) / (double) p->rate_bps;
+        qsort(r.lat, r.nlat, sizeof r.lat[0], cmp_u64);
+        double p50 = r.nlat ? (double) r.lat[r.nlat / 2] / MS : 0;
+        double p99 = r.nlat ? (double) r.lat[MIN(r.nlat - 1, r.nlat * 99 / 100)] / MS : 0;
+        double qavg = ls->queue_samples ? (double) ls->queue_delay_sum / (double) ls->queue_samples / MS : 0;
+        printf("| %-24s | %6.1f%% | %7.1f | %7.1f | %7.1f | %6.1f | %6.1f | %7.1f | %7.2f | %5.2f%% | %2u/%u | %7llu | %7llu |\n",
+               p->name, goodput * 100, p50, p99, (double) p->rtt / 2 / MS + 50, qavg, (double) ls->queue_delay_max / MS,
+               (double) st.min_rtt_usec / MS, (double) st.bandwidth * 8 / 1e6, st.loss_rate * 100, st.fec_k, st.fec_m,
+               (unsigned long long) (st.retransmits - before.retransmits),
+               (unsigned long long) (st.fec_peer_recovered - before.fec_peer_recovered));
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+}
+
+int main(int argc, char **argv) {
+        uint64_t seconds = 30, seed = 1;
+        if ((argc > 1 && parse_u64(argv[1], 3600, &seconds) < 0) || seconds == 0 ||
+            (argc > 2 && parse_u64(argv[2], UINT32_MAX, &seed) < 0)) {
+                fprintf(stderr, "usage: bench-rudp [seconds measured, 1-3600] [seed]\n");
+                return 2;
+        }
+        printf("rudp on a simulated link, VIRTUAL time (discrete-event simulation, seed %llu): %u s measured\n"
+               "after a warm-up; bulk = 64 KiB reliable messages keeping the send buffer full; small = a 100-byte\n"
+               "reliable message every 20 ms on another channel during the bulk, latency from send to read;\n"
+               "queue = delay added at the bottleneck (its buffer: one bandwidth-delay product, >= 64 KiB);\n"
+               "goodput counts the bytes of all messages delivered (rudp's headers and FEC parity are overhead).\n\n",
+               (unsigned long long) seed, (unsigned) seconds);
+        printf("| profile                  | goodput | p50 ms  | p99 ms  | target  | q avg  | q max  | minrtt  | bw Mbps | loss   | k/m  | resent  | fec rec |\n");
+        printf("|--------------------------|---------|---------|---------|---------|--------|--------|---------|---------|--------|------|---------|---------|\n");
+        clock_t c0 = clock();
+        for (size_t i = 0; i < ELEMENTSOF(profiles); i++)
+                run(&profiles[i], seconds * SEC, seed);
+        printf("\n(p99 target: RTT/2 + 50 ms; simulation took %.1f s of CPU)\n", (double) (clock() - c0) / CLOCKS_PER_SEC);
+        return 0;
+}

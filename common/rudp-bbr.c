@@ -1,0 +1,201 @@
+/* BBR-like congestion control; see rudp-bbr.h. Rates are bytes per second, times microseconds. */
+#include <string.h>
+
+#include "macro.h"
+#include "rudp-bbr.h"
+
+#define HIGH_GAIN 2.885 /* 2/ln 2: doubles the delivery rate every round */
+#define MIN_CWND (4 * RUDP_MSS)
+#define INITIAL_CWND (10 * RUDP_MSS)
+#define MIN_RTT_WINDOW_USEC 10000000
+#define PROBE_RTT_USEC 200000
+/* Pacing a bit below the estimate keeps the bottleneck's queue from creeping up. */
+#define PACING_MARGIN 0.99
+
+static const double cycle_gains[8] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
+
+static uint64_t next_rand(RudpBbr *b) {
+        b->rng ^= b->rng << 13;
+        b->rng ^= b->rng >> 7;
+        b->rng ^= b->rng << 17;
+        return b->rng;
+}
+
+uint64_t rudp_bbr_bdp(const RudpBbr *b, double gain) {
+        if (b->min_rtt == UINT64_MAX || b->max_bw == 0)
+                return INITIAL_CWND;
+        return (uint64_t) (gain * (double) b->max_bw * b->bw_scale * (double) b->min_rtt / 1e6);
+}
+
+static void set_pacing_rate(RudpBbr *b, double gain) {
+        uint64_t rate = (uint64_t) (gain * (double) b->max_bw * b->bw_scale * PACING_MARGIN);
+        /* Before the pipe is full, never slow down below what was already reached. */
+        if (rate > 0 && (b->filled_pipe || rate > b->pacing_rate))
+                b->pacing_rate = rate;
+}
+
+void rudp_bbr_init(RudpBbr *b, uint64_t initial_rtt_usec, uint64_t seed, uint64_t now) {
+        memset(b, 0, sizeof(*b));
+        b->state = RUDP_CC_STARTUP;
+        b->pacing_gain = b->cwnd_gain = HIGH_GAIN;
+        b->cwnd = INITIAL_CWND;
+        b->min_rtt = UINT64_MAX;
+        b->min_rtt_stamp = now;
+        b->bw_scale = 1;
+        b->rng = seed | 1;
+        uint64_t rtt = initial_rtt_usec ? initial_rtt_usec : 100000;
+        b->pacing_rate = (uint64_t) (HIGH_GAIN * INITIAL_CWND * 1e6 / (double) rtt);
+}
+
+static void update_bw(RudpBbr *b, const RudpRateSample *rs) {
+        if (rs->interval_usec == 0)
+                return;
+        uint64_t bw = rs->delivered * 1000000 / rs->interval_usec;
+        /* An app-limited sample only counts when it raises the estimate. */
+        if (rs->app_limited && bw < b->max_bw)
+                return;
+        unsigned slot = (unsigned) (b->round_count % RUDP_BBR_BW_ROUNDS);
+        if (b->bw_slot_round[slot] != b->round_count) {
+                b->bw_slot_round[slot] = b->round_count;
+                b->bw_slot[slot] = 0;
+        }
+        b->bw_slot[slot] = MAX(b->bw_slot[slot], bw);
+        uint64_t max = 0;
+        for (unsigned i = 0; i < RUDP_BBR_BW_ROUNDS; i++)
+                if (b->bw_slot_round[i] + RUDP_BBR_BW_ROUNDS > b->round_count)
+                        max = MAX(max, b->bw_slot[i]);
+        b->max_bw = max;
+}
+
+static void check_full_pipe(RudpBbr *b, const RudpRateSample *rs) {
+        if (b->filled_pipe || !b->round_start || rs->app_limited)
+                return;
+        if (b->max_bw >= b->full_bw * 5 / 4) {
+                b->full_bw = b->max_bw;
+                b->full_bw_count = 0;
+                return;
+        }
+        if (++b->full_bw_count >= 3)
+                b->filled_pipe = true;
+}
+
+static void enter_probe_bw(RudpBbr *b, uint64_t now) {
+        b->state = RUDP_CC_PROBE_BW;
+        b->cwnd_gain = 2;
+        /* Start anywhere but the draining phase, so flows do not probe in lockstep. */
+        unsigned i = (unsigned) (next_rand(b) % 7);
+        b->cycle_index = i == 0 ? 0 : i + 1;
+        b->cycle_stamp = now;
+        b->pacing_gain = cycle_gains[b->cycle_index];
+}
+
+static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight, uint64_t now) {
+        if (b->state != RUDP_CC_PROBE_BW)
+                return;
+        bool elapsed = b->min_rtt != UINT64_MAX && now - b->cycle_stamp > b->min_rtt;
+        bool next;
+        if (b->pacing_gain > 1)
+                /* Probe until the extra is really in flight, or until it is lost. */
+                next = elapsed && (rs->newly_lost > 0 || inflight >= rudp_bbr_bdp(b, b->pacing_gain));
+        else if (b->pacing_gain < 1)
+                next = elapsed || inflight <= rudp_bbr_bdp(b, 1);
+        else
+                next = elapsed;
+        if (next) {
+                b->cycle_index = (b->cycle_index + 1) % 8;
+                b->cycle_stamp = now;
+                b->pacing_gain = cycle_gains[b->cycle_index];
+        }
+}
+
+static void update_min_rtt(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, uint64_t inflight, uint64_t now) {
+        bool expired = now - b->min_rtt_stamp > MIN_RTT_WINDOW_USEC;
+        if (rs->rtt_usec > 0 && (rs->rtt_usec <= b->min_rtt || expired)) {
+                b->min_rtt = rs->rtt_usec;
+                b->min_rtt_stamp = now;
+        }
+        if (expired && b->state != RUDP_CC_PROBE_RTT && b->min_rtt != UINT64_MAX) {
+                b->state = RUDP_CC_PROBE_RTT;
+                b->pacing_gain = 1;
+                b->prior_cwnd = b->cwnd;
+                b->probe_rtt_done_stamp = 0;
+        }
+        if (b->state != RUDP_CC_PROBE_RTT)
+                return;
+        uint64_t target = MAX((uint64_t) MIN_CWND, rudp_bbr_bdp(b, 0.5));
+        if (b->probe_rtt_done_stamp == 0 && inflight <= target) {
+                b->probe_rtt_done_stamp = now + PROBE_RTT_USEC;
+                b->probe_rtt_round_done = false;
+                b->next_round_delivered = delivered;
+        } else if (b->probe_rtt_done_stamp != 0) {
+                if (b->round_start)
+                        b->probe_rtt_round_done = true;
+                if (b->probe_rtt_round_done && now >= b->probe_rtt_done_stamp) {
+                        b->min_rtt_stamp = now;
+                        b->cwnd = MAX(b->cwnd, b->prior_cwnd);
+                        if (b->filled_pipe)
+                                enter_probe_bw(b, now);
+                        else {
+                                b->state = RUDP_CC_STARTUP;
+                                b->pacing_gain = b->cwnd_gain = HIGH_GAIN;
+                        }
+                }
+        }
+}
+
+/* Loss above the bound in a round: the model is too optimistic. Below it, loss is noise. */
+static void update_loss(RudpBbr *b, const RudpRateSample *rs) {
+        b->round_lost += rs->lost_packets;
+        b->round_acked += rs->acked_packets;
+        if (!b->round_start)
+                return;
+        uint64_t total = b->round_lost + b->round_acked;
+        if (total >= 8 && (double) b->round_lost > RUDP_BBR_LOSS_THRESH * (double) total) {
+                b->bw_scale = MAX(b->bw_scale * 0.85, 0.3);
+                if (b->state == RUDP_CC_STARTUP)
+                        b->filled_pipe = true;
+        } else if (b->bw_scale < 1)
+                b->bw_scale = MIN(b->bw_scale * 1.1, 1.0);
+        b->round_lost = b->round_acked = 0;
+}
+
+void rudp_bbr_on_ack(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, uint64_t inflight, uint64_t now) {
+        b->round_start = false;
+        if (rs->interval_usec > 0 || rs->newly_acked > 0) {
+                if (rs->prior_delivered >= b->next_round_delivered) {
+                        b->next_round_delivered = delivered;
+                        b->round_count++;
+                        b->round_start = true;
+                }
+        }
+        update_loss(b, rs);
+        update_bw(b, rs);
+        update_cycle(b, rs, inflight, now);
+        check_full_pipe(b, rs);
+
+        if (b->state == RUDP_CC_STARTUP && b->filled_pipe) {
+                b->state = RUDP_CC_DRAIN;
+                b->pacing_gain = 1 / HIGH_GAIN;
+                b->cwnd_gain = HIGH_GAIN;
+        }
+        if (b->state == RUDP_CC_DRAIN && inflight <= rudp_bbr_bdp(b, 1))
+                enter_probe_bw(b, now);
+        update_min_rtt(b, rs, delivered, inflight, now);
+
+        set_pacing_rate(b, b->pacing_gain);
+
+        /* The window: gain × BDP plus room for delayed and aggregated acks. */
+        uint64_t target = rudp_bbr_bdp(b, b->cwnd_gain) + 3 * RUDP_MSS;
+        if (b->filled_pipe)
+                b->cwnd = MIN(b->cwnd + rs->newly_acked, target);
+        else if (b->cwnd < target || delivered < INITIAL_CWND)
+                b->cwnd += rs->newly_acked;
+        b->cwnd = MAX(b->cwnd, (uint64_t) MIN_CWND);
+        if (b->state == RUDP_CC_PROBE_RTT)
+                b->cwnd = MIN(b->cwnd, MAX((uint64_t) MIN_CWND, rudp_bbr_bdp(b, 0.5)));
+}
+
+void rudp_bbr_on_persistent_congestion(RudpBbr *b) {
+        b->prior_cwnd = MAX(b->prior_cwnd, b->cwnd);
+        b->cwnd = MIN_CWND;
+}

@@ -1,0 +1,201 @@
+/* rudp's connection state, shared by its files: rudp.c (lifecycle, API), rudp-send.c (queues,
+ * packet assembly), rudp-recovery.c (acks, loss detection, RTT), rudp-recv.c (datagrams in,
+ * reassembly, acks out). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rudp-bbr.h"
+#include "rudp-fec.h"
+#include "rudp-packet.h"
+#include "rudp-ranges.h"
+#include "rudp.h"
+
+#define RUDP_MAX_ACK_DELAY 5000         /* usec */
+#define RUDP_ACK_EVERY 2                /* ack-eliciting packets per ACK */
+#define RUDP_RECV_RANGES 32             /* packet number ranges a receiver tracks */
+#define RUDP_PACKET_THRESHOLD 3
+#define RUDP_GRANULARITY 1000           /* usec */
+#define RUDP_SENT_MAX 8192              /* packets tracked in flight */
+#define RUDP_SENT_FRAGS 8               /* STREAM frames per packet */
+#define RUDP_MSG_RANGES_MAX 1024        /* holes in one message being reassembled */
+#define RUDP_DELIVERED_RANGES_MAX 16384 /* unordered messages delivered past a gap */
+#define RUDP_LOST_QUEUE_MAX 65536
+#define RUDP_FEC_GROUPS_TRACKED 64      /* sender: parity packet numbers of recent groups */
+#define RUDP_PERSISTENT_PTO 3
+
+/* ---- send side ---- */
+
+typedef struct SendMsg {
+        uint32_t message_id;
+        uint64_t start; /* in the channel's byte sequence */
+        uint32_t len;
+        uint8_t *data;  /* freed once not needed any more */
+        uint32_t sent;  /* [0, sent) went out at least once */
+        RudpRanges acked, resend; /* reliable classes */
+        unsigned outstanding;     /* latest-wins: fragments in flight */
+        bool lost, done;
+} SendMsg;
+
+typedef struct SendChannel {
+        bool used;
+        RudpClass cls;
+        SendMsg **q;      /* by start; done messages are popped from the front */
+        size_t head, n, cap;
+        uint64_t next_start;
+        uint64_t credit;  /* the peer's limit (reliable) */
+        size_t first_unsent; /* index (from head) of the first message not completely sent */
+        size_t resend_msgs;  /* messages with bytes to resend */
+        size_t queued;       /* bytes of data held */
+} SendChannel;
+
+typedef struct SentFrag {
+        uint64_t start;
+        uint32_t off, len;
+        uint8_t channel;
+} SentFrag;
+
+typedef enum SentState {
+        SENT_NONE,
+        SENT_IN_FLIGHT,
+        SENT_DONE,       /* acknowledged or declared lost */
+} SentState;
+
+typedef struct SentPacket {
+        uint64_t number;
+        SentState state;
+        bool ack_eliciting, credit, close, parity, protected;
+        uint32_t size;
+        uint64_t time_sent;
+        uint64_t fec_group;
+        uint64_t ack_largest; /* +1 of the largest this packet acknowledged; 0 when it had no ACK */
+        /* Delivery-rate state when sent */
+        uint64_t delivered, delivered_time, first_sent_time;
+        bool app_limited;
+        unsigned nfrags;
+        SentFrag frags[RUDP_SENT_FRAGS];
+} SentPacket;
+
+/* Parity packets of a recent FEC group: its data packets are only declared lost after these. */
+typedef struct FecSent {
+        uint64_t group;
+        bool used, closed;    /* closed: every parity packet went out */
+        uint64_t opened;      /* when its first data packet went out */
+        uint64_t last_number, last_time;
+} FecSent;
+
+/* ---- receive side ---- */
+
+typedef struct RecvMsg {
+        struct RecvMsg *next_ready;
+        uint8_t channel;
+        RudpClass cls;
+        uint32_t message_id;
+        uint64_t start;
+        uint32_t len;
+        uint8_t *data;
+        RudpRanges have;
+        uint64_t first_time;
+} RecvMsg;
+
+typedef struct RecvChannel {
+        bool used;
+        RudpClass cls;
+        RecvMsg **msgs;      /* being reassembled, by start */
+        size_t n, cap;
+        uint64_t deliver_at; /* ordered: start of the next message to deliver */
+        RudpRanges delivered; /* unordered: channel bytes of messages delivered (or read) */
+        RudpRanges consumed; /* channel bytes the application has read */
+        uint64_t limit;      /* credit advertised */
+        bool credit_pending;
+        size_t buffered;     /* bytes held: reassembly and ready */
+} RecvChannel;
+
+typedef struct LostMsg {
+        uint8_t channel;
+        uint32_t message_id;
+} LostMsg;
+
+struct Rudp {
+        RudpConfig cfg;
+        bool server;
+        bool closed, close_pending, close_sent, peer_closed, broken;
+        uint64_t close_code;
+        uint64_t now;
+
+        /* Send */
+        SendChannel *send;        /* cfg.channels */
+        size_t send_queued;
+        unsigned rr;              /* next channel served first */
+        uint64_t next_number;
+        SentPacket *sent;         /* ring indexed by number, sent_cap a power of two */
+        size_t sent_cap;
+        uint64_t sent_base;       /* lowest number possibly in flight */
+        uint64_t inflight;        /* bytes of ack-eliciting packets in flight */
+        uint64_t largest_acked;   /* +1, 0 when none */
+        uint64_t last_ack_eliciting_time;
+        uint64_t loss_time;       /* 0: none */
+        unsigned pto_count, probes_pending;
+        uint64_t pace_next_ns;    /* nanoseconds */
+        FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
+        LostMsg *lost;            /* latest-wins losses to report: ring */
+        size_t lost_head, lost_n, lost_cap;
+
+        /* Delivery rate (sender) */
+        uint64_t delivered, delivered_time, first_sent_time, app_limited_until;
+
+        /* RTT */
+        bool have_rtt;
+        uint64_t min_rtt, smoothed_rtt, rttvar, latest_rtt;
+
+        RudpBbr bbr;
+
+        /* Loss measurement, for FEC and the stats */
+        uint64_t win_sent_resolved, win_lost, peer_recovered, win_recovered;
+        double loss_rate;
+        uint64_t loss_samples;
+        unsigned fec_k, fec_m;    /* the shape in use */
+
+        RudpFecEncoder *fec_enc;
+        RudpFecDecoder *fec_dec;
+
+        /* Receive */
+        RecvChannel *recv;
+        RudpRanges recv_pns;
+        uint64_t recv_floor;      /* numbers below are dropped */
+        uint64_t largest_recv, largest_recv_time;
+        bool have_recv;
+        unsigned ack_eliciting_unacked;
+        bool ack_now, ack_dirty;
+        uint64_t ack_deadline;    /* 0: none */
+        size_t lw_buffered;       /* latest-wins reassembly, all channels */
+        RecvMsg *ready_head, *ready_tail;
+        RecvMsg *reading;         /* the message rudp_read() returned last */
+
+        RudpStats stats;
+};
+
+/* rudp-send.c */
+int rudp_send_channel_pop_done(Rudp *r, SendChannel *c);
+SendMsg *rudp_send_find(Rudp *r, uint8_t channel, uint64_t start);
+void rudp_send_msg_free(Rudp *r, SendChannel *c, SendMsg *m);
+bool rudp_send_has_data(const Rudp *r);
+bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id);
+
+/* rudp-recovery.c */
+SentPacket *rudp_sent_get(Rudp *r, uint64_t number);
+int rudp_sent_add(Rudp *r, SentPacket **ret);
+int rudp_on_ack_frame(Rudp *r, const RudpFrame *f, uint64_t now);
+void rudp_detect_losses(Rudp *r, uint64_t now);
+uint64_t rudp_pto_time(const Rudp *r);
+uint64_t rudp_pto_interval(const Rudp *r);
+void rudp_recovery_timeout(Rudp *r, uint64_t now);
+void rudp_fec_sent_parity(Rudp *r, uint64_t group, uint64_t number, uint64_t now, bool last);
+void rudp_fec_sent_data(Rudp *r, uint64_t group, uint64_t now);
+
+/* rudp-recv.c */
+int rudp_recv_packet(Rudp *r, const uint8_t *dgram, size_t len, uint64_t now);
+void rudp_recv_msg_free(RecvMsg *m);
+void rudp_consumed(Rudp *r, RecvMsg *m);
+size_t rudp_ack_ranges(const Rudp *r, RudpAckRange *ranges, size_t max);

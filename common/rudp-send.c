@@ -1,0 +1,423 @@
+/* rudp's send side: per-channel message queues and the assembly of each datagram: ACK, CLOSE and
+ * credits first, then reliable bytes to send again, then new bytes, channels served round-robin so
+ * a small message is never stuck behind a bulk one. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "rudp-internal.h"
+
+int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, const void *data, size_t len) {
+        if (r->closed || r->broken || r->peer_closed)
+                return -EPIPE;
+        if (channel >= r->cfg.channels || (unsigned) cls >= _RUDP_CLASS_MAX || len == 0 || !data)
+                return -EINVAL;
+        if (len > r->cfg.max_message)
+                return -EMSGSIZE;
+        SendChannel *c = &r->send[channel];
+        if (c->used && c->cls != cls)
+                return -EINVAL;
+        if (len > r->cfg.send_buffer - r->send_queued)
+                return -ENOBUFS;
+
+        if (c->head + c->n == c->cap) {
+                if (c->head > 0) {
+                        memmove(c->q, c->q + c->head, c->n * sizeof(*c->q));
+                        c->head = 0;
+                } else {
+                        size_t cap = c->cap ? c->cap * 2 : 16;
+                        SendMsg **q = realloc(c->q, cap * sizeof(*q));
+                        if (!q)
+                                return -ENOMEM;
+                        c->q = q;
+                        c->cap = cap;
+                }
+        }
+        SendMsg *m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->data = malloc(len);
+        if (!m->data) {
+                free(m);
+                return -ENOMEM;
+        }
+        memcpy(m->data, data, len);
+        m->message_id = message_id;
+        m->start = c->next_start;
+        m->len = (uint32_t) len;
+        m->acked = (RudpRanges) RUDP_RANGES_INIT(RUDP_MSG_RANGES_MAX);
+        m->resend = (RudpRanges) RUDP_RANGES_INIT(RUDP_MSG_RANGES_MAX);
+        c->q[c->head + c->n++] = m;
+        if (!c->used) {
+                c->used = true;
+                c->cls = cls;
+        }
+        c->next_start += len;
+        c->queued += len;
+        r->send_queued += len;
+        return 0;
+}
+
+size_t rudp_send_room(const Rudp *r) {
+        return r->cfg.send_buffer - r->send_queued;
+}
+
+size_t rudp_queued(const Rudp *r, uint8_t channel) {
+        return channel < r->cfg.channels ? r->send[channel].queued : 0;
+}
+
+static void msg_drop_data(Rudp *r, SendChannel *c, SendMsg *m) {
+        if (!m->data)
+                return;
+        free(m->data);
+        m->data = NULL;
+        c->queued -= m->len;
+        r->send_queued -= m->len;
+}
+
+void rudp_send_msg_free(Rudp *r, SendChannel *c, SendMsg *m) {
+        if (!m)
+                return;
+        if (c)
+                msg_drop_data(r, c, m);
+        else
+                free(m->data);
+        rudp_ranges_done(&m->acked);
+        rudp_ranges_done(&m->resend);
+        free(m);
+}
+
+int rudp_send_channel_pop_done(Rudp *r, SendChannel *c) {
+        int popped = 0;
+        while (c->n > 0 && c->q[c->head]->done) {
+                rudp_send_msg_free(r, c, c->q[c->head]);
+                c->q[c->head] = NULL;
+                c->head++;
+                c->n--;
+                popped++;
+                if (c->first_unsent > 0)
+                        c->first_unsent--;
+        }
+        if (c->n == 0)
+                c->head = c->first_unsent = 0;
+        return popped;
+}
+
+SendMsg *rudp_send_find(Rudp *r, uint8_t channel, uint64_t start) {
+        if (channel >= r->cfg.channels)
+                return NULL;
+        SendChannel *c = &r->send[channel];
+        size_t a = 0, b = c->n;
+        while (a < b) {
+                size_t mid = a + (b - a) / 2;
+                SendMsg *m = c->q[c->head + mid];
+                if (m->start == start)
+                        return m;
+                if (m->start < start)
+                        a = mid + 1;
+                else
+                        b = mid;
+        }
+        return NULL;
+}
+
+bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id) {
+        if (r->lost_n == r->lost_cap) {
+                if (r->lost_cap >= RUDP_LOST_QUEUE_MAX)
+                        return false;
+                size_t cap = r->lost_cap ? r->lost_cap * 2 : 64;
+                LostMsg *l = malloc(cap * sizeof(*l));
+                if (!l)
+                        return false;
+                for (size_t i = 0; i < r->lost_n; i++)
+                        l[i] = r->lost[(r->lost_head + i) % r->lost_cap];
+                free(r->lost);
+                r->lost = l;
+                r->lost_cap = cap;
+                r->lost_head = 0;
+        }
+        r->lost[(r->lost_head + r->lost_n++) % r->lost_cap] = (LostMsg) { channel, message_id };
+        r->stats.latest_wins_lost++;
+        return true;
+}
+
+/* The next message of c with bytes never sent that may go now (credit), or NULL. */
+static SendMsg *next_unsent(SendChannel *c) {
+        while (c->first_unsent < c->n && c->q[c->head + c->first_unsent]->sent == c->q[c->head + c->first_unsent]->len)
+                c->first_unsent++;
+        if (c->first_unsent >= c->n)
+                return NULL;
+        SendMsg *m = c->q[c->head + c->first_unsent];
+        if (c->cls != RUDP_LATEST_WINS && m->start + m->sent >= c->credit)
+                return NULL;
+        return m;
+}
+
+bool rudp_send_has_data(const Rudp *r) {
+        for (unsigned i = 0; i < r->cfg.channels; i++) {
+                SendChannel *c = &r->send[i];
+                if (!c->used)
+                        continue;
+                if (c->resend_msgs > 0 || next_unsent(c))
+                        return true;
+        }
+        return false;
+}
+
+static bool credit_pending(const Rudp *r) {
+        for (unsigned i = 0; i < r->cfg.channels; i++)
+                if (r->recv[i].credit_pending)
+                        return true;
+        return false;
+}
+
+/* Writes one fragment of m from [off, off + avail) at most: bytes written, 0 when it does not fit. */
+static uint32_t write_fragment(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, SendChannel *c,
+                               SendMsg *m, uint32_t off, uint32_t avail) {
+        size_t room = rudp_writer_room(w);
+        size_t hdr = rudp_stream_header_size(m->message_id, m->start, m->len, off, MIN((size_t) avail, room));
+        if (room <= hdr || p->nfrags >= RUDP_SENT_FRAGS)
+                return 0;
+        uint32_t size = (uint32_t) MIN((size_t) avail, room - hdr);
+        if (rudp_frame_write_stream(w, channel, c->cls, m->message_id, m->start, m->len, off, m->data + off, size) < 0)
+                return 0;
+        p->frags[p->nfrags++] = (SentFrag) { .start = m->start, .off = off, .len = size, .channel = channel };
+        return size;
+}
+
+/* Bytes of reliable messages to send again, as much as fits: true if anything was written. */
+static bool fill_resend(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, SendChannel *c) {
+        bool wrote = false;
+        for (size_t i = 0; i < c->n && c->resend_msgs > 0; i++) {
+                SendMsg *m = c->q[c->head + i];
+                if (rudp_ranges_empty(&m->resend))
+                        continue;
+                while (!rudp_ranges_empty(&m->resend)) {
+                        RudpRange want = m->resend.r[0], gap;
+                        if (!rudp_ranges_first_gap(&m->acked, want.lo, want.hi, &gap)) {
+                                (void) rudp_ranges_remove(&m->resend, want.lo, want.hi);
+                                continue;
+                        }
+                        /* Drop the acknowledged head first, so removing what is sent never splits. */
+                        (void) rudp_ranges_remove(&m->resend, want.lo, gap.lo);
+                        uint32_t n = write_fragment(r, w, p, channel, c, m, (uint32_t) gap.lo, (uint32_t) (gap.hi - gap.lo));
+                        if (n == 0)
+                                return wrote;
+                        (void) rudp_ranges_remove(&m->resend, gap.lo, gap.lo + n);
+                        r->stats.retransmits++;
+                        r->stats.retransmitted_bytes += n;
+                        wrote = true;
+                }
+                c->resend_msgs--;
+        }
+        return wrote;
+}
+
+static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, SendChannel *c) {
+        bool wrote = false;
+        SendMsg *m;
+        while ((m = next_unsent(c))) {
+                uint32_t avail = m->len - m->sent;
+                if (c->cls != RUDP_LATEST_WINS)
+                        avail = (uint32_t) MIN((uint64_t) avail, c->credit - (m->start + m->sent));
+                uint32_t n = write_fragment(r, w, p, channel, c, m, m->sent, avail);
+                if (n == 0)
+                        break;
+                m->sent += n;
+                wrote = true;
+                if (c->cls == RUDP_LATEST_WINS) {
+                        m->outstanding++;
+                        if (m->sent == m->len)
+                                msg_drop_data(r, c, m); /* never sent again */
+                }
+        }
+        return wrote;
+}
+
+static bool fill_streams(Rudp *r, RudpWriter *w, SentPacket *p) {
+        bool wrote = false;
+        int first = -1;
+        for (int pass = 0; pass < 2; pass++)
+                for (unsigned i = 0; i < r->cfg.channels; i++) {
+                        unsigned ch = (r->rr + i) % r->cfg.channels;
+                        SendChannel *c = &r->send[ch];
+                        if (!c->used)
+                                continue;
+                        bool any = pass == 0 ? fill_resend(r, w, p, (uint8_t) ch, c) : fill_new(r, w, p, (uint8_t) ch, c);
+                        if (any && first < 0)
+                                first = (int) ch;
+                        wrote |= any;
+                }
+        if (first >= 0)
+                r->rr = ((unsigned) first + 1) % r->cfg.channels;
+        return wrote;
+}
+
+static bool write_credits(Rudp *r, RudpWriter *w, SentPacket *p) {
+        bool wrote = false;
+        for (unsigned i = 0; i < r->cfg.channels; i++) {
+                RecvChannel *c = &r->recv[i];
+                if (!c->credit_pending)
+                        continue;
+                if (rudp_frame_write_max_stream(w, (uint8_t) i, c->limit) < 0)
+                        break;
+                c->credit_pending = false;
+                p->credit = wrote = true;
+        }
+        return wrote;
+}
+
+static bool write_ack(Rudp *r, RudpWriter *w, SentPacket *p, size_t max_ranges, uint64_t now) {
+        RudpAckRange ranges[RUDP_RECV_RANGES];
+        size_t n = rudp_ack_ranges(r, ranges, MIN(max_ranges, (size_t) RUDP_RECV_RANGES));
+        if (n == 0)
+                return false;
+        uint64_t delay = now > r->largest_recv_time ? now - r->largest_recv_time : 0;
+        if (rudp_frame_write_ack(w, ranges, n, delay, r->stats.fec_recovered) < 0)
+                return false;
+        p->ack_largest = ranges[0].hi + 1;
+        r->ack_now = r->ack_dirty = false;
+        r->ack_deadline = 0;
+        r->ack_eliciting_unacked = 0;
+        return true;
+}
+
+static void pace(Rudp *r, size_t size, uint64_t now) {
+        /* In nanoseconds: a packet at a gigabit is 9.6 us, and rounding it to 9 would pace 7%
+         * faster than the model says. */
+        uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
+        uint64_t t = (uint64_t) size * 1000000000 / rate;
+        uint64_t now_ns = now * 1000;
+        /* A late wake-up may catch up two packets, never more: no bursts. */
+        uint64_t floor = now_ns > 2 * t ? now_ns - 2 * t : 0;
+        r->pace_next_ns = MAX(r->pace_next_ns, floor) + t;
+}
+
+/* The first microsecond at which pacing lets the next packet go. */
+static inline uint64_t pace_time(const Rudp *r) {
+        return (r->pace_next_ns + 999) / 1000;
+}
+
+static ssize_t finish(Rudp *r, SentPacket *p, RudpWriter *w, size_t header_len, uint64_t now) {
+        p->size = (uint32_t) w->len;
+        p->time_sent = now;
+        if (p->protected) {
+                int k = rudp_fec_encoder_add(r->fec_enc, p->number, w->p + header_len, w->len - header_len, now);
+                if (k < 0)
+                        p->protected = false; /* cannot happen: the payload budget was checked */
+        }
+        if (p->ack_eliciting) {
+                p->state = SENT_IN_FLIGHT;
+                if (r->inflight == 0) {
+                        r->first_sent_time = now;
+                        r->delivered_time = now;
+                }
+                p->delivered = r->delivered;
+                p->delivered_time = r->delivered_time;
+                p->first_sent_time = r->first_sent_time;
+                p->app_limited = r->app_limited_until != 0;
+                r->inflight += p->size;
+                r->last_ack_eliciting_time = now;
+                pace(r, p->size, now);
+        } else
+                p->state = p->ack_largest ? SENT_DONE : SENT_DONE;
+        r->next_number++;
+        r->stats.packets_sent++;
+        r->stats.bytes_sent += p->size;
+        return (ssize_t) w->len;
+}
+
+ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
+        if (r->broken)
+                return -EPROTO;
+        if (size < 256)
+                return -ENOBUFS;
+        size = MIN(size, (size_t) RUDP_DATAGRAM_MAX);
+        r->now = now;
+        if (r->peer_closed || (r->close_sent && !r->close_pending))
+                return 0;
+        rudp_on_timeout(r, now);
+        if (r->ack_deadline && now >= r->ack_deadline)
+                r->ack_now = true;
+
+        bool data = rudp_send_has_data(r);
+        RudpFecParity par;
+        bool parity = rudp_fec_encoder_peek(r->fec_enc, &par) > 0;
+        if (!data && !parity && rudp_fec_encoder_open(r->fec_enc, NULL) > 0) {
+                /* Nothing more to send for now: protect the tail. */
+                rudp_fec_encoder_flush(r->fec_enc);
+                parity = rudp_fec_encoder_peek(r->fec_enc, &par) > 0;
+        }
+        bool content = data || parity || r->close_pending || credit_pending(r);
+        bool probe = r->probes_pending > 0;
+        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && now >= pace_time(r);
+        if (!content && !probe) {
+                /* The application has nothing to send: rate samples until this is delivered
+                 * say less about the path than about the application. */
+                r->app_limited_until = MAX(r->delivered + r->inflight, (uint64_t) 1);
+        }
+        if (r->sent_base + RUDP_SENT_MAX <= r->next_number)
+                cc_ok = probe = false;
+        bool eliciting = (content && cc_ok) || probe;
+        bool ack_only = !eliciting && r->ack_now && r->have_recv;
+        if (!eliciting && !ack_only)
+                return 0;
+
+        SentPacket *p;
+        int k = rudp_sent_add(r, &p);
+        if (k < 0)
+                return k;
+        RudpWriter w = { out, size, 0 };
+        RudpHeader h = { .connection = r->cfg.connection_id, .number = r->next_number };
+
+        if (eliciting && parity) {
+                (void) rudp_header_write(&w, &h);
+                if (rudp_frame_write_parity(&w, par.group, par.k, par.m, par.index, par.data, par.size) < 0)
+                        return -ENOBUFS;
+                p->parity = p->ack_eliciting = true;
+                p->fec_group = par.group;
+                rudp_fec_encoder_pop(r->fec_enc);
+                bool last = par.index + 1 == par.m;
+                rudp_fec_sent_parity(r, par.group, h.number, now, last);
+                r->stats.fec_parity_sent++;
+                if (probe)
+                        r->probes_pending--;
+                return finish(r, p, &w, 0, now);
+        }
+
+        if (eliciting)
+                h.protected = rudp_fec_encoder_next(r->fec_enc, &h.fec_group, &h.fec_index);
+        (void) rudp_header_write(&w, &h);
+        size_t header_len = w.len;
+        /* A protected payload must leave room for its parity packet in a datagram of this size:
+         * header (17), FEC_PARITY frame header (14), symbol prefix (10). */
+        if (h.protected)
+                w.size = MIN(w.size, header_len + MIN((size_t) RUDP_FEC_PAYLOAD_MAX, size - 48));
+        p->protected = h.protected;
+        p->fec_group = h.fec_group;
+        if (h.protected && h.fec_index == 0)
+                rudp_fec_sent_data(r, h.fec_group, now);
+
+        if (r->have_recv && (r->ack_dirty || ack_only))
+                write_ack(r, &w, p, ack_only ? RUDP_RECV_RANGES : 8, now);
+        if (eliciting) {
+                bool any = false;
+                if (r->close_pending && rudp_frame_write_close(&w, r->close_code) == 0) {
+                        r->close_pending = false;
+                        r->close_sent = true;
+                        p->close = any = true;
+                }
+                any |= write_credits(r, &w, p);
+                if (!r->close_sent)
+                        any |= fill_streams(r, &w, p);
+                if (!any)
+                        any = rudp_frame_write_simple(&w, RUDP_FRAME_PING) == 0;
+                p->ack_eliciting = any;
+                if (probe)
+                        r->probes_pending--;
+        }
+        if (w.len == header_len)
+                return 0; /* nothing fitted: the slot stays unused */
+        return finish(r, p, &w, header_len, now);
+}

@@ -1,0 +1,582 @@
+/* rudp end to end on a simulated link (rudp-sim.h: virtual time, seeded): every delivery class
+ * under loss, bursts and reordering, FEC recovery and its adaptation, the congestion controller's
+ * goodput, queue and estimates, flow control and bounds, bad input. */
+#include "check.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "rudp-internal.h"
+#include "rudp-sim.h"
+
+#define SEC 1000000ull
+#define MS 1000ull
+
+static uint32_t hash32(uint32_t x) {
+        x ^= x >> 16;
+        x *= 0x7feb352d;
+        x ^= x >> 15;
+        x *= 0x846ca68b;
+        x ^= x >> 16;
+        return x;
+}
+
+static uint8_t content(uint32_t id, size_t off) {
+        return (uint8_t) hash32(id * 2654435761u + (uint32_t) off);
+}
+
+static void fill(uint8_t *p, uint32_t id, size_t len) {
+        for (size_t i = 0; i < len; i++)
+                p[i] = content(id, i);
+}
+
+static size_t size_of(uint32_t id, size_t max) {
+        return 1 + hash32(id) % max;
+}
+
+/* One direction of messages: tx sends count messages on a channel, rx checks them. */
+typedef struct Transfer {
+        Rudp *tx, *rx;
+        uint8_t channel;
+        RudpClass cls;
+        uint32_t count, sent, size_max;
+        uint32_t next_expected;
+        uint8_t *got, *lost;
+        uint32_t delivered, lost_count, both;
+} Transfer;
+
+typedef struct Scenario {
+        Transfer t[2];
+        unsigned nt;
+        bool done;
+} Scenario;
+
+static uint8_t scratch[1 << 20];
+
+static void transfer_step(Sim *s, Transfer *t) {
+        while (t->sent < t->count) {
+                size_t len = size_of(t->sent, t->size_max);
+                fill(scratch, t->sent, len);
+                int r = rudp_send(t->tx, t->channel, t->cls, t->sent, scratch, len);
+                if (r == -ENOBUFS)
+                        break;
+                check(r == 0);
+                t->sent++;
+        }
+        uint8_t ch;
+        uint32_t id;
+        while (rudp_lost_latest_wins(t->tx, &ch, &id) > 0) {
+                check(t->cls == RUDP_LATEST_WINS && ch == t->channel && id < t->sent);
+                check(!t->lost[id]);
+                t->lost[id] = 1;
+                t->lost_count++;
+                if (t->got[id])
+                        t->both++;
+        }
+}
+
+static void receive_step(Scenario *sc, Rudp *rx) {
+        RudpMessage m;
+        while (rudp_read(rx, &m) > 0) {
+                Transfer *t = NULL;
+                for (unsigned i = 0; i < sc->nt; i++)
+                        if (sc->t[i].rx == rx && sc->t[i].channel == m.channel)
+                                t = &sc->t[i];
+                check(t && m.cls == t->cls && m.message_id < t->sent);
+                check(m.len == size_of(m.message_id, t->size_max));
+                for (size_t i = 0; i < m.len; i++)
+                        check(m.data[i] == content(m.message_id, i));
+                check(!t->got[m.message_id]);
+                if (t->cls == RUDP_RELIABLE_ORDERED) {
+                        check(m.message_id == t->next_expected);
+                        t->next_expected++;
+                }
+                t->got[m.message_id] = 1;
+                t->delivered++;
+                if (t->lost[m.message_id])
+                        t->both++;
+        }
+}
+
+static void scenario_app(Sim *s, void *userdata) {
+        Scenario *sc = userdata;
+        bool done = true;
+        for (unsigned i = 0; i < sc->nt; i++)
+                transfer_step(s, &sc->t[i]);
+        for (unsigned i = 0; i < sc->nt; i++)
+                receive_step(sc, sc->t[i].rx);
+        for (unsigned i = 0; i < sc->nt; i++) {
+                Transfer *t = &sc->t[i];
+                if (t->cls == RUDP_LATEST_WINS)
+                        done &= t->sent == t->count && t->delivered + t->lost_count - t->both == t->count &&
+                                rudp_queued(t->tx, t->channel) == 0;
+                else
+                        done &= t->delivered == t->count;
+        }
+        if (done) {
+                sc->done = true;
+                sim_stop(s);
+        }
+}
+
+static SimLinkConfig link_cfg(uint64_t rate_bps, uint64_t delay, double loss) {
+        return (SimLinkConfig) { .rate_bps = rate_bps, .delay_usec = delay, .loss = loss };
+}
+
+static Rudp *endpoint(bool server, RudpFecMode fec, unsigned k, unsigned m) {
+        RudpConfig cfg;
+        Rudp *r = NULL;
+        rudp_config_init(&cfg);
+        cfg.connection_id = 0xc0ffee;
+        cfg.fec = fec;
+        cfg.fec_k = k;
+        cfg.fec_m = m;
+        check(rudp_new(&cfg, server, 0, &r) == 0);
+        return r;
+}
+
+typedef struct RunResult {
+        RudpStats a, b;
+        uint64_t end;
+        SimLinkStats ab, ba;
+} RunResult;
+
+/* Messages both ways at once (a to b on channel 1, b to a on channel 2, same class). */
+static RunResult run_messages(RudpClass cls, uint32_t count, uint32_t size_max, const SimLinkConfig *ab,
+                              const SimLinkConfig *ba, RudpFecMode fec, unsigned k, unsigned m, uint64_t seed,
+                              uint64_t limit) {
+        Rudp *a = endpoint(false, fec, k, m), *b = endpoint(true, fec, k, m);
+        Scenario sc = { .nt = 2 };
+        sc.t[0] = (Transfer) { .tx = a, .rx = b, .channel = 1, .cls = cls, .count = count, .size_max = size_max };
+        sc.t[1] = (Transfer) { .tx = b, .rx = a, .channel = 2, .cls = cls, .count = count / 4, .size_max = size_max };
+        for (int i = 0; i < 2; i++) {
+                sc.t[i].got = calloc(count, 1);
+                sc.t[i].lost = calloc(count, 1);
+        }
+        Sim *s = NULL;
+        check(sim_new(a, b, ab, ba, seed, &s) == 0);
+        sim_set_app(s, scenario_app, &sc);
+        sim_run(s, limit);
+        RunResult res = { .end = sim_now(s), .ab = *sim_link_stats(s, 0), .ba = *sim_link_stats(s, 1) };
+        rudp_stats(a, &res.a);
+        rudp_stats(b, &res.b);
+        if (!sc.done)
+                fprintf(stderr, "not done at %llu ms: t0 %u/%u delivered, %u lost; t1 %u/%u delivered\n",
+                        (unsigned long long) (res.end / MS), sc.t[0].delivered, sc.t[0].count,
+                        sc.t[0].lost_count, sc.t[1].delivered, sc.t[1].count);
+        if (!sc.done)
+                for (int i = 0; i < 2; i++) {
+                        RudpStats *st = i ? &res.b : &res.a;
+                        fprintf(stderr, "%c: sent %llu recv %llu lost %llu drop %llu inflight %llu cwnd %llu pacing %llu bw %llu srtt %llu state %d pto %llu queued %zu\n",
+                                'a' + i, (unsigned long long) st->packets_sent, (unsigned long long) st->packets_received,
+                                (unsigned long long) st->packets_lost, (unsigned long long) st->packets_dropped,
+                                (unsigned long long) st->inflight, (unsigned long long) st->cwnd,
+                                (unsigned long long) st->pacing_rate, (unsigned long long) st->bandwidth,
+                                (unsigned long long) st->smoothed_rtt_usec, st->cc_state,
+                                (unsigned long long) st->pto_count, rudp_queued(i ? b : a, (uint8_t) (i + 1)));
+                }
+        check(sc.done);
+        if (cls != RUDP_LATEST_WINS)
+                for (int i = 0; i < 2; i++)
+                        for (uint32_t j = 0; j < sc.t[i].count; j++)
+                                check(sc.t[i].got[j] == 1);
+        for (int i = 0; i < 2; i++) {
+                free(sc.t[i].got);
+                free(sc.t[i].lost);
+        }
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        return res;
+}
+
+static void test_clean(void) {
+        SimLinkConfig l = link_cfg(20000000, 10 * MS, 0);
+        RunResult r = run_messages(RUDP_RELIABLE_ORDERED, 2000, 5000, &l, &l, RUDP_FEC_AUTO, 0, 0, 1, 60 * SEC);
+        printf("clean: %llu ms, rtt min %llu us, bw %llu B/s, lost %llu (queue drops %llu), retransmits %llu, fec k %u\n",
+               (unsigned long long) (r.end / MS), (unsigned long long) r.a.min_rtt_usec, (unsigned long long) r.a.bandwidth,
+               (unsigned long long) r.a.packets_lost, (unsigned long long) r.ab.dropped_queue,
+               (unsigned long long) r.a.retransmits, r.a.fec_k);
+        /* Only what STARTUP's overshoot dropped at the bottleneck is lost. */
+        check(r.a.packets_lost <= r.ab.dropped_queue && r.b.packets_lost <= r.ba.dropped_queue);
+
+        /* Without a bottleneck queue to overflow: nothing lost at all. */
+        l = link_cfg(0, 5 * MS, 0);
+        r = run_messages(RUDP_RELIABLE_ORDERED, 500, 5000, &l, &l, RUDP_FEC_AUTO, 0, 0, 2, 60 * SEC);
+        check(r.a.packets_lost == 0 && r.a.retransmits == 0 && r.b.packets_lost == 0);
+        check(r.a.fec_k == 0 && r.a.fec_parity_sent == 0 && r.b.fec_parity_sent == 0);
+}
+
+static void test_reliable_lossy(void) {
+        static const double losses[] = { 0, 0.01, 0.05, 0.10 };
+        for (size_t i = 0; i < ELEMENTSOF(losses); i++)
+                for (int cls = RUDP_RELIABLE_ORDERED; cls <= RUDP_RELIABLE_UNORDERED; cls++) {
+                        SimLinkConfig l = link_cfg(10000000, 20 * MS, losses[i]);
+                        l.reorder = 0.05;
+                        l.reorder_usec = 3 * MS;
+                        RunResult r = run_messages((RudpClass) cls, 1500, 3000, &l, &l, RUDP_FEC_AUTO, 0, 0,
+                                                   100 + i, 120 * SEC);
+                        if (losses[i] > 0)
+                                check(r.a.retransmits > 0 || r.a.fec_peer_recovered > 0);
+                        printf("%s loss %.0f%% + reordering: %llu ms, lost %llu, retransmits %llu, fec recovered %llu (k %u m %u)\n",
+                               cls == RUDP_RELIABLE_ORDERED ? "ordered" : "unordered", losses[i] * 100,
+                               (unsigned long long) (r.end / MS), (unsigned long long) r.a.packets_lost,
+                               (unsigned long long) r.a.retransmits, (unsigned long long) r.b.fec_recovered,
+                               r.a.fec_k, r.a.fec_m);
+                }
+        /* Bursts of losses. */
+        SimLinkConfig l = link_cfg(10000000, 20 * MS, 0.05);
+        l.burst = 4;
+        run_messages(RUDP_RELIABLE_ORDERED, 1500, 3000, &l, &l, RUDP_FEC_AUTO, 0, 0, 7, 120 * SEC);
+}
+
+static void test_latest_wins(void) {
+        SimLinkConfig l = link_cfg(10000000, 20 * MS, 0.05);
+        l.reorder = 0.02;
+        l.reorder_usec = 2 * MS;
+        RunResult r = run_messages(RUDP_LATEST_WINS, 2000, 4000, &l, &l, RUDP_FEC_OFF, 0, 0, 3, 60 * SEC);
+        /* Lost latest-wins data is reported, never sent again. */
+        check(r.a.retransmits == 0 && r.b.retransmits == 0);
+        check(r.a.latest_wins_lost > 0);
+        printf("latest-wins 5%%: %llu lost reported, %llu packets lost\n", (unsigned long long) r.a.latest_wins_lost,
+               (unsigned long long) r.a.packets_lost);
+}
+
+/* Bulk: a keeps its send buffer full of 64 KiB reliable messages; b reads and counts. */
+typedef struct Bulk {
+        Rudp *a, *b;
+        uint32_t next_id;
+        uint64_t bytes, window_start, window_bytes;
+        bool measuring;
+} Bulk;
+
+static void bulk_app(Sim *s, void *userdata) {
+        Bulk *k = userdata;
+        static uint8_t chunk[65536];
+        while (rudp_send_room(k->a) >= sizeof chunk)
+                check(rudp_send(k->a, 1, RUDP_RELIABLE_ORDERED, k->next_id++, chunk, sizeof chunk) == 0);
+        RudpMessage m;
+        while (rudp_read(k->b, &m) > 0) {
+                k->bytes += m.len;
+                if (k->measuring)
+                        k->window_bytes += m.len;
+        }
+}
+
+typedef struct BulkResult {
+        double goodput;     /* fraction of the link rate */
+        double queue_avg_ms, queue_max_ms;
+        RudpStats a;
+} BulkResult;
+
+static BulkResult run_bulk(uint64_t rate, uint64_t rtt, double loss, uint64_t seed) {
+        Rudp *a = endpoint(false, RUDP_FEC_AUTO, 0, 0), *b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
+        SimLinkConfig l = link_cfg(rate, rtt / 2, loss);
+        SimLinkConfig back = link_cfg(rate, rtt / 2, loss);
+        Bulk k = { .a = a, .b = b };
+        Sim *s = NULL;
+        check(sim_new(a, b, &l, &back, seed, &s) == 0);
+        sim_set_app(s, bulk_app, &k);
+        uint64_t warm = 5 * SEC, span = 20 * SEC;
+        sim_run(s, warm);
+        sim_reset_link_stats(s);
+        k.measuring = true;
+        sim_run(s, warm + span);
+        BulkResult res = {};
+        res.goodput = (double) k.window_bytes * 8 / ((double) span / SEC) / (double) rate;
+        const SimLinkStats *ls = sim_link_stats(s, 0);
+        res.queue_avg_ms = ls->queue_samples ? (double) ls->queue_delay_sum / (double) ls->queue_samples / 1000 : 0;
+        res.queue_max_ms = (double) ls->queue_delay_max / 1000;
+        rudp_stats(a, &res.a);
+        printf("bulk %.2f Mbps rtt %llu ms loss %.1f%%: goodput %.1f%%, queue avg %.1f ms max %.1f ms, "
+               "min rtt %.1f ms, srtt %.1f ms, bw %.2f Mbps, pacing %.2f Mbps, cwnd %llu, loss %.2f%%, "
+               "fec k %u m %u recovered %llu, retransmits %llu, queue drops %llu, state %d\n",
+               (double) rate / 1e6, (unsigned long long) (rtt / MS), loss * 100, res.goodput * 100, res.queue_avg_ms,
+               res.queue_max_ms, (double) res.a.min_rtt_usec / 1000, (double) res.a.smoothed_rtt_usec / 1000,
+               (double) res.a.bandwidth * 8 / 1e6, (double) res.a.pacing_rate * 8 / 1e6,
+               (unsigned long long) res.a.cwnd, res.a.loss_rate * 100, res.a.fec_k, res.a.fec_m,
+               (unsigned long long) res.a.fec_peer_recovered, (unsigned long long) res.a.retransmits,
+               (unsigned long long) ls->dropped_queue, res.a.cc_state);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        return res;
+}
+
+static void test_congestion(void) {
+        uint64_t rate = 5000000, rtt = 60 * MS;
+        double wire_rtt = (double) rtt + 2.0 * RUDP_DATAGRAM_MAX * 8 * SEC / (double) rate;
+        /* Several seeds: the margins are the algorithm's, not one lucky draw. */
+        for (uint64_t seed = 11; seed < 41; seed += 10) {
+                BulkResult r = run_bulk(rate, rtt, 0.01, seed);
+                check(r.goodput >= 0.90);
+                /* The standing queue stays small, the model matches the link. */
+                check(r.queue_avg_ms <= 0.25 * (double) rtt / MS);
+                check(r.a.min_rtt_usec >= rtt && (double) r.a.min_rtt_usec <= 1.1 * wire_rtt);
+                check((double) r.a.bandwidth * 8 >= 0.85 * (double) rate && (double) r.a.bandwidth * 8 <= 1.15 * (double) rate);
+
+                r = run_bulk(rate, rtt, 0.05, seed + 1);
+                check(r.goodput >= 0.80);
+                check(r.queue_avg_ms <= 0.25 * (double) rtt / MS);
+                check((double) r.a.bandwidth * 8 >= 0.85 * (double) rate && (double) r.a.bandwidth * 8 <= 1.15 * (double) rate);
+        }
+}
+
+/* Drops chosen data packets of chosen FEC groups: bit i of mask[group] drops index i. */
+static bool drop_fec(const uint8_t *d, size_t len, void *userdata) {
+        const uint64_t *mask = userdata;
+        RudpHeader h;
+        if (rudp_header_parse(d, len, &h) < 0 || !h.protected || h.fec_group >= 8)
+                return false;
+        return mask[h.fec_group] & (UINT64_C(1) << h.fec_index);
+}
+
+static void test_fec_recovery(void) {
+        /* k = 4, m = 2: one loss, two losses (= m) are rebuilt; three are not and are sent again. */
+        static uint64_t mask[8] = { 1u << 1, (1u << 0) | (1u << 3), (1u << 0) | (1u << 1) | (1u << 2) };
+        SimLinkConfig l = link_cfg(10000000, 10 * MS, 0);
+        l.drop = drop_fec;
+        l.drop_userdata = mask;
+        SimLinkConfig back = link_cfg(10000000, 10 * MS, 0);
+        RunResult r = run_messages(RUDP_RELIABLE_ORDERED, 40, 3000, &l, &back, RUDP_FEC_FIXED, 4, 2, 5, 30 * SEC);
+        printf("fec k=4 m=2: recovered %llu, lost %llu, retransmits %llu, parity sent %llu\n",
+               (unsigned long long) r.b.fec_recovered, (unsigned long long) r.a.packets_lost,
+               (unsigned long long) r.a.retransmits, (unsigned long long) r.a.fec_parity_sent);
+        check(r.b.fec_recovered == 3 && r.a.fec_peer_recovered == 3);
+        check(r.a.packets_lost == 3 && r.a.retransmits >= 3);
+        check(r.a.fec_parity_sent >= 2 * 3);
+
+        /* Latest-wins: what FEC rebuilds is delivered, not reported lost. */
+        static uint64_t one[8] = { 1u << 2, 1u << 0, 1u << 3, 1u << 1 };
+        l.drop_userdata = one;
+        r = run_messages(RUDP_LATEST_WINS, 40, 3000, &l, &back, RUDP_FEC_FIXED, 4, 1, 6, 30 * SEC);
+        check(r.b.fec_recovered == 4 && r.a.latest_wins_lost == 0 && r.a.packets_lost == 0);
+}
+
+/* A smaller datagram budget (the DTLS layer's, after its record overhead): every packet, parity
+ * included, fits in it. */
+static void test_small_datagrams(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_FIXED, 3, 2), *b = endpoint(true, RUDP_FEC_FIXED, 3, 2);
+        static uint8_t msg[20000];
+        uint8_t d[RUDP_DATAGRAM_MAX];
+        const size_t budget = 1100;
+        for (uint32_t i = 0; i < 20; i++) {
+                fill(msg, i, sizeof msg);
+                check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, i, msg, sizeof msg) == 0);
+        }
+        uint32_t got = 0;
+        for (uint64_t now = 0; now < 20 * SEC && got < 20; now += 100) {
+                ssize_t n;
+                unsigned k = 0;
+                /* Every third datagram from a is lost: FEC and retransmission both work. */
+                while ((n = rudp_next_datagram(a, d, budget, now)) > 0) {
+                        check((size_t) n <= budget);
+                        if (k++ % 3 != 1)
+                                check(rudp_receive_datagram(b, d, (size_t) n, now + 50) == 0);
+                }
+                check(n == 0);
+                while ((n = rudp_next_datagram(b, d, budget, now)) > 0)
+                        check(rudp_receive_datagram(a, d, (size_t) n, now + 50) == 0);
+                check(n == 0);
+                rudp_on_timeout(a, now);
+                rudp_on_timeout(b, now);
+                RudpMessage m;
+                while (rudp_read(b, &m) > 0) {
+                        check(m.message_id == got && m.len == sizeof msg);
+                        for (size_t i = 0; i < m.len; i++)
+                                check(m.data[i] == content(m.message_id, i));
+                        got++;
+                }
+        }
+        check(got == 20);
+        RudpStats st;
+        rudp_stats(a, &st);
+        check(st.fec_parity_sent > 0);
+        rudp_free(a);
+        rudp_free(b);
+}
+
+/* AUTO: no parity on a clean link, parity growing with the loss. */
+static void test_fec_adapt(void) {
+        static const double losses[] = { 0, 0.02, 0.10 };
+        unsigned prev_m = 0;
+        for (size_t i = 0; i < ELEMENTSOF(losses); i++) {
+                SimLinkConfig l = link_cfg(0, 20 * MS, losses[i]);
+                SimLinkConfig back = link_cfg(0, 20 * MS, 0);
+                RunResult r = run_messages(RUDP_RELIABLE_UNORDERED, 3000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 20 + i, 60 * SEC);
+                printf("fec auto at %.0f%% loss: measured %.2f%%, k %u m %u, parity %llu, recovered %llu, retransmits %llu\n",
+                       losses[i] * 100, r.a.loss_rate * 100, r.a.fec_k, r.a.fec_m, (unsigned long long) r.a.fec_parity_sent,
+                       (unsigned long long) r.b.fec_recovered, (unsigned long long) r.a.retransmits);
+                if (losses[i] == 0) {
+                        check(r.a.fec_k == 0 && r.a.fec_parity_sent == 0);
+                        continue;
+                }
+                check(r.a.fec_k > 0 && r.a.fec_m > prev_m && r.b.fec_recovered > 0);
+                check(r.a.loss_rate > losses[i] / 2 && r.a.loss_rate < losses[i] * 2);
+                prev_m = r.a.fec_m;
+        }
+}
+
+static void test_bad_input(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        uint8_t d[RUDP_DATAGRAM_MAX + 100];
+        RudpStats st;
+        uint64_t state = 99;
+        /* Garbage of every size, another connection's packets: dropped and counted, nothing else. */
+        for (int i = 0; i < 5000; i++) {
+                size_t len = (size_t) (i % (sizeof d));
+                for (size_t j = 0; j < len; j++) {
+                        state = state * 6364136223846793005ull + 1442695040888963407ull;
+                        d[j] = (uint8_t) (state >> 56);
+                }
+                if (len > 0 && i % 2)
+                        d[0] = (uint8_t) (0x40 | (d[0] & 1));
+                check(rudp_receive_datagram(b, d, len, 1000) == 0);
+        }
+        RudpWriter w = { d, RUDP_DATAGRAM_MAX, 0 };
+        RudpHeader h = { .connection = 0xbad, .number = 1 };
+        check(rudp_header_write(&w, &h) == 0 && rudp_frame_write_simple(&w, RUDP_FRAME_PING) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 1000) == 0);
+        rudp_stats(b, &st);
+        check(st.packets_received == 0 && st.packets_dropped == 5001);
+
+        /* The connection still works. */
+        SimLinkConfig l = link_cfg(0, 5 * MS, 0);
+        Sim *s = NULL;
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 7, "hello", 5) == 0);
+        check(sim_new(a, b, &l, &l, 1, &s) == 0);
+        sim_run(s, 100 * MS);
+        RudpMessage m;
+        check(rudp_read(b, &m) == 1 && m.message_id == 7 && m.len == 5 && memcmp(m.data, "hello", 5) == 0);
+        check(rudp_read(b, &m) == 0);
+        sim_free(s);
+
+        /* A duplicate is dropped. */
+        w.len = 0;
+        h = (RudpHeader) { .connection = 0xc0ffee, .number = 1000 };
+        check(rudp_header_write(&w, &h) == 0 && rudp_frame_write_stream(&w, 3, RUDP_RELIABLE_ORDERED, 1, 0, 2, 0, "ab", 2) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 200 * MS) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 200 * MS) == 0);
+        check(rudp_read(b, &m) == 1 && m.len == 2 && rudp_read(b, &m) == 0);
+
+        /* Protocol errors close the connection: data past the credit... */
+        w.len = 0;
+        h.number++;
+        check(rudp_header_write(&w, &h) == 0 &&
+              rudp_frame_write_stream(&w, 4, RUDP_RELIABLE_ORDERED, 1, 3u << 20, 2, 0, "ab", 2) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 200 * MS) == -EPROTO);
+        check(rudp_is_closed(b) && rudp_receive_datagram(b, d, w.len, 200 * MS) == -EPROTO);
+        check(rudp_next_datagram(b, d, sizeof d, 200 * MS) == -EPROTO);
+        rudp_free(b);
+
+        /* ...an ACK of a packet never sent, a channel past the configured ones, a class change. */
+        static const int cases = 3;
+        for (int c = 0; c < cases; c++) {
+                b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+                w.len = 0;
+                h.number = 5;
+                check(rudp_header_write(&w, &h) == 0);
+                if (c == 0) {
+                        RudpAckRange ack = { 0, 10 };
+                        check(rudp_frame_write_ack(&w, &ack, 1, 0, 0) == 1);
+                } else if (c == 1)
+                        check(rudp_frame_write_stream(&w, 200, RUDP_LATEST_WINS, 1, 0, 2, 0, "ab", 2) == 0);
+                else {
+                        check(rudp_frame_write_stream(&w, 1, RUDP_LATEST_WINS, 1, 0, 2, 0, "ab", 2) == 0);
+                        check(rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 1, 2, 2, 0, "ab", 2) == 0);
+                }
+                check(rudp_receive_datagram(b, d, w.len, 1000) == -EPROTO);
+                rudp_free(b);
+        }
+
+        /* CLOSE: the peer learns it, sends fail afterwards. */
+        b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        check(sim_new(a, b, &l, &l, 2, &s) == 0);
+        rudp_close(a, 42);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1) == -EPIPE);
+        sim_run(s, 2 * SEC);
+        check(rudp_is_closed(b) && rudp_send(b, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1) == -EPIPE);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        check(!rudp_free(NULL));
+}
+
+typedef struct Stall {
+        Rudp *a, *b;
+        uint32_t id;
+        bool reading;
+        size_t max_buffered;
+} Stall;
+
+static void stall_app(Sim *s, void *userdata) {
+        Stall *k = userdata;
+        static uint8_t chunk[100000];
+        while (rudp_send(k->a, 2, RUDP_RELIABLE_UNORDERED, k->id, chunk, sizeof chunk) == 0)
+                k->id++;
+        k->max_buffered = MAX(k->max_buffered, k->b->recv[2].buffered);
+        RudpMessage m;
+        while (k->reading && rudp_read(k->b, &m) > 0)
+                ;
+}
+
+static void test_bounds(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        static uint8_t big[(1u << 20) + 1];
+        check(rudp_send(a, 8, RUDP_RELIABLE_ORDERED, 1, "x", 1) == -EINVAL);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "x", 0) == -EINVAL);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, big, sizeof big) == -EMSGSIZE);
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "x", 1) == 0);
+        check(rudp_send(a, 0, RUDP_LATEST_WINS, 1, "x", 1) == -EINVAL);
+        while (rudp_send_room(a) >= sizeof big - 1)
+                check(rudp_send(a, 1, RUDP_RELIABLE_ORDERED, 1, big, sizeof big - 1) == 0);
+        check(rudp_send(a, 1, RUDP_RELIABLE_ORDERED, 1, big, sizeof big - 1) == -ENOBUFS);
+        rudp_free(a);
+
+        RudpConfig bad;
+        Rudp *r = (Rudp *) 0x1;
+        rudp_config_init(&bad);
+        bad.channels = 0;
+        check(rudp_new(&bad, false, 0, &r) == -EINVAL && r == (Rudp *) 0x1);
+        rudp_config_init(&bad);
+        bad.max_message = bad.recv_window + 1;
+        check(rudp_new(&bad, false, 0, &r) == -EINVAL);
+
+        /* A receiver that does not read: the sender stops at its credit, the receiver holds at
+         * most its window (and one message past it); reading again lets everything through. */
+        a = endpoint(false, RUDP_FEC_OFF, 0, 0);
+        Stall k = { .a = a, .b = b };
+        SimLinkConfig l = link_cfg(50000000, 5 * MS, 0.01);
+        Sim *s = NULL;
+        check(sim_new(a, b, &l, &l, 9, &s) == 0);
+        sim_set_app(s, stall_app, &k);
+        sim_run(s, 5 * SEC);
+        check(k.max_buffered <= b->cfg.recv_window + b->cfg.max_message);
+        check(k.max_buffered >= b->cfg.recv_window / 2);
+        check(rudp_queued(a, 2) > 0);
+        uint32_t stalled_at = k.id;
+        k.reading = true;
+        sim_run(s, 10 * SEC);
+        check(k.id > stalled_at + 100);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+}
+
+int main(int argc, char **argv) {
+        const char *only = argc > 1 ? argv[1] : NULL;
+        setvbuf(stdout, NULL, _IOLBF, 0);
+#define RUN(name) if (!only || strcmp(only, #name) == 0) name()
+        RUN(test_clean);
+        RUN(test_reliable_lossy);
+        RUN(test_latest_wins);
+        RUN(test_congestion);
+        RUN(test_fec_recovery);
+        RUN(test_fec_adapt);
+        RUN(test_small_datagrams);
+        RUN(test_bad_input);
+        RUN(test_bounds);
+        return 0;
+}
