@@ -134,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 /* Idle: not closing, nothing to encode right now, only waiting for its peer. */
                 if (v->state == VIEWER_CLOSING ||
                     (v->state == VIEWER_ACTIVE && !region_is_empty(&v->pending) &&
-                     v->in_flight < harness->manager->config.frames_in_flight &&
+                     viewer_in_flight(v) < harness->manager->config.frames_in_flight &&
                      wire_conn_queued(v->conn) <= VIEWER_OUT_SOFT))
                         abort();
                 byte_transport_free(client); /* now it goes away */

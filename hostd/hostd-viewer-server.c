@@ -296,7 +296,7 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                         continue;
                 ViewerInfo info = { .desktop = v->ticket.desktop, .user = v->ticket.user, .session = v->session,
                                     .interactive = v->interactive, .queued = wire_conn_queued(v->conn),
-                                    .in_flight = v->in_flight, .frames_sent = v->frames_sent,
+                                    .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
                                     .frames_skipped = v->frames_skipped };
                 fn(userdata, &info, first);
                 first = false;

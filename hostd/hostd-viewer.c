@@ -104,7 +104,7 @@ void viewer_bind(Viewer *v, Console *c) {
         region_clear(&v->pending);
         v->need_mode = c != NULL;
         v->cursor_shape_dirty = v->cursor_position_dirty = c != NULL;
-        v->in_flight = 0; /* acks for frames of the old console no longer matter */
+        v->acked = v->next_frame; /* acks for frames of the old console no longer matter */
         viewer_schedule_pump(v);
 }
 
@@ -144,7 +144,6 @@ static int viewer_end_frame(Viewer *v, TileContext *t) {
         if (r < 0)
                 return r;
         v->next_frame++;
-        v->in_flight++;
         v->frames_sent++;
         return 0;
 }
@@ -286,7 +285,7 @@ static int viewer_pump(Viewer *v) {
         }
         if (region_is_empty(&v->pending))
                 return 0;
-        if (v->in_flight >= v->server->manager->config.frames_in_flight) {
+        if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight) {
                 v->frames_skipped++;
                 return 0; /* the changes wait in pending; an ack resumes */
         }
@@ -311,7 +310,7 @@ static int on_refine(sd_event_source *s, uint64_t usec, void *userdata) {
         if (v->state != VIEWER_ACTIVE || !v->console || !region_is_empty(&v->pending) ||
             !encoder_has_lossy(v->encoder))
                 return 0;
-        if (v->in_flight >= v->server->manager->config.frames_in_flight ||
+        if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight ||
             wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
                 viewer_arm_refine(v); /* try again once acks come in or the queue drains */
                 return 0;
@@ -340,6 +339,10 @@ static int on_pump(sd_event_source *s, void *userdata) {
         }
         viewer_update_io(v);
         return 0;
+}
+
+unsigned viewer_in_flight(const Viewer *v) {
+        return v->next_frame - v->acked;
 }
 
 void viewer_schedule_pump(Viewer *v) {
@@ -444,8 +447,10 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
         switch (msg->type) {
         case WIRE_TYPE_FRAME_ACK:
                 /* Acks arrive in order; one for a frame of an older console is just dropped. */
-                if (v->in_flight > 0 && msg->frame_ack.frame < v->next_frame)
-                        v->in_flight--;
+                /* Only an ack of a frame in flight counts: repeating an ack, or acking a frame
+                 * of a console this viewer was rebound from, must not open the window. */
+                if (msg->frame_ack.frame >= v->acked && msg->frame_ack.frame < v->next_frame)
+                        v->acked = msg->frame_ack.frame + 1;
                 viewer_schedule_pump(v);
                 break;
         case WIRE_TYPE_PING: {

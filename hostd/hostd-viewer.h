@@ -55,7 +55,7 @@ struct Viewer {
         Region band;      /* scratch: the part of pending encoded next, when a frame goes in parts */
         bool need_mode, cursor_shape_dirty, cursor_position_dirty;
         uint32_t next_frame;
-        unsigned in_flight;
+        uint32_t acked; /* frames below it are acknowledged: in flight = next_frame - acked */
         uint64_t frames_sent, frames_skipped;
 };
 
@@ -76,6 +76,7 @@ void viewer_close(Viewer *v, uint16_t code, const char *reason);
 void viewer_bind(Viewer *v, Console *c);
 void viewer_schedule_pump(Viewer *v);
 void viewer_send_role(Viewer *v, uint64_t interactive_session);
+unsigned viewer_in_flight(const Viewer *v);
 
 /* Roles, kept by the server per desktop: one interactive viewer at most. */
 bool viewer_server_claim_interactive(ViewerServer *s, Viewer *v);

@@ -386,6 +386,42 @@ static void test_malformed(void) {
         printf("malformed frames: ok\n");
 }
 
+static bool never(void *userdata) {
+        return false;
+}
+
+/* A viewer that repeats its ack of the first frame must not open its own window: hostd keeps at
+ * most FramesInFlight frames beyond the last frame acknowledged, however often that ack comes. */
+static void test_repeated_acks(void) {
+        Harness *h = setup(NULL, 320, 200, NULL);
+        HarnessRaw *raw;
+        Buffer acks;
+
+        check(harness_raw_new(h, NULL, &raw) >= 0);
+        check(harness_run_until(h, raw_welcomed, raw, WAIT) == 0);
+        buffer_init(&acks, 64 * 1024);
+        for (int i = 0; i < 100; i++)
+                check(wire_encode_frame_ack(&acks, &(WireFrameAck) { .frame = 0 }) >= 0);
+        for (uint32_t i = 0; i < 20; i++) {
+                uint32_t *patch = noise(40, 30);
+                update(h, (i % 8) * 40, 10, 40, 30, patch);
+                free(patch);
+                check(harness_raw_send(raw, buffer_data(&acks), buffer_len(&acks)) >= 0);
+                (void) harness_run_until(h, never, NULL, 20 * 1000); /* let hostd send what it will */
+        }
+        Lookup l = lookup(h, "raw");
+        check(l.found == 1);
+        if (l.info.frames_sent > 3)
+                fprintf(stderr, "repeated acks: %llu frames sent, in flight %u\n",
+                        (unsigned long long) l.info.frames_sent, l.info.in_flight);
+        /* frame 0 acknowledged, then at most two more before any other ack */
+        check(l.info.frames_sent <= 3 && l.info.in_flight <= 2);
+        buffer_done(&acks);
+        harness_raw_free(raw);
+        harness_free(h);
+        printf("repeated acks: ok\n");
+}
+
 /* One viewer stops reading (never processed: no reads, no acks) while the screen changes in full
  * and the cursor keeps changing shape. The other viewer gets every change; hostd keeps the
  * stalled one connected, its queue within VIEWER_OUT_LIMIT, and skips what it cannot take. Once
@@ -551,6 +587,7 @@ int main(int argc, char **argv) {
         test_mode_change();
         test_handover();
         test_malformed();
+        test_repeated_acks();
         test_max_viewers();
         test_stalled();
         test_large_frames();
