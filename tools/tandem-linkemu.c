@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "subcommand.h"
 #include "linkemu-cmd.h"
 #include "linkemu-netns.h"
 #include "linkemu-params.h"
@@ -59,11 +60,7 @@ static int cmd_profiles(int argc, char **argv) {
         return 0;
 }
 
-static const struct {
-        const char *name;
-        int (*run)(int argc, char **argv);
-        const char *summary;
-} commands[] = {
+static const Subcommand commands[] = {
         { "setup", cmd_setup, "make namespaces NAME-a and NAME-b" },
         { "run", cmd_run, "forward between them with impairments until SIGINT/SIGTERM" },
         { "ctl", cmd_ctl, "send one command to a running forwarder's control socket" },
@@ -71,25 +68,7 @@ static const struct {
         { "profiles", cmd_profiles, "list the named profiles" },
 };
 
-static void usage(FILE *f) {
-        fprintf(f, "Usage: tandem-linkemu COMMAND [ARGS...]\n\nCommands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-        fprintf(f, "\n`tandem-linkemu run --help' lists the options and parameters.\n");
-}
-
 int main(int argc, char **argv) {
-        if (argc < 2) {
-                usage(stderr);
-                return EXIT_USAGE;
-        }
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-                usage(stdout);
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                if (strcmp(argv[1], commands[i].name) == 0)
-                        return commands[i].run(argc - 1, argv + 1);
-        fprintf(stderr, "Invalid command `%s' (setup, run, ctl, teardown or profiles)\n", argv[1]);
-        return EXIT_USAGE;
+        return subcommand_dispatch("tandem-linkemu", commands, ELEMENTSOF(commands),
+                                   "`tandem-linkemu run --help' lists the options and parameters.", EXIT_USAGE, argc, argv);
 }
