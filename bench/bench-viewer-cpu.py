@@ -198,9 +198,11 @@ def run_phase(n, hostd, dom, keys, relay, args, lines, stack_procs):
     first = len(relay.snapshot())
     try:
         extra = ["--lossless"] if args.lossless else []
-        script = typing_script(lines, args.interval / 1000, args.warmup + args.seconds + 60)
+        script = os.path.join(keys.dir, f"typist-{n}.txt")  # removed with the keys' directory
+        with open(script, "w") as f:
+            f.write(typing_script(lines, args.interval / 1000, args.warmup + args.seconds + 60))
         ticket = keys.mint(dom.name, relay.address, cert=hostd.cert, user="typist")
-        viewers.append(stack_procs.add(vt.viewer(ticket, script, args=extra, timeout=3600)))
+        viewers.append(stack_procs.add(vt.viewer(ticket, None, args=[*extra, "--script", script], timeout=3600)))
         for i in range(1, n):
             ticket = keys.mint(dom.name, relay.address, cert=hostd.cert, user=f"watcher{i}", role="view-only")
             viewers.append(stack_procs.add(vt.viewer(ticket, None, args=extra, timeout=3600)))

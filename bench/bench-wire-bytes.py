@@ -16,7 +16,11 @@ client:
 
 With --same-boot every client watches the same boot, of one domain with both D-Bus and VNC
 graphics (TigerVNC then runs -Shared): the boot's own variation (how long it takes, how many
-screen states it goes through) is then the same for all of them. --rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
+screen states it goes through) is then the same for all of them. It is not neutral for VNC:
+with a D-Bus display in the domain (even with no listener) QEMU refreshes the screen every 30 ms
+and its VNC server sends more updates and bytes (measured on this image: ZRLE 338 KB -> 466 KB,
+35 -> 47 updates, medians of 4 boots) than with VNC alone, whose refresh backs off while
+nothing changes. The default, one boot per client, is the fair comparison. --rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
 limit, no loss). Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel for
 pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through `xwd'
 of its window under Xvfb.
@@ -172,14 +176,23 @@ def boot_and_still(dom, clients, settings):
         result.last_down = max(lasts) - t0 if lasts else None
 
 
-def compare(seen, shot):
-    """(equal, why)"""
-    if (seen.width, seen.height) != (shot.width, shot.height):
-        return False, f"size {seen.width}x{seen.height}, screenshot {shot.width}x{shot.height}"
-    if seen.data == shot.data:
+def compare(seen, shot, keep_as=None):
+    """(equal, why). When they differ and KEEP_AS is given, both pictures are kept as
+    KEEP_AS-client.png and KEEP_AS-screenshot.png in a directory that outlives the run."""
+    if seen.data == shot.data and (seen.width, seen.height) == (shot.width, shot.height):
         return True, ""
-    diff = sum(1 for i in range(0, len(shot.data), 3) if shot.data[i:i + 3] != seen.data[i:i + 3])
-    return False, f"{diff} of {shot.width * shot.height} pixels differ"
+    if (seen.width, seen.height) != (shot.width, shot.height):
+        why = f"size {seen.width}x{seen.height}, screenshot {shot.width}x{shot.height}"
+    else:
+        diff = sum(1 for i in range(0, len(shot.data), 3) if shot.data[i:i + 3] != seen.data[i:i + 3])
+        why = f"{diff} of {shot.width * shot.height} pixels differ"
+    if keep_as:
+        kept = os.path.join(tempfile.gettempdir(), f"bench-wire-bytes-{os.getpid()}")
+        os.makedirs(kept, exist_ok=True)
+        tt.write_png(os.path.join(kept, f"{keep_as}-client.png"), seen)
+        tt.write_png(os.path.join(kept, f"{keep_as}-screenshot.png"), shot)
+        why += f", kept in {kept}/{keep_as}-*.png"
+    return False, why
 
 
 # --- Tandem -------------------------------------------------------------------------------
@@ -234,7 +247,7 @@ class TandemClient:
             result.why = "the viewer wrote no last.ppm"
             result.note += " " + (log or "").strip().replace("\n", " | ")[:200]
             return
-        result.exact, result.why = compare(tt.read_ppm(last), shot)
+        result.exact, result.why = compare(tt.read_ppm(last), shot, f"{self.dom.name}-{self.config}")
         if not result.exact:
             same, _ = compare(tt.read_ppm(self.host.hostd.dump(self.dom.name)), shot)
             result.why += "; hostd's framebuffer " + ("equals" if same else "differs from") + " the screenshot"
@@ -328,7 +341,7 @@ def vnc_window(xvfb):
 
 class VncClient:
     def __init__(self, config, dom, xvfb, settings, procs, stack, shared):
-        self.config, self.xvfb, self.procs = config, xvfb, procs
+        self.config, self.dom, self.xvfb, self.procs = config, dom, xvfb, procs
         self.result = Result(config)
         display = tt.virsh("vncdisplay", dom.name).strip()  # 127.0.0.1:N
         port = 5900 + int(display.rsplit(":", 1)[1])
@@ -358,7 +371,7 @@ class VncClient:
         if p.returncode != 0:
             result.why = f"xwd failed: {p.stderr.strip()}"
             return
-        result.exact, result.why = compare(read_xwd(self.dump), shot)
+        result.exact, result.why = compare(read_xwd(self.dump), shot, f"{self.dom.name}-{self.config}")
 
 
 # --- one boot -----------------------------------------------------------------------------
@@ -399,7 +412,8 @@ def report(results, configs, settings, runs):
     med = statistics.median
     print()
     print(f"Demo desktop boot (TCG), tandem against QEMU's VNC server; {runs} run(s) each, medians; "
-          + ("every client on the same boot (one domain, D-Bus and VNC graphics)" if settings.same_boot
+          + ("every client on the same boot (one domain, D-Bus and VNC graphics: QEMU's VNC server then refreshes "
+             "at the D-Bus display's pace, see --help)" if settings.same_boot
              else "one boot per client"))
     print(f"Stopping rule: `login:' in the serial log, {settings.after_login:g} s later `virsh suspend', then count "
           f"until {settings.quiet:g} s without a byte either way.")
