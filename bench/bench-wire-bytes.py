@@ -7,12 +7,22 @@ paused after `virsh start --paused'; then the domain is resumed and the bytes ea
 at the TCP level (so TLS's overhead is in Tandem's figures). The same stopping rule holds for every
 client:
 
-  1. `login:' appears in the guest's serial log (its getty on ttyS0; tty1's prints at the same
-     moment): the boot duration is `virsh resume' -> this;
+  1. `login:' appears in the guest's serial log (the getty on ttyS0; busybox init starts the one
+     on tty1, the screen, alongside): the boot duration is `virsh resume' -> this;
   2. --after-login seconds later (default 1) the domain is paused with `virsh suspend': the screen
      is then still (the VGA text cursor blinks on the guest's virtual clock, which stops);
   3. counting ends once no byte has crossed the relay either way for --quiet seconds (default 2);
      everything from the TCP connect up to then is counted, the handshakes included.
+
+Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel
+for pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through
+`xwd' of its window under Xvfb (a mismatch keeps both pictures in /tmp/bench-wire-bytes-PID/).
+Last, another client of the same kind connects to the still login screen and its bytes are
+counted (until --quiet seconds without one): the cost of one full picture, which compares the
+encodings without the boot's frame rates.
+
+--rtt-ms makes the relay hold every chunk for half that long each way (latency only: no
+bandwidth limit, no loss).
 
 With --same-boot every client watches the same boot, of one domain with both D-Bus and VNC
 graphics (TigerVNC then runs -Shared): the boot's own variation (how long it takes, how many
@@ -20,10 +30,7 @@ screen states it goes through) is then the same for all of them. It is not neutr
 with a D-Bus display in the domain (even with no listener) QEMU refreshes the screen every 30 ms
 and its VNC server sends more updates and bytes (measured on this image: ZRLE 338 KB -> 466 KB,
 35 -> 47 updates, medians of 4 boots) than with VNC alone, whose refresh backs off while
-nothing changes. The default, one boot per client, is the fair comparison. --rtt-ms makes the relay hold every chunk for half that long each way (latency only: no bandwidth
-limit, no loss). Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel for
-pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through `xwd'
-of its window under Xvfb.
+nothing changes. The default, one boot per client, is the fair comparison.
 
 Clients and settings (--configs, comma-separated; default all):
   tandem            headless tandem-viewer, default settings (lossy tiles allowed, refined to
@@ -104,6 +111,7 @@ class Result:
         self.updates = None     # tandem: hostd's frames_sent; VNC: the client's update requests
         self.encoding = ""      # VNC: the encoding the client asked for
         self.records = None     # tandem: TLS records (to the client, from it)
+        self.again = None       # bytes to a client that connects to the still screen afterwards
         self.qemu_updates = None  # tandem: display updates hostd took from QEMU (from the domain's start)
 
 
@@ -217,24 +225,34 @@ class TandemHostd:
 
 
 class TandemClient:
-    def __init__(self, config, dom, host, settings, procs, stack):
+    def __init__(self, config, dom, host, settings, procs, stack, name=None):
         self.config, self.dom, self.host, self.procs = config, dom, host, procs
+        self.name = name or config  # the ticket's user: hostd's status and events tell viewers apart by it
         self.result = Result(config)
         self.relay = CountingRelay(("127.0.0.1", host.hostd.port), tls=True, delay=settings.rtt / 2)
         stack.callback(self.relay.close)
         # The ticket names the relay as the host; it still pins hostd's certificate.
-        ticket = host.keys.mint(dom.name, self.relay.address, cert=host.hostd.cert, user=config)
-        self.out = os.path.join(dom.dir, config)
+        ticket = host.keys.mint(dom.name, self.relay.address, cert=host.hostd.cert, user=self.name)
+        self.out = os.path.join(dom.dir, self.name)
         self.viewer = procs.add(vt.viewer(ticket, None, out=self.out, timeout=600,
                                           args=["--format", "ppm", "--filmstrip-interval", "3600000",
                                                 *CONFIGS[config][2]]))
         stack.callback(procs.stop, self.viewer)
-        host.events.wait(lambda w: w[:3] == ["viewer", dom.name, config], timeout=30, what=f"viewer {config}")
+        host.events.wait(lambda w: w[:3] == ["viewer", dom.name, self.name], timeout=30, what=f"viewer {self.name}")
+        self.settings, self.stack = settings, stack
+
+    def again(self):
+        """A second client like this one, connecting now."""
+        return TandemClient(self.config, self.dom, self.host, self.settings, self.procs, self.stack,
+                            name=self.name + "-again")
+
+    def stop(self):
+        self.procs.stop(self.viewer)
 
     def counted(self):
         """Right after the count: what hostd says it sent."""
         status = self.host.hostd.status()
-        self.result.updates = sum(v["frames_sent"] for v in status["viewers"] if v["user"] == self.config)
+        self.result.updates = sum(v["frames_sent"] for v in status["viewers"] if v["user"] == self.name)
         self.result.qemu_updates = sum(c["frames"] for d in status["domains"] if d["name"] == self.dom.name
                                        for c in d["consoles"])
 
@@ -340,21 +358,23 @@ def vnc_window(xvfb):
 
 
 class VncClient:
-    def __init__(self, config, dom, xvfb, settings, procs, stack, shared):
+    def __init__(self, config, dom, xvfb, settings, procs, stack, shared, name=None):
         self.config, self.dom, self.xvfb, self.procs = config, dom, xvfb, procs
+        self.settings, self.stack, self.shared = settings, stack, shared
+        self.name = name or config
         self.result = Result(config)
         display = tt.virsh("vncdisplay", dom.name).strip()  # 127.0.0.1:N
         port = 5900 + int(display.rsplit(":", 1)[1])
         self.relay = CountingRelay(("127.0.0.1", port), keep_up=65536, delay=settings.rtt / 2)
         stack.callback(self.relay.close)
-        log_path = os.path.join(dom.dir, f"{config}.log")
+        log_path = os.path.join(dom.dir, f"{self.name}.log")
         with open(log_path, "w") as log:
             self.viewer = procs.add(subprocess.Popen(
                 ["xtigervncviewer", "-ReconnectOnError=0", "-AlertOnFatalError=0", *(["-Shared"] if shared else []),
                  *CONFIGS[config][2], f"127.0.0.1::{self.relay.port}"],
                 env=xvfb.env, stdout=log, stderr=subprocess.STDOUT))
         stack.callback(procs.stop, self.viewer)
-        self.dump = os.path.join(dom.dir, f"{config}.xwd")
+        self.dump = os.path.join(dom.dir, f"{self.name}.xwd")
         deadline = time.monotonic() + 30
         while not self.relay.snapshot() or self.relay.snapshot()[0].down < 100 or not vnc_window(xvfb):
             if self.viewer.poll() is not None or time.monotonic() > deadline:
@@ -363,6 +383,15 @@ class VncClient:
 
     def counted(self):
         self.result.encoding, self.result.updates = rfb_client_messages(self.relay.snapshot()[0].up_head)
+
+    def again(self):
+        """A second client like this one, connecting now (this one is stopped: one window each)."""
+        self.stop()
+        return VncClient(self.config, self.dom, self.xvfb, self.settings, self.procs, self.stack, self.shared,
+                         name=self.name + "-again")
+
+    def stop(self):
+        self.procs.stop(self.viewer)
 
     def finish(self, shot):
         result = self.result
@@ -399,6 +428,12 @@ def run_boot(configs, run, settings, procs, keys, xvfbs, same_boot):
         shot = dom.screenshot("screenshot")
         for c in clients:
             c.finish(shot)
+        # The still login screen once more, to a client that connects now: one full picture.
+        for c in clients:
+            again = c.again()
+            wait_quiet([again.relay], time.monotonic(), settings.quiet, settings.quiet_max)
+            c.result.again = sum(x.down for x in again.relay.snapshot())
+            again.stop()
         return [c.result for c in clients]
 
 
@@ -422,7 +457,7 @@ def report(results, configs, settings, runs):
         print(f"The relay adds {settings.rtt * 1000:g} ms to the round trip ({settings.rtt * 500:g} ms each way).")
     print()
     head = (f"{'client':<14} {'setting':<16} {'to client':>11} {'from client':>11} {'before resume':>13} "
-            f"{'updates':>7} {'boot':>6} {'last byte':>9}  exact pixels")
+            f"{'updates':>7} {'boot':>6} {'last byte':>9}  {'exact pixels':<12} {'still screen':>12}")
     print(head)
     print("-" * len(head))
     for config in configs:
@@ -437,14 +472,17 @@ def report(results, configs, settings, runs):
               f"{fmt_bytes(med(r.up for r in rs)):>11} {fmt_bytes(med(r.down_before for r in rs)):>13} "
               f"{(fmt_bytes(med(updates)) if updates else '?'):>7} "
               f"{med(r.boot for r in rs):>5.2f}s {(med(lasts) if lasts else float('nan')):>8.2f}s  "
-              f"{'yes' if exact == len(rs) else 'no'} ({exact}/{len(rs)})")
+              f"{('yes' if exact == len(rs) else 'no') + f' ({exact}/{len(rs)})':<12} "
+              f"{fmt_bytes(med(r.again for r in rs if r.again is not None)) if any(r.again for r in rs) else '?':>12}")
     print()
     print("boot: `virsh resume' -> `login:' in the serial log; last byte: `virsh resume' -> the last byte to the "
           "client;")
     print("updates: tandem: frames hostd sent the viewer (its status' frames_sent); VNC: FramebufferUpdateRequests "
           "the client sent")
     print("  (QEMU answers each with at most one update);")
-    print("exact pixels: the client's final picture equals `virsh screenshot' of the paused domain.")
+    print("exact pixels: the client's final picture equals `virsh screenshot' of the paused domain;")
+    print("still screen: bytes to another client of the same kind that connects afterwards to the still login "
+          "screen (one full picture, handshake included).")
     recs = [r for r in results if r.records]
     if recs:
         down = med(r.records[0] for r in recs)
@@ -468,6 +506,8 @@ def report(results, configs, settings, runs):
             flags.append(r.why)
         if r.note.strip():
             flags.append(r.note.strip())
+        if r.again is not None:
+            flags.append(f"still screen {fmt_bytes(r.again)} B")
         print(f"  {r.config:<17} {fmt_bytes(r.down):>9} B to, {fmt_bytes(r.up):>7} B from the client, "
               f"{r.updates if r.updates is not None else '?':>4} updates, boot {r.boot:.2f} s"
               + (f"  [{'; '.join(flags)}]" if flags else ""))
