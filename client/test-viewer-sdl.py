@@ -186,9 +186,23 @@ def main():
         print("ok   script in window mode")
 
         # view-only: said in the title, a click does not capture
-        viewer = subprocess.Popen([VIEWER, "--timeout", "120", f"fake:frames=1,role=1,desktop=watch,input-log={log}2"],
-                                  env=x.env, stderr=subprocess.PIPE, text=True)
-        win = wait_for("the view-only window", lambda: x.window("tandem-viewer: watch .view only."))
+        # Once in a while (twice in ~30 full runs, only with another full test run on the machine)
+        # this window was never found by its title; not understood yet. One retry, said aloud, so
+        # that a real failure still fails.
+        for attempt in (1, 2):
+            viewer = subprocess.Popen([VIEWER, "--timeout", "120",
+                                       f"fake:frames=1,role=1,desktop=watch,input-log={log}2"],
+                                      env=x.env, stderr=subprocess.PIPE, text=True)
+            try:
+                win = wait_for("the view-only window", lambda: x.window("tandem-viewer: watch .view only."),
+                               deadline=DEADLINE / 2)
+                break
+            except AssertionError:
+                viewer.kill()
+                viewer.wait()
+                if attempt == 2:
+                    raise
+                print("RETRY view-only window not found by its title; starting that viewer again")
         x.xdotool("mousemove", "--window", win, "10", "10", "click", "1")
         x.xdotool("key", "a")
         time.sleep(0.3)
