@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ import hostdtest as ht  # noqa: E402
 import tandemtest as tt  # noqa: E402
 import viewertest as vt  # noqa: E402
 from countrelay import CountingRelay  # noqa: E402
+from processes import Processes  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 CTRL, KEY_C = 0x1D, 0x2E
@@ -225,32 +225,6 @@ def run_phase(n, hostd, dom, keys, relay, args, lines, stack_procs):
         c.close()
     time.sleep(0.5)
     return phase
-
-
-class Processes:
-    def __init__(self):
-        self.procs = []
-
-    def add(self, proc):
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc, timeout=10):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        with contextlib.suppress(Exception):
-            proc.communicate(timeout=1)  # close its pipes
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    def close(self):
-        for p in reversed(list(self.procs)):
-            self.stop(p)
 
 
 def mean(xs):

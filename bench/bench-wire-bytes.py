@@ -48,7 +48,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import statistics
 import struct
 import subprocess
@@ -73,6 +72,7 @@ import hostdtest as ht  # noqa: E402
 import tandemtest as tt  # noqa: E402
 import viewertest as vt  # noqa: E402
 from countrelay import CountingRelay  # noqa: E402
+from processes import Processes  # noqa: E402
 
 TLS_RECORD_OVERHEAD = 5 + 16 + 1  # TLS 1.3 AEAD record: header, tag, inner content type
 
@@ -116,32 +116,6 @@ class Result:
 
 
 # --- processes ----------------------------------------------------------------------------
-
-class Processes:
-    """Every process this program starts, stopped (SIGTERM, then SIGKILL) on exit."""
-
-    def __init__(self):
-        self.procs = []
-
-    def add(self, proc):
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc, timeout=10):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    def close(self):
-        for p in reversed(list(self.procs)):
-            self.stop(p)
-
 
 def wait_quiet(relays, since, quiet, most):
     """Waits until no byte has crossed any of RELAYS for QUIET seconds (counted from SINCE at the
