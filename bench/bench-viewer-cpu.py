@@ -35,18 +35,7 @@ import tempfile
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.join(HERE, "..")
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-
-
-def default_build():
-    rel = os.path.join(ROOT, "build-rel")
-    return rel if os.path.exists(os.path.join(rel, "hostd", "tandem-hostd")) else os.path.join(ROOT, "build")
-
-
-os.environ.setdefault("TANDEM_BUILD_DIR", default_build())
-os.environ.setdefault("TANDEM_IMAGE_DIR", "/var/cache/tandem/image")
+import benchenv  # noqa: E402,F401  (tests/ on the path, build and image directories)
 
 import hostdtest as ht  # noqa: E402
 import tandemtest as tt  # noqa: E402
