@@ -1,0 +1,194 @@
+/* The UDP side of bench-transport: Tandem's rudp (congestion control, pacing, FEC, selective
+ * acks) over one UDP socket, small messages on reliable channel 0, bulk on reliable channel 1.
+ * The event loop is what hostd's and the viewer's do, reduced to one peer: datagrams in, timers,
+ * datagrams out while the transport lets them go, sleep until its next deadline (ppoll, so
+ * pacing keeps its microseconds). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench-transport.h"
+#include "macro.h"
+#include "rudp.h"
+
+#define CONNECTION_ID 0x74616e64656d3031ull
+
+typedef struct UdpPeer {
+        int fd;
+        Rudp *rudp;
+        uint8_t pending[RUDP_DATAGRAM_MAX]; /* a datagram the socket refused: sent first */
+        size_t pending_len;
+        bool closed;
+} UdpPeer;
+
+static int udp_socket(const BenchOptions *o, UdpPeer *p) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(o->port) };
+        int buf = 4 << 20;
+
+        if (inet_pton(AF_INET, o->addr, &a.sin_addr) != 1)
+                return -EINVAL;
+        p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (p->fd < 0)
+                return -errno;
+        (void) setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+        (void) setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        if (o->sender)
+                return connect(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ? -errno : 0;
+        if (bind(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+                return -errno;
+        printf("listening\n");
+        fflush(stdout);
+        return 0;
+}
+
+/* The receiver talks to whoever sends first. */
+static int adopt_peer(UdpPeer *p, const struct sockaddr_storage *from, socklen_t len) {
+        return connect(p->fd, (const struct sockaddr *) from, len) < 0 ? -errno : 0;
+}
+
+static int receive_all(UdpPeer *p, bool *connected, uint64_t now) {
+        uint8_t d[2048];
+        for (;;) {
+                struct sockaddr_storage from;
+                socklen_t flen = sizeof(from);
+                ssize_t n = recvfrom(p->fd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *) &from, &flen);
+                if (n < 0)
+                        return errno == EAGAIN || errno == ECONNREFUSED ? 0 : -errno;
+                if (!*connected) {
+                        int r = adopt_peer(p, &from, flen);
+                        if (r < 0)
+                                return r;
+                        *connected = true;
+                }
+                int r = rudp_receive_datagram(p->rudp, d, (size_t) n, now);
+                if (r == -ECONNRESET) {
+                        p->closed = true;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
+static int send_all(UdpPeer *p, uint64_t now) {
+        for (;;) {
+                if (p->pending_len == 0) {
+                        ssize_t n = rudp_next_datagram(p->rudp, p->pending, sizeof(p->pending), now);
+                        if (n <= 0)
+                                return (int) n;
+                        p->pending_len = (size_t) n;
+                }
+                if (send(p->fd, p->pending, p->pending_len, MSG_DONTWAIT) < 0) {
+                        if (errno == EAGAIN || errno == ENOBUFS)
+                                return 0;
+                        if (errno != ECONNREFUSED)
+                                return -errno;
+                }
+                p->pending_len = 0;
+        }
+}
+
+static void wait_until(UdpPeer *p, uint64_t deadline, uint64_t now) {
+        struct pollfd pfd = { .fd = p->fd, .events = (short) (POLLIN | (p->pending_len ? POLLOUT : 0)) };
+        uint64_t d = deadline > now ? deadline - now : 0;
+        d = MIN(d, (uint64_t) 100000);
+        struct timespec ts = { .tv_sec = (time_t) (d / 1000000), .tv_nsec = (long) (d % 1000000) * 1000 };
+        if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+                bench_die("ppoll", errno);
+}
+
+static void feed_sender(const BenchOptions *o, UdpPeer *p, uint64_t now, uint64_t *next_small, uint32_t *ids) {
+        static uint8_t bulk[BULK_SIZE], small[SMALL_SIZE];
+        if (bulk[0] != 'B')
+                bench_fill_bulk(bulk, sizeof(bulk));
+        if (o->small && now >= *next_small) {
+                bench_fill_small(small, now);
+                if (rudp_send(p->rudp, 0, RUDP_RELIABLE_ORDERED, ids[0]++, small, sizeof(small)) < 0)
+                        ids[0]--;
+                *next_small += SMALL_EVERY_USEC;
+        }
+        /* Bulk leaves some of the send buffer free for the small messages. */
+        while (rudp_send_room(p->rudp) >= 4 * sizeof(bulk))
+                if (rudp_send(p->rudp, 1, RUDP_RELIABLE_ORDERED, ids[1]++, bulk, sizeof(bulk)) < 0)
+                        break;
+}
+
+static void describe(const Rudp *r, char *out, size_t size, const char *name) {
+        RudpStats s;
+        rudp_stats(r, &s);
+        snprintf(out, size,
+                 "\"%s\":{\"min_rtt_ms\":%.1f,\"srtt_ms\":%.1f,\"bw_bps\":%llu,\"loss\":%.4f,\"fec_k\":%u,\"fec_m\":%u,"
+                 "\"retransmits\":%llu,\"fec_recovered\":%llu,\"fec_peer_recovered\":%llu,\"packets_sent\":%llu,"
+                 "\"packets_lost\":%llu,\"bytes_sent\":%llu}",
+                 name, s.min_rtt_usec / 1000.0, s.smoothed_rtt_usec / 1000.0, (unsigned long long) s.bandwidth * 8,
+                 s.loss_rate, s.fec_k, s.fec_m, (unsigned long long) s.retransmits, (unsigned long long) s.fec_recovered,
+                 (unsigned long long) s.fec_peer_recovered, (unsigned long long) s.packets_sent,
+                 (unsigned long long) s.packets_lost, (unsigned long long) s.bytes_sent);
+}
+
+int bench_udp(const BenchOptions *o, BenchResult *res) {
+        UdpPeer p = { .fd = -1 };
+        RudpConfig cfg;
+        uint32_t ids[2] = {};
+        int r;
+
+        if ((r = udp_socket(o, &p)) < 0)
+                return r;
+        rudp_config_init(&cfg);
+        cfg.connection_id = CONNECTION_ID;
+        cfg.channels = 2;
+        uint64_t now = bench_now_usec(), next_small = now;
+        uint64_t give_up = now + (uint64_t) ((o->warmup + o->seconds + 30) * 1e6);
+        if ((r = rudp_new(&cfg, !o->sender, now, &p.rudp)) < 0)
+                return r;
+        bool started = false, connected = o->sender;
+
+        while (!p.closed) {
+                now = bench_now_usec();
+                if (now >= give_up)
+                        break;
+                if ((r = receive_all(&p, &connected, now)) < 0)
+                        break;
+                rudp_on_timeout(p.rudp, now);
+                if (o->sender)
+                        feed_sender(o, &p, now, &next_small, ids);
+                RudpMessage m;
+                while (rudp_read(p.rudp, &m) > 0) {
+                        if (!started) {
+                                started = true;
+                                res->start_usec = now + (uint64_t) (o->warmup * 1e6);
+                                res->end_usec = res->start_usec + (uint64_t) (o->seconds * 1e6);
+                        }
+                        bench_count(res, m.data, m.len, now);
+                }
+                if (started && now >= res->end_usec && !rudp_is_closed(p.rudp)) {
+                        describe(p.rudp, res->transport_stats, sizeof(res->transport_stats), "rudp_receiver");
+                        rudp_close(p.rudp, 0);
+                        give_up = MIN(give_up, now + 1000000);
+                }
+                if ((r = send_all(&p, now)) < 0)
+                        break;
+                /* The CLOSE went out with the last datagram. */
+                if (rudp_is_closed(p.rudp) && p.pending_len == 0)
+                        break;
+                uint64_t wake = rudp_next_timeout(p.rudp);
+                if (o->sender && o->small)
+                        wake = MIN(wake, next_small);
+                wait_until(&p, wake, bench_now_usec());
+        }
+        if (o->sender) {
+                char s[1024];
+                describe(p.rudp, s, sizeof(s), "rudp_sender");
+                fprintf(stderr, "{%s}\n", s);
+        }
+        rudp_free(p.rudp);
+        close(p.fd);
+        return r == -ECONNRESET || r == -EPIPE ? 0 : MIN(r, 0);
+}
