@@ -144,6 +144,7 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
         rudp_config_init(&cfg);
         cfg.connection_id = CONNECTION_ID;
         cfg.channels = 2;
+        cfg.urgent_channels = 1; /* the small messages (as input, cursor and control are) */
         uint64_t now = bench_now_usec(), next_small = now;
         uint64_t give_up = now + (uint64_t) ((o->warmup + o->seconds + 30) * 1e6);
         if ((r = rudp_new(&cfg, !o->sender, now, &p.rudp)) < 0)

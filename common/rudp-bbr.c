@@ -11,6 +11,7 @@
 #define PROBE_RTT_USEC 200000
 /* Pacing a bit below the estimate keeps the bottleneck's queue from creeping up. */
 #define PACING_MARGIN 0.99
+#define PROBE_QUEUE_USEC 25000.0
 
 static const double cycle_gains[8] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
 
@@ -79,6 +80,20 @@ static void check_full_pipe(RudpBbr *b, const RudpRateSample *rs) {
                 b->filled_pipe = true;
 }
 
+/* The probing phase's gain: BBR's 1.25 builds a queue of a quarter of the RTT, which on a long
+ * path delays everything sent meanwhile by tens of milliseconds. Probe by at most ~25 ms of queue
+ * (never below 1.05), so small messages stay within half an RTT plus 50 ms. */
+static double probe_gain(const RudpBbr *b) {
+        if (b->min_rtt == UINT64_MAX || b->min_rtt == 0)
+                return cycle_gains[0];
+        double g = 1 + PROBE_QUEUE_USEC / (double) b->min_rtt;
+        return MAX(1.05, MIN(cycle_gains[0], g));
+}
+
+static double cycle_gain(const RudpBbr *b, unsigned index) {
+        return index == 0 ? probe_gain(b) : cycle_gains[index];
+}
+
 static void enter_probe_bw(RudpBbr *b, uint64_t now) {
         b->state = RUDP_CC_PROBE_BW;
         b->cwnd_gain = 2;
@@ -86,7 +101,7 @@ static void enter_probe_bw(RudpBbr *b, uint64_t now) {
         unsigned i = (unsigned) (next_rand(b) % 7);
         b->cycle_index = i == 0 ? 0 : i + 1;
         b->cycle_stamp = now;
-        b->pacing_gain = cycle_gains[b->cycle_index];
+        b->pacing_gain = cycle_gain(b, b->cycle_index);
 }
 
 static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight, uint64_t now) {
@@ -104,7 +119,7 @@ static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight
         if (next) {
                 b->cycle_index = (b->cycle_index + 1) % 8;
                 b->cycle_stamp = now;
-                b->pacing_gain = cycle_gains[b->cycle_index];
+                b->pacing_gain = cycle_gain(b, b->cycle_index);
         }
 }
 
