@@ -187,9 +187,12 @@ static SSL *ssl_new(DtlsContext *ctx, DtlsIo *io, DtlsPeerRef *ref) {
         return ssl;
 }
 
-/* Whether d is a sequence of complete DTLS record headers and bodies: anything else is dropped
- * before OpenSSL sees it. */
-static bool records_well_formed(const uint8_t *d, size_t n) {
+/* Whether d is a sequence of complete DTLS record headers and bodies, each protected record
+ * (epoch above 0) at least min_protected bytes long: anything else is dropped before OpenSSL sees
+ * it. The length floor matters: OpenSSL 3.0 takes an AEAD record shorter than its nonce and tag
+ * for an internal error and ends the association, which would let anyone who can spoof a
+ * datagram kill it. */
+static bool records_well_formed(const uint8_t *d, size_t n, size_t min_protected) {
         if (!d || n < DTLS_RECORD_HEADER)
                 return false;
         while (n > 0) {
@@ -199,7 +202,8 @@ static bool records_well_formed(const uint8_t *d, size_t n) {
                 if (d[0] < 20 || d[0] > 23 || d[1] != 0xfe || (d[2] != 0xff && d[2] != 0xfd))
                         return false;
                 size_t len = ((size_t) d[11] << 8) | d[12];
-                if (len > n - DTLS_RECORD_HEADER)
+                bool is_protected = d[3] != 0 || d[4] != 0;
+                if (len > n - DTLS_RECORD_HEADER || (is_protected && len < min_protected))
                         return false;
                 d += DTLS_RECORD_HEADER + len;
                 n -= DTLS_RECORD_HEADER + len;
@@ -313,7 +317,7 @@ int dtls_cookie_check(DtlsContext *ctx, const struct sockaddr *peer, socklen_t p
         if (reply_len)
                 *reply_len = 0;
         /* Only handshake records can start a ClientHello. */
-        if (!ctx || !ctx->server || !dtls_peer_valid(peer, peer_len) || !records_well_formed(dgram, n) ||
+        if (!ctx || !ctx->server || !dtls_peer_valid(peer, peer_len) || !records_well_formed(dgram, n, 0) ||
             dgram[0] != 22)
                 return 0;
         peer_set(&ctx->listen_ref, peer);
@@ -513,6 +517,12 @@ int dtls_endpoint_new_client(DtlsContext *ctx, const uint8_t pin_sha256[DTLS_PIN
         return 0;
 }
 
+/* The shortest protected record that can be genuine: the AEAD's expansion once the cipher is
+ * known, ChaCha20-Poly1305's tag (the smallest of ours) before. */
+static size_t protected_min(const DtlsEndpoint *e) {
+        return e->established ? e->overhead - DTLS_RECORD_HEADER : 16;
+}
+
 int dtls_endpoint_feed(DtlsEndpoint *e, const uint8_t *d, size_t n, uint64_t now_usec) {
         uint64_t records_before = e->stats.records_in;
         unsigned tx_before = e->io.tx_count;
@@ -522,7 +532,7 @@ int dtls_endpoint_feed(DtlsEndpoint *e, const uint8_t *d, size_t n, uint64_t now
         if (e->fatal < 0)
                 return e->fatal;
         e->now = now_usec;
-        if (!records_well_formed(d, n)) {
+        if (!records_well_formed(d, n, protected_min(e))) {
                 e->stats.dropped++;
                 return 0;
         }

@@ -95,8 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         abort();
                 return 0;
         }
-        if (dtls_endpoint_feed(server, data + 1, size - 1, 0) != 0 || !dtls_endpoint_established(server))
+        int r = dtls_endpoint_feed(server, data + 1, size - 1, 0);
+        if (r != 0 || !dtls_endpoint_established(server)) {
+                fprintf(stderr, "fuzz-dtls: feed %d: %s\n", r, dtls_endpoint_error(server));
                 abort();
+        }
         while (dtls_endpoint_pull(server, out, sizeof(out)) > 0)
                 ;
         while (dtls_endpoint_read(server, out, sizeof(out)) > 0)
