@@ -3,7 +3,7 @@
  * from many source ports, encrypt+decrypt throughput and cost per datagram at the largest
  * plaintext, and the record overhead.
  *
- *     bench-dtls [handshakes, default 300] [datagrams, default 200000]
+ *     bench-dtls [handshakes, default 300] [datagrams, default 200000] [ClientHellos, default 200000]
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -106,7 +106,7 @@ int main(int argc, char **argv) {
                 die("client");
         ssize_t hello_len = dtls_endpoint_pull(client, hello, sizeof(hello));
         dtls_endpoint_free(client);
-        long floods = 200000;
+        long floods = argc > 3 ? atol(argv[3]) : 200000;
         t = now();
         for (long i = 0; i < floods; i++) {
                 struct sockaddr_in a = peer((uint16_t) (1024 + i % 50000));
