@@ -1,5 +1,6 @@
 /* The UDP side of bench-transport: Tandem's rudp (congestion control, pacing, FEC, selective
- * acks) over one UDP socket, small messages on reliable channel 0, bulk on reliable channel 1.
+ * acks) over DTLS 1.2 (cookie exchange, the receiver's certificate pinned) over one UDP socket,
+ * small messages on reliable channel 0, bulk on reliable channel 1.
  * The event loop is what hostd's and the viewer's do, reduced to one peer: datagrams in, timers,
  * datagrams out while the transport lets them go, sleep until its next deadline (ppoll, so
  * pacing keeps its microseconds). */
@@ -15,15 +16,20 @@
 #include <unistd.h>
 
 #include "bench-transport.h"
+#include "dtls.h"
 #include "macro.h"
 #include "rudp.h"
+#include "tls.h"
 
 #define CONNECTION_ID 0x74616e64656d3031ull
 
 typedef struct UdpPeer {
         int fd;
-        Rudp *rudp;
-        uint8_t pending[RUDP_DATAGRAM_MAX]; /* a datagram the socket refused: sent first */
+        bool server;
+        DtlsContext *ctx;
+        DtlsEndpoint *dtls;     /* server: NULL until a ClientHello with a valid cookie */
+        Rudp *rudp;             /* NULL until DTLS is established */
+        uint8_t pending[DTLS_DATAGRAM_MAX]; /* a datagram the socket refused: sent first */
         size_t pending_len;
         bool closed;
 } UdpPeer;
@@ -41,6 +47,7 @@ static int udp_socket(const BenchOptions *o, UdpPeer *p) {
         (void) setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
         if (o->sender)
                 return connect(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ? -errno : 0;
+        /* The CLOSE may be lost: the receiver's end of the measurement is what counts. */
         if (bind(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0)
                 return -errno;
         printf("listening\n");
@@ -48,12 +55,34 @@ static int udp_socket(const BenchOptions *o, UdpPeer *p) {
         return 0;
 }
 
-/* The receiver talks to whoever sends first. */
-static int adopt_peer(UdpPeer *p, const struct sockaddr_storage *from, socklen_t len) {
-        return connect(p->fd, (const struct sockaddr *) from, len) < 0 ? -errno : 0;
+static int new_rudp(UdpPeer *p, uint64_t now) {
+        RudpConfig cfg;
+        rudp_config_init(&cfg);
+        cfg.connection_id = CONNECTION_ID;
+        cfg.channels = 2;
+        cfg.urgent_channels = 1; /* the small messages (as input, cursor and control are) */
+        return rudp_new(&cfg, p->server, now, &p->rudp);
 }
 
-static int receive_all(UdpPeer *p, bool *connected, uint64_t now) {
+/* The receiver answers cookies statelessly and talks to whoever completes one first. */
+static int accept_hello(UdpPeer *p, const uint8_t *d, size_t n, const struct sockaddr_storage *from, socklen_t len,
+                        uint64_t now) {
+        uint8_t reply[DTLS_DATAGRAM_MAX];
+        size_t reply_len = 0;
+        int r = dtls_cookie_check(p->ctx, (const struct sockaddr *) from, len, d, n, reply, sizeof(reply), &reply_len);
+        if (r == 0) {
+                if (reply_len > 0)
+                        (void) sendto(p->fd, reply, reply_len, MSG_DONTWAIT, (const struct sockaddr *) from, len);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (connect(p->fd, (const struct sockaddr *) from, len) < 0)
+                return -errno;
+        return dtls_endpoint_new_server(p->ctx, (const struct sockaddr *) from, len, now, &p->dtls);
+}
+
+static int receive_all(UdpPeer *p, uint64_t now) {
         uint8_t d[2048];
         for (;;) {
                 struct sockaddr_storage from;
@@ -61,37 +90,69 @@ static int receive_all(UdpPeer *p, bool *connected, uint64_t now) {
                 ssize_t n = recvfrom(p->fd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *) &from, &flen);
                 if (n < 0)
                         return errno == EAGAIN || errno == ECONNREFUSED ? 0 : -errno;
-                if (!*connected) {
-                        int r = adopt_peer(p, &from, flen);
-                        if (r < 0)
+                int r;
+                if (!p->dtls) {
+                        if ((r = accept_hello(p, d, (size_t) n, &from, flen, now)) < 0)
                                 return r;
-                        *connected = true;
+                        if (!p->dtls)
+                                continue;
                 }
-                int r = rudp_receive_datagram(p->rudp, d, (size_t) n, now);
+                r = dtls_endpoint_feed(p->dtls, d, (size_t) n, now);
                 if (r == -ECONNRESET) {
                         p->closed = true;
                         return 0;
                 }
                 if (r < 0)
                         return r;
+                if (!p->rudp && dtls_endpoint_established(p->dtls) && (r = new_rudp(p, now)) < 0)
+                        return r;
+                ssize_t m;
+                while ((m = dtls_endpoint_read(p->dtls, d, sizeof(d))) > 0) {
+                        if (!p->rudp)
+                                continue;
+                        r = rudp_receive_datagram(p->rudp, d, (size_t) m, now);
+                        if (r == -ECONNRESET) {
+                                p->closed = true;
+                                return 0;
+                        }
+                        if (r < 0)
+                                return r;
+                }
         }
 }
 
-static int send_all(UdpPeer *p, uint64_t now) {
+/* Ciphertext out: the refused datagram first, then what DTLS has queued. */
+static int flush_dtls(UdpPeer *p) {
         for (;;) {
                 if (p->pending_len == 0) {
-                        ssize_t n = rudp_next_datagram(p->rudp, p->pending, sizeof(p->pending), now);
+                        ssize_t n = p->dtls ? dtls_endpoint_pull(p->dtls, p->pending, sizeof(p->pending)) : 0;
                         if (n <= 0)
                                 return (int) n;
                         p->pending_len = (size_t) n;
                 }
                 if (send(p->fd, p->pending, p->pending_len, MSG_DONTWAIT) < 0) {
                         if (errno == EAGAIN || errno == ENOBUFS)
-                                return 0;
+                                return -EAGAIN;
                         if (errno != ECONNREFUSED)
                                 return -errno;
                 }
                 p->pending_len = 0;
+        }
+}
+
+static int send_all(UdpPeer *p, uint64_t now) {
+        uint8_t plain[DTLS_DATAGRAM_MAX];
+        for (;;) {
+                int r = flush_dtls(p);
+                if (r == -EAGAIN)
+                        return 0;
+                if (r < 0 || !p->rudp)
+                        return r;
+                ssize_t n = rudp_next_datagram(p->rudp, plain, dtls_endpoint_max_plaintext(p->dtls), now);
+                if (n <= 0)
+                        return (int) n;
+                if ((r = dtls_endpoint_write(p->dtls, plain, (size_t) n)) < 0)
+                        return r;
         }
 }
 
@@ -133,63 +194,85 @@ static void describe(const Rudp *r, char *out, size_t size, const char *name) {
                  (unsigned long long) s.packets_lost, (unsigned long long) s.bytes_sent);
 }
 
+static int open_dtls(const BenchOptions *o, UdpPeer *p, uint64_t now) {
+        char *error = NULL;
+        p->ctx = o->sender ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
+        if (!p->ctx) {
+                fprintf(stderr, "bench-transport: %s\n", error);
+                exit(EXIT_FAILURE);
+        }
+        if (!o->sender)
+                return 0;
+        uint8_t pin[TLS_FINGERPRINT_SIZE];
+        if (tls_cert_fingerprint_file(o->cert, pin) < 0)
+                return -EINVAL;
+        return dtls_endpoint_new_client(p->ctx, pin, now, &p->dtls);
+}
+
+static uint64_t next_wake(const UdpPeer *p) {
+        uint64_t t = p->rudp ? rudp_next_timeout(p->rudp) : UINT64_MAX;
+        if (p->dtls && !dtls_endpoint_established(p->dtls))
+                t = MIN(t, dtls_endpoint_next_timeout(p->dtls));
+        return t;
+}
+
 int bench_udp(const BenchOptions *o, BenchResult *res) {
-        UdpPeer p = { .fd = -1 };
-        RudpConfig cfg;
+        UdpPeer p = { .fd = -1, .server = !o->sender };
         uint32_t ids[2] = {};
         int r;
 
         if ((r = udp_socket(o, &p)) < 0)
                 return r;
-        rudp_config_init(&cfg);
-        cfg.connection_id = CONNECTION_ID;
-        cfg.channels = 2;
-        cfg.urgent_channels = 1; /* the small messages (as input, cursor and control are) */
         uint64_t now = bench_now_usec(), next_small = now;
         uint64_t give_up = now + (uint64_t) ((o->warmup + o->seconds + 30) * 1e6);
-        if ((r = rudp_new(&cfg, !o->sender, now, &p.rudp)) < 0)
+        if ((r = open_dtls(o, &p, now)) < 0)
                 return r;
-        bool started = false, connected = o->sender;
+        bool started = false;
 
         while (!p.closed) {
                 now = bench_now_usec();
                 if (now >= give_up)
                         break;
-                if ((r = receive_all(&p, &connected, now)) < 0)
+                if ((r = receive_all(&p, now)) < 0)
                         break;
-                rudp_on_timeout(p.rudp, now);
-                if (o->sender)
-                        feed_sender(o, &p, now, &next_small, ids);
-                RudpMessage m;
-                while (rudp_read(p.rudp, &m) > 0) {
-                        if (!started) {
-                                started = true;
-                                res->start_usec = now + (uint64_t) (o->warmup * 1e6);
-                                res->end_usec = res->start_usec + (uint64_t) (o->seconds * 1e6);
+                if (p.dtls && !dtls_endpoint_established(p.dtls))
+                        dtls_endpoint_on_timeout(p.dtls, now);
+                if (p.rudp) {
+                        rudp_on_timeout(p.rudp, now);
+                        if (o->sender)
+                                feed_sender(o, &p, now, &next_small, ids);
+                        RudpMessage m;
+                        while (rudp_read(p.rudp, &m) > 0) {
+                                if (!started) {
+                                        started = true;
+                                        res->start_usec = now + (uint64_t) (o->warmup * 1e6);
+                                        res->end_usec = res->start_usec + (uint64_t) (o->seconds * 1e6);
+                                }
+                                bench_count(res, m.data, m.len, now);
                         }
-                        bench_count(res, m.data, m.len, now);
-                }
-                if (started && now >= res->end_usec && !rudp_is_closed(p.rudp)) {
-                        describe(p.rudp, res->transport_stats, sizeof(res->transport_stats), "rudp_receiver");
-                        rudp_close(p.rudp, 0);
-                        give_up = MIN(give_up, now + 1000000);
+                        if (started && now >= res->end_usec && !rudp_is_closed(p.rudp)) {
+                                describe(p.rudp, res->transport_stats, sizeof(res->transport_stats), "rudp_receiver");
+                                rudp_close(p.rudp, 0);
+                        }
                 }
                 if ((r = send_all(&p, now)) < 0)
                         break;
                 /* The CLOSE went out with the last datagram. */
-                if (rudp_is_closed(p.rudp) && p.pending_len == 0)
+                if (p.rudp && rudp_is_closed(p.rudp) && p.pending_len == 0)
                         break;
-                uint64_t wake = rudp_next_timeout(p.rudp);
-                if (o->sender && o->small)
+                uint64_t wake = next_wake(&p);
+                if (o->sender && o->small && p.rudp)
                         wake = MIN(wake, next_small);
                 wait_until(&p, wake, bench_now_usec());
         }
-        if (o->sender) {
+        if (o->sender && p.rudp) {
                 char s[1024];
                 describe(p.rudp, s, sizeof(s), "rudp_sender");
-                fprintf(stderr, "{%s}\n", s);
+                fprintf(stderr, "{%s,\"cipher\":\"%s\"}\n", s, dtls_endpoint_cipher(p.dtls));
         }
         rudp_free(p.rudp);
+        dtls_endpoint_free(p.dtls);
+        dtls_context_free(p.ctx);
         close(p.fd);
         return r == -ECONNRESET || r == -EPIPE ? 0 : MIN(r, 0);
 }

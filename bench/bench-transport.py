@@ -102,6 +102,9 @@ def flows(link, procs, specs, args, crt, key):
         sender_err.append(err)
         procs.stop(s)
     sampler.join()
+    drops = link.stats()["a2b"]["dropped_packets"]
+    for r in results:
+        r["link_drops"] = drops
     for r, err in zip(results, sender_err):
         for line in err.splitlines():
             if line.startswith("{"):
@@ -155,6 +158,8 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
                 f"FEC {s['fec_k']}/{s['fec_m']}, resent {s['retransmits']}, FEC rebuilt {s['fec_peer_recovered']}")
     elif "tcp" in res:
         view = f"RTT {res['tcp']['rcv_rtt_ms']:.0f} ms (receiver's estimate)"
+    drops = res.get("link_drops", {})
+    view += f"; link drops a->b: random {drops.get('loss', 0)}, queue {drops.get('queue', 0) + drops.get('overflow', 0)}"
     sm = res["small"]
     print(f"| {name} ({rtt:g} ms, {rate / 1e6:g} Mbit/s, {loss * 100:g}%) | {transport} | {good * 100:.1f}% | "
           f"{res['goodput_bps'] / 1e6:.2f} | {sm['p50_ms']:.1f} | {sm['p99_ms']:.1f} | {rtt / 2 + 50:.0f} | "
