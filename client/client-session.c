@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "client-cells.h"
+#include "dtls-datagram.h"
+#include "wire-conn-rudp.h"
 #include "macro.h"
 #include "ticket.h"
 #include "tls.h"
@@ -35,6 +37,7 @@ struct ClientSession {
         void *userdata;
         ClientOptions options;
         TlsContext *tls;
+        DtlsContext *dtls;
         WireConn *conn;
         Decoder *decoder;
         ClientFramebuffer fb;
@@ -79,6 +82,53 @@ static int connect_tcp(const char *host, uint16_t port) {
         }
         freeaddrinfo(ai);
         return fd >= 0 ? fd : -ECONNREFUSED;
+}
+
+static int session_start_conn(ClientSession *s, WireConn *conn);
+
+static int connect_udp(const char *host, uint16_t port) {
+        struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+        char service[8];
+        int fd = -1;
+
+        snprintf(service, sizeof(service), "%u", port);
+        if (getaddrinfo(host, service, &hints, &ai) != 0)
+                return -EHOSTUNREACH;
+        for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                fd = socket(a->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        continue;
+                (void) udp_socket_set_pmtudisc(fd, a->ai_family);
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+                        break;
+                close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(ai);
+        return fd >= 0 ? fd : -ECONNREFUSED;
+}
+
+/* rudp over DTLS to host:port, hostd's certificate pinned as for TLS. */
+static int session_start_udp(ClientSession *s, const char *host, uint16_t port, const uint8_t *pin) {
+        char *error = NULL;
+        DatagramTransport *t;
+        WireConn *conn;
+        int r;
+
+        s->dtls = dtls_client_context_new(&error);
+        free(error);
+        if (!s->dtls)
+                return -ENOMEM;
+        int fd = connect_udp(host, port);
+        if (fd < 0)
+                return fd;
+        r = dtls_datagram_new_client(s->dtls, fd, pin, &t);
+        if (r < 0)
+                return r;
+        r = wire_conn_new_rudp(t, NULL, false, CLIENT_OUT_LIMIT, &conn);
+        if (r < 0)
+                return r;
+        return session_start_conn(s, conn);
 }
 
 static ClientSession *session_alloc(const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata) {
@@ -145,6 +195,14 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
         } else if ((r = ticket_host_split(ticket.host, host, sizeof(host), &port)) < 0)
                 goto fail;
 
+        if (s->options.transport == CLIENT_TRANSPORT_UDP) {
+                r = session_start_udp(s, host, port,
+                                      ticket_fingerprint_is_zero(ticket.fingerprint) ? NULL : ticket.fingerprint);
+                if (r < 0)
+                        goto fail;
+                *ret = s;
+                return 0;
+        }
         s->tls = tls_client_context_new(&error);
         free(error);
         if (!s->tls) {
@@ -231,6 +289,7 @@ ClientSession *client_session_free(ClientSession *s) {
         cell_frames_done(&s->cells);
         wire_conn_free(s->conn);
         tls_context_free(s->tls);
+        dtls_context_free(s->dtls);
         decoder_free(s->decoder);
         client_framebuffer_done(&s->fb);
         free(s->cursor.argb);

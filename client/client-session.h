@@ -38,12 +38,19 @@ typedef struct ClientCallbacks {
         void (*on_closed)(ClientSession *s, int error, const char *reason, void *userdata);
 } ClientCallbacks;
 
+typedef enum ClientTransport {
+        CLIENT_TRANSPORT_TCP = 0, /* TLS 1.3 over TCP */
+        CLIENT_TRANSPORT_UDP,     /* rudp over DTLS 1.2 over UDP, at the same host and port */
+        CLIENT_TRANSPORT_AUTO,    /* not yet: runs TCP */
+} ClientTransport;
+
 typedef struct ClientOptions {
         const char *host;      /* overrides the ticket's host:port when set */
         uint16_t port;
         bool lossless;         /* ask hostd never to send lossy tiles */
         int quality;           /* 0: hostd's default */
         bool insecure_no_pin;  /* tests only: accept any certificate when the ticket pins none */
+        ClientTransport transport;
 } ClientOptions;
 
 /* Parses the ticket (base64url text) for its host and fingerprint and starts connecting

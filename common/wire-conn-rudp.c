@@ -200,6 +200,8 @@ static int rudp_conn_flush(WireConn *c, void *data) {
         }
         for (;;) {
                 size_t size = MIN(rc->transport->ops->max_payload(rc->transport), sizeof(rc->dgram));
+                if (size < 256)
+                        break; /* not ready (DTLS handshake): rudp holds the messages until it is */
                 ssize_t n = rudp_next_datagram(rc->rudp, rc->dgram, size, now_of(rc));
                 if (n == 0)
                         break;
@@ -286,7 +288,7 @@ static void rudp_conn_free(void *data) {
                 /* Best effort: the peer learns at once instead of after its idle timeout. */
                 rudp_close(rc->rudp, 0);
                 size_t size = MIN(rc->transport->ops->max_payload(rc->transport), sizeof(rc->dgram));
-                ssize_t n = rudp_next_datagram(rc->rudp, rc->dgram, size, now_of(rc));
+                ssize_t n = size >= 256 ? rudp_next_datagram(rc->rudp, rc->dgram, size, now_of(rc)) : 0;
                 if (n > 0)
                         (void) rc->transport->ops->send(rc->transport, rc->dgram, (size_t) n);
         }

@@ -34,6 +34,7 @@ struct ViewerServer {
         uint8_t fingerprint[32]; /* of our certificate, as tickets pin it */
         Viewer *viewers;
         unsigned n_viewers;
+        struct UdpServer *udp; /* viewers over DTLS/UDP at the same address; NULL if it failed */
 };
 
 struct Viewer {

@@ -361,6 +361,10 @@ int harness_viewer_new_ticket(Harness *h, const char *ticket, const ClientOption
                             on_viewer_io, v);
         if (r < 0)
                 return r;
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, 0, 0, on_viewer_timer, v);
+        if (r < 0)
+                return r;
+        viewer_update_io(v);
         *ret = TAKE_PTR(v);
         return 0;
 }

@@ -5,12 +5,18 @@
  * dropped and asked for again), and every key reaches QEMU once, in order; tiles never span two
  * grid cells. */
 #include "check.h"
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "dtls.h"
 #include "hostd-console.h"
+#include "hostd-udp-server.h"
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
 #include "test-harness.h"
@@ -177,7 +183,146 @@ static void test_lossy(void) {
         free(patch);
 }
 
+static struct sockaddr_in hostd_address(Harness *h) {
+        const char *colon = strrchr(h->host, ':');
+        check(colon);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(colon + 1)) };
+        check(inet_pton(AF_INET, "127.0.0.1", &a.sin_addr) == 1);
+        return a;
+}
+
+static int udp_socket_to(const struct sockaddr_in *a) {
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        check(fd >= 0);
+        check(connect(fd, (const struct sockaddr *) a, sizeof(*a)) == 0);
+        return fd;
+}
+
+static UdpServerCounters counters(Harness *h) {
+        UdpServerCounters c;
+        viewer_server_udp_counters(h->manager->viewers, &c);
+        return c;
+}
+
+typedef struct CountWant {
+        Harness *h;
+        uint64_t cookies, dropped, datagrams;
+} CountWant;
+
+static bool counted(void *userdata) {
+        CountWant *w = userdata;
+        UdpServerCounters c = counters(w->h);
+        return c.cookies_sent >= w->cookies && c.unknown_dropped >= w->dropped && c.datagrams >= w->datagrams;
+}
+
+/* The real path: DTLS over UDP on loopback to hostd's UDP listener, the ticket checked by the
+ * hello as on TLS; then bad input at hostd's port while the session runs: garbage, a flood of
+ * ClientHellos from many ports, a ClientHello with a valid cookie replayed from another port.
+ * hostd answers cookies but makes no peer, and the session goes on. */
+static void test_dtls(void) {
+        Harness *h;
+        check(harness_new(NULL, &h) >= 0);
+        uint32_t *screen = malloc(320 * 200 * 4), *patch = malloc(64 * 64 * 4);
+        paint(screen, 320, 200, 4);
+        check(harness_scanout(h, 320, 200, screen) >= 0);
+
+        ClientOptions udp = { .lossless = true, .transport = CLIENT_TRANSPORT_UDP };
+        HarnessViewer *v;
+        check(harness_viewer_new(h, "dtls", TICKET_ROLE_INTERACTIVE, &udp, NULL, NULL, &v) >= 0);
+        check(client_session_transport(v->session) == WIRE_CONN_RUDP);
+        Want want = { .viewer = v, .w = 320, .h = 200, .px = screen };
+        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        UdpServerCounters c = counters(h);
+        check(c.established == 1 && c.peers == 1 && c.handshakes == 0);
+
+        struct sockaddr_in a = hostd_address(h);
+        /* Garbage from one port, including things that look like DTLS records and rudp packets. */
+        int g = udp_socket_to(&a);
+        uint8_t junk[1300];
+        for (int i = 0; i < 300; i++) {
+                size_t len = 1 + (size_t) (rng() % sizeof(junk));
+                for (size_t k = 0; k < len; k++)
+                        junk[k] = (uint8_t) rng();
+                if (i % 3 == 0)
+                        junk[0] = 22; /* handshake record */
+                else if (i % 3 == 1)
+                        junk[0] = 0x40; /* rudp */
+                (void) send(g, junk, len, 0);
+        }
+
+        /* ClientHellos from 200 ports: each gets a cookie, none a peer. */
+        char *error = NULL;
+        DtlsContext *cctx = dtls_client_context_new(&error);
+        check(cctx);
+        int flood[200];
+        uint8_t hello[DTLS_DATAGRAM_MAX];
+        for (int i = 0; i < 200; i++) {
+                DtlsEndpoint *e;
+                check(dtls_endpoint_new_client(cctx, NULL, 1, &e) == 0);
+                ssize_t n = dtls_endpoint_pull(e, hello, sizeof(hello));
+                check(n > 0);
+                flood[i] = udp_socket_to(&a);
+                check(send(flood[i], hello, (size_t) n, 0) == n);
+                dtls_endpoint_free(e);
+        }
+        CountWant cw = { .h = h, .cookies = c.cookies_sent + 200, .dropped = c.unknown_dropped + 300 };
+        if (harness_run_until(h, counted, &cw, WAIT) != 0) {
+                UdpServerCounters d = counters(h);
+                fprintf(stderr, "datagrams %llu unknown %llu cookies %llu started %llu\n", (unsigned long long) d.datagrams,
+                        (unsigned long long) d.unknown_dropped, (unsigned long long) d.cookies_sent,
+                        (unsigned long long) d.handshakes_started);
+                check(false);
+        }
+
+        /* A ClientHello with the cookie hostd gave port A, sent from port B: dropped. */
+        DtlsEndpoint *e;
+        check(dtls_endpoint_new_client(cctx, NULL, 1, &e) == 0);
+        ssize_t n = dtls_endpoint_pull(e, hello, sizeof(hello));
+        check(n > 0 && send(flood[0], hello, (size_t) n, 0) == n);
+        uint8_t hvr[DTLS_DATAGRAM_MAX];
+        ssize_t k = -1;
+        for (int i = 0; i < 500 && k < 0; i++) {
+                check(harness_run_until(h, NULL, NULL, 2000) == 0);
+                k = recv(flood[0], hvr, sizeof(hvr), 0);
+        }
+        check(k > 0);
+        check(dtls_endpoint_feed(e, hvr, (size_t) k, 2) == 0);
+        n = dtls_endpoint_pull(e, hello, sizeof(hello));
+        check(n > 0);
+        c = counters(h);
+        check(send(flood[1], hello, (size_t) n, 0) == n);
+        cw = (CountWant) { .h = h, .datagrams = c.datagrams + 1 };
+        check(harness_run_until(h, counted, &cw, WAIT) == 0);
+        /* A fresh cookie for port B, or nothing: never a peer. */
+        UdpServerCounters after = counters(h);
+        check(after.unknown_dropped + after.cookies_sent == c.unknown_dropped + c.cookies_sent + 1);
+        dtls_endpoint_free(e);
+
+        c = counters(h);
+        printf("udp listener: %llu datagrams, %llu unknown dropped, %llu cookies, %llu handshakes started, %u peers\n",
+               (unsigned long long) c.datagrams, (unsigned long long) c.unknown_dropped,
+               (unsigned long long) c.cookies_sent, (unsigned long long) c.handshakes_started, c.peers);
+        check(c.handshakes_started == 1 && c.peers == 1 && c.handshakes == 0);
+
+        /* The session is unaffected: a change still arrives exactly. */
+        check(!v->closed);
+        paint(patch, 64, 64, 9);
+        update(h, screen, 320, 128, 64, 64, 64, patch);
+        want = (Want) { .viewer = v, .w = 320, .h = 200, .px = screen };
+        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+
+        for (int i = 0; i < 200; i++)
+                close(flood[i]);
+        close(g);
+        dtls_context_free(cctx);
+        harness_viewer_free(v);
+        harness_free(h);
+        free(screen);
+        free(patch);
+}
+
 int main(void) {
+        test_dtls();
         test_clean();
         test_lossy();
         return 0;
