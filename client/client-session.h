@@ -11,6 +11,7 @@
 #include "byte-transport.h"
 #include "decoder.h"
 #include "macro.h"
+#include "wire-conn.h"
 
 typedef struct ClientSession ClientSession;
 
@@ -37,12 +38,19 @@ typedef struct ClientCallbacks {
         void (*on_closed)(ClientSession *s, int error, const char *reason, void *userdata);
 } ClientCallbacks;
 
+typedef enum ClientTransport {
+        CLIENT_TRANSPORT_TCP = 0, /* TLS 1.3 over TCP */
+        CLIENT_TRANSPORT_UDP,     /* rudp over DTLS 1.2 over UDP, at the same host and port */
+        CLIENT_TRANSPORT_AUTO,    /* not yet: runs TCP */
+} ClientTransport;
+
 typedef struct ClientOptions {
         const char *host;      /* overrides the ticket's host:port when set */
         uint16_t port;
         bool lossless;         /* ask hostd never to send lossy tiles */
         int quality;           /* 0: hostd's default */
         bool insecure_no_pin;  /* tests only: accept any certificate when the ticket pins none */
+        ClientTransport transport;
 } ClientOptions;
 
 /* Parses the ticket (base64url text) for its host and fingerprint and starts connecting
@@ -57,6 +65,10 @@ int client_session_new(const char *ticket, const ClientOptions *options, const C
 int client_session_new_transport(ByteTransport *t, const uint8_t *ticket, size_t ticket_len,
                                  const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata,
                                  ClientSession **ret);
+/* The same over a WireConn of either kind (owned from now on, freed on failure too): over rudp
+ * (UDP), tiles are ordered per 64x64 cell and the session has timers (below). */
+int client_session_new_conn(WireConn *conn, const uint8_t *ticket, size_t ticket_len, const ClientOptions *options,
+                            const ClientCallbacks *callbacks, void *userdata, ClientSession **ret);
 ClientSession *client_session_free(ClientSession *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ClientSession *, client_session_free);
 
@@ -64,6 +76,16 @@ int client_session_fd(ClientSession *s);
 uint32_t client_session_poll_events(ClientSession *s); /* EPOLLIN / EPOLLOUT */
 /* Does all pending work; returns 0, or <0 once the session is closed (on_closed was called). */
 int client_session_process(ClientSession *s);
+/* When to call client_session_on_timeout() at the latest (CLOCK_MONOTONIC microseconds);
+ * UINT64_MAX when nothing is timed (TLS). on_timeout runs the transport's timers and then
+ * client_session_process(), whose result it returns. */
+uint64_t client_session_next_timeout(ClientSession *s);
+int client_session_on_timeout(ClientSession *s, uint64_t now_usec);
+/* Which transport the session runs on, and rudp's figures (-EOPNOTSUPP over TLS). */
+WireConnKind client_session_transport(ClientSession *s);
+int client_session_rudp_stats(ClientSession *s, RudpStats *ret);
+/* Tiles dropped as older than what a cell showed (each asked for again with refresh-area). */
+uint64_t client_session_stale_tiles(ClientSession *s);
 
 const ClientFramebuffer *client_session_framebuffer(ClientSession *s);
 const ClientCursor *client_session_cursor(ClientSession *s);

@@ -246,6 +246,15 @@ uint32_t client_session_poll_events(ClientSession *s) {
         return EPOLLIN;
 }
 
+/* The fake times itself with its timerfd. */
+uint64_t client_session_next_timeout(ClientSession *s) {
+        return UINT64_MAX;
+}
+
+int client_session_on_timeout(ClientSession *s, uint64_t now_usec) {
+        return client_session_process(s);
+}
+
 static int set_mode(ClientSession *s, uint32_t w, uint32_t h) {
         uint8_t *p = calloc((size_t) w * h, 4);
         if (!p)
