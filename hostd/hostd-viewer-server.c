@@ -15,6 +15,7 @@
 #include "hostd-domain.h"
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
+#include "hostd-viewer-resume.h"
 #include "log.h"
 
 /* Connections per host, handshakes included: bounds what a flood of connections costs. */
@@ -252,11 +253,23 @@ static void broadcast_roles(ViewerServer *s, const char *desktop) {
 }
 
 bool viewer_server_claim_interactive(ViewerServer *s, Viewer *v) {
+        Viewer *detached = NULL;
         if (v->ticket.role != TICKET_ROLE_INTERACTIVE)
                 return false;
         for (Viewer *o = s->viewers; o; o = o->next)
-                if (o != v && viewer_watches(o, v->ticket.desktop) && o->interactive)
-                        return false;
+                if (o != v && viewer_watches(o, v->ticket.desktop) && o->interactive) {
+                        if (!viewer_is_detached(o))
+                                return false;
+                        detached = o;
+                }
+        /* A session waiting for its viewer to come back does not keep the desktop from a new
+         * one: a user whose client crashed would otherwise be stuck view-only. */
+        if (detached) {
+                detached->interactive = false;
+                viewer_send_role(detached, v->session);
+                log_info("%s: %s takes control from detached session %016llx", v->ticket.desktop, v->ticket.user,
+                         (unsigned long long) detached->session);
+        }
         return true;
 }
 

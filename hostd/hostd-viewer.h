@@ -57,6 +57,7 @@ struct Viewer {
         uint32_t next_frame;
         uint32_t acked; /* frames below it are acknowledged: in flight = next_frame - acked */
         uint64_t frames_sent, frames_skipped;
+        struct ViewerResume *resume; /* session resumption (hostd-viewer-resume.h), NULL if not */
 };
 
 /* A viewer on a TLS connection over fd (owned from now on, closed on failure too). */
@@ -71,6 +72,11 @@ int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Vi
  * and freed from a later event-loop iteration. */
 void viewer_process(Viewer *v);
 Viewer *viewer_free(Viewer *v);
+/* Closes at once without a bye (logging why); freed from a later event-loop iteration. */
+void viewer_drop(Viewer *v, int error, const char *why);
+/* Flushes and waits for what the connection needs next. */
+void viewer_flush(Viewer *v);
+int viewer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 /* Queues bye (code, reason) and closes once it is written. */
 void viewer_close(Viewer *v, uint16_t code, const char *reason);
 void viewer_bind(Viewer *v, Console *c);

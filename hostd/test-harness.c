@@ -224,16 +224,37 @@ int harness_ticket(Harness *h, const char *user, TicketRole role, char **ret) {
 
 /* ---- client viewers ---- */
 
+static int on_viewer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* A resuming session changes connections (and so fds, whose numbers the kernel may reuse): the
+ * io source is made anew whenever the session is or was between connections. */
 static void viewer_update_io(HarnessViewer *v) {
         if (!v->io)
                 return;
-        uint32_t events = v->closed ? 0 : client_session_poll_events(v->session);
+        bool reconnecting = !v->closed && client_session_reconnecting(v->session);
+        int fd = v->closed ? -EBADF : client_session_fd(v->session);
+        if (reconnecting || v->was_reconnecting || (fd >= 0 && fd != sd_event_source_get_io_fd(v->io))) {
+                sd_event_source *io = NULL;
+                if (fd >= 0 && sd_event_add_io(v->harness->event, &io, fd, EPOLLIN, on_viewer_io, v) >= 0) {
+                        sd_event_source_disable_unref(v->io);
+                        v->io = io;
+                } else if (fd < 0)
+                        sd_event_source_set_enabled(v->io, SD_EVENT_OFF);
+        }
+        v->was_reconnecting = reconnecting;
+        uint32_t events = v->closed || fd < 0 ? 0 : client_session_poll_events(v->session);
         if (v->paused || events == 0)
                 sd_event_source_set_enabled(v->io, SD_EVENT_OFF);
         else {
                 sd_event_source_set_io_events(v->io, events);
                 sd_event_source_set_enabled(v->io, SD_EVENT_ON);
         }
+        uint64_t due = v->closed ? UINT64_MAX : client_session_next_timeout(v->session);
+        if (v->timer && !v->paused && due != UINT64_MAX) {
+                sd_event_source_set_time(v->timer, due);
+                sd_event_source_set_enabled(v->timer, SD_EVENT_ONESHOT);
+        } else if (v->timer)
+                sd_event_source_set_enabled(v->timer, SD_EVENT_OFF);
 }
 
 void harness_viewer_kick(HarnessViewer *v) {
@@ -248,6 +269,11 @@ void harness_viewer_pause(HarnessViewer *v, bool paused) {
 }
 
 static int on_viewer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        harness_viewer_kick(userdata);
+        return 0;
+}
+
+static int on_viewer_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         harness_viewer_kick(userdata);
         return 0;
 }
@@ -312,7 +338,23 @@ static void on_closed(ClientSession *s, int error, const char *reason, void *use
                 v->callbacks.on_closed(s, error, reason, v->userdata);
 }
 
+static void on_reconnecting(ClientSession *s, unsigned attempt, unsigned seconds_left, void *userdata) {
+        HarnessViewer *v = userdata;
+        v->reconnecting++;
+        if (v->callbacks.on_reconnecting)
+                v->callbacks.on_reconnecting(s, attempt, seconds_left, v->userdata);
+}
+
+static void on_resumed(ClientSession *s, void *userdata) {
+        HarnessViewer *v = userdata;
+        v->resumed++;
+        if (v->callbacks.on_resumed)
+                v->callbacks.on_resumed(s, v->userdata);
+}
+
 static const ClientCallbacks harness_callbacks = {
+        .on_reconnecting = on_reconnecting,
+        .on_resumed = on_resumed,
         .on_welcome = on_welcome,
         .on_rejected = on_rejected,
         .on_frame = on_frame,
@@ -341,6 +383,10 @@ int harness_viewer_new_ticket(Harness *h, const char *ticket, const ClientOption
                             on_viewer_io, v);
         if (r < 0)
                 return r;
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_viewer_timer, v);
+        if (r < 0)
+                return r;
+        viewer_update_io(v);
         *ret = TAKE_PTR(v);
         return 0;
 }
@@ -358,6 +404,11 @@ HarnessViewer *harness_viewer_free(HarnessViewer *v) {
         if (!v)
                 return NULL;
         sd_event_source_disable_unref(v->io);
+        sd_event_source_disable_unref(v->timer);
+        /* A viewer that leaves says bye, as tandem-viewer does: without it, hostd would keep the
+         * session for a resume. harness_viewer_crash() is the other way to go. */
+        if (v->session && !v->closed && !v->crash)
+                (void) client_session_close(v->session);
         client_session_free(v->session);
         free(v);
         return NULL;

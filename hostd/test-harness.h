@@ -69,14 +69,18 @@ typedef struct HarnessViewer {
         Harness *harness;
         ClientSession *session;
         sd_event_source *io;
+        sd_event_source *timer; /* client_session_next_timeout() */
+        bool was_reconnecting;
         ClientCallbacks callbacks;
         void *userdata;
         bool paused;
+        bool crash; /* harness_viewer_free() leaves without a bye */
         bool welcomed, closed;
         int close_error;
         int rejected; /* the reject code, 0 if none */
         int role;
         unsigned frames, modes, cursors, roles, notices;
+        unsigned reconnecting, resumed; /* on_reconnecting and on_resumed calls */
         uint32_t last_frame;
 } HarnessViewer;
 
