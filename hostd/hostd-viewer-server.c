@@ -173,6 +173,8 @@ ViewerServer *viewer_server_free(ViewerServer *s) {
                 return NULL;
         while (s->viewers)
                 viewer_free(s->viewers);
+        while (s->closing)
+                viewer_free(s->closing);
         sd_event_source_disable_unref(s->io);
         if (s->fd >= 0)
                 close(s->fd);

@@ -33,7 +33,12 @@ static void viewer_unlink(Viewer *v) {
                 if (*p == v) {
                         *p = v->next;
                         s->n_viewers--;
-                        break;
+                        return;
+                }
+        for (Viewer **p = &s->closing; *p; p = &(*p)->next)
+                if (*p == v) {
+                        *p = v->next;
+                        return;
                 }
 }
 
@@ -44,6 +49,7 @@ Viewer *viewer_free(Viewer *v) {
         sd_event_source_disable_unref(v->io);
         sd_event_source_disable_unref(v->pump);
         sd_event_source_disable_unref(v->timer);
+        sd_event_source_disable_unref(v->release);
         wire_conn_free(v->conn);
         viewer_resume_free(v->resume);
         encoder_free(v->encoder);
@@ -54,7 +60,6 @@ Viewer *viewer_free(Viewer *v) {
 }
 
 static int on_free_later(sd_event_source *s, void *userdata) {
-        sd_event_source_disable_unref(s);
         viewer_free(userdata);
         return 0;
 }
@@ -73,9 +78,10 @@ void viewer_drop(Viewer *v, int error, const char *why) {
         v->io = sd_event_source_disable_unref(v->io);
         v->pump = sd_event_source_disable_unref(v->pump);
         v->timer = sd_event_source_disable_unref(v->timer);
-        viewer_unlink(v); /* no more console hooks; viewer_free's unlink then finds nothing */
-        v->next = NULL;
-        if (sd_event_add_defer(s->manager->event, NULL, on_free_later, v) < 0)
+        viewer_unlink(v); /* no more console hooks */
+        v->next = s->closing; /* the server frees it if it goes first */
+        s->closing = v;
+        if (sd_event_add_defer(s->manager->event, &v->release, on_free_later, v) < 0)
                 log_error("viewer %s: cannot schedule its release", v->peer);
         if (was_interactive)
                 viewer_server_interactive_left(s, v->ticket.desktop);

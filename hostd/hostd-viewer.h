@@ -33,6 +33,7 @@ struct ViewerServer {
         uint8_t fingerprint[32]; /* of our certificate, as tickets pin it */
         Viewer *viewers;
         unsigned n_viewers;
+        Viewer *closing; /* dropped, freed from a later event (or with the server) */
 };
 
 struct Viewer {
@@ -42,6 +43,7 @@ struct Viewer {
         sd_event_source *io;
         sd_event_source *pump;    /* defer: runs once after changes, coalescing them */
         sd_event_source *timer;   /* handshake deadline, then build-to-lossless */
+        sd_event_source *release; /* defer: frees a dropped viewer */
         ViewerState state;
         char peer[64];
         uint64_t session;

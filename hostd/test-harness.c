@@ -101,6 +101,8 @@ static int harness_config(Harness *h, const HarnessOptions *o, HostdConfig *c) {
                 c->frames_in_flight = o->frames_in_flight;
         if (o->max_viewers)
                 c->max_viewers = o->max_viewers;
+        if (o->resume_seconds)
+                c->resume_seconds = o->resume_seconds < 0 ? 0 : (unsigned) o->resume_seconds;
         int r = write_public_key(c->ticket_public_key);
         if (r < 0)
                 return r;
@@ -435,6 +437,8 @@ static int on_raw_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 raw->received++;
                 if (m.type == WIRE_TYPE_BYE)
                         raw->bye_code = m.bye.code;
+                if (m.type == WIRE_TYPE_REJECT)
+                        raw->reject_code = m.reject.code;
         }
         if (r < 0 && raw->error == 0)
                 raw->error = r;
@@ -460,11 +464,11 @@ static int connect_loopback(const char *host) {
         return fd;
 }
 
-int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
+static int raw_new(Harness *h, const char *ticket_text, const WireResume *resume, HarnessRaw **ret) {
         _cleanup_(harness_raw_freep) HarnessRaw *raw = calloc(1, sizeof(HarnessRaw));
         _cleanup_(freep) char *own = NULL;
         uint8_t ticket[TICKET_SIZE_MAX];
-        size_t ticket_len;
+        size_t ticket_len = 0;
         ByteTransport *t;
         int fd, r;
 
@@ -472,13 +476,13 @@ int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
                 return -ENOMEM;
         raw->harness = h;
         raw->bye_code = -1;
-        if (!ticket_text) {
+        if (!ticket_text && !resume) {
                 r = harness_ticket(h, "raw", TICKET_ROLE_INTERACTIVE, &own);
                 if (r < 0)
                         return r;
                 ticket_text = own;
         }
-        r = ticket_text_decode(ticket_text, strlen(ticket_text), ticket, sizeof(ticket), &ticket_len);
+        r = resume ? 0 : ticket_text_decode(ticket_text, strlen(ticket_text), ticket, sizeof(ticket), &ticket_len);
         if (r < 0)
                 return r;
         if (!h->client_tls) {
@@ -498,8 +502,13 @@ int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
         if (r < 0)
                 return r;
         wire_conn_set_accept(raw->conn, WIRE_DIR_S2C);
-        WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = 0x1f, .ticket = ticket, .ticket_len = ticket_len };
-        r = wire_encode_hello(wire_conn_out(raw->conn), &hello);
+        if (resume)
+                r = wire_encode_resume(wire_conn_out(raw->conn), resume);
+        else {
+                WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = 0x1f, .ticket = ticket,
+                                    .ticket_len = ticket_len };
+                r = wire_encode_hello(wire_conn_out(raw->conn), &hello);
+        }
         if (r < 0)
                 return r;
         r = sd_event_add_io(h->event, &raw->io, wire_conn_fd(raw->conn), wire_conn_poll_events(raw->conn), on_raw_io,
@@ -508,6 +517,14 @@ int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
                 return r;
         *ret = TAKE_PTR(raw);
         return 0;
+}
+
+int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
+        return raw_new(h, ticket_text, NULL, ret);
+}
+
+int harness_raw_new_resume(Harness *h, const WireResume *resume, HarnessRaw **ret) {
+        return raw_new(h, NULL, resume, ret);
 }
 
 HarnessRaw *harness_raw_free(HarnessRaw *raw) {
