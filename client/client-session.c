@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "client-cells.h"
+#include "client-resume.h"
+#include "client-session-internal.h"
 #include "dtls-datagram.h"
 #include "wire-conn-rudp.h"
 #include "macro.h"
@@ -23,38 +25,11 @@
 
 #define PROTOCOL_VERSION 1
 #define CLIENT_CAPS 0x1fULL
-#define CLIENT_OUT_LIMIT (1024 * 1024)
+#define CAP_RESUME (1ULL << 5)
+/* Room for the replay buffer's whole content after a resume, and then some. */
+#define CLIENT_OUT_LIMIT (2 * 1024 * 1024)
 
-typedef enum SessionState {
-        SESSION_HANDSHAKE,
-        SESSION_ACTIVE,
-        SESSION_CLOSED,
-} SessionState;
-
-struct ClientSession {
-        SessionState state;
-        ClientCallbacks cb;
-        void *userdata;
-        ClientOptions options;
-        TlsContext *tls;
-        DtlsContext *dtls;
-        WireConn *conn;
-        Decoder *decoder;
-        ClientFramebuffer fb;
-        ClientCursor cursor;
-        uint64_t session;
-        int role;
-        uint8_t ticket[TICKET_SIZE_MAX];
-        size_t ticket_len;
-        /* Over UDP only: tiles ordered per cell, and whether tiles came after the last frame-end */
-        bool latest_wins;
-        CellFrames cells;
-        bool tiles_after_end, frame_end_seen;
-        uint32_t last_frame_end;
-        uint64_t stale_tiles;
-};
-
-static void session_closed(ClientSession *s, int error, const char *reason) {
+void client_session_closed(ClientSession *s, int error, const char *reason) {
         if (s->state == SESSION_CLOSED)
                 return;
         s->state = SESSION_CLOSED;
@@ -140,7 +115,8 @@ static ClientSession *session_alloc(const ClientOptions *options, const ClientCa
         s->options = options ? *options : (ClientOptions) {};
         s->role = 1;
         s->decoder = decoder_new();
-        if (!s->decoder) {
+        if (!s->decoder || (!s->options.no_resume && client_resume_new(&s->options, &s->resume) < 0)) {
+                decoder_free(s->decoder);
                 free(s);
                 return NULL;
         }
@@ -151,9 +127,10 @@ static ClientSession *session_alloc(const ClientOptions *options, const ClientCa
 static int session_start_conn(ClientSession *s, WireConn *conn) {
         int r;
         s->conn = conn;
-        s->latest_wins = wire_conn_kind(conn) == WIRE_CONN_RUDP;
+        client_session_conn_changed(s);
         wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
-        WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = CLIENT_CAPS,
+        WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
+                            .caps = CLIENT_CAPS | (s->resume ? CAP_RESUME : 0),
                             .ticket = s->ticket, .ticket_len = s->ticket_len };
         r = wire_encode_hello(wire_conn_out(s->conn), &hello);
         if (r < 0 || !(s->options.lossless || s->options.quality))
@@ -180,7 +157,7 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
         char host[256];
         uint16_t port;
         char *error = NULL;
-        int r, fd;
+        int r;
 
         if (!s)
                 return -ENOMEM;
@@ -210,14 +187,12 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
                 r = -ENOMEM;
                 goto fail;
         }
-        fd = connect_tcp(host, port);
-        if (fd < 0) {
-                r = fd;
-                goto fail;
-        }
+        snprintf(s->host, sizeof(s->host), "%s", host);
+        s->port = port;
+        s->pinned = !ticket_fingerprint_is_zero(ticket.fingerprint);
+        memcpy(s->pin, ticket.fingerprint, sizeof(s->pin));
         ByteTransport *t;
-        r = tls_transport_new(s->tls, fd, false, ticket_fingerprint_is_zero(ticket.fingerprint) ? NULL : ticket.fingerprint,
-                              host, &t);
+        r = client_session_open_transport(s, &t);
         if (r < 0)
                 goto fail;
         r = session_start(s, t);
@@ -228,6 +203,17 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
 fail:
         client_session_free(s);
         return r;
+}
+
+int client_session_open_transport(ClientSession *s, ByteTransport **ret) {
+        if (s->options.open_transport)
+                return s->options.open_transport(s->options.open_userdata, ret);
+        if (!s->host[0] || !s->tls)
+                return -ENOTCONN;
+        int fd = connect_tcp(s->host, s->port);
+        if (fd < 0)
+                return fd;
+        return tls_transport_new(s->tls, fd, false, s->pinned ? s->pin : NULL, s->host, ret);
 }
 
 int client_session_new_transport(ByteTransport *t, const uint8_t *ticket, size_t ticket_len,
@@ -288,6 +274,7 @@ ClientSession *client_session_free(ClientSession *s) {
                 return NULL;
         cell_frames_done(&s->cells);
         wire_conn_free(s->conn);
+        client_resume_free(s->resume);
         tls_context_free(s->tls);
         dtls_context_free(s->dtls);
         decoder_free(s->decoder);
@@ -298,11 +285,25 @@ ClientSession *client_session_free(ClientSession *s) {
 }
 
 int client_session_fd(ClientSession *s) {
+        if (s->state == SESSION_RECONNECTING)
+                return client_resume_fd(s);
         return wire_conn_fd(s->conn);
 }
 
 uint32_t client_session_poll_events(ClientSession *s) {
+        if (s->state == SESSION_RECONNECTING)
+                return client_resume_poll_events(s);
         return s->state == SESSION_CLOSED ? 0 : wire_conn_poll_events(s->conn);
+}
+
+bool client_session_reconnecting(ClientSession *s) {
+        return s->state == SESSION_RECONNECTING;
+}
+
+int client_session_reconnect(ClientSession *s) {
+        if (!client_resume_lost(s, 0, "moving", true, client_resume_now()))
+                return -ENOTCONN;
+        return client_session_process(s);
 }
 
 static const char *copy_text(const char *p, size_t len, char *buf, size_t size) {
@@ -380,7 +381,7 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
                         copy_text(m->reject.reason, m->reject.reason_len, text, sizeof(text));
                         if (s->cb.on_rejected)
                                 s->cb.on_rejected(s, m->reject.code, text, s->userdata);
-                        session_closed(s, -EACCES, text);
+                        client_session_closed(s, -EACCES, text);
                         return -EACCES;
                 }
                 return -EPROTO;
@@ -438,10 +439,14 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
                                         s->userdata);
                 return 0;
         case WIRE_TYPE_BYE:
-                session_closed(s, 0, copy_text(m->bye.reason, m->bye.reason_len, text, sizeof(text)));
+                client_session_closed(s, 0, copy_text(m->bye.reason, m->bye.reason_len, text, sizeof(text)));
                 return -ECONNRESET;
         case WIRE_TYPE_PONG:
                 return 0;
+        case WIRE_TYPE_SESSION_TOKEN:
+                return client_resume_token(s, &m->session_token, client_resume_now());
+        case WIRE_TYPE_SESSION_ACK:
+                return client_resume_ack(s, m->session_ack.received);
         default:
                 return -EPROTO; /* a known type hostd must not send us */
         }
@@ -453,6 +458,12 @@ int client_session_process(ClientSession *s) {
 
         if (s->state == SESSION_CLOSED)
                 return -ECONNRESET;
+        uint64_t now = client_resume_now();
+        if (s->state == SESSION_RECONNECTING) {
+                r = client_resume_process(s, now);
+                if (r < 0 || s->state != SESSION_ACTIVE)
+                        return r;
+        }
         for (;;) {
                 r = wire_conn_receive(s->conn, &m);
                 if (r <= 0)
@@ -467,29 +478,52 @@ int client_session_process(ClientSession *s) {
                 if (s->cb.on_frame)
                         s->cb.on_frame(s, s->last_frame_end, s->userdata);
         }
+        if (r >= 0 && client_resume_check(s, now))
+                r = -ETIMEDOUT; /* silent: the link is cut somewhere */
         if (r >= 0 || r == -EAGAIN) {
                 r = wire_conn_flush(s->conn);
                 if (r >= 0 || r == -EAGAIN)
                         return 0;
         }
+        if (s->state == SESSION_CLOSED)
+                return r;
+        /* A transport failure (not a bye, reject or broken protocol) is resumed if it can be. */
+        if (r != -EPROTO && r != -EBADMSG && r != -EMSGSIZE &&
+            client_resume_lost(s, r, wire_conn_error(s->conn), false, now))
+                return client_session_process(s);
         /* Say why in the transport's words when it has them (a refused certificate names both
          * fingerprints), else the framing layer's, else the errno. */
         const char *why = tls_transport_error(wire_conn_transport(s->conn));
         if (!why)
                 why = wire_conn_error(s->conn);
-        session_closed(s, r, why ? why : strerror(-r));
+        client_session_closed(s, r, why ? why : strerror(-r));
         return r;
 }
 
+/* The transport's timers run on the connection in use: none while reconnecting (the old one is
+ * parked, the attempt is the resume code's). */
+static bool conn_live(const ClientSession *s) {
+        return (s->state == SESSION_HANDSHAKE || s->state == SESSION_ACTIVE) && s->conn;
+}
+
 uint64_t client_session_next_timeout(ClientSession *s) {
-        return s->state == SESSION_CLOSED ? UINT64_MAX : wire_conn_next_timeout(s->conn);
+        if (s->state == SESSION_CLOSED)
+                return UINT64_MAX;
+        uint64_t t = client_resume_next_timeout(s);
+        return conn_live(s) ? MIN(t, wire_conn_next_timeout(s->conn)) : t;
 }
 
 int client_session_on_timeout(ClientSession *s, uint64_t now_usec) {
         if (s->state == SESSION_CLOSED)
                 return -ECONNRESET;
-        wire_conn_on_timeout(s->conn, now_usec);
+        if (conn_live(s))
+                wire_conn_on_timeout(s->conn, now_usec);
         return client_session_process(s);
+}
+
+void client_session_conn_changed(ClientSession *s) {
+        s->latest_wins = wire_conn_kind(s->conn) == WIRE_CONN_RUDP;
+        s->tiles_after_end = s->frame_end_seen = false;
 }
 
 WireConnKind client_session_transport(ClientSession *s) {
@@ -525,6 +559,8 @@ uint64_t client_session_bytes_received(ClientSession *s) {
 }
 
 static int session_ready(ClientSession *s) {
+        if (s->state == SESSION_RECONNECTING)
+                return client_resume_has_room(s) ? 0 : -ENOBUFS; /* queued for the resume */
         return s->state == SESSION_ACTIVE ? 0 : -ENOTCONN;
 }
 
@@ -568,6 +604,6 @@ int client_session_close(ClientSession *s) {
         int r = wire_encode_bye(wire_conn_out(s->conn), &bye);
         if (r >= 0)
                 (void) wire_conn_flush(s->conn);
-        session_closed(s, 0, "closed");
+        client_session_closed(s, 0, "closed");
         return r;
 }

@@ -36,6 +36,12 @@ typedef struct ClientCallbacks {
         void (*on_notice)(ClientSession *s, int code, const char *text, void *userdata);
         /* The session ended: error < 0 (transport or protocol), or 0 after a bye. */
         void (*on_closed)(ClientSession *s, int error, const char *reason, void *userdata);
+        /* The connection was lost (or is being replaced) and the session is resuming: attempt
+         * counts connections tried (0 when it was just lost), seconds_left until hostd gives the
+         * session up. The framebuffer stays; input is queued. */
+        void (*on_reconnecting)(ClientSession *s, unsigned attempt, unsigned seconds_left, void *userdata);
+        /* The session resumed on a new connection: the display is refreshed in full next. */
+        void (*on_resumed)(ClientSession *s, void *userdata);
 } ClientCallbacks;
 
 typedef enum ClientTransport {
@@ -51,6 +57,12 @@ typedef struct ClientOptions {
         int quality;           /* 0: hostd's default */
         bool insecure_no_pin;  /* tests only: accept any certificate when the ticket pins none */
         ClientTransport transport;
+        bool no_resume;        /* do not offer session resumption */
+        uint64_t dead_after_usec; /* no byte from hostd this long: the connection is dead; 0: 4 s */
+        /* Opens the transport of a new connection for a resume; NULL: TCP + TLS as at the start
+         * (a client_session_new_transport() session without it cannot resume). */
+        int (*open_transport)(void *userdata, ByteTransport **ret);
+        void *open_userdata;
 } ClientOptions;
 
 /* Parses the ticket (base64url text) for its host and fingerprint and starts connecting
@@ -76,9 +88,11 @@ int client_session_fd(ClientSession *s);
 uint32_t client_session_poll_events(ClientSession *s); /* EPOLLIN / EPOLLOUT */
 /* Does all pending work; returns 0, or <0 once the session is closed (on_closed was called). */
 int client_session_process(ClientSession *s);
-/* When to call client_session_on_timeout() at the latest (CLOCK_MONOTONIC microseconds);
- * UINT64_MAX when nothing is timed (TLS). on_timeout runs the transport's timers and then
- * client_session_process(), whose result it returns. */
+/* When client_session_on_timeout() (or process) must run even if the fd stays quiet: the
+ * transport's timers (UDP), liveness, acks, reconnection. CLOCK_MONOTONIC usec, UINT64_MAX for
+ * never. The fd may change across a resume (and be -EBADF between attempts): ask for it again
+ * after every process. on_timeout runs the transport's timers and then client_session_process(),
+ * whose result it returns. */
 uint64_t client_session_next_timeout(ClientSession *s);
 int client_session_on_timeout(ClientSession *s, uint64_t now_usec);
 /* Which transport the session runs on, and rudp's figures (-EOPNOTSUPP over TLS). */
@@ -86,6 +100,12 @@ WireConnKind client_session_transport(ClientSession *s);
 int client_session_rudp_stats(ClientSession *s, RudpStats *ret);
 /* Tiles dropped as older than what a cell showed (each asked for again with refresh-area). */
 uint64_t client_session_stale_tiles(ClientSession *s);
+/* Whether the session is between connections (resuming). */
+bool client_session_reconnecting(ClientSession *s);
+/* Moves the session onto a new connection now, by resuming on it while the current one is left
+ * as it is (hostd then closes it): e.g. onto another transport. -ENOTCONN when the session
+ * cannot resume (no token yet, or no resume negotiated). */
+int client_session_reconnect(ClientSession *s);
 
 const ClientFramebuffer *client_session_framebuffer(ClientSession *s);
 const ClientCursor *client_session_cursor(ClientSession *s);

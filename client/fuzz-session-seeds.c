@@ -151,6 +151,27 @@ static void client_seeds(const char *dir) {
         write_seed(dir, "jpeg-then-mode", (const uint8_t[]) { 0, 0, 1 }, &b);
         buffer_clear(&b);
 
+        /* Session resumption: a token, an ack; a token of the wrong length, a `resumed' out of
+         * place (both protocol errors). */
+        static const uint8_t token[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+        welcome(&b, 0);
+        ok(wire_encode_session_token(&b, &(WireSessionToken) { .token = token, .token_len = 32, .resume_seconds = 180 }));
+        mode(&b, 64, 48);
+        frame(&b, e, ui, (Rect) { 0, 0, 64, 48 }, true, 0);
+        ok(wire_encode_role(&b, &(WireRole) { .role = 0, .interactive_session = 7 }));
+        ok(wire_encode_session_ack(&b, &(WireSessionAck) { .received = 0 }));
+        size_t resume_ok = buffer_len(&b);
+        ok(wire_encode_session_ack(&b, &(WireSessionAck) { .received = 5 })); /* more than we sent */
+        write_seed(dir, "resume-token", (const uint8_t[]) { 0, 0, 1 }, &b);
+        buffer_truncate(&b, resume_ok);
+        ok(wire_encode_resumed(&b, &(WireResumed) { .session = 1, .received = 0, .role = 0 }));
+        write_seed(dir, "resumed-out-of-place", (const uint8_t[]) { 0, 0, 1 }, &b);
+        buffer_clear(&b);
+        welcome(&b, 0);
+        ok(wire_encode_session_token(&b, &(WireSessionToken) { .token = token, .token_len = 31, .resume_seconds = 1 }));
+        write_seed(dir, "resume-token-short", (const uint8_t[]) { 0, 0, 1 }, &b);
+        buffer_clear(&b);
+
         /* Rejected. */
         ok(wire_encode_reject(&b, &(WireReject) { .code = 4, .reason = "ticket expired", .reason_len = 14 }));
         write_seed(dir, "reject", (const uint8_t[]) { 0, 0, 0 }, &b);
@@ -237,6 +258,21 @@ static void viewer_seeds(const char *dir) {
         buffer_clear(&b);
         ok(wire_encode_hello(&b, &(WireHello) { .magic = 0x12345678, .version = 1 }));
         write_seed(dir, "bad-magic", (const uint8_t[]) { 0, 0, 0 }, &b);
+        buffer_clear(&b);
+        /* Resumption: a forged resume instead of a hello, a resume after the hello, acks of
+         * nothing and of more than was sent. */
+        static const uint8_t token[32] = { 0x41 };
+        ok(wire_encode_resume(&b, &(WireResume) { .magic = WIRE_MAGIC, .version = 1, .caps = 0x3f, .session = 42,
+                                                  .token = token, .token_len = 32, .received = 3 }));
+        input(&b);
+        write_seed(dir, "resume-forged", (const uint8_t[]) { 4, 0, 0 }, &b);
+        write_seed(dir, "resume-after-hello", (const uint8_t[]) { 13, 0, 0 }, &b);
+        buffer_clear(&b);
+        ok(wire_encode_session_ack(&b, &(WireSessionAck) { .received = 0 }));
+        input(&b);
+        ok(wire_encode_session_ack(&b, &(WireSessionAck) { .received = 1000 }));
+        write_seed(dir, "session-ack", (const uint8_t[]) { 13, 0, 0 }, &b);
+        write_seed(dir, "session-ack-eof", (const uint8_t[]) { 9, 3, 5 }, &b);
         buffer_clear(&b);
 
         /* After a good hello: a frame over its type's maximum, a type only hostd sends, unknown

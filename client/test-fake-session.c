@@ -246,13 +246,21 @@ uint32_t client_session_poll_events(ClientSession *s) {
         return EPOLLIN;
 }
 
-/* The fake times itself with its timerfd. */
+/* The fake runs on its timerfd alone: no clock of its own to ask for, never reconnecting. */
 uint64_t client_session_next_timeout(ClientSession *s) {
         return UINT64_MAX;
 }
 
 int client_session_on_timeout(ClientSession *s, uint64_t now_usec) {
         return client_session_process(s);
+}
+
+bool client_session_reconnecting(ClientSession *s) {
+        return false;
+}
+
+int client_session_reconnect(ClientSession *s) {
+        return -ENOTCONN;
 }
 
 static int set_mode(ClientSession *s, uint32_t w, uint32_t h) {

@@ -32,6 +32,7 @@ static const char *reject_code_name(int code) {
                 [4] = "ticket-expired",    [5] = "ticket-replayed",      [6] = "ticket-wrong-desktop",
                 [7] = "ticket-wrong-host", [8] = "desktop-unavailable",  [9] = "too-many-viewers",
                 [10] = "protocol-error",   [11] = "shutting-down",       [12] = "timeout",
+                [13] = "resume-refused",
         };
         if (code > 0 && (size_t) code < ELEMENTSOF(names))
                 return names[code];
@@ -201,7 +202,28 @@ static void on_closed(ClientSession *s, int error, const char *reason, void *use
                 viewer_quit(v, VIEWER_EXIT_TRANSPORT, "hostd closed the session: %s", reason ?: "");
 }
 
+/* The status lines tests wait for: "reconnecting ..." and "resumed session N". */
+static void on_reconnecting(ClientSession *s, unsigned attempt, unsigned seconds_left, void *userdata) {
+        Viewer *v = userdata;
+        char title[320];
+
+        viewer_message("reconnecting (attempt %u, %u s left)", attempt, seconds_left);
+        snprintf(title, sizeof(title), "%s (reconnecting, %u s left)", v->desktop ?: "", seconds_left);
+        if (v->frontend && v->frontend->title)
+                v->frontend->title(title, v->role, v->frontend_data);
+}
+
+static void on_resumed(ClientSession *s, void *userdata) {
+        Viewer *v = userdata;
+
+        viewer_message("resumed session %llu", (unsigned long long) client_session_id(s));
+        if (v->frontend && v->frontend->title)
+                v->frontend->title(v->desktop ?: "", v->role, v->frontend_data);
+}
+
 static const ClientCallbacks callbacks = {
+        .on_reconnecting = on_reconnecting,
+        .on_resumed = on_resumed,
         .on_welcome = on_welcome,
         .on_rejected = on_rejected,
         .on_frame = on_frame,
@@ -247,6 +269,17 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
 
         if (v->done)
                 return deadline;
+        if (v->session && !v->closed) {
+                /* The session's own clock: liveness, acks, reconnection attempts. */
+                uint64_t due = client_session_next_timeout(v->session);
+                if (due <= now) {
+                        viewer_process(v);
+                        due = v->closed ? USEC_INFINITY : client_session_next_timeout(v->session);
+                }
+                if (v->done)
+                        return USEC_INFINITY;
+                deadline = MIN(deadline, due);
+        }
         if (v->options.timeout) {
                 uint64_t end = v->started + v->options.timeout;
                 if (now >= end) {

@@ -12,6 +12,7 @@
 
 #include "macro.h"
 #include "wire-conn-internal.h"
+#include "wire-replay.h"
 
 /* Smallest read asked of the transport: above TLS's 16 KiB record, so a read never leaves part of
  * a record's plaintext inside the TLS layer when our buffer has room. */
@@ -26,6 +27,8 @@ struct WireConn {
         int accept;
         int read_error, write_error; /* sticky */
         bool flush_blocked;          /* the last flush stopped at -EAGAIN */
+        WireReplay *replay;          /* session resumption, or NULL */
+        size_t scanned;              /* bytes at the front of out already seen by the replay */
         char reason[384]; /* room for a transport reason with two fingerprints */
         const WireConnBackend *backend; /* NULL: frames over the byte stream transport */
         void *backend_data;
@@ -172,6 +175,8 @@ static int decode_front(WireConn *c, const WireHeader *h, WireMessage *ret) {
                             h->type, h->size, decode_error(r));
         m.flags = h->flags;
         c->consume = WIRE_HEADER_SIZE + h->size;
+        if (c->replay && wire_type_replayable(h->type))
+                c->replay->received++;
         *ret = m;
         return 1;
 }
@@ -252,7 +257,13 @@ int wire_conn_receive(WireConn *c, WireMessage *ret) {
 
         if (c->read_error < 0)
                 return c->read_error;
-        r = c->backend ? c->backend->receive(c, c->backend_data, ret) : receive(c, ret);
+        if (c->backend) {
+                r = c->backend->receive(c, c->backend_data, ret);
+                /* The stream path counts in decode_front(). */
+                if (r > 0 && c->replay && wire_type_replayable(ret->type))
+                        c->replay->received++;
+        } else
+                r = receive(c, ret);
         if (r < 0) {
                 c->read_error = r;
                 c->consume = 0;
@@ -260,11 +271,39 @@ int wire_conn_receive(WireConn *c, WireMessage *ret) {
         return r;
 }
 
+void wire_conn_set_replay(WireConn *c, WireReplay *r) {
+        c->replay = r;
+        c->scanned = buffer_len(&c->out);
+}
+
+void wire_conn_scan(WireConn *c) {
+        if (!c->replay)
+                return;
+        /* Encoders append whole frames, and take back only what they appended since the last
+         * flush, so scanned stays on a frame boundary. */
+        c->scanned = MIN(c->scanned, buffer_len(&c->out));
+        while (buffer_len(&c->out) - c->scanned >= WIRE_HEADER_SIZE) {
+                const uint8_t *p = buffer_data(&c->out) + c->scanned;
+                WireHeader h;
+                wire_header_parse(p, &h);
+                size_t len = WIRE_HEADER_SIZE + (size_t) h.size;
+                if (buffer_len(&c->out) - c->scanned < len)
+                        break;
+                if (wire_type_replayable(h.type))
+                        (void) wire_replay_record(c->replay, p, len); /* overflow is the replay's state */
+                c->scanned += len;
+        }
+}
+
 int wire_conn_flush(WireConn *c) {
+        wire_conn_scan(c); /* before anything leaves, even into a failed transport */
         if (c->write_error < 0)
                 return c->write_error;
         if (c->backend) {
+                size_t before = buffer_len(&c->out);
                 int r = c->backend->flush(c, c->backend_data);
+                /* The backend takes whole frames from the front. */
+                c->scanned -= MIN(c->scanned, before - buffer_len(&c->out));
                 if (r < 0 && r != -EAGAIN)
                         c->write_error = r;
                 return r;
@@ -278,6 +317,7 @@ int wire_conn_flush(WireConn *c) {
                 if (n < 0)
                         return c->write_error = transport_fail(c, (int) n, "send failed");
                 buffer_consume(&c->out, (size_t) n);
+                c->scanned -= MIN(c->scanned, (size_t) n);
                 c->bytes_out += (uint64_t) n;
         }
         c->flush_blocked = false;

@@ -21,6 +21,8 @@
 #include "rudp.h"
 #include "wire.h"
 
+typedef struct WireReplay WireReplay;
+
 typedef struct WireConn WireConn;
 
 /* Memory for received data: a frame header and the largest known payload, never more. */
@@ -70,6 +72,15 @@ ByteTransport *wire_conn_transport(WireConn *c);
 
 /* A sentence about the last error of receive or flush, for the one log line; NULL if none. */
 const char *wire_conn_error(WireConn *c);
+
+/* Session resumption (wire-replay.h): from now on, every replayable frame queued from here on is
+ * recorded into r when it is flushed or scanned, and every replayable message received is counted
+ * in r. Frames already queued are not recorded (a resume queues the replayed ones first). NULL
+ * detaches. r must outlive its use here. */
+void wire_conn_set_replay(WireConn *c, WireReplay *r);
+/* Records the complete frames queued since the last scan, without writing: before a connection
+ * is given up, so that what was encoded for it is replayed on the next one. */
+void wire_conn_scan(WireConn *c);
 
 uint64_t wire_conn_bytes_in(WireConn *c);  /* bytes read from the transport */
 uint64_t wire_conn_bytes_out(WireConn *c); /* bytes the transport took */

@@ -7,7 +7,8 @@
  * Input: byte 0: bit 0 puts a valid hello (a fresh ticket for the harness's desktop) before the
  * stream, bit 1 makes that ticket view-only, bit 2 keeps the stream open at the end (else it
  * ends, as when the viewer goes away); byte 1 seeds the split points (0: whole), byte 2 caps a
- * piece (0: no cap); the rest is the stream. fuzz-session-seeds writes the seeds. */
+ * piece (0: no cap); the rest is the stream. Bit 3 of byte 0 offers session resumption in that
+ * hello (a viewer whose stream ends is then detached, and ended here). fuzz-session-seeds writes the seeds. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "hostd-console.h"
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
+#include "hostd-viewer-resume.h"
 #include "mem-transport.h"
 #include "test-harness.h"
 #include "wire.h"
@@ -69,7 +71,7 @@ static void turn(void) {
                 ;
 }
 
-static int hello(Buffer *b, TicketRole role) {
+static int hello(Buffer *b, TicketRole role, bool resume) {
         _cleanup_(freep) char *text = NULL;
         uint8_t ticket[TICKET_SIZE_MAX];
         size_t len;
@@ -79,7 +81,8 @@ static int hello(Buffer *b, TicketRole role) {
         r = ticket_text_decode(text, strlen(text), ticket, sizeof(ticket), &len);
         if (r < 0)
                 return r;
-        WireHello h = { .magic = WIRE_MAGIC, .version = 1, .caps = 0x1f, .ticket = ticket, .ticket_len = len };
+        WireHello h = { .magic = WIRE_MAGIC, .version = 1, .caps = resume ? 0x3f : 0x1f, .ticket = ticket,
+                        .ticket_len = len };
         return wire_encode_hello(b, &h);
 }
 
@@ -101,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         data += HEAD;
         size -= HEAD;
 
-        if ((flags & 1) && hello(&in, flags & 2 ? TICKET_ROLE_VIEW_ONLY : TICKET_ROLE_INTERACTIVE) < 0)
+        if ((flags & 1) && hello(&in, flags & 2 ? TICKET_ROLE_VIEW_ONLY : TICKET_ROLE_INTERACTIVE, flags & 8) < 0)
                 abort();
         if (mem_transport_pair(&o, &server, &client) < 0)
                 abort();
@@ -140,7 +143,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 byte_transport_free(client); /* now it goes away */
                 client = NULL;
                 for (int i = 0; i < 64 && linked(v); i++) {
-                        viewer_process(v);
+                        if (viewer_is_detached(v))
+                                viewer_drop(v, 0, "fuzz: not resumed"); /* ResumeSeconds= later */
+                        else
+                                viewer_process(v);
                         turn();
                 }
                 if (linked(v))

@@ -28,6 +28,7 @@ static const ConfItem hostd_items[] = {
         { "Viewers", "TicketPublicKey", conf_parse_string, offsetof(HostdConfig, ticket_public_key), 0 },
         { "Viewers", "MaxViewers", conf_parse_unsigned, offsetof(HostdConfig, max_viewers), 64 },
         { "Viewers", "FramesInFlight", conf_parse_unsigned, offsetof(HostdConfig, frames_in_flight), 16 },
+        { "Viewers", "ResumeSeconds", conf_parse_unsigned, offsetof(HostdConfig, resume_seconds), 86400 },
         {},
 };
 
@@ -45,6 +46,7 @@ void hostd_config_init(HostdConfig *c) {
                 .ticket_public_key = strdup("/etc/tandem/ticket-public.pem"),
                 .max_viewers = 8,
                 .frames_in_flight = 2,
+                .resume_seconds = 180,
                 .log_level = LOG_INFO,
         };
 }

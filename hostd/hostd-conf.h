@@ -19,6 +19,7 @@ typedef struct HostdConfig {
         char *ticket_public_key;      /* the broker's Ed25519 key tickets are signed with */
         unsigned max_viewers;         /* per desktop */
         unsigned frames_in_flight;    /* unacknowledged frames per viewer */
+        unsigned resume_seconds;      /* how long a dropped viewer's session waits for a resume; 0: never */
         int log_level;
 } HostdConfig;
 

@@ -16,6 +16,7 @@
 #include "hostd-manager.h"
 #include "hostd-udp-server.h"
 #include "hostd-viewer.h"
+#include "hostd-viewer-resume.h"
 #include "log.h"
 
 /* Connections per host, handshakes included: bounds what a flood of connections costs. */
@@ -179,7 +180,9 @@ ViewerServer *viewer_server_free(ViewerServer *s) {
                 return NULL;
         while (s->viewers)
                 viewer_free(s->viewers);
-        s->udp = udp_server_free(s->udp);
+        while (s->closing)
+                viewer_free(s->closing);
+        s->udp = udp_server_free(s->udp); /* after every viewer: their transports use its socket */
         sd_event_source_disable_unref(s->io);
         if (s->fd >= 0)
                 close(s->fd);
@@ -260,11 +263,23 @@ static void broadcast_roles(ViewerServer *s, const char *desktop) {
 }
 
 bool viewer_server_claim_interactive(ViewerServer *s, Viewer *v) {
+        Viewer *detached = NULL;
         if (v->ticket.role != TICKET_ROLE_INTERACTIVE)
                 return false;
         for (Viewer *o = s->viewers; o; o = o->next)
-                if (o != v && viewer_watches(o, v->ticket.desktop) && o->interactive)
-                        return false;
+                if (o != v && viewer_watches(o, v->ticket.desktop) && o->interactive) {
+                        if (!viewer_is_detached(o))
+                                return false;
+                        detached = o;
+                }
+        /* A session waiting for its viewer to come back does not keep the desktop from a new
+         * one: a user whose client crashed would otherwise be stuck view-only. */
+        if (detached) {
+                detached->interactive = false;
+                viewer_send_role(detached, v->session);
+                log_info("%s: %s takes control from detached session %016llx", v->ticket.desktop, v->ticket.user,
+                         (unsigned long long) detached->session);
+        }
         return true;
 }
 

@@ -14,6 +14,7 @@
 #include "hostd-display.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-viewer-resume.h"
 #include "log.h"
 #include "wire-gen.h"
 
@@ -22,6 +23,7 @@
 #define REFINE_DELAY_USEC (250 * 1000ULL)
 #define PROTOCOL_VERSION 1
 #define SERVER_CAPS 0x1fULL
+#define CAP_RESUME (1ULL << 5) /* announced when ResumeSeconds= is not 0 */
 
 static void viewer_update_io(Viewer *v);
 
@@ -31,7 +33,12 @@ static void viewer_unlink(Viewer *v) {
                 if (*p == v) {
                         *p = v->next;
                         s->n_viewers--;
-                        break;
+                        return;
+                }
+        for (Viewer **p = &s->closing; *p; p = &(*p)->next)
+                if (*p == v) {
+                        *p = v->next;
+                        return;
                 }
 }
 
@@ -43,7 +50,9 @@ Viewer *viewer_free(Viewer *v) {
         sd_event_source_disable_unref(v->pump);
         sd_event_source_disable_unref(v->timer);
         viewer_udp_free(v->udp);
+        sd_event_source_disable_unref(v->release);
         wire_conn_free(v->conn);
+        viewer_resume_free(v->resume);
         encoder_free(v->encoder);
         region_done(&v->pending);
         region_done(&v->band);
@@ -52,13 +61,12 @@ Viewer *viewer_free(Viewer *v) {
 }
 
 static int on_free_later(sd_event_source *s, void *userdata) {
-        sd_event_source_disable_unref(s);
         viewer_free(userdata);
         return 0;
 }
 
 /* A viewer may be dropped from inside its own callbacks: free it from a later event. */
-static void viewer_drop(Viewer *v, int error, const char *why) {
+void viewer_drop(Viewer *v, int error, const char *why) {
         ViewerServer *s = v->server;
         if (error < 0)
                 log_info("viewer %s (%s): %s: %s", v->peer, v->ticket.user[0] ? v->ticket.user : "no ticket yet", why,
@@ -72,9 +80,10 @@ static void viewer_drop(Viewer *v, int error, const char *why) {
         v->pump = sd_event_source_disable_unref(v->pump);
         v->timer = sd_event_source_disable_unref(v->timer);
         v->udp = viewer_udp_free(v->udp);
-        viewer_unlink(v); /* no more console hooks; viewer_free's unlink then finds nothing */
-        v->next = NULL;
-        if (sd_event_add_defer(s->manager->event, NULL, on_free_later, v) < 0)
+        viewer_unlink(v); /* no more console hooks */
+        v->next = s->closing; /* the server frees it if it goes first */
+        s->closing = v;
+        if (sd_event_add_defer(s->manager->event, &v->release, on_free_later, v) < 0)
                 log_error("viewer %s: cannot schedule its release", v->peer);
         if (was_interactive)
                 viewer_server_interactive_left(s, v->ticket.desktop);
@@ -271,7 +280,7 @@ static int viewer_pump(Viewer *v) {
         Console *c = v->console;
         int r;
 
-        if (v->state != VIEWER_ACTIVE || !c || !c->fb->pixels)
+        if (v->state != VIEWER_ACTIVE || !c || !c->fb->pixels || viewer_is_detached(v))
                 return 0;
         if (wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
                 if (!region_is_empty(&v->pending) || v->need_mode)
@@ -324,7 +333,7 @@ static int on_refine(sd_event_source *s, uint64_t usec, void *userdata) {
         int r;
 
         if (v->state != VIEWER_ACTIVE || !v->console || !region_is_empty(&v->pending) ||
-            !encoder_has_lossy(v->encoder))
+            !encoder_has_lossy(v->encoder) || viewer_is_detached(v))
                 return 0;
         if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight ||
             wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
@@ -410,11 +419,13 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
         sd_event_source_set_enabled(v->timer, SD_EVENT_OFF); /* from now on it times refinement */
         v->interactive = viewer_server_claim_interactive(s, v);
 
-        WireWelcome w = { .version = PROTOCOL_VERSION, .caps = SERVER_CAPS, .session = v->session,
+        WireWelcome w = { .version = PROTOCOL_VERSION,
+                          .caps = SERVER_CAPS | (m->config.resume_seconds ? CAP_RESUME : 0), .session = v->session,
                           .role = v->interactive ? 0 : 1, .desktop = v->ticket.desktop,
                           .desktop_len = strlen(v->ticket.desktop),
                           .frames_in_flight = (uint16_t) m->config.frames_in_flight };
         (void) wire_encode_welcome(wire_conn_out(v->conn), &w);
+        viewer_resume_start(v, hello->caps);
         log_info("viewer %s: %s watching %s (%s, session %016llx)", v->peer, v->ticket.user, v->ticket.desktop,
                  v->interactive ? "interactive" : "view-only", (unsigned long long) v->session);
         manager_emit(m, "viewer %s %s %s", v->ticket.desktop, v->ticket.user, v->interactive ? "interactive" : "view-only");
@@ -453,6 +464,10 @@ static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
 
 static void viewer_handle(Viewer *v, const WireMessage *msg) {
         if (v->state == VIEWER_HANDSHAKE) {
+                if (msg->type == WIRE_TYPE_RESUME) {
+                        viewer_resume_handle(v, &msg->resume);
+                        return;
+                }
                 if (msg->type != WIRE_TYPE_HELLO) {
                         viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "expected hello");
                         return;
@@ -475,6 +490,9 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
                 break;
         }
         case WIRE_TYPE_PONG:
+                break;
+        case WIRE_TYPE_SESSION_ACK:
+                viewer_resume_ack(v, msg->session_ack.received);
                 break;
         case WIRE_TYPE_DISPLAY_SETTINGS:
                 v->settings.quality = MAX(1, MIN(100, msg->display_settings.quality));
@@ -521,12 +539,17 @@ static void viewer_update_io(Viewer *v) {
                 return;
         int r = wire_conn_flush(v->conn);
         if (r < 0 && r != -EAGAIN) {
-                viewer_drop(v, r, "connection lost");
+                if (!viewer_resume_detach(v, r, "connection lost"))
+                        viewer_drop(v, r, "connection lost");
                 return;
         }
         if (v->io)
                 sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
         viewer_udp_update(v);
+}
+
+void viewer_flush(Viewer *v) {
+        viewer_update_io(v);
 }
 
 void viewer_process(Viewer *v) {
@@ -542,20 +565,21 @@ void viewer_process(Viewer *v) {
                 if (r < 0) {
                         if (r == -EPROTO || r == -EBADMSG || r == -EMSGSIZE)
                                 viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "protocol error");
-                        else
+                        else if (!viewer_resume_detach(v, r, "connection closed"))
                                 viewer_drop(v, r, "connection closed");
                         return;
                 }
                 viewer_handle(v, &msg);
         }
-        if (v->state == VIEWER_CLOSING)
+        if (v->state == VIEWER_CLOSING || viewer_is_detached(v))
                 return;
+        viewer_resume_after_receive(v);
         viewer_update_io(v);
         if (was_full && v->state == VIEWER_ACTIVE && wire_conn_queued(v->conn) <= VIEWER_OUT_SOFT)
                 viewer_schedule_pump(v);
 }
 
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+int viewer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         viewer_process(userdata);
         return 0;
 }
@@ -566,6 +590,19 @@ static int on_handshake_timeout(sd_event_source *s, uint64_t usec, void *userdat
                 viewer_close(v, WIRE_CODE_TIMEOUT, "no hello within 10 s");
         else
                 on_refine(s, usec, userdata);
+        return 0;
+}
+
+int viewer_conn_attached(Viewer *v) {
+        v->udp = viewer_udp_free(v->udp);
+        v->settings.single_cell = false;
+        if (wire_conn_kind(v->conn) != WIRE_CONN_RUDP)
+                return 0;
+        int r = viewer_udp_new(v, &v->udp);
+        if (r < 0)
+                return r;
+        v->settings.single_cell = true; /* a lost packet then costs one cell, not a row of them */
+        viewer_udp_update(v);
         return 0;
 }
 
@@ -609,7 +646,7 @@ int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **
         uint64_t now;
         sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if ((wire_conn_fd(v->conn) >= 0 &&
-             (r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), on_io, v)) < 0) ||
+             (r = sd_event_add_io(m->event, &v->io, wire_conn_fd(v->conn), wire_conn_poll_events(v->conn), viewer_on_io, v)) < 0) ||
             (r = sd_event_add_defer(m->event, &v->pump, on_pump, v)) < 0 ||
             (r = sd_event_add_time(m->event, &v->timer, CLOCK_MONOTONIC, now + HANDSHAKE_TIMEOUT_USEC, 0,
                                    on_handshake_timeout, v)) < 0) {
@@ -617,14 +654,9 @@ int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **
                 return r;
         }
         sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
-        if (wire_conn_kind(v->conn) == WIRE_CONN_RUDP) {
-                r = viewer_udp_new(v, &v->udp);
-                if (r < 0) {
-                        viewer_free(v);
-                        return r;
-                }
-                v->settings.single_cell = true;
-                viewer_udp_update(v);
+        if ((r = viewer_conn_attached(v)) < 0) {
+                viewer_free(v);
+                return r;
         }
         /* QEMU sends one refresh as a burst of Update calls, which sd-bus hands over one per loop
          * iteration. At idle priority the pump runs once the burst is drained, so one refresh

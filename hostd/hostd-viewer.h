@@ -35,6 +35,7 @@ struct ViewerServer {
         Viewer *viewers;
         unsigned n_viewers;
         struct UdpServer *udp; /* viewers over DTLS/UDP at the same address; NULL if it failed */
+        Viewer *closing; /* dropped, freed from a later event (or with the server) */
 };
 
 struct Viewer {
@@ -44,6 +45,7 @@ struct Viewer {
         sd_event_source *io;
         sd_event_source *pump;    /* defer: runs once after changes, coalescing them */
         sd_event_source *timer;   /* handshake deadline, then build-to-lossless */
+        sd_event_source *release; /* defer: frees a dropped viewer */
         ViewerState state;
         char peer[64];
         uint64_t session;
@@ -60,6 +62,7 @@ struct Viewer {
         uint32_t acked; /* frames below it are acknowledged: in flight = next_frame - acked */
         uint64_t frames_sent, frames_skipped;
         ViewerUdp *udp; /* NULL on a stream (TLS) */
+        struct ViewerResume *resume; /* session resumption (hostd-viewer-resume.h), NULL if not */
 };
 
 /* A viewer on a TLS connection over fd (owned from now on, closed on failure too). */
@@ -71,12 +74,20 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret);
 int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Viewer **ret);
 /* The same over a WireConn of either kind (owned from now on, freed on failure too): a rudp one
  * (UDP/DTLS, or a test's datagram pair) gets the latest-wins display and its timers. */
+/* After v->conn was set or replaced (a resume): the transport-kind state (UDP's timers and tile
+ * ring, one-cell tiles). */
+int viewer_conn_attached(Viewer *v);
 int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **ret);
 /* Reads and handles what the viewer sent (a bounded number of messages per call), then writes
  * what is queued. The viewer may be closed by it: it is then unlinked from the server at once
  * and freed from a later event-loop iteration. */
 void viewer_process(Viewer *v);
 Viewer *viewer_free(Viewer *v);
+/* Closes at once without a bye (logging why); freed from a later event-loop iteration. */
+void viewer_drop(Viewer *v, int error, const char *why);
+/* Flushes and waits for what the connection needs next. */
+void viewer_flush(Viewer *v);
+int viewer_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
 /* Queues bye (code, reason) and closes once it is written. */
 void viewer_close(Viewer *v, uint16_t code, const char *reason);
 void viewer_bind(Viewer *v, Console *c);

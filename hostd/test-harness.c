@@ -102,6 +102,8 @@ static int harness_config(Harness *h, const HarnessOptions *o, HostdConfig *c) {
                 c->frames_in_flight = o->frames_in_flight;
         if (o->max_viewers)
                 c->max_viewers = o->max_viewers;
+        if (o->resume_seconds)
+                c->resume_seconds = o->resume_seconds < 0 ? 0 : (unsigned) o->resume_seconds;
         int r = write_public_key(c->ticket_public_key);
         if (r < 0)
                 return r;
@@ -225,6 +227,10 @@ int harness_ticket(Harness *h, const char *user, TicketRole role, char **ret) {
 
 /* ---- client viewers ---- */
 
+static int on_viewer_io(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* A resuming session changes connections (and so fds, whose numbers the kernel may reuse): the
+ * io source is made anew whenever the session is or was between connections. */
 static void viewer_update_io(HarnessViewer *v) {
         if (v->timer) {
                 uint64_t t = v->closed || v->paused ? UINT64_MAX : client_session_next_timeout(v->session);
@@ -237,7 +243,18 @@ static void viewer_update_io(HarnessViewer *v) {
         }
         if (!v->io)
                 return;
-        uint32_t events = v->closed ? 0 : client_session_poll_events(v->session);
+        bool reconnecting = !v->closed && client_session_reconnecting(v->session);
+        int fd = v->closed ? -EBADF : client_session_fd(v->session);
+        if (reconnecting || v->was_reconnecting || (fd >= 0 && fd != sd_event_source_get_io_fd(v->io))) {
+                sd_event_source *io = NULL;
+                if (fd >= 0 && sd_event_add_io(v->harness->event, &io, fd, EPOLLIN, on_viewer_io, v) >= 0) {
+                        sd_event_source_disable_unref(v->io);
+                        v->io = io;
+                } else if (fd < 0)
+                        sd_event_source_set_enabled(v->io, SD_EVENT_OFF);
+        }
+        v->was_reconnecting = reconnecting;
+        uint32_t events = v->closed || fd < 0 ? 0 : client_session_poll_events(v->session);
         if (v->paused || events == 0)
                 sd_event_source_set_enabled(v->io, SD_EVENT_OFF);
         else {
@@ -332,7 +349,23 @@ static void on_closed(ClientSession *s, int error, const char *reason, void *use
                 v->callbacks.on_closed(s, error, reason, v->userdata);
 }
 
+static void on_reconnecting(ClientSession *s, unsigned attempt, unsigned seconds_left, void *userdata) {
+        HarnessViewer *v = userdata;
+        v->reconnecting++;
+        if (v->callbacks.on_reconnecting)
+                v->callbacks.on_reconnecting(s, attempt, seconds_left, v->userdata);
+}
+
+static void on_resumed(ClientSession *s, void *userdata) {
+        HarnessViewer *v = userdata;
+        v->resumed++;
+        if (v->callbacks.on_resumed)
+                v->callbacks.on_resumed(s, v->userdata);
+}
+
 static const ClientCallbacks harness_callbacks = {
+        .on_reconnecting = on_reconnecting,
+        .on_resumed = on_resumed,
         .on_welcome = on_welcome,
         .on_rejected = on_rejected,
         .on_frame = on_frame,
@@ -361,7 +394,7 @@ int harness_viewer_new_ticket(Harness *h, const char *ticket, const ClientOption
                             on_viewer_io, v);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, 0, 0, on_viewer_timer, v);
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_viewer_timer, v);
         if (r < 0)
                 return r;
         viewer_update_io(v);
@@ -439,7 +472,7 @@ int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const 
                             on_viewer_io, v);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, 0, 0, on_viewer_timer, v);
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_viewer_timer, v);
         if (r < 0)
                 return r;
         harness_viewer_kick(v); /* sends the hello */
@@ -450,8 +483,12 @@ int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const 
 HarnessViewer *harness_viewer_free(HarnessViewer *v) {
         if (!v)
                 return NULL;
-        sd_event_source_disable_unref(v->timer);
         sd_event_source_disable_unref(v->io);
+        sd_event_source_disable_unref(v->timer);
+        /* A viewer that leaves says bye, as tandem-viewer does: without it, hostd would keep the
+         * session for a resume. harness_viewer_crash() is the other way to go. */
+        if (v->session && !v->closed && !v->crash)
+                (void) client_session_close(v->session);
         client_session_free(v->session);
         free(v);
         return NULL;
@@ -478,6 +515,8 @@ static int on_raw_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 raw->received++;
                 if (m.type == WIRE_TYPE_BYE)
                         raw->bye_code = m.bye.code;
+                if (m.type == WIRE_TYPE_REJECT)
+                        raw->reject_code = m.reject.code;
         }
         if (r < 0 && raw->error == 0)
                 raw->error = r;
@@ -503,11 +542,11 @@ static int connect_loopback(const char *host) {
         return fd;
 }
 
-int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
+static int raw_new(Harness *h, const char *ticket_text, const WireResume *resume, HarnessRaw **ret) {
         _cleanup_(harness_raw_freep) HarnessRaw *raw = calloc(1, sizeof(HarnessRaw));
         _cleanup_(freep) char *own = NULL;
         uint8_t ticket[TICKET_SIZE_MAX];
-        size_t ticket_len;
+        size_t ticket_len = 0;
         ByteTransport *t;
         int fd, r;
 
@@ -515,13 +554,13 @@ int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
                 return -ENOMEM;
         raw->harness = h;
         raw->bye_code = -1;
-        if (!ticket_text) {
+        if (!ticket_text && !resume) {
                 r = harness_ticket(h, "raw", TICKET_ROLE_INTERACTIVE, &own);
                 if (r < 0)
                         return r;
                 ticket_text = own;
         }
-        r = ticket_text_decode(ticket_text, strlen(ticket_text), ticket, sizeof(ticket), &ticket_len);
+        r = resume ? 0 : ticket_text_decode(ticket_text, strlen(ticket_text), ticket, sizeof(ticket), &ticket_len);
         if (r < 0)
                 return r;
         if (!h->client_tls) {
@@ -541,8 +580,13 @@ int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
         if (r < 0)
                 return r;
         wire_conn_set_accept(raw->conn, WIRE_DIR_S2C);
-        WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = 0x1f, .ticket = ticket, .ticket_len = ticket_len };
-        r = wire_encode_hello(wire_conn_out(raw->conn), &hello);
+        if (resume)
+                r = wire_encode_resume(wire_conn_out(raw->conn), resume);
+        else {
+                WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = 0x1f, .ticket = ticket,
+                                    .ticket_len = ticket_len };
+                r = wire_encode_hello(wire_conn_out(raw->conn), &hello);
+        }
         if (r < 0)
                 return r;
         r = sd_event_add_io(h->event, &raw->io, wire_conn_fd(raw->conn), wire_conn_poll_events(raw->conn), on_raw_io,
@@ -551,6 +595,14 @@ int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
                 return r;
         *ret = TAKE_PTR(raw);
         return 0;
+}
+
+int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
+        return raw_new(h, ticket_text, NULL, ret);
+}
+
+int harness_raw_new_resume(Harness *h, const WireResume *resume, HarnessRaw **ret) {
+        return raw_new(h, NULL, resume, ret);
 }
 
 HarnessRaw *harness_raw_free(HarnessRaw *raw) {

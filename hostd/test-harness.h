@@ -19,11 +19,13 @@
 #include "macro.h"
 #include "ticket.h"
 #include "wire-conn.h"
+#include "wire-gen.h"
 
 typedef struct HarnessOptions {
         const char *desktop;       /* the domain's name; NULL: "harness" */
         unsigned frames_in_flight; /* [Viewers] FramesInFlight=; 0: hostd's default */
         unsigned max_viewers;      /* [Viewers] MaxViewers=; 0: hostd's default */
+        int resume_seconds;        /* [Viewers] ResumeSeconds=; 0: hostd's default, < 0: 0 (off) */
         int log_level; /* hostd's log level; 0: LOG_WARNING (benches stay quiet); the environment's
                         * TANDEM_HARNESS_LOG=info|debug|... overrides it */
 } HarnessOptions;
@@ -70,15 +72,18 @@ typedef struct HarnessViewer {
         Harness *harness;
         ClientSession *session;
         sd_event_source *io;
-        sd_event_source *timer; /* the session's timers (UDP) */
+        sd_event_source *timer; /* client_session_next_timeout(): transport timers, liveness, resume */
+        bool was_reconnecting;
         ClientCallbacks callbacks;
         void *userdata;
         bool paused;
+        bool crash; /* harness_viewer_free() leaves without a bye */
         bool welcomed, closed;
         int close_error;
         int rejected; /* the reject code, 0 if none */
         int role;
         unsigned frames, modes, cursors, roles, notices;
+        unsigned reconnecting, resumed; /* on_reconnecting and on_resumed calls */
         uint32_t last_frame;
 } HarnessViewer;
 
@@ -111,11 +116,14 @@ typedef struct HarnessRaw {
         sd_event_source *io;
         unsigned received;
         int bye_code; /* -1 until a bye arrives */
+        int reject_code; /* 0 until a reject arrives */
         int error;    /* the receive error that ended it, 0 while open */
 } HarnessRaw;
 
 /* Connects and queues a hello with ticket (NULL: a fresh interactive one for `raw`). */
 int harness_raw_new(Harness *h, const char *ticket, HarnessRaw **ret);
+/* Connects and queues the resume message m instead of a hello. */
+int harness_raw_new_resume(Harness *h, const WireResume *m, HarnessRaw **ret);
 HarnessRaw *harness_raw_free(HarnessRaw *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HarnessRaw *, harness_raw_free);
 /* Queues bytes as they are (no framing) and flushes what the transport takes. */
