@@ -295,15 +295,22 @@ void wire_conn_scan(WireConn *c) {
         }
 }
 
+/* Hands queued frames to the backend (flush or submit), which takes whole frames from the front:
+ * the replay saw them first. */
+static int backend_take(WireConn *c, int (*take)(WireConn *c, void *data)) {
+        wire_conn_scan(c);
+        size_t before = buffer_len(&c->out);
+        int r = take(c, c->backend_data);
+        c->scanned -= MIN(c->scanned, before - buffer_len(&c->out));
+        return r;
+}
+
 int wire_conn_flush(WireConn *c) {
         wire_conn_scan(c); /* before anything leaves, even into a failed transport */
         if (c->write_error < 0)
                 return c->write_error;
         if (c->backend) {
-                size_t before = buffer_len(&c->out);
-                int r = c->backend->flush(c, c->backend_data);
-                /* The backend takes whole frames from the front. */
-                c->scanned -= MIN(c->scanned, before - buffer_len(&c->out));
+                int r = backend_take(c, c->backend->flush);
                 if (r < 0 && r != -EAGAIN)
                         c->write_error = r;
                 return r;
@@ -358,7 +365,7 @@ int wire_conn_submit(WireConn *c) {
                 return c->write_error;
         if (!c->backend)
                 return 0;
-        int r = c->backend->submit(c, c->backend_data);
+        int r = backend_take(c, c->backend->submit);
         if (r < 0 && r != -ENOBUFS)
                 c->write_error = r;
         return r;
