@@ -451,8 +451,20 @@ static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
                 log_debug("viewer %s: input not delivered: %s", v->peer, strerror(-r));
 }
 
+static void viewer_apply_settings(Viewer *v, const WireDisplaySettings *ds) {
+        v->settings.quality = MAX(1, MIN(100, ds->quality));
+        v->settings.subsampling = MIN(3, ds->subsampling);
+        v->settings.lossless_only = ds->lossless != 0;
+}
+
 static void viewer_handle(Viewer *v, const WireMessage *msg) {
         if (v->state == VIEWER_HANDSHAKE) {
+                /* Over UDP channels are not ordered with each other: display-settings, sent right
+                 * behind the hello, may come first. */
+                if (v->udp && msg->type == WIRE_TYPE_DISPLAY_SETTINGS) {
+                        viewer_apply_settings(v, &msg->display_settings);
+                        return;
+                }
                 if (msg->type != WIRE_TYPE_HELLO) {
                         viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "expected hello");
                         return;
@@ -477,9 +489,7 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
         case WIRE_TYPE_PONG:
                 break;
         case WIRE_TYPE_DISPLAY_SETTINGS:
-                v->settings.quality = MAX(1, MIN(100, msg->display_settings.quality));
-                v->settings.subsampling = MIN(3, msg->display_settings.subsampling);
-                v->settings.lossless_only = msg->display_settings.lossless != 0;
+                viewer_apply_settings(v, &msg->display_settings);
                 break;
         case WIRE_TYPE_REFRESH:
                 if (v->console)
