@@ -374,7 +374,9 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
         char text[256];
         int r = 0;
 
-        if (s->state == SESSION_HANDSHAKE) {
+        /* Over UDP only the control channel is ordered behind welcome: the display and the
+         * cursor may come before it, and are taken as they come. */
+        if (s->state == SESSION_HANDSHAKE && !(s->latest_wins && wire_type_channel(m->type) != 0)) {
                 if (m->type == WIRE_TYPE_WELCOME)
                         return session_welcome(s, &m->welcome);
                 if (m->type == WIRE_TYPE_REJECT) {

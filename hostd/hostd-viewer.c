@@ -462,10 +462,22 @@ static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
                 log_debug("viewer %s: input not delivered: %s", v->peer, strerror(-r));
 }
 
+static void viewer_apply_settings(Viewer *v, const WireDisplaySettings *ds) {
+        v->settings.quality = MAX(1, MIN(100, ds->quality));
+        v->settings.subsampling = MIN(3, ds->subsampling);
+        v->settings.lossless_only = ds->lossless != 0;
+}
+
 static void viewer_handle(Viewer *v, const WireMessage *msg) {
         if (v->state == VIEWER_HANDSHAKE) {
                 if (msg->type == WIRE_TYPE_RESUME) {
                         viewer_resume_handle(v, &msg->resume);
+                        return;
+                }
+                /* Over UDP channels are not ordered with each other: display-settings, sent right
+                 * behind the hello, may come first. */
+                if (v->udp && msg->type == WIRE_TYPE_DISPLAY_SETTINGS) {
+                        viewer_apply_settings(v, &msg->display_settings);
                         return;
                 }
                 if (msg->type != WIRE_TYPE_HELLO) {
@@ -495,9 +507,7 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
                 viewer_resume_ack(v, msg->session_ack.received);
                 break;
         case WIRE_TYPE_DISPLAY_SETTINGS:
-                v->settings.quality = MAX(1, MIN(100, msg->display_settings.quality));
-                v->settings.subsampling = MIN(3, msg->display_settings.subsampling);
-                v->settings.lossless_only = msg->display_settings.lossless != 0;
+                viewer_apply_settings(v, &msg->display_settings);
                 break;
         case WIRE_TYPE_REFRESH:
                 if (v->console)
