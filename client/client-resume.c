@@ -1,6 +1,8 @@
 /* Session resumption, the viewer's side: see client-resume.h. */
 #include "client-resume.h"
 
+#include "client-auto.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #define PROTOCOL_VERSION 1
 #define CAPS_RESUME (UINT64_C(1) << 5)
+#define CAPS_UDP (UINT64_C(1) << 6)
 /* Enough left in the replay buffer for any input message. */
 #define INPUT_ROOM (WIRE_HEADER_SIZE + 64)
 
@@ -29,6 +32,7 @@ struct ClientResume {
         WireConn *attempt;      /* the connection trying to resume */
         uint64_t attempt_start;
         WireConn *old;          /* a connection being replaced, left open until the resume */
+        bool moving;            /* the attempt is a move onto a path already up (no reconnecting shown) */
 };
 
 uint64_t client_resume_now(void) {
@@ -112,15 +116,16 @@ static void notify(ClientSession *s, uint64_t now) {
                 s->cb.on_reconnecting(s, r->attempts, (unsigned) left, s->userdata);
 }
 
-bool client_resume_lost(ClientSession *s, int error, const char *why, bool keep_old, uint64_t now) {
+bool client_resume_can_move(ClientSession *s) {
+        return resumable(s->resume) && s->state == SESSION_ACTIVE;
+}
+
+/* Parks the session: a detached WireConn takes input into the replay buffer meanwhile. */
+static bool park(ClientSession *s, bool keep_old) {
         ClientResume *r = s->resume;
         ByteTransport *t;
         WireConn *parked;
 
-        if (!resumable(r) || s->state != SESSION_ACTIVE)
-                return false;
-        if (!s->options.open_transport && !s->host[0])
-                return false; /* a transport the caller made, and no way to make another */
         wire_conn_scan(s->conn); /* what was queued and not sent is replayed */
         if (r->replay.overflow)
                 return false;
@@ -135,6 +140,19 @@ bool client_resume_lost(ClientSession *s, int error, const char *why, bool keep_
         s->conn = parked;
         wire_conn_set_replay(parked, &r->replay);
         s->state = SESSION_RECONNECTING;
+        r->moving = false;
+        return true;
+}
+
+bool client_resume_lost(ClientSession *s, int error, const char *why, bool keep_old, uint64_t now) {
+        ClientResume *r = s->resume;
+
+        if (!resumable(r) || s->state != SESSION_ACTIVE)
+                return false;
+        if (!s->options.open_transport && !s->host[0])
+                return false; /* a transport the caller made, and no way to make another */
+        if (!park(s, keep_old))
+                return false;
         /* hostd counts from when it noticed, which is no earlier than our last news from it. */
         r->deadline = r->last_rx + (uint64_t) r->resume_seconds * 1000000ULL;
         r->attempts = 0;
@@ -147,31 +165,51 @@ bool client_resume_lost(ClientSession *s, int error, const char *why, bool keep_
 static void attempt_failed(ClientSession *s, uint64_t now) {
         ClientResume *r = s->resume;
         r->attempt = wire_conn_free(r->attempt);
+        r->moving = false;
         r->next_attempt = now + r->backoff;
         r->backoff = MIN(r->backoff * 2, CLIENT_BACKOFF_MAX_USEC);
 }
 
+static int send_resume(ClientSession *s, WireConn *c) {
+        ClientResume *r = s->resume;
+        WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = 0x1f | CAPS_RESUME | CAPS_UDP,
+                         .session = s->session, .token = r->token, .token_len = WIRE_TOKEN_SIZE,
+                         .received = r->replay.received };
+        return wire_encode_resume(wire_conn_out(c), &m);
+}
+
 static int attempt_start(ClientSession *s, uint64_t now) {
         ClientResume *r = s->resume;
-        ByteTransport *t;
         int k;
 
         r->attempts++;
         notify(s, now);
-        k = client_session_open_transport(s, &t);
+        k = client_session_open_conn(s, &r->attempt);
         if (k < 0)
                 return k;
-        k = wire_conn_new(t, WIRE_REPLAY_LIMIT + (1u << 16), &r->attempt);
-        if (k < 0)
-                return k;
-        wire_conn_set_accept(r->attempt, WIRE_DIR_S2C);
-        WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = 0x1f | CAPS_RESUME,
-                         .session = s->session, .token = r->token, .token_len = WIRE_TOKEN_SIZE,
-                         .received = r->replay.received };
-        k = wire_encode_resume(wire_conn_out(r->attempt), &m);
+        k = send_resume(s, r->attempt);
         if (k < 0)
                 return k;
         r->attempt_start = now;
+        return 0;
+}
+
+int client_resume_move(ClientSession *s, WireConn *c, uint64_t now) {
+        ClientResume *r = s->resume;
+
+        if (!client_resume_can_move(s) || !park(s, true)) {
+                wire_conn_free(c);
+                return 0; /* the session goes on where it is */
+        }
+        r->deadline = r->last_rx + (uint64_t) r->resume_seconds * 1000000ULL;
+        r->attempts = 1;
+        r->backoff = CLIENT_BACKOFF_FIRST_USEC;
+        r->next_attempt = now;
+        r->moving = true;
+        r->attempt = c;
+        r->attempt_start = now;
+        if (send_resume(s, c) < 0)
+                attempt_failed(s, now);
         return 0;
 }
 
@@ -186,6 +224,7 @@ static int resumed(ClientSession *s, const WireResumed *m, uint64_t now) {
         s->conn = TAKE_PTR(r->attempt);
         client_session_conn_changed(s);
         r->old = wire_conn_free(r->old);
+        r->moving = false;
         int k = wire_replay_resend(&r->replay, m->received, wire_conn_out(s->conn));
         if (k < 0)
                 return k;
@@ -220,6 +259,13 @@ static int attempt_process(ClientSession *s, uint64_t now) {
         if (k > 0) {
                 if (m.type == WIRE_TYPE_RESUMED)
                         return resumed(s, &m.resumed, now) < 0 ? -ECANCELED : 1;
+                if (m.type == WIRE_TYPE_REJECT && r->moving) {
+                        /* The old connection is still up: resume on a new one of the usual kind. */
+                        if (m.reject.code == WIRE_CODE_TRANSPORT_REFUSED)
+                                client_auto_udp_refused(s);
+                        r->moving = false;
+                        return -ECONNREFUSED;
+                }
                 if (m.type == WIRE_TYPE_REJECT) {
                         snprintf(text, sizeof(text), "session could not be resumed: %s",
                                  copy_text(m.reject.reason, m.reject.reason_len, reason, sizeof(reason)));
@@ -276,6 +322,8 @@ uint64_t client_resume_next_timeout(ClientSession *s) {
                 return UINT64_MAX;
         if (s->state == SESSION_RECONNECTING) {
                 uint64_t t = r->attempt ? r->attempt_start + r->dead_after : r->next_attempt;
+                if (r->attempt)
+                        t = MIN(t, wire_conn_next_timeout(r->attempt)); /* over UDP: rudp's, DTLS's */
                 return MIN(t, r->deadline);
         }
         if (s->state != SESSION_ACTIVE || !r->counting)
@@ -284,6 +332,11 @@ uint64_t client_resume_next_timeout(ClientSession *s) {
         if (r->replay.ack_due)
                 t = MIN(t, r->replay.ack_due);
         return t;
+}
+
+void client_resume_on_timeout(ClientSession *s, uint64_t now) {
+        if (s->resume && s->resume->attempt)
+                wire_conn_on_timeout(s->resume->attempt, now);
 }
 
 int client_resume_fd(ClientSession *s) {

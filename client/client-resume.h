@@ -32,9 +32,17 @@ bool client_resume_check(ClientSession *s, uint64_t now);
 /* The connection failed: true when the session is now reconnecting, false when it cannot resume
  * (the caller ends it). keep_old: leave the old connection as it is (a move to a new path). */
 bool client_resume_lost(ClientSession *s, int error, const char *why, bool keep_old, uint64_t now);
+/* Whether the session could move onto another connection now (active, with a token). */
+bool client_resume_can_move(ClientSession *s);
+/* Moves the session onto c (owned from now on), a connection already up, e.g. DTLS: resumes on
+ * it while the current one stays as it is (hostd closes it). Nothing is shown as reconnecting;
+ * should hostd refuse, the session resumes on a new connection of its usual kind. */
+int client_resume_move(ClientSession *s, WireConn *c, uint64_t now);
 /* The reconnecting session's work: attempts, their messages, the deadline. <0 once closed. */
 int client_resume_process(ClientSession *s, uint64_t now);
 uint64_t client_resume_next_timeout(ClientSession *s);
+/* The attempt's transport timers (a UDP attempt's). */
+void client_resume_on_timeout(ClientSession *s, uint64_t now);
 int client_resume_fd(ClientSession *s);
 uint32_t client_resume_poll_events(ClientSession *s);
 /* Room for one more input message while reconnecting (the replay buffer is bounded). */

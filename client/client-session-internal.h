@@ -37,6 +37,10 @@ struct ClientSession {
         uint8_t pin[TICKET_FINGERPRINT_SIZE];
         bool pinned;
         struct ClientResume *resume; /* client-resume.h */
+        struct ClientAuto *autop;    /* client-auto.h: CLIENT_TRANSPORT_AUTO only */
+        bool udp_allowed;            /* the welcome's cap udp */
+        bool transport_reported;
+        WireConnKind reported_kind;  /* what on_transport last said */
         /* Over UDP only: tiles ordered per cell, and whether tiles came after the last frame-end */
         bool latest_wins;
         CellFrames cells;
@@ -45,6 +49,15 @@ struct ClientSession {
         uint64_t stale_tiles;
 };
 
+
+/* Room for the replay buffer's whole content after a resume, and then some. */
+#define CLIENT_OUT_LIMIT (2 * 1024 * 1024)
+
+/* Frames the session over conn (owned from now on, freed on failure too) and queues the hello. */
+int client_session_start_conn(ClientSession *s, WireConn *conn);
+/* A new connection to hostd for a resume, of the session's kind (auto: TCP, the probes are
+ * client-auto.c's), with the ticket's pin. */
+int client_session_open_conn(ClientSession *s, WireConn **ret);
 
 /* Ends the session: on_closed once. */
 void client_session_closed(ClientSession *s, int error, const char *reason);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client-auto.h"
 #include "client-cells.h"
 #include "client-resume.h"
 #include "client-session-internal.h"
@@ -26,8 +27,7 @@
 #define PROTOCOL_VERSION 1
 #define CLIENT_CAPS 0x1fULL
 #define CAP_RESUME (1ULL << 5)
-/* Room for the replay buffer's whole content after a resume, and then some. */
-#define CLIENT_OUT_LIMIT (2 * 1024 * 1024)
+#define CAP_UDP (1ULL << 6)
 
 void client_session_closed(ClientSession *s, int error, const char *reason) {
         if (s->state == SESSION_CLOSED)
@@ -59,7 +59,6 @@ static int connect_tcp(const char *host, uint16_t port) {
         return fd >= 0 ? fd : -ECONNREFUSED;
 }
 
-static int session_start_conn(ClientSession *s, WireConn *conn);
 
 static int connect_udp(const char *host, uint16_t port) {
         struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
@@ -84,26 +83,48 @@ static int connect_udp(const char *host, uint16_t port) {
 }
 
 /* rudp over DTLS to host:port, hostd's certificate pinned as for TLS. */
-static int session_start_udp(ClientSession *s, const char *host, uint16_t port, const uint8_t *pin) {
-        char *error = NULL;
+int client_session_open_udp(ClientSession *s, WireConn **ret, DatagramTransport **ret_dt) {
         DatagramTransport *t;
         WireConn *conn;
         int r;
 
-        s->dtls = dtls_client_context_new(&error);
-        free(error);
-        if (!s->dtls)
-                return -ENOMEM;
-        int fd = connect_udp(host, port);
+        if (!s->dtls) {
+                char *error = NULL;
+                s->dtls = dtls_client_context_new(&error);
+                free(error);
+                if (!s->dtls)
+                        return -ENOMEM;
+        }
+        int fd = connect_udp(s->host, s->port);
         if (fd < 0)
                 return fd;
-        r = dtls_datagram_new_client(s->dtls, fd, pin, &t);
+        r = dtls_datagram_new_client(s->dtls, fd, s->pinned ? s->pin : NULL, &t);
         if (r < 0)
                 return r;
         r = wire_conn_new_rudp(t, NULL, false, CLIENT_OUT_LIMIT, &conn);
         if (r < 0)
                 return r;
-        return session_start_conn(s, conn);
+        wire_conn_set_accept(conn, WIRE_DIR_S2C);
+        *ret = conn;
+        if (ret_dt)
+                *ret_dt = t;
+        return 0;
+}
+
+int client_session_open_conn(ClientSession *s, WireConn **ret) {
+        ByteTransport *t;
+        int r;
+
+        if (!s->options.open_transport && s->options.transport == CLIENT_TRANSPORT_UDP)
+                return client_session_open_udp(s, ret, NULL);
+        r = client_session_open_transport(s, &t);
+        if (r < 0)
+                return r;
+        r = wire_conn_new(t, CLIENT_OUT_LIMIT, ret); /* owns t, even on failure */
+        if (r < 0)
+                return r;
+        wire_conn_set_accept(*ret, WIRE_DIR_S2C);
+        return 0;
 }
 
 static ClientSession *session_alloc(const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata) {
@@ -123,14 +144,13 @@ static ClientSession *session_alloc(const ClientOptions *options, const ClientCa
         return s;
 }
 
-/* Frames the session over conn (owned from now on) and queues the hello. */
-static int session_start_conn(ClientSession *s, WireConn *conn) {
+int client_session_start_conn(ClientSession *s, WireConn *conn) {
         int r;
         s->conn = conn;
         client_session_conn_changed(s);
         wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
         WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
-                            .caps = CLIENT_CAPS | (s->resume ? CAP_RESUME : 0),
+                            .caps = CLIENT_CAPS | CAP_UDP | (s->resume ? CAP_RESUME : 0),
                             .ticket = s->ticket, .ticket_len = s->ticket_len };
         r = wire_encode_hello(wire_conn_out(s->conn), &hello);
         if (r < 0 || !(s->options.lossless || s->options.quality))
@@ -147,7 +167,7 @@ static int session_start(ClientSession *s, ByteTransport *t) {
         int r = wire_conn_new(t, CLIENT_OUT_LIMIT, &conn); /* owns t, even on failure */
         if (r < 0)
                 return r;
-        return session_start_conn(s, conn);
+        return client_session_start_conn(s, conn);
 }
 
 int client_session_new(const char *ticket_text, const ClientOptions *options, const ClientCallbacks *callbacks,
@@ -172,30 +192,27 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
         } else if ((r = ticket_host_split(ticket.host, host, sizeof(host), &port)) < 0)
                 goto fail;
 
-        if (s->options.transport == CLIENT_TRANSPORT_UDP) {
-                r = session_start_udp(s, host, port,
-                                      ticket_fingerprint_is_zero(ticket.fingerprint) ? NULL : ticket.fingerprint);
-                if (r < 0)
-                        goto fail;
-                *ret = s;
-                return 0;
-        }
-        s->tls = tls_client_context_new(&error);
-        free(error);
-        if (!s->tls) {
-                /* The TLS context's error is a local setup problem; the caller sees -ENOMEM. */
-                r = -ENOMEM;
-                goto fail;
-        }
         snprintf(s->host, sizeof(s->host), "%s", host);
         s->port = port;
         s->pinned = !ticket_fingerprint_is_zero(ticket.fingerprint);
         memcpy(s->pin, ticket.fingerprint, sizeof(s->pin));
-        ByteTransport *t;
-        r = client_session_open_transport(s, &t);
-        if (r < 0)
-                goto fail;
-        r = session_start(s, t);
+        if (s->options.transport != CLIENT_TRANSPORT_UDP) {
+                s->tls = tls_client_context_new(&error);
+                free(error);
+                if (!s->tls) {
+                        /* The TLS context's error is a local setup problem; the caller sees -ENOMEM. */
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        if (s->options.transport == CLIENT_TRANSPORT_AUTO && !s->options.open_transport)
+                r = client_auto_new(s, &s->autop); /* the hello waits for the race's winner */
+        else {
+                WireConn *conn;
+                r = client_session_open_conn(s, &conn);
+                if (r >= 0)
+                        r = client_session_start_conn(s, conn);
+        }
         if (r < 0)
                 goto fail;
         *ret = s;
@@ -260,7 +277,7 @@ int client_session_new_conn(WireConn *conn, const uint8_t *ticket, size_t ticket
         if (ticket_len > 0)
                 memcpy(s->ticket, ticket, ticket_len);
         s->ticket_len = ticket_len;
-        r = session_start_conn(s, conn);
+        r = client_session_start_conn(s, conn);
         if (r < 0) {
                 client_session_free(s);
                 return r;
@@ -273,6 +290,7 @@ ClientSession *client_session_free(ClientSession *s) {
         if (!s)
                 return NULL;
         cell_frames_done(&s->cells);
+        client_auto_free(s->autop);
         wire_conn_free(s->conn);
         client_resume_free(s->resume);
         tls_context_free(s->tls);
@@ -285,12 +303,16 @@ ClientSession *client_session_free(ClientSession *s) {
 }
 
 int client_session_fd(ClientSession *s) {
+        if (s->autop)
+                return client_auto_fd(s);
         if (s->state == SESSION_RECONNECTING)
                 return client_resume_fd(s);
         return wire_conn_fd(s->conn);
 }
 
 uint32_t client_session_poll_events(ClientSession *s) {
+        if (s->autop)
+                return s->state == SESSION_CLOSED ? 0 : EPOLLIN; /* the epoll fd */
         if (s->state == SESSION_RECONNECTING)
                 return client_resume_poll_events(s);
         return s->state == SESSION_CLOSED ? 0 : wire_conn_poll_events(s->conn);
@@ -318,6 +340,7 @@ static int session_welcome(ClientSession *s, const WireWelcome *w) {
         s->state = SESSION_ACTIVE;
         s->session = w->session;
         s->role = w->role;
+        s->udp_allowed = (w->caps & CAP_UDP) != 0;
         if (s->cb.on_welcome)
                 s->cb.on_welcome(s, copy_text(w->desktop, w->desktop_len, desktop, sizeof(desktop)), s->role,
                                  s->userdata);
@@ -379,6 +402,11 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
         if (s->state == SESSION_HANDSHAKE && !(s->latest_wins && wire_type_channel(m->type) != 0)) {
                 if (m->type == WIRE_TYPE_WELCOME)
                         return session_welcome(s, &m->welcome);
+                if (m->type == WIRE_TYPE_REJECT && m->reject.code == WIRE_CODE_TRANSPORT_REFUSED) {
+                        r = client_auto_retry(s);
+                        if (r > 0)
+                                return -EAGAIN; /* the old connection is gone: read the new one later */
+                }
                 if (m->type == WIRE_TYPE_REJECT) {
                         copy_text(m->reject.reason, m->reject.reason_len, text, sizeof(text));
                         if (s->cb.on_rejected)
@@ -461,6 +489,13 @@ int client_session_process(ClientSession *s) {
         if (s->state == SESSION_CLOSED)
                 return -ECONNRESET;
         uint64_t now = client_resume_now();
+        if (s->autop) {
+                r = client_auto_process(s, now);
+                if (r < 0 || s->state == SESSION_CLOSED)
+                        return r < 0 ? r : -ECONNRESET;
+                if (!s->conn)
+                        return 0; /* still racing */
+        }
         if (s->state == SESSION_RECONNECTING) {
                 r = client_resume_process(s, now);
                 if (r < 0 || s->state != SESSION_ACTIVE)
@@ -512,6 +547,8 @@ uint64_t client_session_next_timeout(ClientSession *s) {
         if (s->state == SESSION_CLOSED)
                 return UINT64_MAX;
         uint64_t t = client_resume_next_timeout(s);
+        if (s->autop)
+                t = MIN(t, client_auto_next_timeout(s));
         return conn_live(s) ? MIN(t, wire_conn_next_timeout(s->conn)) : t;
 }
 
@@ -520,20 +557,32 @@ int client_session_on_timeout(ClientSession *s, uint64_t now_usec) {
                 return -ECONNRESET;
         if (conn_live(s))
                 wire_conn_on_timeout(s->conn, now_usec);
+        else if (s->state == SESSION_RECONNECTING)
+                client_resume_on_timeout(s, now_usec);
+        if (s->autop)
+                client_auto_on_timeout(s, now_usec);
         return client_session_process(s);
 }
 
 void client_session_conn_changed(ClientSession *s) {
-        s->latest_wins = wire_conn_kind(s->conn) == WIRE_CONN_RUDP;
+        WireConnKind kind = wire_conn_kind(s->conn);
+        s->latest_wins = kind == WIRE_CONN_RUDP;
         s->tiles_after_end = s->frame_end_seen = false;
+        client_auto_conn_changed(s, client_resume_now());
+        if (s->transport_reported && s->reported_kind == kind)
+                return;
+        s->transport_reported = true;
+        s->reported_kind = kind;
+        if (s->cb.on_transport)
+                s->cb.on_transport(s, kind, s->userdata);
 }
 
 WireConnKind client_session_transport(ClientSession *s) {
-        return wire_conn_kind(s->conn);
+        return s->conn ? wire_conn_kind(s->conn) : WIRE_CONN_STREAM;
 }
 
 int client_session_rudp_stats(ClientSession *s, RudpStats *ret) {
-        return wire_conn_rudp_stats(s->conn, ret);
+        return s->conn ? wire_conn_rudp_stats(s->conn, ret) : -ENOTCONN;
 }
 
 uint64_t client_session_stale_tiles(ClientSession *s) {
@@ -557,7 +606,7 @@ uint64_t client_session_id(ClientSession *s) {
 }
 
 uint64_t client_session_bytes_received(ClientSession *s) {
-        return wire_conn_bytes_in(s->conn);
+        return s->conn ? wire_conn_bytes_in(s->conn) : 0;
 }
 
 static int session_ready(ClientSession *s) {
@@ -602,6 +651,10 @@ int client_session_refresh(ClientSession *s) {
 }
 
 int client_session_close(ClientSession *s) {
+        if (!s->conn) {
+                client_session_closed(s, 0, "closed");
+                return 0;
+        }
         WireBye bye = { .code = 0, .reason = "viewer closed", .reason_len = strlen("viewer closed") };
         int r = wire_encode_bye(wire_conn_out(s->conn), &bye);
         if (r >= 0)

@@ -42,12 +42,16 @@ typedef struct ClientCallbacks {
         void (*on_reconnecting)(ClientSession *s, unsigned attempt, unsigned seconds_left, void *userdata);
         /* The session resumed on a new connection: the display is refreshed in full next. */
         void (*on_resumed)(ClientSession *s, void *userdata);
+        /* The session runs on this transport from now on (at the start, and whenever a resume
+         * or a move put it on the other kind). */
+        void (*on_transport)(ClientSession *s, WireConnKind kind, void *userdata);
 } ClientCallbacks;
 
 typedef enum ClientTransport {
         CLIENT_TRANSPORT_TCP = 0, /* TLS 1.3 over TCP */
         CLIENT_TRANSPORT_UDP,     /* rudp over DTLS 1.2 over UDP, at the same host and port */
-        CLIENT_TRANSPORT_AUTO,    /* not yet: runs TCP */
+        CLIENT_TRANSPORT_AUTO,    /* both at once, UDP preferred; a TCP session moves onto UDP when it
+                                   * can, and back when UDP goes silent (client-auto.h) */
 } ClientTransport;
 
 typedef struct ClientOptions {
@@ -95,7 +99,8 @@ int client_session_process(ClientSession *s);
  * whose result it returns. */
 uint64_t client_session_next_timeout(ClientSession *s);
 int client_session_on_timeout(ClientSession *s, uint64_t now_usec);
-/* Which transport the session runs on, and rudp's figures (-EOPNOTSUPP over TLS). */
+/* Which transport the session runs on (STREAM while an auto session is still racing), and rudp's
+ * figures (-EOPNOTSUPP over TLS). */
 WireConnKind client_session_transport(ClientSession *s);
 int client_session_rudp_stats(ClientSession *s, RudpStats *ret);
 /* Tiles dropped as older than what a cell showed (each asked for again with refresh-area). */

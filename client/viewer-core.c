@@ -32,7 +32,7 @@ static const char *reject_code_name(int code) {
                 [4] = "ticket-expired",    [5] = "ticket-replayed",      [6] = "ticket-wrong-desktop",
                 [7] = "ticket-wrong-host", [8] = "desktop-unavailable",  [9] = "too-many-viewers",
                 [10] = "protocol-error",   [11] = "shutting-down",       [12] = "timeout",
-                [13] = "resume-refused",
+                [13] = "resume-refused",   [14] = "transport-refused",
         };
         if (code > 0 && (size_t) code < ELEMENTSOF(names))
                 return names[code];
@@ -221,7 +221,14 @@ static void on_resumed(ClientSession *s, void *userdata) {
                 v->frontend->title(v->desktop ?: "", v->role, v->frontend_data);
 }
 
+/* The status line tests wait for: "transport udp" or "transport tcp", at the start and on every
+ * change. */
+static void on_transport(ClientSession *s, WireConnKind kind, void *userdata) {
+        viewer_message("transport %s", kind == WIRE_CONN_RUDP ? "udp" : "tcp");
+}
+
 static const ClientCallbacks callbacks = {
+        .on_transport = on_transport,
         .on_reconnecting = on_reconnecting,
         .on_resumed = on_resumed,
         .on_welcome = on_welcome,

@@ -36,7 +36,8 @@ static void help(void) {
                "  --script FILE              run scripted input (see below); exit when it ends\n"
                "  --timeout SECONDS          give up after SECONDS (e.g. 30 or 2.5)\n"
                "  --lossless                 ask hostd never to send lossy tiles\n"
-               "  --transport tcp|udp        TLS over TCP (default) or DTLS over UDP at the same port\n"
+               "  --transport auto|tcp|udp   both at once, UDP preferred, moving onto UDP when it comes\n"
+               "                             (default); TLS over TCP only; DTLS over UDP only\n"
                "  --quality N                image quality of lossy tiles, 1-100\n"
                "  --host HOST --port PORT    connect there instead of the ticket's host\n"
                "  --insecure                 accept any certificate when the ticket pins none (tests)\n"
@@ -149,12 +150,14 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         a->options.client.lossless = true;
                         break;
                 case ARG_TRANSPORT:
-                        if (strcmp(optarg, "tcp") == 0)
+                        if (strcmp(optarg, "auto") == 0)
+                                a->options.client.transport = CLIENT_TRANSPORT_AUTO;
+                        else if (strcmp(optarg, "tcp") == 0)
                                 a->options.client.transport = CLIENT_TRANSPORT_TCP;
                         else if (strcmp(optarg, "udp") == 0)
                                 a->options.client.transport = CLIENT_TRANSPORT_UDP;
                         else
-                                return usage_error("Invalid transport `%s' (tcp or udp)", optarg);
+                                return usage_error("Invalid transport `%s' (auto, tcp or udp)", optarg);
                         break;
                 case ARG_QUALITY:
                         if (parse_u64(optarg, 100, &u) < 0 || u == 0)

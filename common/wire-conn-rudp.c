@@ -30,6 +30,7 @@ typedef struct RudpConn {
         uint32_t next_id, last_id;
         uint64_t last_heard, last_ping;
         int error; /* sticky: the transport failed, the peer went silent or closed */
+        bool peer_closed; /* messages that came before the peer's close are still read first */
         bool send_blocked;  /* the socket said -EAGAIN: pending holds the datagram to retry */
         size_t pending_len;
         uint8_t pending[RUDP_DATAGRAM_MAX];
@@ -72,8 +73,11 @@ static int take_datagrams(WireConn *c, RudpConn *rc) {
                 int r = rudp_receive_datagram(rc->rudp, rc->dgram, (size_t) n, now);
                 if (r == -EPROTO)
                         return rc->error = wire_conn_fail(c, -EPROTO, "the peer broke the rudp protocol");
-                if (r == -ECONNRESET)
-                        return rc->error = wire_conn_fail(c, -ECONNRESET, "connection closed by the peer");
+                if (r == -ECONNRESET) {
+                        /* A reject or bye often comes right before the close: read it first. */
+                        rc->peer_closed = true;
+                        return 0;
+                }
                 if (r < 0)
                         return rc->error = wire_conn_fail(c, r, "rudp: %s", strerror(-r));
                 RudpStats after;
@@ -92,7 +96,7 @@ static int rudp_conn_receive(WireConn *c, void *data, WireMessage *ret) {
 
         if (rc->error < 0)
                 return rc->error;
-        r = take_datagrams(c, rc);
+        r = rc->peer_closed ? 0 : take_datagrams(c, rc);
         if (r < 0)
                 return r;
 
@@ -101,6 +105,8 @@ static int rudp_conn_receive(WireConn *c, void *data, WireMessage *ret) {
                 WireHeader h;
 
                 r = rudp_read(rc->rudp, &m);
+                if (r == 0 && rc->peer_closed)
+                        return rc->error = wire_conn_fail(c, -ECONNRESET, "connection closed by the peer");
                 if (r <= 0)
                         return r;
                 if (m.len < WIRE_HEADER_SIZE)

@@ -11,6 +11,75 @@
 #include "conf.h"
 #include "macro.h"
 
+static int transport_from_string(const char *s, size_t n, HostdTransport *ret) {
+        static const char *const names[] = { "auto", "udp", "tcp" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (strlen(names[i]) == n && strncmp(s, names[i], n) == 0) {
+                        *ret = (HostdTransport) i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+const char *hostd_transport_to_string(HostdTransport t) {
+        return t == HOSTD_TRANSPORT_UDP ? "udp" : t == HOSTD_TRANSPORT_TCP ? "tcp" : "auto";
+}
+
+bool hostd_transport_allows(HostdTransport t, bool udp) {
+        return t == HOSTD_TRANSPORT_AUTO || (t == HOSTD_TRANSPORT_UDP) == udp;
+}
+
+static int parse_transport(const ConfItem *item, const char *value, void *target, const char **why) {
+        HostdTransport *t = (HostdTransport *) ((char *) target + item->offset);
+        if (transport_from_string(value, strlen(value), t) < 0) {
+                *why = "expected auto, udp or tcp";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Calls fn for each "PATTERN:POLICY" word until it returns true; -EINVAL at a malformed word. */
+static int overrides_foreach(const char *p, bool (*fn)(const char *pattern, HostdTransport t, void *userdata),
+                             void *userdata) {
+        while (p && *p) {
+                p += strspn(p, " \t");
+                size_t n = strcspn(p, " \t");
+                if (n == 0)
+                        break;
+                const char *colon = memrchr(p, ':', n);
+                char pattern[256];
+                HostdTransport t;
+                if (!colon || colon == p || (size_t) (colon - p) >= sizeof(pattern) ||
+                    transport_from_string(colon + 1, n - (size_t) (colon - p) - 1, &t) < 0)
+                        return -EINVAL;
+                memcpy(pattern, p, (size_t) (colon - p));
+                pattern[colon - p] = 0;
+                if (fn && fn(pattern, t, userdata))
+                        return 1;
+                p += n;
+        }
+        return 0;
+}
+
+typedef struct TransportMatch {
+        const char *desktop;
+        HostdTransport found;
+} TransportMatch;
+
+static bool transport_match(const char *pattern, HostdTransport t, void *userdata) {
+        TransportMatch *m = userdata;
+        if (fnmatch(pattern, m->desktop, 0) != 0)
+                return false;
+        m->found = t;
+        return true;
+}
+
+HostdTransport hostd_config_transport(const HostdConfig *c, const char *desktop) {
+        TransportMatch m = { .desktop = desktop, .found = c->transport };
+        (void) overrides_foreach(c->transport_overrides, transport_match, &m);
+        return m.found;
+}
+
 static const ConfItem hostd_items[] = {
         { "Hostd", "URI", conf_parse_string, offsetof(HostdConfig, uri), 0 },
         { "Hostd", "StateDirectory", conf_parse_string, offsetof(HostdConfig, state_directory), 0 },
@@ -29,6 +98,8 @@ static const ConfItem hostd_items[] = {
         { "Viewers", "MaxViewers", conf_parse_unsigned, offsetof(HostdConfig, max_viewers), 64 },
         { "Viewers", "FramesInFlight", conf_parse_unsigned, offsetof(HostdConfig, frames_in_flight), 16 },
         { "Viewers", "ResumeSeconds", conf_parse_unsigned, offsetof(HostdConfig, resume_seconds), 86400 },
+        { "Viewers", "Transport", parse_transport, offsetof(HostdConfig, transport), 0 },
+        { "Viewers", "TransportOverrides", conf_parse_string, offsetof(HostdConfig, transport_overrides), 0 },
         {},
 };
 
@@ -60,6 +131,7 @@ void hostd_config_done(HostdConfig *c) {
         free(c->certificate);
         free(c->private_key);
         free(c->ticket_public_key);
+        free(c->transport_overrides);
         *c = (HostdConfig) {};
 }
 
@@ -81,6 +153,12 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
         }
         if (c->max_viewers == 0 || c->frames_in_flight == 0) {
                 if (asprintf(error, "%s: MaxViewers= and FramesInFlight= must be at least 1", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (overrides_foreach(c->transport_overrides, NULL, NULL) < 0) {
+                if (asprintf(error, "%s: Invalid TransportOverrides= `%s' (DESKTOP-PATTERN:auto|udp|tcp ...)", path,
+                             c->transport_overrides) < 0)
                         *error = NULL;
                 return -EINVAL;
         }

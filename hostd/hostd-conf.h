@@ -3,6 +3,13 @@
 
 #include <stdbool.h>
 
+/* Which transports a desktop's viewers may use ([Viewers] Transport=, TransportOverrides=). */
+typedef enum HostdTransport {
+        HOSTD_TRANSPORT_AUTO = 0, /* TLS/TCP or DTLS/UDP, whichever the viewer picks */
+        HOSTD_TRANSPORT_UDP,      /* DTLS/UDP only */
+        HOSTD_TRANSPORT_TCP,      /* TLS/TCP only */
+} HostdTransport;
+
 typedef struct HostdConfig {
         char *uri;               /* libvirt URI to watch */
         char *state_directory;   /* thumbnails, control socket */
@@ -20,6 +27,8 @@ typedef struct HostdConfig {
         unsigned max_viewers;         /* per desktop */
         unsigned frames_in_flight;    /* unacknowledged frames per viewer */
         unsigned resume_seconds;      /* how long a dropped viewer's session waits for a resume; 0: never */
+        HostdTransport transport;     /* the default policy */
+        char *transport_overrides;    /* "PATTERN:auto|udp|tcp ..." per desktop, the first match wins */
         int log_level;
 } HostdConfig;
 
@@ -31,3 +40,8 @@ void hostd_config_done(HostdConfig *c);
 int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **error);
 /* Whether the domain name matches one of the Domains= patterns. */
 bool hostd_config_watches(const HostdConfig *c, const char *domain);
+/* The transport policy of a desktop: its first matching override, else Transport=. */
+HostdTransport hostd_config_transport(const HostdConfig *c, const char *desktop);
+/* Whether the policy lets a viewer in over UDP (udp) or TCP (!udp). */
+bool hostd_transport_allows(HostdTransport t, bool udp);
+const char *hostd_transport_to_string(HostdTransport t);

@@ -41,9 +41,22 @@ struct UdpServer {
         DtlsContext *dtls;
         UdpPeer *peers;
         UdpServerCounters counters;
+        bool blackhole; /* tests: every datagram is dropped, as by a firewall */
         uint8_t buf[2048];
         uint8_t reply[DTLS_DATAGRAM_MAX];
 };
+
+void udp_server_viewer_replaced(UdpServer *u, Viewer *old, Viewer *v) {
+        if (!u || !old)
+                return;
+        for (UdpPeer *p = u->peers; p; p = p->next)
+                if (p->viewer == old)
+                        p->viewer = v;
+}
+
+void udp_server_set_blackhole(UdpServer *u, bool on) {
+        u->blackhole = on;
+}
 
 static uint64_t now_usec(UdpServer *u) {
         uint64_t now;
@@ -231,6 +244,8 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                 if (n < 0)
                         break;
                 u->counters.datagrams++;
+                if (u->blackhole)
+                        continue;
                 if ((size_t) n > sizeof(u->buf) || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
                         u->counters.unknown_dropped++;
                         continue;

@@ -7,6 +7,7 @@
  * ticket the hello handling checks as on TLS. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -41,3 +42,8 @@ UdpServer *udp_server_free(UdpServer *u);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UdpServer *, udp_server_free);
 
 void udp_server_counters(const UdpServer *u, UdpServerCounters *ret);
+/* A resume handed the connection of old (a viewer that came in over UDP) to v: the peer's
+ * datagrams go to v from now on. */
+void udp_server_viewer_replaced(UdpServer *u, Viewer *old, Viewer *v);
+/* Tests: drop every datagram received from now on (on), as a firewall blocking UDP would. */
+void udp_server_set_blackhole(UdpServer *u, bool on);

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "hostd-manager.h"
+#include "hostd-udp-server.h"
 #include "hostd-viewer.h"
 #include "log.h"
 #include "wire-replay.h"
@@ -172,13 +173,16 @@ bool viewer_resume_detach(Viewer *v, int error, const char *why) {
         return true;
 }
 
-static void refuse(Viewer *t, const char *why) {
-        WireReject rej = { .code = WIRE_CODE_RESUME_REFUSED, .reason = "session cannot be resumed",
-                           .reason_len = strlen("session cannot be resumed") };
+static void refuse_code(Viewer *t, uint16_t code, const char *reason, const char *why) {
+        WireReject rej = { .code = code, .reason = reason, .reason_len = strlen(reason) };
         (void) wire_encode_reject(wire_conn_out(t->conn), &rej);
         (void) wire_conn_flush(t->conn);
         log_warning("viewer %s: resume refused: %s", t->peer, why);
         viewer_drop(t, 0, "rejected: resume refused");
+}
+
+static void refuse(Viewer *t, const char *why) {
+        refuse_code(t, WIRE_CODE_RESUME_REFUSED, "session cannot be resumed", why);
 }
 
 void viewer_resume_handle(Viewer *t, const WireResume *m) {
@@ -206,6 +210,13 @@ void viewer_resume_handle(Viewer *t, const WireResume *m) {
                 refuse(t, "no resume capability");
                 return;
         }
+        /* After the token: only the session's owner learns its desktop's policy. */
+        if (!hostd_transport_allows(hostd_config_transport(&s->manager->config, v->ticket.desktop), t->udp != NULL)) {
+                refuse_code(t, WIRE_CODE_TRANSPORT_REFUSED,
+                            t->udp ? "this desktop takes viewers over TCP only" : "this desktop takes viewers over UDP only",
+                            "its desktop's transport policy forbids this transport");
+                return;
+        }
         if (!viewer_is_detached(v))
                 wire_conn_scan(v->conn); /* what the old connection had queued is replayed too */
         if (!wire_replay_can_resume(&r->replay, m->received)) {
@@ -214,6 +225,8 @@ void viewer_resume_handle(Viewer *t, const WireResume *m) {
         }
 
         /* The new connection replaces the old one (if it is still up, without a bye). */
+        if (t->udp)
+                udp_server_viewer_replaced(s->udp, t, v);
         WireConn *c = TAKE_PTR(t->conn);
         t->io = sd_event_source_disable_unref(t->io);
         bool was_detached = viewer_is_detached(v);

@@ -24,6 +24,7 @@
 #define PROTOCOL_VERSION 1
 #define SERVER_CAPS 0x1fULL
 #define CAP_RESUME (1ULL << 5) /* announced when ResumeSeconds= is not 0 */
+#define CAP_UDP (1ULL << 6)    /* the desktop's policy lets this session run on UDP */
 
 static void viewer_update_io(Viewer *v);
 
@@ -377,9 +378,30 @@ void viewer_schedule_pump(Viewer *v) {
 
 /* ---- Messages from the viewer ---- */
 
+typedef struct ServedCheck {
+        Manager *manager;
+        bool udp;
+        bool transport_refused;
+} ServedCheck;
+
+/* Called by the ticket check after the signature and expiry, before the nonce is used up: a
+ * viewer refused for its transport may come again with the same ticket on the other one. */
 static bool desktop_served(const char *desktop, void *userdata) {
-        Manager *m = userdata;
-        return hostd_config_watches(&m->config, desktop);
+        ServedCheck *c = userdata;
+        if (!hostd_config_watches(&c->manager->config, desktop))
+                return false;
+        if (!hostd_transport_allows(hostd_config_transport(&c->manager->config, desktop), c->udp)) {
+                c->transport_refused = true;
+                return false;
+        }
+        return true;
+}
+
+static void viewer_reject(Viewer *v, uint16_t code, const char *reason, const char *log_why) {
+        WireReject rej = { .code = code, .reason = reason, .reason_len = strlen(reason) };
+        (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
+        (void) wire_conn_flush(v->conn);
+        viewer_drop(v, 0, log_why);
 }
 
 static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
@@ -387,31 +409,28 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
         Manager *m = s->manager;
 
         if (hello->magic != WIRE_MAGIC || hello->version < PROTOCOL_VERSION) {
-                WireReject rej = { .code = WIRE_CODE_VERSION, .reason = "unsupported protocol version",
-                                   .reason_len = strlen("unsupported protocol version") };
-                (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
-                (void) wire_conn_flush(v->conn);
-                viewer_drop(v, 0, "rejected: protocol version");
+                viewer_reject(v, WIRE_CODE_VERSION, "unsupported protocol version", "rejected: protocol version");
                 return;
         }
+        ServedCheck served = { .manager = m, .udp = v->udp != NULL };
         TicketError e = ticket_verify_served(s->verifier, hello->ticket, hello->ticket_len, (uint64_t) time(NULL),
-                                             desktop_served, m, s->fingerprint, &v->ticket);
+                                             desktop_served, &served, s->fingerprint, &v->ticket);
+        if (served.transport_refused) {
+                log_info("viewer %s: refused on %s: its desktop's policy forbids it", v->peer, v->udp ? "UDP" : "TCP");
+                viewer_reject(v, WIRE_CODE_TRANSPORT_REFUSED,
+                              v->udp ? "this desktop takes viewers over TCP only" : "this desktop takes viewers over UDP only",
+                              "rejected: transport");
+                return;
+        }
         /* The count is of viewers already in (this one is still in its handshake). */
         if (e == TICKET_OK && viewer_server_count(s, v->ticket.desktop) >= m->config.max_viewers) {
-                WireReject rej = { .code = WIRE_CODE_TOO_MANY_VIEWERS, .reason = "too many viewers on this desktop",
-                                   .reason_len = strlen("too many viewers on this desktop") };
-                (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
-                (void) wire_conn_flush(v->conn);
-                viewer_drop(v, 0, "rejected: too many viewers");
+                viewer_reject(v, WIRE_CODE_TOO_MANY_VIEWERS, "too many viewers on this desktop", "rejected: too many viewers");
                 return;
         }
         if (e != TICKET_OK) {
                 const char *why = ticket_error_message(e);
-                WireReject rej = { .code = (uint16_t) e, .reason = why, .reason_len = strlen(why) };
-                (void) wire_encode_reject(wire_conn_out(v->conn), &rej);
-                (void) wire_conn_flush(v->conn);
                 log_warning("viewer %s: ticket rejected: %s", v->peer, why);
-                viewer_drop(v, 0, "rejected");
+                viewer_reject(v, (uint16_t) e, why, "rejected");
                 return;
         }
 
@@ -420,7 +439,10 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
         v->interactive = viewer_server_claim_interactive(s, v);
 
         WireWelcome w = { .version = PROTOCOL_VERSION,
-                          .caps = SERVER_CAPS | (m->config.resume_seconds ? CAP_RESUME : 0), .session = v->session,
+                          .caps = SERVER_CAPS | (m->config.resume_seconds ? CAP_RESUME : 0) |
+                                  (hostd_transport_allows(hostd_config_transport(&m->config, v->ticket.desktop), true) &&
+                                                   s->udp ? CAP_UDP : 0),
+                          .session = v->session,
                           .role = v->interactive ? 0 : 1, .desktop = v->ticket.desktop,
                           .desktop_len = strlen(v->ticket.desktop),
                           .frames_in_flight = (uint16_t) m->config.frames_in_flight };

@@ -104,6 +104,11 @@ static int harness_config(Harness *h, const HarnessOptions *o, HostdConfig *c) {
                 c->max_viewers = o->max_viewers;
         if (o->resume_seconds)
                 c->resume_seconds = o->resume_seconds < 0 ? 0 : (unsigned) o->resume_seconds;
+        if (o->transport)
+                c->transport = strcmp(o->transport, "udp") == 0 ? HOSTD_TRANSPORT_UDP :
+                               strcmp(o->transport, "tcp") == 0 ? HOSTD_TRANSPORT_TCP : HOSTD_TRANSPORT_AUTO;
+        if (o->transport_overrides && !(c->transport_overrides = strdup(o->transport_overrides)))
+                return -ENOMEM;
         int r = write_public_key(c->ticket_public_key);
         if (r < 0)
                 return r;
@@ -363,7 +368,14 @@ static void on_resumed(ClientSession *s, void *userdata) {
                 v->callbacks.on_resumed(s, v->userdata);
 }
 
+static void on_transport(ClientSession *s, WireConnKind kind, void *userdata) {
+        HarnessViewer *v = userdata;
+        if (v->callbacks.on_transport)
+                v->callbacks.on_transport(s, kind, v->userdata);
+}
+
 static const ClientCallbacks harness_callbacks = {
+        .on_transport = on_transport,
         .on_reconnecting = on_reconnecting,
         .on_resumed = on_resumed,
         .on_welcome = on_welcome,

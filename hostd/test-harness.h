@@ -26,6 +26,8 @@ typedef struct HarnessOptions {
         unsigned frames_in_flight; /* [Viewers] FramesInFlight=; 0: hostd's default */
         unsigned max_viewers;      /* [Viewers] MaxViewers=; 0: hostd's default */
         int resume_seconds;        /* [Viewers] ResumeSeconds=; 0: hostd's default, < 0: 0 (off) */
+        const char *transport;     /* [Viewers] Transport= (auto, udp, tcp); NULL: hostd's default */
+        const char *transport_overrides; /* [Viewers] TransportOverrides=; NULL: none */
         int log_level; /* hostd's log level; 0: LOG_WARNING (benches stay quiet); the environment's
                         * TANDEM_HARNESS_LOG=info|debug|... overrides it */
 } HarnessOptions;
