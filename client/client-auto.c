@@ -40,6 +40,18 @@ struct ClientAuto {
         uint64_t probe_started, next_probe, backoff;
 };
 
+/* Reads a connection that must stay quiet until we speak (it drives its handshake): <0 when it
+ * failed or the peer spoke first. */
+static int drive_quiet(WireConn *c) {
+        WireMessage m;
+        int r = wire_conn_receive(c, &m);
+        if (r > 0)
+                return -EPROTO;
+        if (r == 0 || r == -EAGAIN)
+                r = wire_conn_flush(c);
+        return r == -EAGAIN ? 0 : r;
+}
+
 int client_auto_new(ClientSession *s, ClientAuto **ret) {
         ClientAuto *a = calloc(1, sizeof(ClientAuto));
         ByteTransport *t;
@@ -70,6 +82,9 @@ int client_auto_new(ClientSession *s, ClientAuto **ret) {
                 client_auto_free(a);
                 return r;
         }
+        /* Starts TLS's handshake now (it waits for the connect), so the fd says what it waits for. */
+        if (a->tcp && (a->tcp_error = drive_quiet(a->tcp)) < 0)
+                a->tcp = wire_conn_free(a->tcp);
         *ret = a;
         return 0;
 }
@@ -84,18 +99,6 @@ ClientAuto *client_auto_free(ClientAuto *a) {
                 close(a->epfd);
         free(a);
         return NULL;
-}
-
-/* Reads a connection that must stay quiet until we speak (it drives its handshake): <0 when it
- * failed or the peer spoke first. */
-static int drive_quiet(WireConn *c) {
-        WireMessage m;
-        int r = wire_conn_receive(c, &m);
-        if (r > 0)
-                return -EPROTO;
-        if (r == 0 || r == -EAGAIN)
-                r = wire_conn_flush(c);
-        return r == -EAGAIN ? 0 : r;
 }
 
 static int race_pick(ClientSession *s, WireConn **winner, uint64_t now) {
