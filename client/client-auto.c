@@ -2,6 +2,7 @@
 #include "client-auto.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,6 +30,7 @@ struct ClientAuto {
         WireConn *tcp, *udp;
         DatagramTransport *udp_dt; /* inside udp */
         int tcp_error, udp_error;
+        char why[256]; /* the first failure's sentence (a refused certificate names both pins) */
         uint64_t started, tcp_up_at;
 
         bool retried; /* the hello was refused for its transport and went on the other */
@@ -101,12 +103,24 @@ ClientAuto *client_auto_free(ClientAuto *a) {
         return NULL;
 }
 
+/* Keeps why c failed (its transport's words first) when nothing was kept yet. */
+static void keep_why(ClientAuto *a, WireConn *c) {
+        const char *why = tls_transport_error(wire_conn_transport(c));
+        if (!why)
+                why = wire_conn_error(c);
+        if (why && !a->why[0])
+                snprintf(a->why, sizeof(a->why), "%s", why);
+}
+
 static int race_pick(ClientSession *s, WireConn **winner, uint64_t now) {
         ClientAuto *a = s->autop;
 
-        if (a->tcp && a->tcp_error == 0 && (a->tcp_error = drive_quiet(a->tcp)) < 0)
+        if (a->tcp && a->tcp_error == 0 && (a->tcp_error = drive_quiet(a->tcp)) < 0) {
+                keep_why(a, a->tcp);
                 a->tcp = wire_conn_free(a->tcp);
+        }
         if (a->udp && a->udp_error == 0 && (a->udp_error = drive_quiet(a->udp)) < 0) {
+                keep_why(a, a->udp);
                 a->udp = wire_conn_free(a->udp);
                 a->udp_dt = NULL;
         }
@@ -190,7 +204,9 @@ int client_auto_process(ClientSession *s, uint64_t now) {
         if (a->racing) {
                 r = race_pick(s, &winner, now);
                 if (r < 0) {
-                        client_session_closed(s, r, "neither TCP nor UDP could connect");
+                        char why[320];
+                        snprintf(why, sizeof(why), "neither TCP nor UDP could connect%s%s", a->why[0] ? ": " : "", a->why);
+                        client_session_closed(s, r, why);
                         return r;
                 }
                 if (r == 0)

@@ -255,6 +255,7 @@ static int run(int argc, char **argv) {
         Args a = {
                 .options.format = IMAGE_FORMAT_PNG,
                 .options.filmstrip_interval = VIEWER_FILMSTRIP_INTERVAL_DEFAULT_MS * USEC_PER_MSEC,
+                .options.client.transport = CLIENT_TRANSPORT_AUTO,
         };
         _cleanup_(freep) char *ticket_buf = NULL;
         _cleanup_(script_freep) Script *script = NULL;

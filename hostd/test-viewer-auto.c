@@ -304,10 +304,63 @@ static void test_policy_udp(void) {
         free(screen);
 }
 
+typedef struct Established {
+        Harness *h;
+        HarnessViewer *v;
+        uint64_t at_least;
+} Established;
+
+/* A DTLS association came up (the probe) and the viewer is back on a TCP connection. */
+static bool probed_and_on_tcp(void *userdata) {
+        Established *e = userdata;
+        OnKind tcp = { .viewer = e->v, .kind = WIRE_CONN_STREAM };
+        return counters(e->h).established >= e->at_least && on_kind(&tcp) && e->v->resumed > 0;
+}
+
+/* The policy changes to TCP only while an auto session runs on TCP (its welcome allowed UDP):
+ * its move onto UDP is refused with transport-refused, the session resumes on a new TCP
+ * connection (same id, no key lost) and probes UDP no more. */
+static void test_policy_move_refused(void) {
+        Harness *h;
+        check(harness_new(NULL, &h) >= 0);
+        uint32_t *screen = malloc(64 * 64 * 4);
+        paint(screen, 64, 64, 6);
+        check(harness_scanout(h, 64, 64, screen) >= 0);
+
+        udp_server_set_blackhole(udp_of(h), true);
+        HarnessViewer *v;
+        check(harness_viewer_new(h, "auto", TICKET_ROLE_INTERACTIVE, &auto_options, NULL, NULL, &v) >= 0);
+        check(harness_run_until(h, welcomed, v, WAIT) == 0);
+        check(client_session_transport(v->session) == WIRE_CONN_STREAM);
+        uint64_t session = client_session_id(v->session);
+        unsigned n = type_keys(h, v, 0, 10, 10000);
+
+        h->manager->config.transport = HOSTD_TRANSPORT_TCP;
+        udp_server_set_blackhole(udp_of(h), false);
+        Established e = { .h = h, .v = v, .at_least = 1 };
+        for (int i = 0; i < 400 && !probed_and_on_tcp(&e); i++)
+                n = type_keys(h, v, n, 1, 50000);
+        check(probed_and_on_tcp(&e));
+        check(client_session_id(v->session) == session);
+        Viewer *sv = server_viewer(h, session);
+        check(sv && !sv->udp);
+        uint64_t started = counters(h).handshakes_started;
+        n = type_keys(h, v, n, 10, 10000);
+        check(harness_run_until(h, NULL, NULL, 8 * SECOND) == 0); /* past the next probe times */
+        check(counters(h).handshakes_started == started);
+        check(!v->closed && client_session_transport(v->session) == WIRE_CONN_STREAM);
+        check_keys(h, n);
+
+        harness_viewer_free(v);
+        harness_free(h);
+        free(screen);
+}
+
 int main(void) {
         test_udp_first();
         test_policy_tcp();
         test_policy_udp();
+        test_policy_move_refused();
         test_fallback_and_move();
         return 0;
 }

@@ -48,6 +48,22 @@ def main():
         code, out = check(daemon, os.path.join(d, "missing.conf"))
         assert code != 0 and "missing.conf: cannot open" in out, out
         print(f"tandem-{daemon}: --check-config accepts good files and names bad values")
+
+    # hostd's transport policy: a bad Transport= and a malformed TransportOverrides= word.
+    path = os.path.join(d, "policy.conf")
+    with open(path, "w") as f:
+        f.write("[Viewers]\nTransport=tcp\nTransportOverrides=lab-*:udp kiosk1:auto\n")
+    code, out = check("hostd", path)
+    assert code == 0, f"hostd: good transport policy refused: {out}"
+    with open(path, "w") as f:
+        f.write("[Viewers]\nTransport=quic\n")
+    code, out = check("hostd", path)
+    assert code != 0 and "policy.conf:2: invalid value `quic' for Transport=" in out, out
+    with open(path, "w") as f:
+        f.write("[Viewers]\nTransportOverrides=lab-*:udp kiosk1\n")
+    code, out = check("hostd", path)
+    assert code != 0 and "Invalid TransportOverrides= `lab-*:udp kiosk1'" in out, out
+    print("tandem-hostd: --check-config checks the transport policy")
     print("ok")
     return 0
 
