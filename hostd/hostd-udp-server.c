@@ -276,7 +276,7 @@ int udp_server_new(Manager *m, ViewerServer *viewers, int tcp_fd, const char *ce
         r = sd_event_add_io(m->event, &u->io, u->fd, EPOLLIN, on_io, u);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(m->event, &u->timer, CLOCK_MONOTONIC, 0, 0, on_timer, u);
+        r = sd_event_add_time(m->event, &u->timer, CLOCK_MONOTONIC, 0, 1, on_timer, u); /* DTLS retransmissions: no 250 ms slack */
         if (r < 0)
                 return r;
         sd_event_source_set_enabled(u->timer, SD_EVENT_OFF);
