@@ -106,6 +106,7 @@ def resume_case(link, dom, keys):
         link.ctl("cut")
         print(f"link cut for 30 s (session {session})")
         wait_log(hostd, rf"session {session} kept for 180 s", timeout=30)
+        assert [v["detached"] for v in viewers(hostd, dom.name)] == [True], hostd.status()
         time.sleep(20)
         link.ctl("restore")
         print("link restored")
