@@ -85,6 +85,7 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
         rudp_config_init(&cfg);
         cfg.connection_id = 1;
         cfg.initial_rtt_usec = 100 * MS;
+        cfg.urgent_channels = 1; /* the small messages, as the wire protocol maps input and cursor */
         Rudp *a = NULL, *b = NULL;
         if (rudp_new(&cfg, false, 0, &a) < 0 || rudp_new(&cfg, true, 0, &b) < 0) {
                 fprintf(stderr, "bench-rudp: out of memory\n");

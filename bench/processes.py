@@ -29,3 +29,9 @@ class Processes:
     def close(self):
         for p in reversed(list(self.procs)):
             self.stop(p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

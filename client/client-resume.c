@@ -184,6 +184,7 @@ static int resumed(ClientSession *s, const WireResumed *m, uint64_t now) {
         wire_conn_scan(s->conn);
         wire_conn_free(s->conn);
         s->conn = TAKE_PTR(r->attempt);
+        client_session_conn_changed(s);
         r->old = wire_conn_free(r->old);
         int k = wire_replay_resend(&r->replay, m->received, wire_conn_out(s->conn));
         if (k < 0)

@@ -2,7 +2,9 @@
  * Nothing else includes this. */
 #pragma once
 
+#include "client-cells.h"
 #include "client-session.h"
+#include "dtls.h"
 #include "ticket.h"
 #include "tls.h"
 #include "wire-conn.h"
@@ -20,6 +22,7 @@ struct ClientSession {
         void *userdata;
         ClientOptions options;
         TlsContext *tls;
+        DtlsContext *dtls;
         WireConn *conn;
         Decoder *decoder;
         ClientFramebuffer fb;
@@ -34,10 +37,18 @@ struct ClientSession {
         uint8_t pin[TICKET_FINGERPRINT_SIZE];
         bool pinned;
         struct ClientResume *resume; /* client-resume.h */
+        /* Over UDP only: tiles ordered per cell, and whether tiles came after the last frame-end */
+        bool latest_wins;
+        CellFrames cells;
+        bool tiles_after_end, frame_end_seen;
+        uint32_t last_frame_end;
+        uint64_t stale_tiles;
 };
 
 
 /* Ends the session: on_closed once. */
 void client_session_closed(ClientSession *s, int error, const char *reason);
+/* After s->conn was replaced (start, resume): what depends on the transport's kind. */
+void client_session_conn_changed(ClientSession *s);
 /* Opens a new transport to hostd (options.open_transport, or TCP + TLS to host:port). */
 int client_session_open_transport(ClientSession *s, ByteTransport **ret);

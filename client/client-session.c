@@ -12,8 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client-cells.h"
 #include "client-resume.h"
 #include "client-session-internal.h"
+#include "dtls-datagram.h"
+#include "wire-conn-rudp.h"
 #include "macro.h"
 #include "ticket.h"
 #include "tls.h"
@@ -56,6 +59,53 @@ static int connect_tcp(const char *host, uint16_t port) {
         return fd >= 0 ? fd : -ECONNREFUSED;
 }
 
+static int session_start_conn(ClientSession *s, WireConn *conn);
+
+static int connect_udp(const char *host, uint16_t port) {
+        struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+        char service[8];
+        int fd = -1;
+
+        snprintf(service, sizeof(service), "%u", port);
+        if (getaddrinfo(host, service, &hints, &ai) != 0)
+                return -EHOSTUNREACH;
+        for (struct addrinfo *a = ai; a; a = a->ai_next) {
+                fd = socket(a->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        continue;
+                (void) udp_socket_set_pmtudisc(fd, a->ai_family);
+                if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+                        break;
+                close(fd);
+                fd = -1;
+        }
+        freeaddrinfo(ai);
+        return fd >= 0 ? fd : -ECONNREFUSED;
+}
+
+/* rudp over DTLS to host:port, hostd's certificate pinned as for TLS. */
+static int session_start_udp(ClientSession *s, const char *host, uint16_t port, const uint8_t *pin) {
+        char *error = NULL;
+        DatagramTransport *t;
+        WireConn *conn;
+        int r;
+
+        s->dtls = dtls_client_context_new(&error);
+        free(error);
+        if (!s->dtls)
+                return -ENOMEM;
+        int fd = connect_udp(host, port);
+        if (fd < 0)
+                return fd;
+        r = dtls_datagram_new_client(s->dtls, fd, pin, &t);
+        if (r < 0)
+                return r;
+        r = wire_conn_new_rudp(t, NULL, false, CLIENT_OUT_LIMIT, &conn);
+        if (r < 0)
+                return r;
+        return session_start_conn(s, conn);
+}
+
 static ClientSession *session_alloc(const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata) {
         ClientSession *s = calloc(1, sizeof(ClientSession));
         if (!s)
@@ -73,11 +123,11 @@ static ClientSession *session_alloc(const ClientOptions *options, const ClientCa
         return s;
 }
 
-/* Frames the session over t (owned from now on, freed on failure too) and queues the hello. */
-static int session_start(ClientSession *s, ByteTransport *t) {
-        int r = wire_conn_new(t, CLIENT_OUT_LIMIT, &s->conn); /* owns t, even on failure */
-        if (r < 0)
-                return r;
+/* Frames the session over conn (owned from now on) and queues the hello. */
+static int session_start_conn(ClientSession *s, WireConn *conn) {
+        int r;
+        s->conn = conn;
+        client_session_conn_changed(s);
         wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
         WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
                             .caps = CLIENT_CAPS | (s->resume ? CAP_RESUME : 0),
@@ -90,6 +140,14 @@ static int session_start(ClientSession *s, ByteTransport *t) {
         WireDisplaySettings ds = { .quality = (uint8_t) (s->options.quality ? s->options.quality : 80),
                                    .subsampling = 2, .lossless = s->options.lossless };
         return wire_encode_display_settings(wire_conn_out(s->conn), &ds);
+}
+
+static int session_start(ClientSession *s, ByteTransport *t) {
+        WireConn *conn;
+        int r = wire_conn_new(t, CLIENT_OUT_LIMIT, &conn); /* owns t, even on failure */
+        if (r < 0)
+                return r;
+        return session_start_conn(s, conn);
 }
 
 int client_session_new(const char *ticket_text, const ClientOptions *options, const ClientCallbacks *callbacks,
@@ -114,6 +172,14 @@ int client_session_new(const char *ticket_text, const ClientOptions *options, co
         } else if ((r = ticket_host_split(ticket.host, host, sizeof(host), &port)) < 0)
                 goto fail;
 
+        if (s->options.transport == CLIENT_TRANSPORT_UDP) {
+                r = session_start_udp(s, host, port,
+                                      ticket_fingerprint_is_zero(ticket.fingerprint) ? NULL : ticket.fingerprint);
+                if (r < 0)
+                        goto fail;
+                *ret = s;
+                return 0;
+        }
         s->tls = tls_client_context_new(&error);
         free(error);
         if (!s->tls) {
@@ -177,12 +243,40 @@ int client_session_new_transport(ByteTransport *t, const uint8_t *ticket, size_t
         return 0;
 }
 
+int client_session_new_conn(WireConn *conn, const uint8_t *ticket, size_t ticket_len, const ClientOptions *options,
+                            const ClientCallbacks *callbacks, void *userdata, ClientSession **ret) {
+        ClientSession *s;
+        int r;
+
+        if (ticket_len > sizeof(s->ticket)) {
+                wire_conn_free(conn);
+                return -EINVAL;
+        }
+        s = session_alloc(options, callbacks, userdata);
+        if (!s) {
+                wire_conn_free(conn);
+                return -ENOMEM;
+        }
+        if (ticket_len > 0)
+                memcpy(s->ticket, ticket, ticket_len);
+        s->ticket_len = ticket_len;
+        r = session_start_conn(s, conn);
+        if (r < 0) {
+                client_session_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
 ClientSession *client_session_free(ClientSession *s) {
         if (!s)
                 return NULL;
+        cell_frames_done(&s->cells);
         wire_conn_free(s->conn);
         client_resume_free(s->resume);
         tls_context_free(s->tls);
+        dtls_context_free(s->dtls);
         decoder_free(s->decoder);
         client_framebuffer_done(&s->fb);
         free(s->cursor.argb);
@@ -200,10 +294,6 @@ uint32_t client_session_poll_events(ClientSession *s) {
         if (s->state == SESSION_RECONNECTING)
                 return client_resume_poll_events(s);
         return s->state == SESSION_CLOSED ? 0 : wire_conn_poll_events(s->conn);
-}
-
-uint64_t client_session_next_timeout(ClientSession *s) {
-        return client_resume_next_timeout(s);
 }
 
 bool client_session_reconnecting(ClientSession *s) {
@@ -252,6 +342,34 @@ static int session_cursor_shape(ClientSession *s, const WireCursorShape *c) {
         return 0;
 }
 
+/* Over UDP, tiles of the new mode may have come before display-mode and were dropped: ask for
+ * the whole screen (refresh-area sends no display-mode, so this does not loop). */
+static int session_latest_wins_mode(ClientSession *s, uint32_t width, uint32_t height) {
+        int r = cell_frames_reset(&s->cells, width, height);
+        if (r < 0)
+                return r;
+        WireRefreshArea a = { .w = (uint16_t) MIN(width, UINT16_MAX), .h = (uint16_t) MIN(height, UINT16_MAX) };
+        return wire_encode_refresh_area(wire_conn_out(s->conn), &a);
+}
+
+static int session_latest_wins_tile(ClientSession *s, const WireTile *t) {
+        switch (cell_frames_admit(&s->cells, t->x, t->y, t->w, t->h, t->frame)) {
+        case CELL_OLD_MODE:
+                return 0;
+        case CELL_STALE: {
+                s->stale_tiles++;
+                WireRefreshArea a = { .x = t->x, .y = t->y, .w = t->w, .h = t->h };
+                return wire_encode_refresh_area(wire_conn_out(s->conn), &a);
+        }
+        case CELL_APPLY:
+                break;
+        }
+        int r = decoder_apply(s->decoder, &s->fb, t->x, t->y, t->w, t->h, t->codec, t->data, t->data_len);
+        if (r >= 0)
+                s->tiles_after_end = true;
+        return r;
+}
+
 static int session_handle(ClientSession *s, const WireMessage *m) {
         char text[256];
         int r = 0;
@@ -271,13 +389,23 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
         switch (m->type) {
         case WIRE_TYPE_DISPLAY_MODE:
                 r = client_framebuffer_resize(&s->fb, m->display_mode.width, m->display_mode.height);
+                if (r >= 0 && s->latest_wins)
+                        r = session_latest_wins_mode(s, m->display_mode.width, m->display_mode.height);
                 if (r >= 0 && s->cb.on_mode)
                         s->cb.on_mode(s, m->display_mode.width, m->display_mode.height, s->userdata);
                 return r;
         case WIRE_TYPE_TILE:
+                if (s->latest_wins)
+                        return session_latest_wins_tile(s, &m->tile);
                 return decoder_apply(s->decoder, &s->fb, m->tile.x, m->tile.y, m->tile.w, m->tile.h, m->tile.codec,
                                      m->tile.data, m->tile.data_len);
         case WIRE_TYPE_FRAME_END: {
+                if (s->latest_wins) {
+                        cell_frames_seen(&s->cells, m->frame_end.frame);
+                        s->frame_end_seen = true;
+                        s->last_frame_end = m->frame_end.frame;
+                        s->tiles_after_end = false;
+                }
                 WireFrameAck ack = { .frame = m->frame_end.frame };
                 r = wire_encode_frame_ack(wire_conn_out(s->conn), &ack);
                 if (r >= 0 && s->cb.on_frame)
@@ -344,6 +472,12 @@ int client_session_process(ClientSession *s) {
                 if (r < 0)
                         break;
         }
+        /* Tiles that came after their frame-end (UDP) are shown as that frame once more. */
+        if (r >= 0 && s->tiles_after_end && s->frame_end_seen && s->state == SESSION_ACTIVE) {
+                s->tiles_after_end = false;
+                if (s->cb.on_frame)
+                        s->cb.on_frame(s, s->last_frame_end, s->userdata);
+        }
         if (r >= 0 && client_resume_check(s, now))
                 r = -ETIMEDOUT; /* silent: the link is cut somewhere */
         if (r >= 0 || r == -EAGAIN) {
@@ -364,6 +498,44 @@ int client_session_process(ClientSession *s) {
                 why = wire_conn_error(s->conn);
         client_session_closed(s, r, why ? why : strerror(-r));
         return r;
+}
+
+/* The transport's timers run on the connection in use: none while reconnecting (the old one is
+ * parked, the attempt is the resume code's). */
+static bool conn_live(const ClientSession *s) {
+        return (s->state == SESSION_HANDSHAKE || s->state == SESSION_ACTIVE) && s->conn;
+}
+
+uint64_t client_session_next_timeout(ClientSession *s) {
+        if (s->state == SESSION_CLOSED)
+                return UINT64_MAX;
+        uint64_t t = client_resume_next_timeout(s);
+        return conn_live(s) ? MIN(t, wire_conn_next_timeout(s->conn)) : t;
+}
+
+int client_session_on_timeout(ClientSession *s, uint64_t now_usec) {
+        if (s->state == SESSION_CLOSED)
+                return -ECONNRESET;
+        if (conn_live(s))
+                wire_conn_on_timeout(s->conn, now_usec);
+        return client_session_process(s);
+}
+
+void client_session_conn_changed(ClientSession *s) {
+        s->latest_wins = wire_conn_kind(s->conn) == WIRE_CONN_RUDP;
+        s->tiles_after_end = s->frame_end_seen = false;
+}
+
+WireConnKind client_session_transport(ClientSession *s) {
+        return wire_conn_kind(s->conn);
+}
+
+int client_session_rudp_stats(ClientSession *s, RudpStats *ret) {
+        return wire_conn_rudp_stats(s->conn, ret);
+}
+
+uint64_t client_session_stale_tiles(ClientSession *s) {
+        return s->stale_tiles;
 }
 
 const ClientFramebuffer *client_session_framebuffer(ClientSession *s) {

@@ -11,6 +11,7 @@
 #include "byte-transport.h"
 #include "decoder.h"
 #include "macro.h"
+#include "wire-conn.h"
 
 typedef struct ClientSession ClientSession;
 
@@ -43,12 +44,19 @@ typedef struct ClientCallbacks {
         void (*on_resumed)(ClientSession *s, void *userdata);
 } ClientCallbacks;
 
+typedef enum ClientTransport {
+        CLIENT_TRANSPORT_TCP = 0, /* TLS 1.3 over TCP */
+        CLIENT_TRANSPORT_UDP,     /* rudp over DTLS 1.2 over UDP, at the same host and port */
+        CLIENT_TRANSPORT_AUTO,    /* not yet: runs TCP */
+} ClientTransport;
+
 typedef struct ClientOptions {
         const char *host;      /* overrides the ticket's host:port when set */
         uint16_t port;
         bool lossless;         /* ask hostd never to send lossy tiles */
         int quality;           /* 0: hostd's default */
         bool insecure_no_pin;  /* tests only: accept any certificate when the ticket pins none */
+        ClientTransport transport;
         bool no_resume;        /* do not offer session resumption */
         uint64_t dead_after_usec; /* no byte from hostd this long: the connection is dead; 0: 4 s */
         /* Opens the transport of a new connection for a resume; NULL: TCP + TLS as at the start
@@ -69,6 +77,10 @@ int client_session_new(const char *ticket, const ClientOptions *options, const C
 int client_session_new_transport(ByteTransport *t, const uint8_t *ticket, size_t ticket_len,
                                  const ClientOptions *options, const ClientCallbacks *callbacks, void *userdata,
                                  ClientSession **ret);
+/* The same over a WireConn of either kind (owned from now on, freed on failure too): over rudp
+ * (UDP), tiles are ordered per 64x64 cell and the session has timers (below). */
+int client_session_new_conn(WireConn *conn, const uint8_t *ticket, size_t ticket_len, const ClientOptions *options,
+                            const ClientCallbacks *callbacks, void *userdata, ClientSession **ret);
 ClientSession *client_session_free(ClientSession *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ClientSession *, client_session_free);
 
@@ -76,10 +88,18 @@ int client_session_fd(ClientSession *s);
 uint32_t client_session_poll_events(ClientSession *s); /* EPOLLIN / EPOLLOUT */
 /* Does all pending work; returns 0, or <0 once the session is closed (on_closed was called). */
 int client_session_process(ClientSession *s);
-/* When client_session_process() must run even if the fd stays quiet (liveness, acks,
- * reconnection): CLOCK_MONOTONIC usec, UINT64_MAX for never. The fd may change across a resume
- * (and be -EBADF between attempts): ask for it again after every process. */
+/* When client_session_on_timeout() (or process) must run even if the fd stays quiet: the
+ * transport's timers (UDP), liveness, acks, reconnection. CLOCK_MONOTONIC usec, UINT64_MAX for
+ * never. The fd may change across a resume (and be -EBADF between attempts): ask for it again
+ * after every process. on_timeout runs the transport's timers and then client_session_process(),
+ * whose result it returns. */
 uint64_t client_session_next_timeout(ClientSession *s);
+int client_session_on_timeout(ClientSession *s, uint64_t now_usec);
+/* Which transport the session runs on, and rudp's figures (-EOPNOTSUPP over TLS). */
+WireConnKind client_session_transport(ClientSession *s);
+int client_session_rudp_stats(ClientSession *s, RudpStats *ret);
+/* Tiles dropped as older than what a cell showed (each asked for again with refresh-area). */
+uint64_t client_session_stale_tiles(ClientSession *s);
 /* Whether the session is between connections (resuming). */
 bool client_session_reconnecting(ClientSession *s);
 /* Moves the session onto a new connection now, by resuming on it while the current one is left

@@ -251,6 +251,10 @@ uint64_t client_session_next_timeout(ClientSession *s) {
         return UINT64_MAX;
 }
 
+int client_session_on_timeout(ClientSession *s, uint64_t now_usec) {
+        return client_session_process(s);
+}
+
 bool client_session_reconnecting(ClientSession *s) {
         return false;
 }

@@ -289,6 +289,18 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
                 deadline = MIN(deadline, end);
         }
 
+        if (v->session && !v->closed) {
+                /* The session's own timers (UDP: acks, retransmissions, keepalive). */
+                uint64_t t = client_session_next_timeout(v->session);
+                if (t <= now) {
+                        (void) client_session_on_timeout(v->session, now); /* failures arrive through on_closed */
+                        t = v->session && !v->closed ? client_session_next_timeout(v->session) : USEC_INFINITY;
+                }
+                deadline = MIN(deadline, t);
+                if (v->done)
+                        return USEC_INFINITY;
+        }
+
         if (v->runner) {
                 uint64_t d = USEC_INFINITY;
                 int status;

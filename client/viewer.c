@@ -36,6 +36,7 @@ static void help(void) {
                "  --script FILE              run scripted input (see below); exit when it ends\n"
                "  --timeout SECONDS          give up after SECONDS (e.g. 30 or 2.5)\n"
                "  --lossless                 ask hostd never to send lossy tiles\n"
+               "  --transport tcp|udp        TLS over TCP (default) or DTLS over UDP at the same port\n"
                "  --quality N                image quality of lossy tiles, 1-100\n"
                "  --host HOST --port PORT    connect there instead of the ticket's host\n"
                "  --insecure                 accept any certificate when the ticket pins none (tests)\n"
@@ -77,6 +78,7 @@ enum {
         ARG_TICKET_FILE,
         ARG_DEAD_AFTER,
         ARG_NO_RESUME,
+        ARG_TRANSPORT,
 };
 
 typedef struct Args {
@@ -108,6 +110,7 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "script", required_argument, NULL, ARG_SCRIPT },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 { "lossless", no_argument, NULL, ARG_LOSSLESS },
+                { "transport", required_argument, NULL, ARG_TRANSPORT },
                 { "quality", required_argument, NULL, ARG_QUALITY },
                 { "host", required_argument, NULL, ARG_HOST },
                 { "port", required_argument, NULL, ARG_PORT },
@@ -151,6 +154,14 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_LOSSLESS:
                         a->options.client.lossless = true;
+                        break;
+                case ARG_TRANSPORT:
+                        if (strcmp(optarg, "tcp") == 0)
+                                a->options.client.transport = CLIENT_TRANSPORT_TCP;
+                        else if (strcmp(optarg, "udp") == 0)
+                                a->options.client.transport = CLIENT_TRANSPORT_UDP;
+                        else
+                                return usage_error("Invalid transport `%s' (tcp or udp)", optarg);
                         break;
                 case ARG_QUALITY:
                         if (parse_u64(optarg, 100, &u) < 0 || u == 0)

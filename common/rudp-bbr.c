@@ -11,6 +11,10 @@
 #define PROBE_RTT_USEC 200000
 /* Pacing a bit below the estimate keeps the bottleneck's queue from creeping up. */
 #define PACING_MARGIN 0.99
+#define PROBE_QUEUE_USEC 25000.0
+#define QUEUE_DRAIN_GAIN 0.9
+#define QUEUE_DRAIN_ROUNDS 6
+#define QUEUE_PAUSE_ROUNDS 30
 
 static const double cycle_gains[8] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
 
@@ -43,6 +47,7 @@ void rudp_bbr_init(RudpBbr *b, uint64_t initial_rtt_usec, uint64_t seed, uint64_
         b->min_rtt_stamp = now;
         b->bw_scale = 1;
         b->rng = seed | 1;
+        b->round_min_rtt = b->last_round_min_rtt = UINT64_MAX;
         uint64_t rtt = initial_rtt_usec ? initial_rtt_usec : 100000;
         b->pacing_rate = (uint64_t) (HIGH_GAIN * INITIAL_CWND * 1e6 / (double) rtt);
 }
@@ -79,6 +84,20 @@ static void check_full_pipe(RudpBbr *b, const RudpRateSample *rs) {
                 b->filled_pipe = true;
 }
 
+/* The probing phase's gain: BBR's 1.25 builds a queue of a quarter of the RTT, which on a long
+ * path delays everything sent meanwhile by tens of milliseconds. Probe by at most ~25 ms of queue
+ * (never below 1.05), so small messages stay within half an RTT plus 50 ms. */
+static double probe_gain(const RudpBbr *b) {
+        if (b->min_rtt == UINT64_MAX || b->min_rtt == 0)
+                return cycle_gains[0];
+        double g = 1 + PROBE_QUEUE_USEC / (double) b->min_rtt;
+        return MAX(1.05, MIN(cycle_gains[0], g));
+}
+
+static double cycle_gain(const RudpBbr *b, unsigned index) {
+        return index == 0 ? probe_gain(b) : cycle_gains[index];
+}
+
 static void enter_probe_bw(RudpBbr *b, uint64_t now) {
         b->state = RUDP_CC_PROBE_BW;
         b->cwnd_gain = 2;
@@ -86,7 +105,37 @@ static void enter_probe_bw(RudpBbr *b, uint64_t now) {
         unsigned i = (unsigned) (next_rand(b) % 7);
         b->cycle_index = i == 0 ? 0 : i + 1;
         b->cycle_stamp = now;
-        b->pacing_gain = cycle_gains[b->cycle_index];
+        b->pacing_gain = cycle_gain(b, b->cycle_index);
+}
+
+static bool standing_queue(const RudpBbr *b) {
+        if (b->min_rtt == UINT64_MAX || b->last_round_min_rtt == UINT64_MAX || b->drain_pause_rounds > 0)
+                return false;
+        return b->last_round_min_rtt > b->min_rtt + MAX(b->min_rtt / 8, (uint64_t) 2000);
+}
+
+/* At each round's start: the last round's minimum RTT, and the drain's bound. A queue this flow
+ * built drains within a few rounds at QUEUE_DRAIN_GAIN; one a loss-based flow keeps full never
+ * does, and draining into it would only hand that flow our share: after QUEUE_DRAIN_ROUNDS in a
+ * row, stop trying for QUEUE_PAUSE_ROUNDS. */
+static void update_round_rtt(RudpBbr *b, const RudpRateSample *rs) {
+        if (rs->rtt_usec > 0)
+                b->round_min_rtt = MIN(b->round_min_rtt, rs->rtt_usec);
+        if (!b->round_start)
+                return;
+        b->last_round_min_rtt = b->round_min_rtt;
+        b->round_min_rtt = UINT64_MAX;
+        if (b->drain_pause_rounds > 0) {
+                b->drain_pause_rounds--;
+                return;
+        }
+        if (b->pacing_gain == QUEUE_DRAIN_GAIN) {
+                if (++b->drain_rounds >= QUEUE_DRAIN_ROUNDS) {
+                        b->drain_pause_rounds = QUEUE_PAUSE_ROUNDS;
+                        b->drain_rounds = 0;
+                }
+        } else
+                b->drain_rounds = 0;
 }
 
 static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight, uint64_t now) {
@@ -104,8 +153,10 @@ static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight
         if (next) {
                 b->cycle_index = (b->cycle_index + 1) % 8;
                 b->cycle_stamp = now;
-                b->pacing_gain = cycle_gains[b->cycle_index];
         }
+        b->pacing_gain = cycle_gain(b, b->cycle_index);
+        if (b->pacing_gain == 1 && standing_queue(b))
+                b->pacing_gain = QUEUE_DRAIN_GAIN;
 }
 
 static void update_min_rtt(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, uint64_t inflight, uint64_t now) {
@@ -169,6 +220,7 @@ void rudp_bbr_on_ack(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, u
                 }
         }
         update_loss(b, rs);
+        update_round_rtt(b, rs);
         update_bw(b, rs);
         update_cycle(b, rs, inflight, now);
         check_full_pipe(b, rs);

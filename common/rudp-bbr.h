@@ -55,6 +55,13 @@ typedef struct RudpBbr {
         uint64_t round_lost, round_acked;
         double bw_scale;
 
+        /* A standing queue: the smallest RTT of a whole round well above the minimum means
+         * the bottleneck never emptied, i.e. the bandwidth estimate runs a little high (noisy
+         * samples caught by the max filter). Cruising rounds then pace below it, a few rounds at
+         * a time (it may be another flow's queue). */
+        uint64_t round_min_rtt, last_round_min_rtt;
+        unsigned drain_rounds, drain_pause_rounds;
+
         uint64_t rng;
 } RudpBbr;
 

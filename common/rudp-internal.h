@@ -24,6 +24,15 @@
 #define RUDP_LOST_QUEUE_MAX 65536
 #define RUDP_FEC_GROUPS_TRACKED 64      /* sender: parity packet numbers of recent groups */
 #define RUDP_PERSISTENT_PTO 3
+/* Second copies of urgent fragments: only above this loss rate and on links of at least
+ * RUDP_COPY_MIN_RATE (bytes/s; below it the copies would take a share of the link that bulk
+ * transfers miss more than small messages gain), within this share of the pacing rate (bytes,
+ * counting a frame's headers per copy), bursting up to RUDP_COPY_BURST. */
+#define RUDP_COPY_MIN_LOSS 0.003
+#define RUDP_COPY_MIN_RATE 60000
+#define RUDP_COPY_SHARE_PERCENT 10
+#define RUDP_COPY_OVERHEAD 40
+#define RUDP_COPY_BURST 4096
 
 /* ---- send side ---- */
 
@@ -35,6 +44,7 @@ typedef struct SendMsg {
         uint32_t sent;  /* [0, sent) went out at least once */
         RudpRanges acked, resend; /* reliable classes */
         unsigned outstanding;     /* latest-wins: fragments in flight */
+        bool copy_pending;        /* urgent: resend holds the second copy, not a loss */
         bool lost, done;
 } SendMsg;
 
@@ -138,6 +148,7 @@ struct Rudp {
         uint64_t loss_time;       /* 0: none */
         unsigned pto_count, probes_pending;
         uint64_t pace_next_ns;    /* nanoseconds */
+        uint64_t copy_credit, copy_refilled; /* urgent copies' budget: bytes, when refilled */
         FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
         LostMsg *lost;            /* latest-wins losses to report: ring */
         size_t lost_head, lost_n, lost_cap;
@@ -181,6 +192,7 @@ int rudp_send_channel_pop_done(Rudp *r, SendChannel *c);
 SendMsg *rudp_send_find(Rudp *r, uint8_t channel, uint64_t start);
 void rudp_send_msg_free(Rudp *r, SendChannel *c, SendMsg *m);
 bool rudp_send_has_data(const Rudp *r);
+bool rudp_send_urgent_has_data(const Rudp *r);
 bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id);
 
 /* rudp-recovery.c */

@@ -146,6 +146,7 @@ static void frag_lost(Rudp *r, const SentFrag *fr) {
                 return;
         }
         bool was_empty = rudp_ranges_empty(&m->resend);
+        m->copy_pending = false; /* a real loss from now on */
         if (rudp_ranges_add(&m->resend, fr->off, (uint64_t) fr->off + fr->len) < 0) {
                 /* Too fragmented: send the whole message again (acked bytes are skipped). */
                 rudp_ranges_done(&m->resend);

@@ -154,14 +154,26 @@ static SendMsg *next_unsent(SendChannel *c) {
         return m;
 }
 
+static bool is_urgent(const Rudp *r, unsigned channel) {
+        return channel < 32 && (r->cfg.urgent_channels & (UINT32_C(1) << channel));
+}
+
+static bool channel_has_data(SendChannel *c) {
+        return c->used && (c->resend_msgs > 0 || next_unsent(c));
+}
+
 bool rudp_send_has_data(const Rudp *r) {
-        for (unsigned i = 0; i < r->cfg.channels; i++) {
-                SendChannel *c = &r->send[i];
-                if (!c->used)
-                        continue;
-                if (c->resend_msgs > 0 || next_unsent(c))
+        for (unsigned i = 0; i < r->cfg.channels; i++)
+                if (channel_has_data(&r->send[i]))
                         return true;
-        }
+        return false;
+}
+
+/* Urgent bytes wait to be sent: the next packet carries only them. */
+bool rudp_send_urgent_has_data(const Rudp *r) {
+        for (unsigned i = 0; i < MIN(r->cfg.channels, 32u); i++)
+                if (is_urgent(r, i) && channel_has_data(&r->send[i]))
+                        return true;
         return false;
 }
 
@@ -205,13 +217,36 @@ static bool fill_resend(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, 
                         if (n == 0)
                                 return wrote;
                         (void) rudp_ranges_remove(&m->resend, gap.lo, gap.lo + n);
-                        r->stats.retransmits++;
-                        r->stats.retransmitted_bytes += n;
+                        if (m->copy_pending)
+                                r->stats.urgent_copies++;
+                        else {
+                                r->stats.retransmits++;
+                                r->stats.retransmitted_bytes += n;
+                        }
                         wrote = true;
                 }
+                m->copy_pending = false;
                 c->resend_msgs--;
         }
         return wrote;
+}
+
+/* The second copy of an urgent fragment goes with the next packet's resends (never the same
+ * packet: the resend pass of this one is over), when the link loses packets and within a budget
+ * of a few percent of the pacing rate: on a slow link, frequent small messages twice over would
+ * crowd out everything else. */
+static void maybe_copy(Rudp *r, SendChannel *c, SendMsg *m, uint32_t off, uint32_t n) {
+        uint64_t cost = (uint64_t) n + RUDP_COPY_OVERHEAD;
+        if (r->loss_rate < RUDP_COPY_MIN_LOSS || r->bbr.pacing_rate < RUDP_COPY_MIN_RATE || r->copy_credit < cost)
+                return;
+        r->copy_credit -= cost;
+        bool was_empty = rudp_ranges_empty(&m->resend);
+        if (rudp_ranges_add(&m->resend, off, (uint64_t) off + n) < 0)
+                return; /* only a copy: loss recovery still covers the fragment */
+        if (was_empty) {
+                c->resend_msgs++;
+                m->copy_pending = true;
+        }
 }
 
 static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, SendChannel *c) {
@@ -224,6 +259,8 @@ static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, Sen
                 uint32_t n = write_fragment(r, w, p, channel, c, m, m->sent, avail);
                 if (n == 0)
                         break;
+                if (is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS)
+                        maybe_copy(r, c, m, m->sent, n);
                 m->sent += n;
                 wrote = true;
                 if (c->cls == RUDP_LATEST_WINS) {
@@ -238,17 +275,20 @@ static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, Sen
 static bool fill_streams(Rudp *r, RudpWriter *w, SentPacket *p) {
         bool wrote = false;
         int first = -1;
-        for (int pass = 0; pass < 2; pass++)
-                for (unsigned i = 0; i < r->cfg.channels; i++) {
-                        unsigned ch = (r->rr + i) % r->cfg.channels;
-                        SendChannel *c = &r->send[ch];
-                        if (!c->used)
-                                continue;
-                        bool any = pass == 0 ? fill_resend(r, w, p, (uint8_t) ch, c) : fill_new(r, w, p, (uint8_t) ch, c);
-                        if (any && first < 0)
-                                first = (int) ch;
-                        wrote |= any;
-                }
+        /* Urgent channels first, then everyone round-robin. */
+        for (int urgent = 1; urgent >= 0; urgent--)
+                for (int pass = 0; pass < 2; pass++)
+                        for (unsigned i = 0; i < r->cfg.channels; i++) {
+                                unsigned ch = (r->rr + i) % r->cfg.channels;
+                                SendChannel *c = &r->send[ch];
+                                if (!c->used || is_urgent(r, ch) != (urgent == 1))
+                                        continue;
+                                bool any = pass == 0 ? fill_resend(r, w, p, (uint8_t) ch, c)
+                                                     : fill_new(r, w, p, (uint8_t) ch, c);
+                                if (any && first < 0 && !urgent)
+                                        first = (int) ch;
+                                wrote |= any;
+                        }
         if (first >= 0)
                 r->rr = ((unsigned) first + 1) % r->cfg.channels;
         return wrote;
@@ -292,6 +332,14 @@ static void pace(Rudp *r, size_t size, uint64_t now) {
         /* A late wake-up may catch up two packets, never more: no bursts. */
         uint64_t floor = now_ns > 2 * t ? now_ns - 2 * t : 0;
         r->pace_next_ns = MAX(r->pace_next_ns, floor) + t;
+}
+
+static void refill_copy_credit(Rudp *r, uint64_t now) {
+        if (now > r->copy_refilled) {
+                uint64_t add = (now - r->copy_refilled) * r->bbr.pacing_rate / 1000000 * RUDP_COPY_SHARE_PERCENT / 100;
+                r->copy_credit = MIN(r->copy_credit + add, (uint64_t) RUDP_COPY_BURST);
+        }
+        r->copy_refilled = now;
 }
 
 /* The first microsecond at which pacing lets the next packet go. */
@@ -351,6 +399,7 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
         }
         bool content = data || parity || r->close_pending || credit_pending(r);
         bool probe = r->probes_pending > 0;
+        refill_copy_credit(r, now);
         bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && now >= pace_time(r);
         if (!content && !probe) {
                 /* The application has nothing to send: rate samples until this is delivered

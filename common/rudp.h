@@ -54,6 +54,11 @@ typedef struct RudpConfig {
         RudpFecMode fec;
         unsigned fec_k, fec_m;       /* RUDP_FEC_FIXED only */
         unsigned max_fec_k;          /* largest group in AUTO; default 32 */
+        /* Channels 0..31 whose messages are small and wait for no one (input, cursor, control):
+         * served before the others in every packet, and on a lossy link of at least ~0.5 Mbit/s
+         * each new fragment of a reliable one is sent twice, in two packets (within 10% of the
+         * rate), so one loss costs no retransmission round trip. Bit n = channel n; default none. */
+        uint32_t urgent_channels;
 } RudpConfig;
 
 /* Fills the defaults (connection id 0). */
@@ -131,6 +136,7 @@ typedef struct RudpStats {
         uint64_t bytes_sent, bytes_received;
         uint64_t retransmits;      /* fragments of reliable messages sent again */
         uint64_t retransmitted_bytes;
+        uint64_t urgent_copies;    /* second copies of urgent fragments (not in retransmits) */
         uint64_t latest_wins_lost; /* messages reported by rudp_lost_latest_wins() */
         uint64_t pto_count;
         uint64_t fec_parity_sent;

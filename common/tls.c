@@ -6,7 +6,6 @@
  * caller's buffer is a WireConn output that grows and moves between retries. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "macro.h"
-#include "tls.h"
+#include "tls-internal.h"
 
 struct TlsContext {
         SSL_CTX *ctx;
@@ -45,36 +44,6 @@ typedef struct TlsTransport {
 } TlsTransport;
 
 static const ByteTransportOps tls_ops;
-
-/* The reason of the first queued OpenSSL error, or fallback; empties the queue. */
-static const char *openssl_reason(char code[static 32], const char *fallback) {
-        unsigned long e = ERR_get_error();
-        const char *reason = e ? ERR_reason_error_string(e) : NULL;
-
-        if (e && !reason) {
-                snprintf(code, 32, "error %08lx", e);
-                reason = code;
-        }
-        ERR_clear_error();
-        return reason ? reason : fallback;
-}
-
-/* "what: reason" for a context's *error; what is a format. NULL error: nothing to do. */
-_printf_(3, 4) static void context_error(char **error, const char *fallback, const char *fmt, ...) {
-        char code[32], *what = NULL;
-        const char *reason = openssl_reason(code, fallback);
-        va_list ap;
-
-        if (!error)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&what, fmt, ap) < 0)
-                what = NULL;
-        va_end(ap);
-        if (!what || asprintf(error, "%s: %s", what, reason) < 0)
-                *error = NULL;
-        free(what);
-}
 
 /* --- the socket BIO --------------------------------------------------------------------------- */
 
@@ -162,7 +131,7 @@ static TlsContext *context_new(bool server, char **error) {
         c->server = server;
         c->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
         if (!c->ctx || !SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION)) {
-                context_error(error, "unknown error", "cannot create a TLS context");
+                tls_context_error(error, "unknown error", "cannot create a TLS context");
                 return tls_context_free(c);
         }
         SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -178,15 +147,9 @@ TlsContext *tls_server_context_new(const char *cert_pem, const char *key_pem, ch
         if (!c)
                 return NULL;
         (void) SSL_CTX_set_num_tickets(c->ctx, 0);
-        if (SSL_CTX_use_certificate_chain_file(c->ctx, cert_pem) != 1)
-                context_error(error, "invalid file", "cannot load the certificate %s", cert_pem);
-        else if (SSL_CTX_use_PrivateKey_file(c->ctx, key_pem, SSL_FILETYPE_PEM) != 1)
-                context_error(error, "invalid file", "cannot load the private key %s", key_pem);
-        else if (SSL_CTX_check_private_key(c->ctx) != 1)
-                context_error(error, "mismatch", "the key %s does not match the certificate %s", key_pem, cert_pem);
-        else
-                return c;
-        return tls_context_free(c);
+        if (tls_ctx_use_cert_key(c->ctx, cert_pem, key_pem, error) < 0)
+                return tls_context_free(c);
+        return c;
 }
 
 /* Clients: a pinned connection trusts exactly one certificate, whatever signed it; the others
@@ -198,22 +161,8 @@ static int verify_server(X509_STORE_CTX *sctx, void *arg) {
         if (!t)
                 return 0;
         if (t->pinned) {
-                uint8_t md[EVP_MAX_MD_SIZE];
-                unsigned md_len = 0;
-                X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
-                char want[TLS_FINGERPRINT_HEX_SIZE], got[TLS_FINGERPRINT_HEX_SIZE];
-
-                if (!leaf || !X509_digest(leaf, EVP_sha256(), md, &md_len) || md_len != TLS_FINGERPRINT_SIZE) {
+                if (!tls_cert_matches_pin(X509_STORE_CTX_get0_cert(sctx), t->pin, t->error, sizeof(t->error))) {
                         t->refused = true;
-                        snprintf(t->error, sizeof(t->error), "cannot compute the server certificate's fingerprint");
-                        return 0;
-                }
-                if (CRYPTO_memcmp(md, t->pin, TLS_FINGERPRINT_SIZE) != 0) {
-                        tls_fingerprint_to_hex(md, got);
-                        tls_fingerprint_to_hex(t->pin, want);
-                        t->refused = true;
-                        snprintf(t->error, sizeof(t->error),
-                                 "server certificate fingerprint %s does not match the pinned %s", got, want);
                         X509_STORE_CTX_set_error(sctx, X509_V_ERR_APPLICATION_VERIFICATION);
                         return 0;
                 }
@@ -243,7 +192,7 @@ TlsContext *tls_client_context_new(char **error) {
 int tls_context_load_ca_file(TlsContext *ctx, const char *ca_pem, char **error) {
         ERR_clear_error();
         if (SSL_CTX_load_verify_locations(ctx->ctx, ca_pem, NULL) != 1) {
-                context_error(error, "invalid file", "cannot load CA certificates from %s", ca_pem);
+                tls_context_error(error, "invalid file", "cannot load CA certificates from %s", ca_pem);
                 return -EINVAL;
         }
         return 0;
@@ -293,7 +242,7 @@ static int map_error(TlsTransport *t, int n, uint32_t *want) {
                         return 0; /* framing above tells a cut frame from a clean end */
                 }
                 char code[32];
-                snprintf(t->error, sizeof(t->error), "TLS: %s", openssl_reason(code, "protocol error"));
+                snprintf(t->error, sizeof(t->error), "TLS: %s", tls_openssl_reason(code, "protocol error"));
                 return t->fatal = -EPROTO;
         }
 }
@@ -412,11 +361,7 @@ int tls_transport_new(TlsContext *ctx, int fd, bool server, const uint8_t pin_sh
         int r = -ENOMEM;
 
         /* The ticket's all-zero fingerprint means the same as no pin. */
-        if (pin_sha256) {
-                static const uint8_t zero[TLS_FINGERPRINT_SIZE];
-                if (memcmp(pin_sha256, zero, sizeof(zero)) == 0)
-                        pin_sha256 = NULL;
-        }
+        pin_sha256 = tls_pin_or_null(pin_sha256);
         if (!ctx || server != ctx->server || (!server && !pin_sha256 && !hostname)) {
                 r = -EINVAL;
                 goto fail;

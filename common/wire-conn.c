@@ -11,7 +11,7 @@
 #include <sys/epoll.h>
 
 #include "macro.h"
-#include "wire-conn.h"
+#include "wire-conn-internal.h"
 #include "wire-replay.h"
 
 /* Smallest read asked of the transport: above TLS's 16 KiB record, so a read never leaves part of
@@ -30,6 +30,8 @@ struct WireConn {
         WireReplay *replay;          /* session resumption, or NULL */
         size_t scanned;              /* bytes at the front of out already seen by the replay */
         char reason[384]; /* room for a transport reason with two fingerprints */
+        const WireConnBackend *backend; /* NULL: frames over the byte stream transport */
+        void *backend_data;
 };
 
 int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret) {
@@ -46,9 +48,26 @@ int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret) {
         return 0;
 }
 
+int wire_conn_new_backend(const WireConnBackend *backend, void *data, size_t out_limit, WireConn **ret) {
+        WireConn *c = calloc(1, sizeof(WireConn));
+        if (!c) {
+                backend->free(data);
+                return -ENOMEM;
+        }
+        c->backend = backend;
+        c->backend_data = data;
+        buffer_init(&c->in, 0);
+        buffer_init(&c->out, out_limit);
+        c->accept = WIRE_DIR_BOTH;
+        *ret = c;
+        return 0;
+}
+
 WireConn *wire_conn_free(WireConn *c) {
         if (!c)
                 return NULL;
+        if (c->backend)
+                c->backend->free(c->backend_data);
         byte_transport_free(c->transport);
         buffer_done(&c->in);
         buffer_done(&c->out);
@@ -61,7 +80,7 @@ Buffer *wire_conn_out(WireConn *c) {
 }
 
 size_t wire_conn_queued(WireConn *c) {
-        return buffer_len(&c->out);
+        return buffer_len(&c->out) + (c->backend ? c->backend->queued(c->backend_data) : 0);
 }
 
 void wire_conn_set_accept(WireConn *c, int dir_mask) {
@@ -69,6 +88,8 @@ void wire_conn_set_accept(WireConn *c, int dir_mask) {
 }
 
 int wire_conn_fd(WireConn *c) {
+        if (c->backend)
+                return c->backend->fd(c->backend_data);
         return c->transport->ops->fd(c->transport);
 }
 
@@ -99,6 +120,28 @@ _printf_(3, 4) static int fail(WireConn *c, int error, const char *fmt, ...) {
         vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
         va_end(ap);
         return error;
+}
+
+int wire_conn_fail(WireConn *c, int error, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        va_end(ap);
+        return error;
+}
+
+int wire_conn_accept_mask(WireConn *c) {
+        return c->accept;
+}
+
+void wire_conn_count_in(WireConn *c, uint64_t bytes, uint64_t skipped) {
+        c->bytes_in += bytes;
+        c->skipped += skipped;
+}
+
+void wire_conn_count_out(WireConn *c, uint64_t bytes) {
+        c->bytes_out += bytes;
 }
 
 static int transport_fail(WireConn *c, int error, const char *what) {
@@ -214,7 +257,13 @@ int wire_conn_receive(WireConn *c, WireMessage *ret) {
 
         if (c->read_error < 0)
                 return c->read_error;
-        r = receive(c, ret);
+        if (c->backend) {
+                r = c->backend->receive(c, c->backend_data, ret);
+                /* The stream path counts in decode_front(). */
+                if (r > 0 && c->replay && wire_type_replayable(ret->type))
+                        c->replay->received++;
+        } else
+                r = receive(c, ret);
         if (r < 0) {
                 c->read_error = r;
                 c->consume = 0;
@@ -246,10 +295,26 @@ void wire_conn_scan(WireConn *c) {
         }
 }
 
+/* Hands queued frames to the backend (flush or submit), which takes whole frames from the front:
+ * the replay saw them first. */
+static int backend_take(WireConn *c, int (*take)(WireConn *c, void *data)) {
+        wire_conn_scan(c);
+        size_t before = buffer_len(&c->out);
+        int r = take(c, c->backend_data);
+        c->scanned -= MIN(c->scanned, before - buffer_len(&c->out));
+        return r;
+}
+
 int wire_conn_flush(WireConn *c) {
         wire_conn_scan(c); /* before anything leaves, even into a failed transport */
         if (c->write_error < 0)
                 return c->write_error;
+        if (c->backend) {
+                int r = backend_take(c, c->backend->flush);
+                if (r < 0 && r != -EAGAIN)
+                        c->write_error = r;
+                return r;
+        }
         while (buffer_len(&c->out) > 0) {
                 ssize_t n = c->transport->ops->write(c->transport, buffer_data(&c->out), buffer_len(&c->out));
                 if (n == -EAGAIN) {
@@ -267,6 +332,8 @@ int wire_conn_flush(WireConn *c) {
 }
 
 uint32_t wire_conn_poll_events(WireConn *c) {
+        if (c->backend)
+                return EPOLLIN | c->backend->poll_events(c->backend_data);
         uint32_t e = EPOLLIN | c->transport->ops->poll_events(c->transport);
 
         /* Once a flush was refused, the transport's own events say what the write waits for:
@@ -274,4 +341,44 @@ uint32_t wire_conn_poll_events(WireConn *c) {
         if (buffer_len(&c->out) > 0 && !c->flush_blocked)
                 e |= EPOLLOUT;
         return e;
+}
+
+WireConnKind wire_conn_kind(WireConn *c) {
+        return c->backend ? c->backend->kind : WIRE_CONN_STREAM;
+}
+
+uint64_t wire_conn_next_timeout(WireConn *c) {
+        return c->backend ? c->backend->next_timeout(c->backend_data) : UINT64_MAX;
+}
+
+void wire_conn_on_timeout(WireConn *c, uint64_t now_usec) {
+        if (c->backend)
+                c->backend->on_timeout(c, c->backend_data, now_usec);
+}
+
+int wire_conn_rudp_stats(WireConn *c, RudpStats *ret) {
+        return c->backend ? c->backend->stats(c->backend_data, ret) : -EOPNOTSUPP;
+}
+
+int wire_conn_submit(WireConn *c) {
+        if (c->write_error < 0)
+                return c->write_error;
+        if (!c->backend)
+                return 0;
+        int r = backend_take(c, c->backend->submit);
+        if (r < 0 && r != -ENOBUFS)
+                c->write_error = r;
+        return r;
+}
+
+uint32_t wire_conn_last_id(WireConn *c) {
+        return c->backend ? c->backend->last_id(c->backend_data) : 0;
+}
+
+int wire_conn_next_lost(WireConn *c, uint8_t *ret_channel, uint32_t *ret_id) {
+        return c->backend ? c->backend->next_lost(c->backend_data, ret_channel, ret_id) : 0;
+}
+
+size_t wire_conn_unsent_tiles(WireConn *c) {
+        return c->backend ? c->backend->unsent_tiles(c, c->backend_data) : 0;
 }

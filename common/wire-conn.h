@@ -18,6 +18,7 @@
 
 #include "buffer.h"
 #include "byte-transport.h"
+#include "rudp.h"
 #include "wire.h"
 
 typedef struct WireReplay WireReplay;
@@ -84,6 +85,43 @@ void wire_conn_scan(WireConn *c);
 uint64_t wire_conn_bytes_in(WireConn *c);  /* bytes read from the transport */
 uint64_t wire_conn_bytes_out(WireConn *c); /* bytes the transport took */
 uint64_t wire_conn_skipped(WireConn *c);   /* frames of unknown types skipped */
+
+/* ---- The datagram path (wire-conn-rudp.c, library wire_udp_dep) ----
+ *
+ * Over rudp each frame is one rudp message, on the rudp channel of its wire channel
+ * (schema/wire-protocol.md, "UDP transport"): tiles on a latest-wins channel of their own,
+ * everything else reliable-ordered on the channel's number. Order holds within a channel only.
+ * The loop also runs the timers: wait until wire_conn_next_timeout(), then wire_conn_on_timeout()
+ * and flush. */
+
+typedef enum WireConnKind {
+        WIRE_CONN_STREAM, /* TLS over TCP, or any ByteTransport */
+        WIRE_CONN_RUDP,   /* rudp over a DatagramTransport (DTLS over UDP) */
+} WireConnKind;
+
+/* rudp channels of the wire's messages. */
+#define WIRE_RUDP_TILE_CHANNEL 8
+#define WIRE_RUDP_MEDIA_CHANNEL 9
+#define WIRE_RUDP_CHANNELS 10
+
+WireConnKind wire_conn_kind(WireConn *c);
+/* When to call wire_conn_on_timeout() at the latest, in the transport's clock (CLOCK_MONOTONIC
+ * microseconds for real sockets); UINT64_MAX when nothing is timed (always for a stream). */
+uint64_t wire_conn_next_timeout(WireConn *c);
+void wire_conn_on_timeout(WireConn *c, uint64_t now_usec);
+/* rudp's figures; -EOPNOTSUPP for a stream. */
+int wire_conn_rudp_stats(WireConn *c, RudpStats *ret);
+/* Hands the frames queued in wire_conn_out() to rudp now, without sending a datagram yet (the
+ * next flush does): then wire_conn_last_id() is the rudp message id of the last of them. 0, or
+ * -ENOBUFS when rudp's send buffer is full (the rest stays queued), or the sticky error. A no-op
+ * on a stream. */
+int wire_conn_submit(WireConn *c);
+uint32_t wire_conn_last_id(WireConn *c);
+/* The next latest-wins message the peer did not get: 1 with its rudp channel and id, 0 when
+ * none (always on a stream). */
+int wire_conn_next_lost(WireConn *c, uint8_t *ret_channel, uint32_t *ret_id);
+/* Bytes of tiles queued and not yet sent (0 on a stream): what the display pump paces on. */
+size_t wire_conn_unsent_tiles(WireConn *c);
 
 static inline void wire_conn_freep(WireConn **c) {
         wire_conn_free(*c);

@@ -1,4 +1,5 @@
 #include "hostd-control.h"
+#include "hostd-udp-server.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -143,9 +144,10 @@ static void client_viewer_json(void *userdata, const ViewerInfo *v, bool first) 
         json_string(c, v->user);
         client_printf(c,
                       ",\"session\":\"%016" PRIx64 "\",\"role\":\"%s\",\"queued\":%zu,\"in_flight\":%u,"
-                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 ",\"detached\":%s}",
+                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 ",\"transport\":\"%s\","
+                      "\"detached\":%s}",
                       v->session, v->interactive ? "interactive" : "view-only", v->queued, v->in_flight,
-                      v->frames_sent, v->frames_skipped, v->detached ? "true" : "false");
+                      v->frames_sent, v->frames_skipped, v->udp ? "udp" : "tls", v->detached ? "true" : "false");
 }
 
 static void reply_status(ControlClient *c) {
@@ -174,7 +176,15 @@ static void reply_status(ControlClient *c) {
         }
         client_write(c, "],\"viewers\":[", 13);
         viewer_server_describe(m->viewers, client_viewer_json, c);
-        client_write(c, "]}\n", 3);
+        UdpServerCounters u;
+        viewer_server_udp_counters(m->viewers, &u);
+        client_printf(c,
+                      "],\"udp\":{\"datagrams\":%" PRIu64 ",\"unknown_dropped\":%" PRIu64 ",\"cookies_sent\":%" PRIu64
+                      ",\"handshakes_started\":%" PRIu64 ",\"handshakes_refused\":%" PRIu64
+                      ",\"handshakes_failed\":%" PRIu64 ",\"handshakes_timed_out\":%" PRIu64
+                      ",\"established\":%" PRIu64 ",\"peers\":%u,\"handshakes\":%u}}\n",
+                      u.datagrams, u.unknown_dropped, u.cookies_sent, u.handshakes_started, u.handshakes_refused,
+                      u.handshakes_failed, u.handshakes_timed_out, u.established, u.peers, u.handshakes);
 }
 
 static void client_execute(ControlClient *c, const char *line, size_t len) {

@@ -150,14 +150,20 @@ static inline Cell *cell_at(Encoder *e, uint32_t cx, uint32_t cy) {
         return &e->cells[(size_t) cy * e->lossy.cols + cx];
 }
 
+/* The widest and tallest tile the settings allow. */
+static inline int32_t tile_max_dim(const EncoderSettings *s) {
+        return s->single_cell ? ENCODER_CELL : (int32_t) DISPLAY_TILE_MAX_DIM;
+}
+
 static inline bool mergeable(const Cell *a, const Cell *b) {
         return !b->done && b->kind == a->kind && (a->kind != CELL_SOLID || a->colour == b->colour);
 }
 
 /* Grows r by the row of cells cx0..cx1-1 at cy when they continue it exactly downwards. */
-static bool extend_down(Encoder *e, const Cell *first, Rect *r, uint32_t cx0, uint32_t cx1, uint32_t cy) {
+static bool extend_down(Encoder *e, const Cell *first, Rect *r, uint32_t cx0, uint32_t cx1, uint32_t cy,
+                        const EncoderSettings *s) {
         int32_t x = r->x, h = cell_at(e, cx0, cy)->tile.h;
-        if (r->h + h > (int32_t) DISPLAY_TILE_MAX_DIM)
+        if (r->h + h > tile_max_dim(s))
                 return false;
         for (uint32_t cx = cx0; cx < cx1; cx++) {
                 const Cell *c = cell_at(e, cx, cy);
@@ -190,12 +196,12 @@ static int emit_merged(Encoder *e, const Framebuffer *fb, Rect cells, const Enco
                         for (; ex < cx1; ex++) {
                                 Cell *n = cell_at(e, ex, cy);
                                 if (!mergeable(c, n) || n->tile.y != r.y || n->tile.h != r.h || n->tile.x != r.x + r.w ||
-                                    r.w + n->tile.w > (int32_t) DISPLAY_TILE_MAX_DIM)
+                                    r.w + n->tile.w > tile_max_dim(s))
                                         break;
                                 n->done = true;
                                 r.w += n->tile.w;
                         }
-                        for (uint32_t ey = cy + 1; ey < cy1 && extend_down(e, c, &r, cx, ex, ey); ey++)
+                        for (uint32_t ey = cy + 1; ey < cy1 && extend_down(e, c, &r, cx, ex, ey, s); ey++)
                                 ;
 
                         int k;
@@ -309,7 +315,7 @@ static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t
         for (; cx + n < cx1; n++) {
                 Cell *c = cell_at(e, cx + n, cy);
                 if (c->tile.y != r.y || c->tile.h != r.h || c->tile.x != r.x + r.w ||
-                    r.w + c->tile.w > (int32_t) DISPLAY_TILE_MAX_DIM || mark_if_solid(fb, c))
+                    r.w + c->tile.w > tile_max_dim(s) || mark_if_solid(fb, c))
                         break;
                 r.w += c->tile.w;
         }

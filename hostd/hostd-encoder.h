@@ -27,6 +27,9 @@ typedef struct EncoderSettings {
         int quality;     /* JPEG quality, 1..100 */
         int subsampling; /* TJSAMP_* semantics: 0 4:4:4, 1 4:2:2, 2 4:2:0, 3 grey */
         bool lossless_only;
+        /* No tile spans more than one 64x64 grid cell: over UDP a lost datagram then costs one
+         * cell, and a viewer can order tiles per cell. */
+        bool single_cell;
 } EncoderSettings;
 
 /* The defaults: JPEG quality 80 with 4:2:0 keeps the screen-content sets at or above 38 dB PSNR

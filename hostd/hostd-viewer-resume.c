@@ -140,7 +140,7 @@ static int swap_conn(Viewer *v, WireConn *c) {
         wire_conn_free(v->conn);
         v->conn = c;
         wire_conn_set_accept(c, WIRE_DIR_C2S);
-        return 0;
+        return viewer_conn_attached(v);
 }
 
 bool viewer_resume_detach(Viewer *v, int error, const char *why) {
@@ -215,7 +215,12 @@ void viewer_resume_handle(Viewer *t, const WireResume *m) {
         WireConn *c = TAKE_PTR(t->conn);
         t->io = sd_event_source_disable_unref(t->io);
         bool was_detached = viewer_is_detached(v);
-        swap_conn(v, c);
+        if ((k = swap_conn(v, c)) < 0) {
+                t->conn = NULL;
+                viewer_drop(t, 0, "connection handed to its session");
+                viewer_drop(v, k, "cannot resume");
+                return;
+        }
         r->detached_at = 0;
         r->last_rx = r->last_ping = now_usec(v);
         r->bytes_in = wire_conn_bytes_in(c);

@@ -14,6 +14,7 @@
 #include "hostd-console.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-udp-server.h"
 #include "hostd-viewer.h"
 #include "hostd-viewer-resume.h"
 #include "log.h"
@@ -164,6 +165,12 @@ int viewer_server_new(Manager *m, ViewerServer **ret) {
         for (int i = 0; i < 32; i++)
                 snprintf(hex + 2 * i, 3, "%02x", s->fingerprint[i]);
         log_info("Viewers: listening on %s (TLS 1.3, certificate SHA-256 %s)", m->config.listen, hex);
+        /* UDP is an addition: without it viewers still have TLS. */
+        r = udp_server_new(m, s, s->fd, m->config.certificate, m->config.private_key, &s->udp);
+        if (r < 0)
+                log_warning_errno(r, "Viewers: no UDP on %s, TLS only: %m", m->config.listen);
+        else
+                log_info("Viewers: also on UDP at %s (DTLS 1.2, the same certificate)", m->config.listen);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -175,6 +182,7 @@ ViewerServer *viewer_server_free(ViewerServer *s) {
                 viewer_free(s->viewers);
         while (s->closing)
                 viewer_free(s->closing);
+        s->udp = udp_server_free(s->udp); /* after every viewer: their transports use its socket */
         sd_event_source_disable_unref(s->io);
         if (s->fd >= 0)
                 close(s->fd);
@@ -313,8 +321,13 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                                     .interactive = v->interactive, .detached = viewer_is_detached(v),
                                     .queued = wire_conn_queued(v->conn),
                                     .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
-                                    .frames_skipped = v->frames_skipped };
+                                    .frames_skipped = v->frames_skipped,
+                                    .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP };
                 fn(userdata, &info, first);
                 first = false;
         }
+}
+
+void viewer_server_udp_counters(ViewerServer *s, UdpServerCounters *ret) {
+        udp_server_counters(s ? s->udp : NULL, ret);
 }

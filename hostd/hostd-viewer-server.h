@@ -38,6 +38,10 @@ typedef struct ViewerInfo {
         size_t queued; /* bytes waiting to be written: bounded per viewer */
         unsigned in_flight;
         uint64_t frames_sent, frames_skipped;
+        bool udp; /* on the UDP transport (else TLS) */
 } ViewerInfo;
 typedef void (*ViewerDescribeFn)(void *userdata, const ViewerInfo *info, bool first);
 void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata);
+/* The UDP listener's counters (all zero without one). */
+struct UdpServerCounters;
+void viewer_server_udp_counters(ViewerServer *s, struct UdpServerCounters *ret);

@@ -49,6 +49,7 @@ Viewer *viewer_free(Viewer *v) {
         sd_event_source_disable_unref(v->io);
         sd_event_source_disable_unref(v->pump);
         sd_event_source_disable_unref(v->timer);
+        viewer_udp_free(v->udp);
         sd_event_source_disable_unref(v->release);
         wire_conn_free(v->conn);
         viewer_resume_free(v->resume);
@@ -78,6 +79,7 @@ void viewer_drop(Viewer *v, int error, const char *why) {
         v->io = sd_event_source_disable_unref(v->io);
         v->pump = sd_event_source_disable_unref(v->pump);
         v->timer = sd_event_source_disable_unref(v->timer);
+        v->udp = viewer_udp_free(v->udp);
         viewer_unlink(v); /* no more console hooks */
         v->next = s->closing; /* the server frees it if it goes first */
         s->closing = v;
@@ -140,9 +142,15 @@ static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_
         /* The encoder records a tile as sent only when we take it, so refusing one is safe. */
         if (buffer_room(out) < WIRE_HEADER_SIZE + (WIRE_TILE_SIZE_MAX - WIRE_TILE_DATA_MAX) + len + FRAME_END_RESERVE)
                 return -ENOBUFS;
+        size_t before = buffer_len(out);
         int r = wire_encode_tile(out, &tile);
         if (r < 0)
                 return r;
+        if (t->viewer->udp) {
+                r = viewer_udp_tile_queued(t->viewer, x, y, w, h, buffer_len(out) - before);
+                if (r < 0)
+                        return r;
+        }
         t->tiles++;
         return 0;
 }
@@ -220,6 +228,10 @@ static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *
                 region_clear(&v->pending);
                 return 0;
         }
+        if (v->udp)
+                /* The tiles taken are in rudp already; all of pending is encoded again later
+                 * (rudp's send buffer was full: the pacing below keeps that rare). */
+                return r == -ENOBUFS ? 0 : r;
         if (r != -ENOBUFS)
                 return r;
         /* The encoder recorded the tiles taken back as sent, but their rows stay pending, and
@@ -297,6 +309,10 @@ static int viewer_pump(Viewer *v) {
         if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight) {
                 v->frames_skipped++;
                 return 0; /* the changes wait in pending; an ack resumes */
+        }
+        if (v->udp && !viewer_udp_may_encode(v)) {
+                v->frames_skipped++;
+                return 0; /* latest wins at the framebuffer: rudp drains, then we encode what is current */
         }
 
         TileContext t = { .viewer = v, .frame = v->next_frame };
@@ -488,6 +504,15 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
                         v->need_mode = true;
                 viewer_schedule_pump(v);
                 break;
+        case WIRE_TYPE_REFRESH_AREA: {
+                const WireRefreshArea *a = &msg->refresh_area;
+                /* Clipped by the encoder; a region that cannot grow means everything again. */
+                if (v->console && a->w > 0 && a->h > 0 &&
+                    region_add(&v->pending, (Rect) { a->x, a->y, a->w, a->h }) < 0)
+                        v->need_mode = true;
+                viewer_schedule_pump(v);
+                break;
+        }
         case WIRE_TYPE_HANDOVER:
                 viewer_server_handover(v->server, v, msg->handover.to_session);
                 break;
@@ -520,6 +545,7 @@ static void viewer_update_io(Viewer *v) {
         }
         if (v->io)
                 sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
+        viewer_udp_update(v);
 }
 
 void viewer_flush(Viewer *v) {
@@ -567,14 +593,35 @@ static int on_handshake_timeout(sd_event_source *s, uint64_t usec, void *userdat
         return 0;
 }
 
+int viewer_conn_attached(Viewer *v) {
+        v->udp = viewer_udp_free(v->udp);
+        v->settings.single_cell = false;
+        if (wire_conn_kind(v->conn) != WIRE_CONN_RUDP)
+                return 0;
+        int r = viewer_udp_new(v, &v->udp);
+        if (r < 0)
+                return r;
+        v->settings.single_cell = true; /* a lost packet then costs one cell, not a row of them */
+        viewer_udp_update(v);
+        return 0;
+}
+
 int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Viewer **ret) {
+        WireConn *conn;
+        int r = wire_conn_new(t, VIEWER_OUT_LIMIT, &conn); /* owns t, even when it fails */
+        if (r < 0)
+                return r;
+        return viewer_new_conn(s, conn, peer, ret);
+}
+
+int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **ret) {
         Viewer *v;
         Manager *m = s->manager;
         int r;
 
         v = calloc(1, sizeof(Viewer));
         if (!v) {
-                byte_transport_free(t);
+                wire_conn_free(conn);
                 return -ENOMEM;
         }
         v->server = s;
@@ -586,16 +633,11 @@ int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Vi
                 v->session = (uint64_t) random();
         v->encoder = encoder_new();
         if (!v->encoder) {
-                byte_transport_free(t);
+                wire_conn_free(conn);
                 free(v);
                 return -ENOMEM;
         }
-        r = wire_conn_new(t, VIEWER_OUT_LIMIT, &v->conn); /* owns t, even when it fails */
-        if (r < 0) {
-                encoder_free(v->encoder);
-                free(v);
-                return r;
-        }
+        v->conn = conn;
         wire_conn_set_accept(v->conn, WIRE_DIR_C2S);
         v->next = s->viewers;
         s->viewers = v;
@@ -612,6 +654,10 @@ int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Vi
                 return r;
         }
         sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
+        if ((r = viewer_conn_attached(v)) < 0) {
+                viewer_free(v);
+                return r;
+        }
         /* QEMU sends one refresh as a burst of Update calls, which sd-bus hands over one per loop
          * iteration. At idle priority the pump runs once the burst is drained, so one refresh
          * becomes one frame instead of one frame per rectangle, at no added latency. */

@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "hostd-encoder.h"
+#include "hostd-viewer-udp.h"
 #include "hostd-viewer-server.h"
 #include "region.h"
 #include "ticket.h"
@@ -33,6 +34,7 @@ struct ViewerServer {
         uint8_t fingerprint[32]; /* of our certificate, as tickets pin it */
         Viewer *viewers;
         unsigned n_viewers;
+        struct UdpServer *udp; /* viewers over DTLS/UDP at the same address; NULL if it failed */
         Viewer *closing; /* dropped, freed from a later event (or with the server) */
 };
 
@@ -59,6 +61,7 @@ struct Viewer {
         uint32_t next_frame;
         uint32_t acked; /* frames below it are acknowledged: in flight = next_frame - acked */
         uint64_t frames_sent, frames_skipped;
+        ViewerUdp *udp; /* NULL on a stream (TLS) */
         struct ViewerResume *resume; /* session resumption (hostd-viewer-resume.h), NULL if not */
 };
 
@@ -69,6 +72,12 @@ int viewer_new(ViewerServer *s, int fd, const char *peer, Viewer **ret);
  * fd gets an io source; one without (fd() < 0) is driven by its owner calling viewer_process()
  * when it may have input or room for output. */
 int viewer_new_transport(ViewerServer *s, ByteTransport *t, const char *peer, Viewer **ret);
+/* The same over a WireConn of either kind (owned from now on, freed on failure too): a rudp one
+ * (UDP/DTLS, or a test's datagram pair) gets the latest-wins display and its timers. */
+/* After v->conn was set or replaced (a resume): the transport-kind state (UDP's timers and tile
+ * ring, one-cell tiles). */
+int viewer_conn_attached(Viewer *v);
+int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **ret);
 /* Reads and handles what the viewer sent (a bounded number of messages per call), then writes
  * what is queued. The viewer may be closed by it: it is then unlinked from the server at once
  * and freed from a later event-loop iteration. */

@@ -127,7 +127,62 @@ static void test_settings(void) {
         check(!encoder_free(NULL));
 }
 
+typedef struct CellCheck {
+        unsigned tiles, pixels;
+        bool spans;
+} CellCheck;
+
+static int cell_check_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec,
+                           uint8_t quality, const uint8_t *data, size_t len) {
+        CellCheck *c = userdata;
+        c->tiles++;
+        c->pixels += (unsigned) w * h;
+        if (x / ENCODER_CELL != (x + w - 1) / ENCODER_CELL || y / ENCODER_CELL != (y + h - 1) / ENCODER_CELL)
+                c->spans = true;
+        return 0;
+}
+
+/* single_cell keeps every tile inside one grid cell, for solid, lossless and JPEG areas alike;
+ * without it the same screen merges into larger tiles. */
+static void test_single_cell(void) {
+        enum { W = 640, H = 480 };
+        uint32_t *pix = malloc((size_t) W * H * 4);
+        uint64_t rng = 1;
+        for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+                        if (y < 160)
+                                pix[y * W + x] = 0x203040; /* solid */
+                        else if (y < 320)
+                                pix[y * W + x] = (x / 8 % 4) * 0x404040u; /* few colours: lossless */
+                        else
+                                pix[y * W + x] = (uint32_t) (rng >> 40) & 0xffffffu; /* noise: JPEG */
+                }
+        Framebuffer *fb = framebuffer_new();
+        check(fb);
+        check(framebuffer_scanout(fb, W, H, W * 4, FB_FORMAT_X8R8G8B8, (const uint8_t *) pix, (size_t) W * H * 4) == 0);
+        Region all;
+        region_init(&all);
+        check(region_add(&all, (Rect) { 0, 0, W, H }) == 0);
+        for (int single = 0; single < 2; single++) {
+                Encoder *e = encoder_new();
+                EncoderSettings s = encoder_settings_default();
+                s.single_cell = single;
+                CellCheck c = {};
+                check(encoder_encode(e, fb, &all, &s, cell_check_sink, &c) > 0);
+                check(c.pixels == W * H);
+                check(c.spans == !single);
+                if (single)
+                        check(c.tiles == (W / ENCODER_CELL) * ((H + ENCODER_CELL - 1) / ENCODER_CELL));
+                encoder_free(e);
+        }
+        region_done(&all);
+        framebuffer_free(fb);
+        free(pix);
+}
+
 int main(void) {
+        test_single_cell();
         test_lossy_map();
         test_scan();
         test_settings();

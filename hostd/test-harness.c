@@ -25,6 +25,7 @@
 #include "log.h"
 #include "ticket-test-key.h"
 #include "tls.h"
+#include "wire-conn-rudp.h"
 #include "wire-gen.h"
 
 #define SETUP_TIMEOUT_USEC (5 * 1000000ULL)
@@ -231,6 +232,15 @@ static int on_viewer_io(sd_event_source *s, int fd, uint32_t revents, void *user
 /* A resuming session changes connections (and so fds, whose numbers the kernel may reuse): the
  * io source is made anew whenever the session is or was between connections. */
 static void viewer_update_io(HarnessViewer *v) {
+        if (v->timer) {
+                uint64_t t = v->closed || v->paused ? UINT64_MAX : client_session_next_timeout(v->session);
+                if (t == UINT64_MAX)
+                        sd_event_source_set_enabled(v->timer, SD_EVENT_OFF);
+                else {
+                        sd_event_source_set_time(v->timer, t);
+                        sd_event_source_set_enabled(v->timer, SD_EVENT_ONESHOT);
+                }
+        }
         if (!v->io)
                 return;
         bool reconnecting = !v->closed && client_session_reconnecting(v->session);
@@ -251,12 +261,6 @@ static void viewer_update_io(HarnessViewer *v) {
                 sd_event_source_set_io_events(v->io, events);
                 sd_event_source_set_enabled(v->io, SD_EVENT_ON);
         }
-        uint64_t due = v->closed ? UINT64_MAX : client_session_next_timeout(v->session);
-        if (v->timer && !v->paused && due != UINT64_MAX) {
-                sd_event_source_set_time(v->timer, due);
-                sd_event_source_set_enabled(v->timer, SD_EVENT_ONESHOT);
-        } else if (v->timer)
-                sd_event_source_set_enabled(v->timer, SD_EVENT_OFF);
 }
 
 void harness_viewer_kick(HarnessViewer *v) {
@@ -276,7 +280,12 @@ static int on_viewer_io(sd_event_source *s, int fd, uint32_t revents, void *user
 }
 
 static int on_viewer_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        harness_viewer_kick(userdata);
+        HarnessViewer *v = userdata;
+        uint64_t now;
+        sd_event_now(v->harness->event, CLOCK_MONOTONIC, &now);
+        if (!v->closed && !v->paused)
+                (void) client_session_on_timeout(v->session, now);
+        viewer_update_io(v);
         return 0;
 }
 
@@ -400,6 +409,75 @@ int harness_viewer_new(Harness *h, const char *user, TicketRole role, const Clie
         if (r < 0)
                 return r;
         return harness_viewer_new_ticket(h, ticket, options, callbacks, userdata, ret);
+}
+
+int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const FdDatagramOptions *client_path,
+                           const FdDatagramOptions *server_path, const ClientOptions *options,
+                           const ClientCallbacks *callbacks, void *userdata, HarnessViewer **ret) {
+        _cleanup_(harness_viewer_freep) HarnessViewer *v = calloc(1, sizeof(HarnessViewer));
+        _cleanup_(freep) char *text = NULL;
+        uint8_t ticket[TICKET_SIZE_MAX];
+        size_t ticket_len;
+        DatagramTransport *ct, *st;
+        WireConn *cc, *sc;
+        Viewer *server_viewer;
+        int fds[2], r;
+
+        if (!v)
+                return -ENOMEM;
+        r = harness_ticket(h, user, role, &text);
+        if (r < 0)
+                return r;
+        r = ticket_text_decode(text, strlen(text), ticket, sizeof(ticket), &ticket_len);
+        if (r < 0)
+                return r;
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+                return -errno;
+        /* Room for bursts: loss in these tests is the impairment's, not the socket buffer's. */
+        int size = 4 << 20;
+        for (int i = 0; i < 2; i++) {
+                (void) setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+                (void) setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        }
+        r = fd_datagram_new(fds[1], server_path, &st);
+        if (r < 0) {
+                close(fds[0]);
+                return r;
+        }
+        r = wire_conn_new_rudp(st, NULL, true, VIEWER_OUT_LIMIT, &sc);
+        if (r < 0) {
+                close(fds[0]);
+                return r;
+        }
+        r = viewer_new_conn(h->manager->viewers, sc, "udp-harness", &server_viewer);
+        if (r < 0) {
+                close(fds[0]);
+                return r;
+        }
+        r = fd_datagram_new(fds[0], client_path, &ct);
+        if (r < 0)
+                return r;
+        r = wire_conn_new_rudp(ct, NULL, false, 1u << 20, &cc);
+        if (r < 0)
+                return r;
+
+        v->harness = h;
+        v->role = 1;
+        v->callbacks = callbacks ? *callbacks : (ClientCallbacks) {};
+        v->userdata = userdata;
+        r = client_session_new_conn(cc, ticket, ticket_len, options, &harness_callbacks, v, &v->session);
+        if (r < 0)
+                return r;
+        r = sd_event_add_io(h->event, &v->io, client_session_fd(v->session), client_session_poll_events(v->session),
+                            on_viewer_io, v);
+        if (r < 0)
+                return r;
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_viewer_timer, v);
+        if (r < 0)
+                return r;
+        harness_viewer_kick(v); /* sends the hello */
+        *ret = TAKE_PTR(v);
+        return 0;
 }
 
 HarnessViewer *harness_viewer_free(HarnessViewer *v) {

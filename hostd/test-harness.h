@@ -14,6 +14,7 @@
 
 #include "client-session.h"
 #include "fake-qemu.h"
+#include "fd-datagram.h"
 #include "hostd-forward.h"
 #include "macro.h"
 #include "ticket.h"
@@ -71,7 +72,7 @@ typedef struct HarnessViewer {
         Harness *harness;
         ClientSession *session;
         sd_event_source *io;
-        sd_event_source *timer; /* client_session_next_timeout() */
+        sd_event_source *timer; /* client_session_next_timeout(): transport timers, liveness, resume */
         bool was_reconnecting;
         ClientCallbacks callbacks;
         void *userdata;
@@ -92,6 +93,12 @@ int harness_viewer_new(Harness *h, const char *user, TicketRole role, const Clie
 /* The same with a ticket the caller made (consumed only by reading). */
 int harness_viewer_new_ticket(Harness *h, const char *ticket, const ClientOptions *options,
                               const ClientCallbacks *callbacks, void *userdata, HarnessViewer **ret);
+/* A viewer over the UDP transport's layers without DTLS: rudp over a connected AF_UNIX datagram
+ * socket pair, hostd's end handed to its viewer server as a WireConn. client_path and
+ * server_path impair what each end sends (NULL: nothing). */
+int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const FdDatagramOptions *client_path,
+                           const FdDatagramOptions *server_path, const ClientOptions *options,
+                           const ClientCallbacks *callbacks, void *userdata, HarnessViewer **ret);
 HarnessViewer *harness_viewer_free(HarnessViewer *v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HarnessViewer *, harness_viewer_free);
 /* After the caller queued input (client_session_key(), ...): processes the session now, which

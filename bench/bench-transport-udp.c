@@ -1,0 +1,278 @@
+/* The UDP side of bench-transport: Tandem's rudp (congestion control, pacing, FEC, selective
+ * acks) over DTLS 1.2 (cookie exchange, the receiver's certificate pinned) over one UDP socket,
+ * small messages on reliable channel 0, bulk on reliable channel 1.
+ * The event loop is what hostd's and the viewer's do, reduced to one peer: datagrams in, timers,
+ * datagrams out while the transport lets them go, sleep until its next deadline (ppoll, so
+ * pacing keeps its microseconds). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench-transport.h"
+#include "dtls.h"
+#include "macro.h"
+#include "rudp.h"
+#include "tls.h"
+
+#define CONNECTION_ID 0x74616e64656d3031ull
+
+typedef struct UdpPeer {
+        int fd;
+        bool server;
+        DtlsContext *ctx;
+        DtlsEndpoint *dtls;     /* server: NULL until a ClientHello with a valid cookie */
+        Rudp *rudp;             /* NULL until DTLS is established */
+        uint8_t pending[DTLS_DATAGRAM_MAX]; /* a datagram the socket refused: sent first */
+        size_t pending_len;
+        bool closed;
+} UdpPeer;
+
+static int udp_socket(const BenchOptions *o, UdpPeer *p) {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(o->port) };
+        int buf = 4 << 20;
+
+        if (inet_pton(AF_INET, o->addr, &a.sin_addr) != 1)
+                return -EINVAL;
+        p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (p->fd < 0)
+                return -errno;
+        (void) setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+        (void) setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        if (o->sender)
+                return connect(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ? -errno : 0;
+        /* The CLOSE may be lost: the receiver's end of the measurement is what counts. */
+        if (bind(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+                return -errno;
+        printf("listening\n");
+        fflush(stdout);
+        return 0;
+}
+
+static int new_rudp(UdpPeer *p, uint64_t now) {
+        RudpConfig cfg;
+        rudp_config_init(&cfg);
+        cfg.connection_id = CONNECTION_ID;
+        cfg.channels = 2;
+        cfg.urgent_channels = 1; /* the small messages (as input, cursor and control are) */
+        return rudp_new(&cfg, p->server, now, &p->rudp);
+}
+
+/* The receiver answers cookies statelessly and talks to whoever completes one first. */
+static int accept_hello(UdpPeer *p, const uint8_t *d, size_t n, const struct sockaddr_storage *from, socklen_t len,
+                        uint64_t now) {
+        uint8_t reply[DTLS_DATAGRAM_MAX];
+        size_t reply_len = 0;
+        int r = dtls_cookie_check(p->ctx, (const struct sockaddr *) from, len, d, n, reply, sizeof(reply), &reply_len);
+        if (r == 0) {
+                if (reply_len > 0)
+                        (void) sendto(p->fd, reply, reply_len, MSG_DONTWAIT, (const struct sockaddr *) from, len);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        if (connect(p->fd, (const struct sockaddr *) from, len) < 0)
+                return -errno;
+        return dtls_endpoint_new_server(p->ctx, (const struct sockaddr *) from, len, now, &p->dtls);
+}
+
+static int receive_all(UdpPeer *p, uint64_t now) {
+        uint8_t d[2048];
+        for (;;) {
+                struct sockaddr_storage from;
+                socklen_t flen = sizeof(from);
+                ssize_t n = recvfrom(p->fd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *) &from, &flen);
+                if (n < 0)
+                        return errno == EAGAIN || errno == ECONNREFUSED ? 0 : -errno;
+                int r;
+                if (!p->dtls) {
+                        if ((r = accept_hello(p, d, (size_t) n, &from, flen, now)) < 0)
+                                return r;
+                        if (!p->dtls)
+                                continue;
+                }
+                r = dtls_endpoint_feed(p->dtls, d, (size_t) n, now);
+                if (r == -ECONNRESET) {
+                        p->closed = true;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+                if (!p->rudp && dtls_endpoint_established(p->dtls) && (r = new_rudp(p, now)) < 0)
+                        return r;
+                ssize_t m;
+                while ((m = dtls_endpoint_read(p->dtls, d, sizeof(d))) > 0) {
+                        if (!p->rudp)
+                                continue;
+                        r = rudp_receive_datagram(p->rudp, d, (size_t) m, now);
+                        if (r == -ECONNRESET) {
+                                p->closed = true;
+                                return 0;
+                        }
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+/* Ciphertext out: the refused datagram first, then what DTLS has queued. */
+static int flush_dtls(UdpPeer *p) {
+        for (;;) {
+                if (p->pending_len == 0) {
+                        ssize_t n = p->dtls ? dtls_endpoint_pull(p->dtls, p->pending, sizeof(p->pending)) : 0;
+                        if (n <= 0)
+                                return (int) n;
+                        p->pending_len = (size_t) n;
+                }
+                if (send(p->fd, p->pending, p->pending_len, MSG_DONTWAIT) < 0) {
+                        if (errno == EAGAIN || errno == ENOBUFS)
+                                return -EAGAIN;
+                        if (errno != ECONNREFUSED)
+                                return -errno;
+                }
+                p->pending_len = 0;
+        }
+}
+
+static int send_all(UdpPeer *p, uint64_t now) {
+        uint8_t plain[DTLS_DATAGRAM_MAX];
+        for (;;) {
+                int r = flush_dtls(p);
+                if (r == -EAGAIN)
+                        return 0;
+                if (r < 0 || !p->rudp)
+                        return r;
+                ssize_t n = rudp_next_datagram(p->rudp, plain, dtls_endpoint_max_plaintext(p->dtls), now);
+                if (n <= 0)
+                        return (int) n;
+                if ((r = dtls_endpoint_write(p->dtls, plain, (size_t) n)) < 0)
+                        return r;
+        }
+}
+
+static void wait_until(UdpPeer *p, uint64_t deadline, uint64_t now) {
+        struct pollfd pfd = { .fd = p->fd, .events = (short) (POLLIN | (p->pending_len ? POLLOUT : 0)) };
+        uint64_t d = deadline > now ? deadline - now : 0;
+        d = MIN(d, (uint64_t) 100000);
+        struct timespec ts = { .tv_sec = (time_t) (d / 1000000), .tv_nsec = (long) (d % 1000000) * 1000 };
+        if (ppoll(&pfd, 1, &ts, NULL) < 0 && errno != EINTR)
+                bench_die("ppoll", errno);
+}
+
+static void feed_sender(const BenchOptions *o, UdpPeer *p, uint64_t now, uint64_t *next_small, uint32_t *ids) {
+        static uint8_t bulk[BULK_SIZE], small[SMALL_SIZE];
+        if (bulk[0] != 'B')
+                bench_fill_bulk(bulk, sizeof(bulk));
+        if (o->small && now >= *next_small) {
+                bench_fill_small(small, now);
+                if (rudp_send(p->rudp, 0, RUDP_RELIABLE_ORDERED, ids[0]++, small, sizeof(small)) < 0)
+                        ids[0]--;
+                *next_small += SMALL_EVERY_USEC;
+        }
+        /* Bulk leaves some of the send buffer free for the small messages. */
+        while (rudp_send_room(p->rudp) >= 4 * sizeof(bulk))
+                if (rudp_send(p->rudp, 1, RUDP_RELIABLE_ORDERED, ids[1]++, bulk, sizeof(bulk)) < 0)
+                        break;
+}
+
+static void describe(const Rudp *r, char *out, size_t size, const char *name) {
+        RudpStats s;
+        rudp_stats(r, &s);
+        snprintf(out, size,
+                 "\"%s\":{\"min_rtt_ms\":%.1f,\"srtt_ms\":%.1f,\"bw_bps\":%llu,\"loss\":%.4f,\"fec_k\":%u,\"fec_m\":%u,"
+                 "\"retransmits\":%llu,\"fec_recovered\":%llu,\"fec_peer_recovered\":%llu,\"packets_sent\":%llu,"
+                 "\"packets_lost\":%llu,\"bytes_sent\":%llu}",
+                 name, s.min_rtt_usec / 1000.0, s.smoothed_rtt_usec / 1000.0, (unsigned long long) s.bandwidth * 8,
+                 s.loss_rate, s.fec_k, s.fec_m, (unsigned long long) s.retransmits, (unsigned long long) s.fec_recovered,
+                 (unsigned long long) s.fec_peer_recovered, (unsigned long long) s.packets_sent,
+                 (unsigned long long) s.packets_lost, (unsigned long long) s.bytes_sent);
+}
+
+static int open_dtls(const BenchOptions *o, UdpPeer *p, uint64_t now) {
+        char *error = NULL;
+        p->ctx = o->sender ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
+        if (!p->ctx) {
+                fprintf(stderr, "bench-transport: %s\n", error);
+                exit(EXIT_FAILURE);
+        }
+        if (!o->sender)
+                return 0;
+        uint8_t pin[TLS_FINGERPRINT_SIZE];
+        if (tls_cert_fingerprint_file(o->cert, pin) < 0)
+                return -EINVAL;
+        return dtls_endpoint_new_client(p->ctx, pin, now, &p->dtls);
+}
+
+static uint64_t next_wake(const UdpPeer *p) {
+        uint64_t t = p->rudp ? rudp_next_timeout(p->rudp) : UINT64_MAX;
+        if (p->dtls && !dtls_endpoint_established(p->dtls))
+                t = MIN(t, dtls_endpoint_next_timeout(p->dtls));
+        return t;
+}
+
+int bench_udp(const BenchOptions *o, BenchResult *res) {
+        UdpPeer p = { .fd = -1, .server = !o->sender };
+        uint32_t ids[2] = {};
+        int r;
+
+        if ((r = udp_socket(o, &p)) < 0)
+                return r;
+        uint64_t now = bench_now_usec(), next_small = now;
+        uint64_t give_up = now + (uint64_t) ((o->warmup + o->seconds + 30) * 1e6);
+        if ((r = open_dtls(o, &p, now)) < 0)
+                return r;
+        bool started = false;
+
+        while (!p.closed) {
+                now = bench_now_usec();
+                if (now >= give_up)
+                        break;
+                if ((r = receive_all(&p, now)) < 0)
+                        break;
+                if (p.dtls && !dtls_endpoint_established(p.dtls))
+                        dtls_endpoint_on_timeout(p.dtls, now);
+                if (p.rudp) {
+                        rudp_on_timeout(p.rudp, now);
+                        if (o->sender)
+                                feed_sender(o, &p, now, &next_small, ids);
+                        RudpMessage m;
+                        while (rudp_read(p.rudp, &m) > 0) {
+                                if (!started) {
+                                        started = true;
+                                        res->start_usec = now + (uint64_t) (o->warmup * 1e6);
+                                        res->end_usec = res->start_usec + (uint64_t) (o->seconds * 1e6);
+                                }
+                                bench_count(res, m.data, m.len, now);
+                        }
+                        if (started && now >= res->end_usec && !rudp_is_closed(p.rudp)) {
+                                describe(p.rudp, res->transport_stats, sizeof(res->transport_stats), "rudp_receiver");
+                                rudp_close(p.rudp, 0);
+                        }
+                }
+                if ((r = send_all(&p, now)) < 0)
+                        break;
+                /* The CLOSE went out with the last datagram. */
+                if (p.rudp && rudp_is_closed(p.rudp) && p.pending_len == 0)
+                        break;
+                uint64_t wake = next_wake(&p);
+                if (o->sender && o->small && p.rudp)
+                        wake = MIN(wake, next_small);
+                wait_until(&p, wake, bench_now_usec());
+        }
+        if (o->sender && p.rudp) {
+                char s[1024];
+                describe(p.rudp, s, sizeof(s), "rudp_sender");
+                fprintf(stderr, "{%s,\"cipher\":\"%s\"}\n", s, dtls_endpoint_cipher(p.dtls));
+        }
+        rudp_free(p.rudp);
+        dtls_endpoint_free(p.dtls);
+        dtls_context_free(p.ctx);
+        close(p.fd);
+        return r == -ECONNRESET || r == -EPIPE ? 0 : MIN(r, 0);
+}
