@@ -286,7 +286,7 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
                         viewer_quit(v, VIEWER_EXIT_TIMEOUT, "Timed out after %g s", (double) v->options.timeout / USEC_PER_SEC);
                         return deadline;
                 }
-                deadline = end;
+                deadline = MIN(deadline, end);
         }
 
         if (v->session && !v->closed) {

@@ -144,9 +144,10 @@ static void client_viewer_json(void *userdata, const ViewerInfo *v, bool first) 
         json_string(c, v->user);
         client_printf(c,
                       ",\"session\":\"%016" PRIx64 "\",\"role\":\"%s\",\"queued\":%zu,\"in_flight\":%u,"
-                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 ",\"transport\":\"%s\"}",
+                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 ",\"transport\":\"%s\","
+                      "\"detached\":%s}",
                       v->session, v->interactive ? "interactive" : "view-only", v->queued, v->in_flight,
-                      v->frames_sent, v->frames_skipped, v->udp ? "udp" : "tls");
+                      v->frames_sent, v->frames_skipped, v->udp ? "udp" : "tls", v->detached ? "true" : "false");
 }
 
 static void reply_status(ControlClient *c) {

@@ -304,7 +304,8 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                 if (v->state != VIEWER_ACTIVE)
                         continue;
                 ViewerInfo info = { .desktop = v->ticket.desktop, .user = v->ticket.user, .session = v->session,
-                                    .interactive = v->interactive, .queued = wire_conn_queued(v->conn),
+                                    .interactive = v->interactive, .detached = viewer_is_detached(v),
+                                    .queued = wire_conn_queued(v->conn),
                                     .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
                                     .frames_skipped = v->frames_skipped,
                                     .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP };

@@ -34,6 +34,7 @@ typedef struct ViewerInfo {
         const char *desktop, *user;
         uint64_t session;
         bool interactive;
+        bool detached; /* waiting for a resume (hostd-viewer-resume.h) */
         size_t queued; /* bytes waiting to be written: bounded per viewer */
         unsigned in_flight;
         uint64_t frames_sent, frames_skipped;
