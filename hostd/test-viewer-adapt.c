@@ -4,9 +4,13 @@
  * quality the viewer asked for. The quality never exceeds the request; a lossless-only viewer gets
  * no JPEG tile under the limit. The transport figures (hostd-viewer-adapt.h) are sane throughout. */
 #include "check.h"
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "display-codec.h"
 #include "fd-datagram.h"
@@ -159,7 +163,109 @@ static void test_lossless_stays_lossless(void) {
         free(patch);
 }
 
+typedef struct Reply {
+        int fd;
+        char text[16384];
+        size_t len;
+} Reply;
+
+static bool reply_done(void *userdata) {
+        Reply *r = userdata;
+        ssize_t n = read(r->fd, r->text + r->len, sizeof(r->text) - 1 - r->len);
+        if (n > 0)
+                r->len += (size_t) n;
+        else
+                check(n < 0 && errno == EAGAIN);
+        r->text[r->len] = 0;
+        check(r->len < sizeof(r->text) - 1);
+        return memchr(r->text, '\n', r->len) != NULL;
+}
+
+/* The control socket's status, one line. */
+static void status(Harness *h, Reply *r) {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        snprintf(a.sun_path, sizeof(a.sun_path), "%s", h->manager->config.control_socket);
+        r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        r->len = 0;
+        check(r->fd >= 0);
+        check(connect(r->fd, (struct sockaddr *) &a, sizeof(a)) == 0);
+        check(write(r->fd, "status\n", 7) == 7);
+        check(harness_run_until(h, reply_done, r, 5 * SECOND) == 0);
+        close(r->fd);
+        check(strncmp(r->text, "OK {", 4) == 0);
+}
+
+/* The number after "key": in the link object that starts at obj. */
+static double field(const char *obj, const char *key) {
+        char pattern[64];
+        snprintf(pattern, sizeof(pattern), "\"%s\":", key);
+        const char *end = strchr(obj, '}'), *p = strstr(obj, pattern);
+        check(p && p < end);
+        return strtod(p + strlen(pattern), NULL);
+}
+
+static bool framed(void *userdata) {
+        HarnessViewer **v = userdata;
+        return v[0]->frames > 0 && v[1]->frames > 0;
+}
+
+/* A UDP viewer with 2% loss and a TLS one: the status carries a sane link object for each. */
+static void test_status(void) {
+        Harness *h;
+        check(harness_new(NULL, &h) >= 0);
+        uint32_t *screen = malloc((size_t) W * H * 4), *patch = malloc(256 * 192 * 4);
+        paint(screen, (size_t) W * H);
+        check(harness_scanout(h, W, H, screen) >= 0);
+
+        FdDatagramOptions lossy = { .loss = 0.02, .seed = 5 };
+        ClientOptions opts = { .quality = 75 };
+        HarnessViewer *v[2];
+        check(harness_viewer_new_udp(h, "udp", TICKET_ROLE_VIEW_ONLY, &lossy, &lossy, &opts, NULL, NULL, &v[0]) >= 0);
+        check(harness_viewer_new(h, "tls", TICKET_ROLE_VIEW_ONLY, &opts, NULL, NULL, &v[1]) >= 0);
+        check(harness_run_until(h, framed, v, 20 * SECOND) == 0);
+        for (unsigned i = 0; i < 60; i++) { /* traffic for RTT samples and a loss estimate */
+                paint(patch, 256 * 192);
+                check(fake_qemu_update(h->qemu, 64, 64, 256, 192, 256 * 4, FAKE_QEMU_XRGB, patch, 256 * 192 * 4) >= 0);
+                check(harness_run_until(h, NULL, NULL, 30000) == 0);
+        }
+
+        Reply r;
+        status(h, &r);
+        const char *udp = strstr(r.text, "\"transport\":\"udp\",\"link\":{\"transport\":\"udp\",\"measured\":true");
+        const char *tls = strstr(r.text, "\"transport\":\"tls\",\"link\":{\"transport\":\"tls\",\"measured\":true");
+        if (!udp || !tls)
+                fprintf(stderr, "%s", r.text);
+        check(udp && tls);
+        udp = strstr(udp, "\"link\":");
+        tls = strstr(tls, "\"link\":");
+
+        double rtt = field(udp, "rtt_us"), min_rtt = field(udp, "min_rtt_us");
+        check(rtt > 0 && rtt < 10 * SECOND && min_rtt > 0 && min_rtt <= rtt);
+        check(field(udp, "queue_delay_us") == rtt - min_rtt);
+        check(field(udp, "rate") > 0);
+        double loss = field(udp, "loss");
+        check(loss > 0 && loss < 0.5); /* 2% each way: some of it seen */
+        check(field(udp, "fec_recovered") >= 0 && field(udp, "retransmits") >= 0);
+        check(strstr(udp, "\"adaptive\":true"));
+        check(field(udp, "quality") >= 1 && field(udp, "quality") <= 75);
+        check(field(udp, "level") < ADAPT_LEVELS);
+
+        check(field(tls, "rtt_us") > 0 && field(tls, "rtt_us") < 10 * SECOND);
+        check(field(tls, "loss") >= 0 && field(tls, "loss") < 1);
+        check(strstr(tls, "\"adaptive\":false"));
+        check(field(tls, "quality") == 75); /* TCP stays on the viewer's settings */
+        check(field(tls, "frame_interval_us") == 0 && field(tls, "frame_budget") == 0);
+        printf("%s", r.text);
+
+        harness_viewer_free(v[0]);
+        harness_viewer_free(v[1]);
+        harness_free(h);
+        free(screen);
+        free(patch);
+}
+
 int main(void) {
+        test_status();
         test_follow_rate();
         test_lossless_stays_lossless();
         return 0;
