@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "client-quality.h"
 #include "display-codec.h"
 #include "fd-datagram.h"
 #include "hostd-adapt-policy.h"
@@ -256,6 +257,15 @@ static void test_status(void) {
         check(field(tls, "quality") == 75); /* TCP stays on the viewer's settings */
         check(field(tls, "frame_interval_us") == 0 && field(tls, "frame_budget") == 0);
         printf("%s", r.text);
+
+        /* The viewers' own indicator: the transport, and a rating from measured figures. */
+        ClientLinkQuality q;
+        check(client_session_quality(v[0]->session, &q) == 0);
+        check(q.transport == WIRE_CONN_RUDP && q.measured && q.rtt_usec > 0 && q.level != CLIENT_QUALITY_UNKNOWN);
+        check(q.loss >= 0 && q.loss < 0.5 && q.bytes_received > 0);
+        check(client_session_quality(v[1]->session, &q) == 0);
+        check(q.transport == WIRE_CONN_STREAM && q.measured && q.rtt_usec > 0);
+        check(q.level == CLIENT_QUALITY_GOOD); /* loopback */
 
         harness_viewer_free(v[0]);
         harness_viewer_free(v[1]);
