@@ -16,6 +16,7 @@
 #include "hostd-manager.h"
 #include "hostd-udp-server.h"
 #include "hostd-viewer.h"
+#include "hostd-viewer-adapt.h"
 #include "hostd-viewer-resume.h"
 #include "log.h"
 #include "sockaddr-util.h"
@@ -309,6 +310,9 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                                     .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
                                     .frames_skipped = v->frames_skipped,
                                     .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP };
+                ViewerLinkFigures link;
+                viewer_adapt_figures(v, &link);
+                info.link = &link;
                 fn(userdata, &info, first);
                 first = false;
         }

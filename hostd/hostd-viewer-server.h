@@ -39,6 +39,7 @@ typedef struct ViewerInfo {
         unsigned in_flight;
         uint64_t frames_sent, frames_skipped;
         bool udp; /* on the UDP transport (else TLS) */
+        const struct ViewerLinkFigures *link; /* transport figures (hostd-viewer-adapt.h) */
 } ViewerInfo;
 typedef void (*ViewerDescribeFn)(void *userdata, const ViewerInfo *info, bool first);
 void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata);

@@ -12,8 +12,10 @@
 #include "display-codec.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
+#include "hostd-encoder-lossy.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-viewer-adapt.h"
 #include "hostd-viewer-resume.h"
 #include "log.h"
 #include "wire-gen.h"
@@ -53,6 +55,7 @@ Viewer *viewer_free(Viewer *v) {
         sd_event_source_disable_unref(v->release);
         wire_conn_free(v->conn);
         viewer_resume_free(v->resume);
+        viewer_adapt_free(v->adapt);
         encoder_free(v->encoder);
         region_done(&v->pending);
         region_done(&v->band);
@@ -74,6 +77,9 @@ void viewer_drop(Viewer *v, int error, const char *why) {
         else
                 log_info("viewer %s (%s): %s", v->peer, v->ticket.user[0] ? v->ticket.user : "no ticket yet", why);
         bool was_interactive = v->interactive && v->state == VIEWER_ACTIVE;
+        if (v->state == VIEWER_ACTIVE)
+                viewer_adapt_log(v, "end");
+        v->adapt = viewer_adapt_free(v->adapt);
         v->state = VIEWER_CLOSING;
         v->interactive = false;
         v->io = sd_event_source_disable_unref(v->io);
@@ -131,6 +137,7 @@ typedef struct TileContext {
         Viewer *viewer;
         uint32_t frame;
         uint32_t tiles;
+        size_t bytes; /* of the tile frames taken */
 } TileContext;
 
 static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec, uint8_t quality,
@@ -152,6 +159,7 @@ static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_
                         return r;
         }
         t->tiles++;
+        t->bytes += buffer_len(out) - before;
         return 0;
 }
 
@@ -218,11 +226,43 @@ static int region_rows(const Region *src, int32_t y0, int32_t y1, Region *ret) {
  * frames are still queued), what was appended is taken back and the changes go band by band from
  * the top, until a band does not fit; the rows not sent stay pending for the next frame. A frame
  * must never be refused outright: at 4K, one lossless frame is larger than the whole bound. */
+/* Network auto-detect's per-frame budget (UDP): the pending changes go one grid row at a time
+ * from the top until the frame carries its budget's worth; the rows not reached stay pending for
+ * the next frame, which the frame rate cap lets go an interval later. */
+static int viewer_encode_budget(Viewer *v, const Framebuffer *fb, TileContext *t, size_t budget) {
+        Rect bounds = region_bounds(&v->pending);
+        int32_t y = bounds.y, end = bounds.y + bounds.h, rows = ENCODER_CELL;
+        int r;
+
+        while (y < end && t->bytes < budget) {
+                int32_t y1 = MIN(end, (y / rows + 1) * rows);
+                r = region_rows(&v->pending, y, y1, &v->band);
+                if (r < 0)
+                        return r;
+                r = encoder_encode(v->encoder, fb, &v->band, &v->settings, tile_sink, t);
+                if (r == -ENOBUFS)
+                        break; /* rudp is full: this band and the rest are encoded again later */
+                if (r < 0)
+                        return r;
+                y = y1;
+        }
+        r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
+        if (r < 0)
+                return r;
+        Region sent = v->pending;
+        v->pending = v->band;
+        v->band = sent;
+        return 0;
+}
+
 static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *t) {
         Buffer *out = wire_conn_out(v->conn);
         size_t mark = buffer_len(out);
+        size_t budget = viewer_adapt_budget(v);
         int r;
 
+        if (v->udp && budget > 0)
+                return viewer_encode_budget(v, fb, t, budget);
         r = encoder_encode(v->encoder, fb, &v->pending, &v->settings, tile_sink, t);
         if (r >= 0) {
                 region_clear(&v->pending);
@@ -314,6 +354,8 @@ static int viewer_pump(Viewer *v) {
                 v->frames_skipped++;
                 return 0; /* latest wins at the framebuffer: rudp drains, then we encode what is current */
         }
+        if (!viewer_adapt_may_send(v))
+                return 0; /* the frame rate cap: the changes wait for their time, latest wins */
 
         TileContext t = { .viewer = v, .frame = v->next_frame };
         r = viewer_encode_pending(v, c->fb, &t);
@@ -322,6 +364,7 @@ static int viewer_pump(Viewer *v) {
         r = viewer_end_frame(v, &t);
         if (r < 0)
                 return r;
+        viewer_adapt_frame_sent(v);
         if (!region_is_empty(&v->pending))
                 viewer_schedule_pump(v); /* the rest of a frame sent in parts */
         viewer_arm_refine(v);
@@ -463,7 +506,7 @@ static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
 }
 
 static void viewer_apply_settings(Viewer *v, const WireDisplaySettings *ds) {
-        v->settings.quality = MAX(1, MIN(100, ds->quality));
+        viewer_adapt_set_quality(v, ds->quality); /* the ceiling */
         v->settings.subsampling = MIN(3, ds->subsampling);
         v->settings.lossless_only = ds->lossless != 0;
 }
@@ -664,7 +707,7 @@ int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **
                 return r;
         }
         sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
-        if ((r = viewer_conn_attached(v)) < 0) {
+        if ((r = viewer_adapt_new(v, &v->adapt)) < 0 || (r = viewer_conn_attached(v)) < 0) {
                 viewer_free(v);
                 return r;
         }

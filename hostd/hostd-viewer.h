@@ -63,6 +63,7 @@ struct Viewer {
         uint64_t frames_sent, frames_skipped;
         ViewerUdp *udp; /* NULL on a stream (TLS) */
         struct ViewerResume *resume; /* session resumption (hostd-viewer-resume.h), NULL if not */
+        struct ViewerAdapt *adapt; /* network auto-detect and figures (hostd-viewer-adapt.h) */
 };
 
 /* A viewer on a TLS connection over fd (owned from now on, closed on failure too). */

@@ -465,6 +465,8 @@ int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const 
         v->role = 1;
         v->callbacks = callbacks ? *callbacks : (ClientCallbacks) {};
         v->userdata = userdata;
+        v->client_path = ct;
+        v->server_path = st;
         r = client_session_new_conn(cc, ticket, ticket_len, options, &harness_callbacks, v, &v->session);
         if (r < 0)
                 return r;
