@@ -232,8 +232,8 @@ static void test_status(void) {
 
         Reply r;
         status(h, &r);
-        const char *udp = strstr(r.text, "\"transport\":\"udp\",\"link\":{\"transport\":\"udp\",\"measured\":true");
-        const char *tls = strstr(r.text, "\"transport\":\"tls\",\"link\":{\"transport\":\"tls\",\"measured\":true");
+        const char *udp = strstr(r.text, "\"link\":{\"transport\":\"udp\",\"measured\":true");
+        const char *tls = strstr(r.text, "\"link\":{\"transport\":\"tls\",\"measured\":true");
         if (!udp || !tls)
                 fprintf(stderr, "%s", r.text);
         check(udp && tls);
