@@ -9,7 +9,6 @@ exits with its connection-failure status). Skips (77) without root, namespaces o
 
 import os
 import re
-import stat
 import subprocess
 import sys
 import tempfile
@@ -22,34 +21,6 @@ import tandemtest as tt  # noqa: E402
 import viewertest as vt  # noqa: E402
 
 LINKEMU = sys.argv[1]
-PORT = 7443
-
-
-class NamespacedHostd(vt.ViewerHostd):
-    """hostd inside namespace ns, listening on addr (libvirt and its control socket are Unix
-    sockets: they work across network namespaces)."""
-
-    def __init__(self, domain, keys, ns, addr, resume_seconds=None):
-        super().__init__(domain, keys)
-        self.addr = addr
-        with open(self.config) as f:
-            text = f.read()
-        text = re.sub(r"Listen=.*", f"Listen={addr}:{PORT}", text)
-        if resume_seconds is not None:
-            text += f"ResumeSeconds={resume_seconds}\n"
-        with open(self.config, "w") as f:
-            f.write(text)
-        self.wrapper = os.path.join(self.dir, "hostd-in-ns")
-        with open(self.wrapper, "w") as f:
-            f.write(f"#!/bin/sh\nexec ip netns exec {ns} {ht.Hostd.binary()} \"$@\"\n")
-        os.chmod(self.wrapper, stat.S_IRWXU)
-
-    def binary(self):
-        return self.wrapper
-
-    @property
-    def address(self):
-        return f"{self.addr}:{PORT}"
 
 
 def viewer_in(link, ticket, script, args=()):
@@ -91,7 +62,7 @@ def viewers(hostd, desktop):
 def resume_case(link, dom, keys):
     parts = [os.urandom(3).hex() for _ in range(3)]
     token = "".join(parts)
-    with ht.context(NamespacedHostd(dom.name, keys, link.ns["a"], link.addr_a).start()) as hostd:
+    with ht.context(vt.NamespacedHostd(dom.name, keys, link).start()) as hostd:
         events = hostd.events()
         shot = os.path.join(dom.dir, "after-resume.ppm")
         # part 1 before the cut, part 2 during it, part 3 after the restore (or queued until
@@ -133,7 +104,7 @@ def resume_case(link, dom, keys):
 
 
 def expiry_case(link, dom, keys):
-    with ht.context(NamespacedHostd(dom.name, keys, link.ns["a"], link.addr_a, resume_seconds=5).start()) as hostd:
+    with ht.context(vt.NamespacedHostd(dom.name, keys, link, viewers_extra="ResumeSeconds=5\n").start()) as hostd:
         events = hostd.events()
         proc = viewer_in(link, hostd.ticket(dom.name), "wait-frame\nsleep 120000\nexit 0\n")
         events.wait_kind("viewer", dom.name)
