@@ -86,7 +86,7 @@ void viewer_adapt_log(Viewer *v, const char *when) {
                  f.frame_budget);
 }
 
-#define ADAPT_SINGLE_CELL_LOSS 0.005
+#define ADAPT_SINGLE_CELL_LOSS 0.10
 
 static void adapt_step(Viewer *v) {
         ViewerAdapt *a = v->adapt;
@@ -98,8 +98,9 @@ static void adapt_step(Viewer *v) {
                           .smoothed_rtt_usec = st.smoothed_rtt_usec, .loss = st.loss_rate,
                           .backlogged = wire_conn_unsent_tiles(v->conn) > 0 || v->frames_skipped != a->skipped };
         a->skipped = v->frames_skipped;
-        /* Tiles of one grid cell survive loss best (a lost packet costs one cell); on a clean link
-         * rows of cells in one tile compress better (a scrolling console: about half the bytes). */
+        /* Tiles of one grid cell survive loss best (a lost packet costs one cell), but rows of
+         * cells in one tile take about half the bytes (a scrolling console): worth it unless the
+         * link loses a lot. */
         if (st.loss_rate >= ADAPT_SINGLE_CELL_LOSS)
                 v->settings.single_cell = true;
         else if (st.loss_rate < ADAPT_SINGLE_CELL_LOSS / 2)
