@@ -19,7 +19,7 @@ struct ViewerAdapt {
         sd_event_source *frame; /* the frame rate cap's wake-up */
         uint64_t last_frame;    /* when the last frame was sent */
         uint64_t last_log;
-        uint64_t skipped;       /* v->frames_skipped at the last tick */
+        uint64_t link_waits;    /* v->link_waits at the last tick */
 };
 
 static uint64_t now_usec(Viewer *v) {
@@ -96,8 +96,10 @@ static void adapt_step(Viewer *v) {
                 return;
         AdaptInput in = { .rate = st.bandwidth, .min_rtt_usec = st.min_rtt_usec == UINT64_MAX ? 0 : st.min_rtt_usec,
                           .smoothed_rtt_usec = st.smoothed_rtt_usec, .loss = st.loss_rate,
-                          .backlogged = wire_conn_unsent_tiles(v->conn) > 0 || v->frames_skipped != a->skipped };
-        a->skipped = v->frames_skipped;
+                          .backlogged = v->link_waits != a->link_waits };
+        /* Only the link holding frames back says the rate is the link's: waiting for acks (a long
+         * RTT) or for changes says nothing about it. */
+        a->link_waits = v->link_waits;
         /* Tiles of one grid cell survive loss best (a lost packet costs one cell), but rows of
          * cells in one tile take about half the bytes (a scrolling console): worth it unless the
          * link loses a lot. */

@@ -346,12 +346,13 @@ static int viewer_pump(Viewer *v) {
         }
         if (region_is_empty(&v->pending))
                 return 0;
-        if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight) {
+        if (viewer_in_flight(v) >= viewer_in_flight_limit(v)) {
                 v->frames_skipped++;
                 return 0; /* the changes wait in pending; an ack resumes */
         }
         if (v->udp && !viewer_udp_may_encode(v)) {
                 v->frames_skipped++;
+                v->link_waits++;
                 return 0; /* latest wins at the framebuffer: rudp drains, then we encode what is current */
         }
         if (!viewer_adapt_may_send(v))
@@ -378,8 +379,7 @@ static int on_refine(sd_event_source *s, uint64_t usec, void *userdata) {
         if (v->state != VIEWER_ACTIVE || !v->console || !region_is_empty(&v->pending) ||
             !encoder_has_lossy(v->encoder) || viewer_is_detached(v))
                 return 0;
-        if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight ||
-            wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
+        if (viewer_in_flight(v) >= viewer_in_flight_limit(v) || wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
                 viewer_arm_refine(v); /* try again once acks come in or the queue drains */
                 return 0;
         }
@@ -407,6 +407,14 @@ static int on_pump(sd_event_source *s, void *userdata) {
         }
         viewer_update_io(v);
         return 0;
+}
+
+unsigned viewer_in_flight_limit(const Viewer *v) {
+        unsigned limit = v->server->manager->config.frames_in_flight;
+        RudpStats st;
+        if (v->udp && wire_conn_rudp_stats(v->conn, &st) == 0 && st.smoothed_rtt_usec > 0)
+                limit = MAX(limit, (unsigned) MIN(st.smoothed_rtt_usec / 33000 + 1, (uint64_t) 16));
+        return limit;
 }
 
 unsigned viewer_in_flight(const Viewer *v) {
