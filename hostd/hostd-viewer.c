@@ -229,6 +229,17 @@ static int region_rows(const Region *src, int32_t y0, int32_t y1, Region *ret) {
 /* Network auto-detect's per-frame budget (UDP): the pending changes go one grid row at a time
  * from the top until the frame carries its budget's worth; the rows not reached stay pending for
  * the next frame, which the frame rate cap lets go an interval later. */
+/* What was encoded is done: only the rows of pending from y down stay pending. */
+static int keep_pending_from(Viewer *v, int32_t y) {
+        int r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
+        if (r < 0)
+                return r;
+        Region sent = v->pending;
+        v->pending = v->band;
+        v->band = sent;
+        return 0;
+}
+
 static int viewer_encode_budget(Viewer *v, const Framebuffer *fb, TileContext *t, size_t budget) {
         Rect bounds = region_bounds(&v->pending);
         int32_t y = bounds.y, end = bounds.y + bounds.h, rows = ENCODER_CELL;
@@ -246,13 +257,7 @@ static int viewer_encode_budget(Viewer *v, const Framebuffer *fb, TileContext *t
                         return r;
                 y = y1;
         }
-        r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
-        if (r < 0)
-                return r;
-        Region sent = v->pending;
-        v->pending = v->band;
-        v->band = sent;
-        return 0;
+        return keep_pending_from(v, y);
 }
 
 static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *t) {
@@ -303,13 +308,7 @@ static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *
                         return r;
                 y = y1;
         }
-        r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
-        if (r < 0)
-                return r;
-        Region sent = v->pending;
-        v->pending = v->band;
-        v->band = sent;
-        return 0;
+        return keep_pending_from(v, y);
 }
 
 /* Sends what changed, if flow control allows: the frame is encoded from the framebuffer as it
