@@ -288,6 +288,12 @@ int client_resume_process(ClientSession *s, uint64_t now) {
         int k;
 
         for (;;) {
+                if (now >= r->deadline) {
+                        char why[96];
+                        snprintf(why, sizeof(why), "session not resumed within %u s", r->resume_seconds);
+                        client_session_closed(s, -ETIMEDOUT, why);
+                        return -ETIMEDOUT;
+                }
                 if (r->attempt) {
                         k = attempt_process(s, now);
                         if (k == -ECANCELED) {
@@ -299,12 +305,6 @@ int client_resume_process(ClientSession *s, uint64_t now) {
                         if (k == 0)
                                 return 0;
                         attempt_failed(s, now);
-                }
-                if (now >= r->deadline) {
-                        char why[96];
-                        snprintf(why, sizeof(why), "session not resumed within %u s", r->resume_seconds);
-                        client_session_closed(s, -ETIMEDOUT, why);
-                        return -ETIMEDOUT;
                 }
                 if (now < r->next_attempt)
                         return 0;

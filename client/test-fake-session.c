@@ -1,6 +1,7 @@
 /* TEST DOUBLE for client-session.h: see test-fake-session.h. Deliberately simple; the real
  * session (TLS, handshake, decoders) is another engineer's and is tested on its own. */
 #include "test-fake-session.h"
+#include "client-quality.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,7 +33,7 @@ struct ClientSession {
 
         /* scenario */
         uint32_t width, height, width2, height2, mode2_frame;
-        uint32_t frames, interval_ms, bye_after, drop_after;
+        uint32_t frames, interval_ms, bye_after, drop_after, slow_after;
         int role, reject;
         bool fail, hang, cursor;
         char *desktop, *input_log_path;
@@ -170,6 +171,8 @@ static int parse_scenario(ClientSession *s, const char *ticket) {
                                 s->bye_after = n;
                         else if (strcmp(item, "drop-after") == 0)
                                 s->drop_after = n;
+                        else if (strcmp(item, "slow-after") == 0)
+                                s->slow_after = n;
                         else
                                 return -EINVAL;
                 }
@@ -439,4 +442,14 @@ int client_session_close(ClientSession *s) {
                 return -ENOTCONN;
         s->state = FAKE_CLOSING;
         return arm(s, 0);
+}
+
+/* Over "TCP", 20 ms and no loss; after frame slow-after (when set), 400 ms and 6% loss: poor. */
+int client_session_quality(ClientSession *s, ClientLinkQuality *ret) {
+        bool slow = s->slow_after && s->sent >= s->slow_after;
+        *ret = (ClientLinkQuality) { .transport = WIRE_CONN_STREAM, .measured = true,
+                                     .rtt_usec = slow ? 400000 : 20000, .min_rtt_usec = 20000,
+                                     .loss = slow ? 0.06 : 0.0, .bytes_received = s->bytes };
+        ret->level = client_quality_classify(ret->rtt_usec, ret->min_rtt_usec, ret->loss);
+        return 0;
 }

@@ -9,6 +9,7 @@
  *   hang=1           never answer                     bye-after=N  hostd says bye after frame N
  *   drop-after=N     connection reset after frame N   cursor=1     send a cursor shape
  *   input-log=PATH   append every input call (and the options) to PATH, one line each
+ *   slow-after=N     client_session_quality(): good (20 ms) until frame N, then poor (400 ms, 6%)
  *
  * It runs on a timerfd, so client_session_fd() can be polled like the real thing. Frame f
  * (1-based) paints pixel (x, y) as B = x + f, G = y, R = 10 f (each mod 256). */

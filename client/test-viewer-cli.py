@@ -90,6 +90,13 @@ def main():
     expect("expect fails", ["--script", script, "fake:frames=1"], 4,
            f"{script}:2: expect-mode failed: expected 640x480, the mode is 64x48")
     expect("timeout", ["--timeout", "0.3", "fake:hang=1"], 5, "Timed out")
+    # the connection quality indicator: said at the start and when it changes, and in the summary
+    code, _, err = expect("link", ["fake:frames=60,interval=100,slow-after=25,bye-after=60"], 3,
+                          "link: tcp, good (rtt 20.0 ms, loss 0.0%)")
+    if "link: tcp, poor (rtt 400.0 ms, loss 6.0%)" not in err or "link summary: tcp, poor" not in err \
+            or err.count("link: tcp, good") != 1:
+        failures.append("link changes")
+        print(f"FAIL link changes: {err!r}")
     write(script, "exit 42\n")
     expect("exit code", ["--script", script, "fake:frames=1"], 42)
 

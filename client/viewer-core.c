@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
+#include "client-quality.h"
 #include "viewer-exit.h"
 #include "viewer-util.h"
 
@@ -123,6 +124,7 @@ static void on_welcome(ClientSession *s, const char *desktop, int role, void *us
         free(v->desktop);
         v->desktop = strdup(desktop ?: "");
         v->role = role;
+        v->link_checked = 0; /* the transport is said at the next tick */
         viewer_message("Connected to %s (session %llu, %s)", desktop, (unsigned long long) client_session_id(s),
                        role == 1 ? "view-only" : "interactive");
         if (v->script && !v->runner) {
@@ -271,11 +273,35 @@ void viewer_process(Viewer *v) {
                 (void) client_session_process(v->session); /* failures arrive through on_closed */
 }
 
+/* The transport and its quality rating: on stderr and in the window's title when either changed
+ * (the figures in the text change all the time: they are said only with a change). */
+static void check_link(Viewer *v, uint64_t now) {
+        ClientLinkQuality q;
+
+        v->link_checked = now;
+        if (!v->desktop || client_session_quality(v->session, &q) < 0)
+                return; /* not welcomed yet, or between connections */
+        client_quality_format(&q, v->link_text, sizeof(v->link_text));
+        if (v->link_shown && (int) q.level == v->link_level && (int) q.transport == v->link_transport)
+                return;
+        v->link_shown = true;
+        v->link_level = (int) q.level;
+        v->link_transport = (int) q.transport;
+        viewer_message("link: %s", v->link_text);
+        if (v->frontend && v->frontend->link)
+                v->frontend->link(v->link_text, v->frontend_data);
+}
+
 uint64_t viewer_tick(Viewer *v, uint64_t now) {
         uint64_t deadline = USEC_INFINITY;
 
         if (v->done)
                 return deadline;
+        if (v->session && !v->closed) {
+                if (now >= v->link_checked + VIEWER_LINK_CHECK_USEC)
+                        check_link(v, now);
+                deadline = v->link_checked + VIEWER_LINK_CHECK_USEC;
+        }
         if (v->session && !v->closed) {
                 /* The session's own clock: liveness, acks, reconnection attempts. */
                 uint64_t due = client_session_next_timeout(v->session);
@@ -293,7 +319,7 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
                         viewer_quit(v, VIEWER_EXIT_TIMEOUT, "Timed out after %g s", (double) v->options.timeout / USEC_PER_SEC);
                         return deadline;
                 }
-                deadline = end;
+                deadline = MIN(deadline, end);
         }
 
         if (v->session && !v->closed) {
@@ -342,6 +368,10 @@ void viewer_shutdown(Viewer *v) {
                 }
         }
 
+        if (v->session && !v->closed)
+                check_link(v, now_usec());
+        if (v->link_shown)
+                viewer_message("link summary: %s", v->link_text);
         if (!v->session || v->closed)
                 return;
         v->closing = true; /* before: the session may report the close from inside the call */

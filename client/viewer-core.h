@@ -31,7 +31,12 @@ typedef struct ViewerFrontend {
         void (*cursor)(const ClientCursor *cursor, void *userdata);
         /* The desktop's name or our role changed. */
         void (*title)(const char *desktop, int role, void *userdata);
+        /* The connection quality indicator changed: "udp, good (rtt 12.3 ms, loss 0.1%)". */
+        void (*link)(const char *text, void *userdata);
 } ViewerFrontend;
+
+/* How often the connection quality is looked at. */
+#define VIEWER_LINK_CHECK_USEC (1 * USEC_PER_SEC)
 
 typedef struct Viewer {
         ViewerOptions options;
@@ -56,6 +61,12 @@ typedef struct Viewer {
         uint64_t last_shot; /* when the last filmstrip frame was written */
         unsigned shots;
         bool filmstrip_failed;
+
+        /* The connection quality indicator (client-quality.h): said when it changes. */
+        uint64_t link_checked;
+        bool link_shown;
+        int link_level, link_transport;
+        char link_text[128];
 } Viewer;
 
 /* Takes script (may be NULL) on success. */

@@ -45,6 +45,7 @@ typedef struct Sdl {
         uint64_t cursor_serial;
 
         char *desktop;
+        char link[128]; /* the connection quality indicator: "udp, good (...)", or empty */
         int role;
         bool welcomed;
 } Sdl;
@@ -60,6 +61,10 @@ static void update_title(Sdl *d) {
                 snprintf(title, sizeof(title), "tandem-viewer: %s \u2014 Ctrl+Alt releases", d->desktop);
         else
                 snprintf(title, sizeof(title), "tandem-viewer: %s \u2014 click to capture", d->desktop);
+        if (d->welcomed && d->link[0]) {
+                size_t n = strlen(title);
+                snprintf(title + n, sizeof(title) - n, " [%s]", d->link);
+        }
         SDL_SetWindowTitle(d->window, title);
 }
 
@@ -199,7 +204,14 @@ static void on_cursor(const ClientCursor *c, void *userdata) {
         SDL_ShowCursor(c->visible ? SDL_ENABLE : SDL_DISABLE);
 }
 
+static void on_link(const char *text, void *userdata) {
+        Sdl *d = userdata;
+        snprintf(d->link, sizeof(d->link), "%s", text);
+        update_title(d);
+}
+
 static const ViewerFrontend frontend = {
+        .link = on_link,
         .frame = on_frame,
         .mode = on_mode,
         .cursor = on_cursor,

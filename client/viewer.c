@@ -41,6 +41,9 @@ static void help(void) {
                "  --quality N                image quality of lossy tiles, 1-100\n"
                "  --host HOST --port PORT    connect there instead of the ticket's host\n"
                "  --insecure                 accept any certificate when the ticket pins none (tests)\n"
+               "  --dead-after SECONDS       a connection silent this long is lost: the session\n"
+               "                             resumes on a new one (default 4)\n"
+               "  --no-resume                end the session when the connection is lost\n"
                "  --ticket-file FILE         read the ticket from FILE (- for stdin), keeping it\n"
                "                             out of the process list\n"
                "  -h --help                  show this help\n\n"
@@ -74,6 +77,8 @@ enum {
         ARG_PORT,
         ARG_INSECURE,
         ARG_TICKET_FILE,
+        ARG_DEAD_AFTER,
+        ARG_NO_RESUME,
         ARG_TRANSPORT,
 };
 
@@ -112,6 +117,8 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "port", required_argument, NULL, ARG_PORT },
                 { "insecure", no_argument, NULL, ARG_INSECURE },
                 { "ticket-file", required_argument, NULL, ARG_TICKET_FILE },
+                { "dead-after", required_argument, NULL, ARG_DEAD_AFTER },
+                { "no-resume", no_argument, NULL, ARG_NO_RESUME },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -179,6 +186,14 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_TICKET_FILE:
                         a->ticket_file = optarg;
+                        break;
+                case ARG_DEAD_AFTER:
+                        if (parse_seconds(optarg, TIMEOUT_MAX_USEC, &u) < 0 || u == 0)
+                                return usage_error("Invalid dead-after `%s' (seconds, e.g. 4 or 1.5)", optarg);
+                        a->options.client.dead_after_usec = u;
+                        break;
+                case ARG_NO_RESUME:
+                        a->options.client.no_resume = true;
                         break;
                 case 'h':
                         help();

@@ -152,25 +152,11 @@ static long bio_dgram_ctrl(BIO *b, int cmd, long num, void *ptr) {
         }
 }
 
-static int bio_dgram_create(BIO *b) {
-        BIO_set_init(b, 1);
-        return 1;
-}
-
 static BIO_METHOD *bio_method(void) {
-        /* Built once and kept for the process: no threads, and OpenSSL holds it until exit. */
-        static BIO_METHOD *m;
+        static BIO_METHOD *m; /* built once, kept for the process */
 
-        if (m)
-                return m;
-        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tandem datagrams");
         if (!m)
-                return NULL;
-        if (!BIO_meth_set_write(m, bio_dgram_write) || !BIO_meth_set_read(m, bio_dgram_read) ||
-            !BIO_meth_set_ctrl(m, bio_dgram_ctrl) || !BIO_meth_set_create(m, bio_dgram_create)) {
-                BIO_meth_free(m);
-                m = NULL;
-        }
+                m = tls_bio_method_new("tandem datagrams", bio_dgram_write, bio_dgram_read, bio_dgram_ctrl);
         return m;
 }
 

@@ -72,3 +72,21 @@ const uint8_t *tls_pin_or_null(const uint8_t *pin) {
         static const uint8_t zero[TLS_FINGERPRINT_SIZE];
         return pin && memcmp(pin, zero, sizeof(zero)) != 0 ? pin : NULL;
 }
+
+static int bio_create(BIO *b) {
+        BIO_set_init(b, 1);
+        return 1;
+}
+
+BIO_METHOD *tls_bio_method_new(const char *name, int (*write)(BIO *, const char *, int),
+                               int (*read)(BIO *, char *, int), long (*ctrl)(BIO *, int, long, void *)) {
+        BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, name);
+        if (!m)
+                return NULL;
+        if (!BIO_meth_set_write(m, write) || !BIO_meth_set_read(m, read) || !BIO_meth_set_ctrl(m, ctrl) ||
+            !BIO_meth_set_create(m, bio_create)) {
+                BIO_meth_free(m);
+                return NULL;
+        }
+        return m;
+}

@@ -96,25 +96,11 @@ static long bio_sock_ctrl(BIO *b, int cmd, long num, void *ptr) {
         }
 }
 
-static int bio_sock_create(BIO *b) {
-        BIO_set_init(b, 1);
-        return 1;
-}
-
 static BIO_METHOD *bio_method(void) {
-        /* Built once and kept for the process: no threads, and OpenSSL holds it until exit. */
-        static BIO_METHOD *m;
+        static BIO_METHOD *m; /* built once, kept for the process */
 
-        if (m)
-                return m;
-        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tandem socket");
         if (!m)
-                return NULL;
-        if (!BIO_meth_set_write(m, bio_sock_write) || !BIO_meth_set_read(m, bio_sock_read) ||
-            !BIO_meth_set_ctrl(m, bio_sock_ctrl) || !BIO_meth_set_create(m, bio_sock_create)) {
-                BIO_meth_free(m);
-                m = NULL;
-        }
+                m = tls_bio_method_new("tandem socket", bio_sock_write, bio_sock_read, bio_sock_ctrl);
         return m;
 }
 

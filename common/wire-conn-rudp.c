@@ -325,6 +325,9 @@ void wire_conn_rudp_config(RudpConfig *cfg) {
         cfg->channels = WIRE_RUDP_CHANNELS;
         cfg->max_message = WIRE_HEADER_SIZE + WIRE_UNKNOWN_SIZE_MAX;
         cfg->recv_window = MAX(cfg->recv_window, cfg->max_message);
+        /* What a user feels waiting for: a keystroke held back by a retransmission becomes
+         * the guest's auto-repeat. */
+        cfg->urgent_channels = (1u << WIRE_CHANNEL_CONTROL) | (1u << WIRE_CHANNEL_CURSOR) | (1u << WIRE_CHANNEL_INPUT);
 }
 
 int wire_conn_new_rudp(DatagramTransport *t, const RudpConfig *cfg, bool server, size_t out_limit, WireConn **ret) {

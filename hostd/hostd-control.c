@@ -17,6 +17,7 @@
 #include "hostd-domain.h"
 #include "hostd-manager.h"
 #include "hostd-viewer-server.h"
+#include "hostd-viewer-adapt.h"
 #include "log.h"
 
 #define CONTROL_MAX_CLIENTS 16
@@ -144,9 +145,23 @@ static void client_viewer_json(void *userdata, const ViewerInfo *v, bool first) 
         json_string(c, v->user);
         client_printf(c,
                       ",\"session\":\"%016" PRIx64 "\",\"role\":\"%s\",\"queued\":%zu,\"in_flight\":%u,"
-                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 ",\"transport\":\"%s\"}",
+                      "\"frames_sent\":%" PRIu64 ",\"frames_skipped\":%" PRIu64 ",\"transport\":\"%s\","
+                      "\"detached\":%s",
                       v->session, v->interactive ? "interactive" : "view-only", v->queued, v->in_flight,
-                      v->frames_sent, v->frames_skipped, v->udp ? "udp" : "tls");
+                      v->frames_sent, v->frames_skipped, v->udp ? "udp" : "tls", v->detached ? "true" : "false");
+        const ViewerLinkFigures *l = v->link;
+        if (l)
+                client_printf(c,
+                              ",\"link\":{\"transport\":\"%s\",\"measured\":%s,\"rtt_us\":%" PRIu64
+                              ",\"min_rtt_us\":%" PRIu64 ",\"queue_delay_us\":%" PRIu64 ",\"rate\":%" PRIu64
+                              ",\"loss\":%.4f,\"fec_recovered\":%" PRIu64 ",\"retransmits\":%" PRIu64
+                              ",\"adaptive\":%s,\"level\":%u,\"quality\":%d,\"frame_interval_us\":%" PRIu64
+                              ",\"frame_budget\":%zu}",
+                              l->transport, l->measured ? "true" : "false", l->rtt_usec, l->min_rtt_usec,
+                              l->queue_delay_usec, l->rate, l->loss, l->fec_recovered, l->retransmits,
+                              l->adaptive ? "true" : "false", l->level, l->quality, l->frame_interval_usec,
+                              l->frame_budget);
+        client_write(c, "}", 1);
 }
 
 static void reply_status(ControlClient *c) {

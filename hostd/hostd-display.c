@@ -8,6 +8,7 @@
 #include <systemd/sd-bus.h>
 
 #include "hostd-console.h"
+#include "hostd-input-queue.h"
 #include "hostd-manager.h"
 #include "log.h"
 
@@ -44,6 +45,7 @@ struct Display {
         DisplayClosedFn on_closed;
         void *userdata;
         bool closed;
+        InputQueue *input;
 };
 
 static void display_console_detach(DisplayConsole *dc) {
@@ -66,6 +68,7 @@ Display *display_free(Display *d) {
                 console_free(dc->console);
         }
         free(d->consoles);
+        input_queue_free(d->input);
         sd_bus_slot_unref(d->ids_slot);
         sd_bus_slot_unref(d->disconnect_slot);
         if (d->bus) {
@@ -431,6 +434,8 @@ static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *
         return 0;
 }
 
+static int send_input(void *userdata, const InputCall *c);
+
 int display_new(Manager *m, const char *domain, int fd, DisplayClosedFn on_closed, void *userdata, Display **ret) {
         _cleanup_(closep) int owned = fd;
         _cleanup_(display_freep) Display *d = calloc(1, sizeof(Display));
@@ -444,6 +449,9 @@ int display_new(Manager *m, const char *domain, int fd, DisplayClosedFn on_close
         d->domain = strdup(domain);
         if (!d->domain)
                 return -ENOMEM;
+        r = input_queue_new(m->event, send_input, d, &d->input);
+        if (r < 0)
+                return r;
 
         r = sd_bus_new(&d->bus);
         if (r < 0)
@@ -495,21 +503,31 @@ static int on_input_reply(sd_bus_message *reply, void *userdata, sd_bus_error *r
         return 0;
 }
 
+static int send_input(void *userdata, const InputCall *c) {
+        Display *d = userdata;
+        char path[64];
+
+        if (d->closed)
+                return -ENOTCONN;
+        snprintf(path, sizeof(path), DISPLAY_PATH_PREFIX "%u", c->console);
+        if (strlen(c->signature) == 1)
+                return sd_bus_call_method_async(d->bus, NULL, NULL, path, c->iface, c->member, on_input_reply, NULL,
+                                                c->signature, c->a);
+        return sd_bus_call_method_async(d->bus, NULL, NULL, path, c->iface, c->member, on_input_reply, NULL,
+                                        c->signature, c->a, c->b);
+}
+
 static int display_input_call(Display *d, unsigned console_id, const char *iface, const char *member,
                               const char *signature, uint32_t a, uint32_t b) {
-        char path[64];
         bool found = false;
 
         for (size_t i = 0; i < d->n_consoles; i++)
                 found |= d->consoles[i].id == console_id && d->consoles[i].console;
         if (!found)
                 return -ENOENT;
-        snprintf(path, sizeof(path), DISPLAY_PATH_PREFIX "%u", console_id);
-        if (strlen(signature) == 1)
-                return sd_bus_call_method_async(d->bus, NULL, NULL, path, iface, member, on_input_reply, NULL,
-                                                signature, a);
-        return sd_bus_call_method_async(d->bus, NULL, NULL, path, iface, member, on_input_reply, NULL, signature, a,
-                                        b);
+        InputCall call = { .console = console_id, .iface = iface, .member = member, .signature = signature,
+                           .a = a, .b = b, .key = strcmp(iface, "org.qemu.Display1.Keyboard") == 0 };
+        return input_queue_push(d->input, &call);
 }
 
 int display_key(Display *d, unsigned console_id, bool press, uint32_t keycode) {

@@ -13,6 +13,7 @@
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
 #include "log.h"
+#include "sockaddr-util.h"
 #include "wire-conn-rudp.h"
 
 /* Datagrams handled per wakeup: a flood must not starve the displays. */
@@ -64,35 +65,9 @@ static uint64_t now_usec(UdpServer *u) {
         return now;
 }
 
-static void peer_name(const struct sockaddr_storage *sa, char *out, size_t size) {
-        char host[INET6_ADDRSTRLEN] = "?";
-        uint16_t port = 0;
-        if (sa->ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-                inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-                port = ntohs(in->sin_port);
-        } else if (sa->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
-                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-                port = ntohs(in6->sin6_port);
-        }
-        snprintf(out, size, "udp:%s:%u", host, port);
-}
-
-static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-        if (a->ss_family != b->ss_family)
-                return false;
-        if (a->ss_family == AF_INET) {
-                const struct sockaddr_in *x = (const struct sockaddr_in *) a, *y = (const struct sockaddr_in *) b;
-                return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-        }
-        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *) a, *y = (const struct sockaddr_in6 *) b;
-        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-}
-
 static UdpPeer *find_peer(UdpServer *u, const struct sockaddr_storage *addr) {
         for (UdpPeer *p = u->peers; p; p = p->next)
-                if (same_address(&p->addr, addr))
+                if (sockaddr_equal(&p->addr, addr))
                         return p;
         return NULL;
 }
@@ -199,7 +174,7 @@ static void new_peer(UdpServer *u, const struct sockaddr_storage *addr, socklen_
         memcpy(&p->addr, addr, len);
         p->addr_len = len;
         p->deadline = now + UDP_HANDSHAKE_TIMEOUT_USEC;
-        peer_name(addr, p->name, sizeof(p->name));
+        sockaddr_format(addr, "udp:", p->name, sizeof(p->name));
         p->next = u->peers;
         u->peers = p;
         u->counters.peers++;
@@ -316,7 +291,7 @@ int udp_server_new(Manager *m, ViewerServer *viewers, int tcp_fd, const char *ce
         r = sd_event_add_io(m->event, &u->io, u->fd, EPOLLIN, on_io, u);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(m->event, &u->timer, CLOCK_MONOTONIC, 0, 0, on_timer, u);
+        r = sd_event_add_time(m->event, &u->timer, CLOCK_MONOTONIC, 0, 1, on_timer, u); /* DTLS retransmissions: no 250 ms slack */
         if (r < 0)
                 return r;
         sd_event_source_set_enabled(u->timer, SD_EVENT_OFF);

@@ -65,11 +65,9 @@ static int send_token(Viewer *v) {
 }
 
 static void end_detached(Viewer *v) {
-        ViewerResume *r = v->resume;
         char why[128];
         snprintf(why, sizeof(why), "session %016" PRIx64 " ended: not resumed within %u s", v->session,
                  v->server->manager->config.resume_seconds);
-        (void) r;
         viewer_drop(v, 0, why);
 }
 

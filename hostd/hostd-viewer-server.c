@@ -16,8 +16,10 @@
 #include "hostd-manager.h"
 #include "hostd-udp-server.h"
 #include "hostd-viewer.h"
+#include "hostd-viewer-adapt.h"
 #include "hostd-viewer-resume.h"
 #include "log.h"
+#include "sockaddr-util.h"
 
 /* Connections per host, handshakes included: bounds what a flood of connections costs. */
 #define HOST_MAX_CONNECTIONS 1024
@@ -67,21 +69,6 @@ static int listen_socket(const char *address) {
         return fd;
 }
 
-static void peer_name(const struct sockaddr_storage *sa, char *out, size_t size) {
-        char host[INET6_ADDRSTRLEN] = "?";
-        uint16_t port = 0;
-        if (sa->ss_family == AF_INET) {
-                const struct sockaddr_in *in = (const struct sockaddr_in *) sa;
-                inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-                port = ntohs(in->sin_port);
-        } else if (sa->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) sa;
-                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-                port = ntohs(in6->sin6_port);
-        }
-        snprintf(out, size, "%s:%u", host, port);
-}
-
 static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         ViewerServer *s = userdata;
         struct sockaddr_storage sa;
@@ -96,7 +83,7 @@ static int on_accept(sd_event_source *source, int fd, uint32_t revents, void *us
                 if (cfd < 0)
                         return 0;
                 setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                peer_name(&sa, peer, sizeof(peer));
+                sockaddr_format(&sa, "", peer, sizeof(peer));
                 /* Half-open handshakes count too: a host-wide cap keeps them bounded. */
                 if (s->n_viewers >= HOST_MAX_CONNECTIONS) {
                         log_warning("viewer %s: too many connections, refusing", peer);
@@ -318,10 +305,14 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                 if (v->state != VIEWER_ACTIVE)
                         continue;
                 ViewerInfo info = { .desktop = v->ticket.desktop, .user = v->ticket.user, .session = v->session,
-                                    .interactive = v->interactive, .queued = wire_conn_queued(v->conn),
+                                    .interactive = v->interactive, .detached = viewer_is_detached(v),
+                                    .queued = wire_conn_queued(v->conn),
                                     .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
                                     .frames_skipped = v->frames_skipped,
                                     .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP };
+                ViewerLinkFigures link;
+                viewer_adapt_figures(v, &link);
+                info.link = &link;
                 fn(userdata, &info, first);
                 first = false;
         }

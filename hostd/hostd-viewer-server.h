@@ -34,10 +34,12 @@ typedef struct ViewerInfo {
         const char *desktop, *user;
         uint64_t session;
         bool interactive;
+        bool detached; /* waiting for a resume (hostd-viewer-resume.h) */
         size_t queued; /* bytes waiting to be written: bounded per viewer */
         unsigned in_flight;
         uint64_t frames_sent, frames_skipped;
         bool udp; /* on the UDP transport (else TLS) */
+        const struct ViewerLinkFigures *link; /* transport figures (hostd-viewer-adapt.h) */
 } ViewerInfo;
 typedef void (*ViewerDescribeFn)(void *userdata, const ViewerInfo *info, bool first);
 void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata);

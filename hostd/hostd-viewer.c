@@ -12,8 +12,10 @@
 #include "display-codec.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
+#include "hostd-encoder-lossy.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-viewer-adapt.h"
 #include "hostd-viewer-resume.h"
 #include "log.h"
 #include "wire-gen.h"
@@ -54,6 +56,7 @@ Viewer *viewer_free(Viewer *v) {
         sd_event_source_disable_unref(v->release);
         wire_conn_free(v->conn);
         viewer_resume_free(v->resume);
+        viewer_adapt_free(v->adapt);
         encoder_free(v->encoder);
         region_done(&v->pending);
         region_done(&v->band);
@@ -75,6 +78,9 @@ void viewer_drop(Viewer *v, int error, const char *why) {
         else
                 log_info("viewer %s (%s): %s", v->peer, v->ticket.user[0] ? v->ticket.user : "no ticket yet", why);
         bool was_interactive = v->interactive && v->state == VIEWER_ACTIVE;
+        if (v->state == VIEWER_ACTIVE)
+                viewer_adapt_log(v, "end");
+        v->adapt = viewer_adapt_free(v->adapt);
         v->state = VIEWER_CLOSING;
         v->interactive = false;
         v->io = sd_event_source_disable_unref(v->io);
@@ -132,6 +138,7 @@ typedef struct TileContext {
         Viewer *viewer;
         uint32_t frame;
         uint32_t tiles;
+        size_t bytes; /* of the tile frames taken */
 } TileContext;
 
 static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec, uint8_t quality,
@@ -153,6 +160,7 @@ static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_
                         return r;
         }
         t->tiles++;
+        t->bytes += buffer_len(out) - before;
         return 0;
 }
 
@@ -219,11 +227,48 @@ static int region_rows(const Region *src, int32_t y0, int32_t y1, Region *ret) {
  * frames are still queued), what was appended is taken back and the changes go band by band from
  * the top, until a band does not fit; the rows not sent stay pending for the next frame. A frame
  * must never be refused outright: at 4K, one lossless frame is larger than the whole bound. */
+/* Network auto-detect's per-frame budget (UDP): the pending changes go one grid row at a time
+ * from the top until the frame carries its budget's worth; the rows not reached stay pending for
+ * the next frame, which the frame rate cap lets go an interval later. */
+/* What was encoded is done: only the rows of pending from y down stay pending. */
+static int keep_pending_from(Viewer *v, int32_t y) {
+        int r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
+        if (r < 0)
+                return r;
+        Region sent = v->pending;
+        v->pending = v->band;
+        v->band = sent;
+        return 0;
+}
+
+static int viewer_encode_budget(Viewer *v, const Framebuffer *fb, TileContext *t, size_t budget) {
+        Rect bounds = region_bounds(&v->pending);
+        int32_t y = bounds.y, end = bounds.y + bounds.h, rows = ENCODER_CELL;
+        int r;
+
+        while (y < end && t->bytes < budget) {
+                int32_t y1 = MIN(end, (y / rows + 1) * rows);
+                r = region_rows(&v->pending, y, y1, &v->band);
+                if (r < 0)
+                        return r;
+                r = encoder_encode(v->encoder, fb, &v->band, &v->settings, tile_sink, t);
+                if (r == -ENOBUFS)
+                        break; /* rudp is full: this band and the rest are encoded again later */
+                if (r < 0)
+                        return r;
+                y = y1;
+        }
+        return keep_pending_from(v, y);
+}
+
 static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *t) {
         Buffer *out = wire_conn_out(v->conn);
         size_t mark = buffer_len(out);
+        size_t budget = viewer_adapt_budget(v);
         int r;
 
+        if (v->udp && budget > 0)
+                return viewer_encode_budget(v, fb, t, budget);
         r = encoder_encode(v->encoder, fb, &v->pending, &v->settings, tile_sink, t);
         if (r >= 0) {
                 region_clear(&v->pending);
@@ -264,13 +309,7 @@ static int viewer_encode_pending(Viewer *v, const Framebuffer *fb, TileContext *
                         return r;
                 y = y1;
         }
-        r = region_rows(&v->pending, y, REGION_COORD_LIMIT, &v->band);
-        if (r < 0)
-                return r;
-        Region sent = v->pending;
-        v->pending = v->band;
-        v->band = sent;
-        return 0;
+        return keep_pending_from(v, y);
 }
 
 /* Sends what changed, if flow control allows: the frame is encoded from the framebuffer as it
@@ -307,14 +346,17 @@ static int viewer_pump(Viewer *v) {
         }
         if (region_is_empty(&v->pending))
                 return 0;
-        if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight) {
+        if (viewer_in_flight(v) >= viewer_in_flight_limit(v)) {
                 v->frames_skipped++;
                 return 0; /* the changes wait in pending; an ack resumes */
         }
         if (v->udp && !viewer_udp_may_encode(v)) {
                 v->frames_skipped++;
+                v->link_waits++;
                 return 0; /* latest wins at the framebuffer: rudp drains, then we encode what is current */
         }
+        if (!viewer_adapt_may_send(v))
+                return 0; /* the frame rate cap: the changes wait for their time, latest wins */
 
         TileContext t = { .viewer = v, .frame = v->next_frame };
         r = viewer_encode_pending(v, c->fb, &t);
@@ -323,6 +365,7 @@ static int viewer_pump(Viewer *v) {
         r = viewer_end_frame(v, &t);
         if (r < 0)
                 return r;
+        viewer_adapt_frame_sent(v);
         if (!region_is_empty(&v->pending))
                 viewer_schedule_pump(v); /* the rest of a frame sent in parts */
         viewer_arm_refine(v);
@@ -336,8 +379,7 @@ static int on_refine(sd_event_source *s, uint64_t usec, void *userdata) {
         if (v->state != VIEWER_ACTIVE || !v->console || !region_is_empty(&v->pending) ||
             !encoder_has_lossy(v->encoder) || viewer_is_detached(v))
                 return 0;
-        if (viewer_in_flight(v) >= v->server->manager->config.frames_in_flight ||
-            wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
+        if (viewer_in_flight(v) >= viewer_in_flight_limit(v) || wire_conn_queued(v->conn) > VIEWER_OUT_SOFT) {
                 viewer_arm_refine(v); /* try again once acks come in or the queue drains */
                 return 0;
         }
@@ -365,6 +407,14 @@ static int on_pump(sd_event_source *s, void *userdata) {
         }
         viewer_update_io(v);
         return 0;
+}
+
+unsigned viewer_in_flight_limit(const Viewer *v) {
+        unsigned limit = v->server->manager->config.frames_in_flight;
+        RudpStats st;
+        if (v->udp && wire_conn_rudp_stats(v->conn, &st) == 0 && st.smoothed_rtt_usec > 0)
+                limit = MAX(limit, (unsigned) MIN(st.smoothed_rtt_usec / 33000 + 1, (uint64_t) 16));
+        return limit;
 }
 
 unsigned viewer_in_flight(const Viewer *v) {
@@ -485,7 +535,7 @@ static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
 }
 
 static void viewer_apply_settings(Viewer *v, const WireDisplaySettings *ds) {
-        v->settings.quality = MAX(1, MIN(100, ds->quality));
+        viewer_adapt_set_quality(v, ds->quality); /* the ceiling */
         v->settings.subsampling = MIN(3, ds->subsampling);
         v->settings.lossless_only = ds->lossless != 0;
 }
@@ -686,7 +736,7 @@ int viewer_new_conn(ViewerServer *s, WireConn *conn, const char *peer, Viewer **
                 return r;
         }
         sd_event_source_set_enabled(v->pump, SD_EVENT_OFF);
-        if ((r = viewer_conn_attached(v)) < 0) {
+        if ((r = viewer_adapt_new(v, &v->adapt)) < 0 || (r = viewer_conn_attached(v)) < 0) {
                 viewer_free(v);
                 return r;
         }

@@ -61,8 +61,10 @@ struct Viewer {
         uint32_t next_frame;
         uint32_t acked; /* frames below it are acknowledged: in flight = next_frame - acked */
         uint64_t frames_sent, frames_skipped;
+        uint64_t link_waits; /* pumps the transport held back (UDP: tiles still unsent) */
         ViewerUdp *udp; /* NULL on a stream (TLS) */
         struct ViewerResume *resume; /* session resumption (hostd-viewer-resume.h), NULL if not */
+        struct ViewerAdapt *adapt; /* network auto-detect and figures (hostd-viewer-adapt.h) */
 };
 
 /* A viewer on a TLS connection over fd (owned from now on, closed on failure too). */
@@ -94,6 +96,9 @@ void viewer_bind(Viewer *v, Console *c);
 void viewer_schedule_pump(Viewer *v);
 void viewer_send_role(Viewer *v, uint64_t interactive_session);
 unsigned viewer_in_flight(const Viewer *v);
+/* Frames a viewer may have unacknowledged: FramesInFlight=, or over UDP enough to cover the RTT at
+ * 30 frames/s (at most 16): the pump is paced by rudp there, the acks only guard the viewer. */
+unsigned viewer_in_flight_limit(const Viewer *v);
 
 /* Roles, kept by the server per desktop: one interactive viewer at most. */
 bool viewer_server_claim_interactive(ViewerServer *s, Viewer *v);

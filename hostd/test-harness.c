@@ -406,7 +406,7 @@ int harness_viewer_new_ticket(Harness *h, const char *ticket, const ClientOption
                             on_viewer_io, v);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_viewer_timer, v);
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_viewer_timer, v); /* rudp: no 250 ms slack */
         if (r < 0)
                 return r;
         viewer_update_io(v);
@@ -477,6 +477,8 @@ int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const 
         v->role = 1;
         v->callbacks = callbacks ? *callbacks : (ClientCallbacks) {};
         v->userdata = userdata;
+        v->client_path = ct;
+        v->server_path = st;
         r = client_session_new_conn(cc, ticket, ticket_len, options, &harness_callbacks, v, &v->session);
         if (r < 0)
                 return r;
@@ -484,7 +486,7 @@ int harness_viewer_new_udp(Harness *h, const char *user, TicketRole role, const 
                             on_viewer_io, v);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 0, on_viewer_timer, v);
+        r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX, 1, on_viewer_timer, v); /* rudp: no 250 ms slack */
         if (r < 0)
                 return r;
         harness_viewer_kick(v); /* sends the hello */

@@ -87,6 +87,9 @@ typedef struct HarnessViewer {
         unsigned frames, modes, cursors, roles, notices;
         unsigned reconnecting, resumed; /* on_reconnecting and on_resumed calls */
         uint32_t last_frame;
+        /* harness_viewer_new_udp(): the datagram transports (fd-datagram.h) under each end, owned by
+         * the connections, to change their impairment while the session runs. */
+        DatagramTransport *client_path, *server_path;
 } HarnessViewer;
 
 /* Connects (non-blocking: the handshake runs in the loop). callbacks and options may be NULL. */

@@ -19,10 +19,6 @@ import linkemutest as le
 import tandemtest as tt
 import viewertest as vt
 
-from importlib import import_module
-
-NamespacedHostd = import_module("test-viewer-udp").NamespacedHostd
-
 
 class Lines:
     """The viewer's stderr, read as it comes."""
@@ -67,7 +63,7 @@ def main():
     first, second = secrets.token_hex(6), secrets.token_hex(6)
     exe = os.path.join(os.environ["TANDEM_BUILD_DIR"], "tools", "tandem-linkemu")
     with le.LinkEmu(exe, seed=6) as link, tt.Domain("viewer-auto") as dom, \
-            ht.context(NamespacedHostd(dom.name, keys, link).start()) as hostd:
+            ht.context(vt.NamespacedHostd(dom.name, keys, link).start()) as hostd:
         link.ctl("set dir=both delay=10ms udp-blackhole=on")
         dom.start()
         dom.wait_serial("login:", timeout=180)

@@ -14,36 +14,7 @@ import linkemutest as le
 import tandemtest as tt
 import viewertest as vt
 
-IMPAIRMENT = "dir=both delay=10ms loss=5% reorder=10% reorder-delay=5ms"
-
-
-class NamespacedHostd(vt.ViewerHostd):
-    """A ViewerHostd inside the emulator's namespace a (libvirt and the control socket are files,
-    so they work from there), listening on the namespace's address."""
-
-    def __init__(self, domains, keys, link):
-        self.link = link
-        super().__init__(domains, keys)
-        with open(self.config) as f:
-            text = f.read()
-        with open(self.config, "w") as f:
-            f.write(text.replace(f"Listen=127.0.0.1:{self.port}", f"Listen={link.addr_a}:{self.port}"))
-
-    @property
-    def address(self):
-        return f"{self.link.addr_a}:{self.port}"
-
-    def start(self):
-        real = subprocess.Popen
-
-        def in_namespace(args, **kw):
-            return real(self.link.argv("a", list(args)), **kw)
-
-        subprocess.Popen = in_namespace
-        try:
-            return super().start()
-        finally:
-            subprocess.Popen = real
+IMPAIRMENT = os.environ.get("TEST_IMPAIRMENT", "dir=both delay=10ms loss=5% reorder=10% reorder-delay=5ms")
 
 
 def main():
@@ -53,7 +24,7 @@ def main():
     token = secrets.token_hex(6)
     exe = os.path.join(os.environ["TANDEM_BUILD_DIR"], "tools", "tandem-linkemu")
     with le.LinkEmu(exe, seed=4) as link, tt.Domain("viewer-udp") as dom, \
-            ht.context(NamespacedHostd(dom.name, keys, link).start()) as hostd:
+            ht.context(vt.NamespacedHostd(dom.name, keys, link).start()) as hostd:
         link.ctl(f"set {IMPAIRMENT}")
         dom.start()
         dom.wait_serial("login:", timeout=180)
@@ -69,6 +40,8 @@ def main():
         try:
             dom.wait_serial(token, timeout=120)
         except TimeoutError:
+            print(f"hostd's status: {hostd.status()}")
+            print(f"link: {link.stats()}")
             proc.kill()
             print(vt.finish(proc)[1])
             raise

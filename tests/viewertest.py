@@ -60,6 +60,36 @@ class ViewerHostd(ht.Hostd):
         return self.keys.mint(desktop, self.address, cert=self.cert, **kw)
 
 
+class NamespacedHostd(ViewerHostd):
+    """A ViewerHostd inside one of tandem-linkemu's namespaces (side "a" or "b"), listening on
+    that namespace's address. libvirt and the control socket are Unix sockets, which work across
+    network namespaces. viewers_extra: more [Viewers] settings (e.g. "ResumeSeconds=5\n")."""
+
+    def __init__(self, domains, keys, link, side="a", viewers_extra="", **kw):
+        self.link, self.side = link, side
+        super().__init__(domains, keys, **kw)
+        with open(self.config) as f:
+            text = f.read()
+        text = text.replace(f"Listen=127.0.0.1:{self.port}", f"Listen={self.host}:{self.port}")
+        with open(self.config, "w") as f:
+            f.write(text + viewers_extra)
+        self.wrapper = os.path.join(self.dir, "hostd-in-namespace")
+        with open(self.wrapper, "w") as f:
+            f.write(f"#!/bin/sh\nexec ip netns exec {link.ns[side]} {ht.Hostd.binary()} \"$@\"\n")
+        os.chmod(self.wrapper, 0o700)
+
+    def binary(self):
+        return self.wrapper
+
+    @property
+    def host(self):
+        return self.link.addr_a if self.side == "a" else self.link.addr_b
+
+    @property
+    def address(self):
+        return f"{self.host}:{self.port}"
+
+
 def viewer(ticket, script=None, out=None, args=(), timeout=300):
     """Starts a headless tandem-viewer; returns (Popen, script path)."""
     cmd = [tool("tandem-viewer"), "--headless", "--timeout", str(timeout), *args]
