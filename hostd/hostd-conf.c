@@ -74,6 +74,10 @@ static bool transport_match(const char *pattern, HostdTransport t, void *userdat
         return true;
 }
 
+int hostd_transport_overrides_check(const char *overrides) {
+        return overrides_foreach(overrides, NULL, NULL) < 0 ? -EINVAL : 0;
+}
+
 HostdTransport hostd_config_transport(const HostdConfig *c, const char *desktop) {
         TransportMatch m = { .desktop = desktop, .found = c->transport };
         (void) overrides_foreach(c->transport_overrides, transport_match, &m);
@@ -156,7 +160,7 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
                         *error = NULL;
                 return -EINVAL;
         }
-        if (overrides_foreach(c->transport_overrides, NULL, NULL) < 0) {
+        if (hostd_transport_overrides_check(c->transport_overrides) < 0) {
                 if (asprintf(error, "%s: Invalid TransportOverrides= `%s' (DESKTOP-PATTERN:auto|udp|tcp ...)", path,
                              c->transport_overrides) < 0)
                         *error = NULL;

@@ -42,6 +42,8 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
 bool hostd_config_watches(const HostdConfig *c, const char *domain);
 /* The transport policy of a desktop: its first matching override, else Transport=. */
 HostdTransport hostd_config_transport(const HostdConfig *c, const char *desktop);
+/* Whether TransportOverrides= text is well-formed: 0 or -EINVAL. */
+int hostd_transport_overrides_check(const char *overrides);
 /* Whether the policy lets a viewer in over UDP (udp) or TCP (!udp). */
 bool hostd_transport_allows(HostdTransport t, bool udp);
 const char *hostd_transport_to_string(HostdTransport t);
