@@ -88,6 +88,8 @@ int client_session_new_conn(WireConn *conn, const uint8_t *ticket, size_t ticket
 ClientSession *client_session_free(ClientSession *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ClientSession *, client_session_free);
 
+/* CLIENT_TRANSPORT_AUTO sessions (from client_session_new()) answer an epoll fd holding every
+ * connection they wait on (the race, a UDP probe), for EPOLLIN only. */
 int client_session_fd(ClientSession *s);
 uint32_t client_session_poll_events(ClientSession *s); /* EPOLLIN / EPOLLOUT */
 /* Does all pending work; returns 0, or <0 once the session is closed (on_closed was called). */
