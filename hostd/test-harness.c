@@ -22,6 +22,7 @@
 #include "hostd-manager-fd.h"
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
+#include "check.h"
 #include "log.h"
 #include "ticket-test-key.h"
 #include "tls.h"
@@ -72,6 +73,21 @@ int harness_run_until(Harness *h, bool (*done)(void *userdata), void *userdata, 
                 if (r < 0)
                         return r;
         }
+}
+
+bool harness_screen_is(void *userdata) {
+        const HarnessScreen *want = userdata;
+        const ClientFramebuffer *fb = client_session_framebuffer(want->viewer->session);
+        check(!want->viewer->closed);
+        if (want->viewer->frames == 0 || !fb->pixels || fb->width != want->w || fb->height != want->h)
+                return false;
+        for (uint32_t y = 0; y < want->h; y++) {
+                const uint32_t *line = (const uint32_t *) (fb->pixels + (size_t) y * fb->stride);
+                for (uint32_t x = 0; x < want->w; x++)
+                        if ((line[x] & 0xffffff) != (want->px[(size_t) y * want->w + x] & 0xffffff))
+                                return false;
+        }
+        return true;
 }
 
 static bool qemu_ready(void *userdata) {

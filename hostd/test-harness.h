@@ -57,6 +57,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Harness *, harness_free);
  * CLOCK_MONOTONIC passed: 0 or -ETIMEDOUT, or the loop's error. done NULL: run for timeout_usec. */
 int harness_run_until(Harness *h, bool (*done)(void *userdata), void *userdata, uint64_t timeout_usec);
 
+
 /* The desktop's console (NULL until the display listed its consoles). */
 Console *harness_console(Harness *h);
 /* A Scanout of w x h x8r8g8b8 pixels (stride w * 4) from the fake QEMU, and runs the loop until
@@ -91,6 +92,15 @@ typedef struct HarnessViewer {
          * the connections, to change their impairment while the session runs. */
         DatagramTransport *client_path, *server_path;
 } HarnessViewer;
+
+/* A harness_run_until() predicate: the viewer has a frame and its framebuffer is w x h pixels equal
+ * to px (XRGB; the top byte is ignored). A viewer that closed meanwhile aborts the test. */
+typedef struct HarnessScreen {
+        HarnessViewer *viewer;
+        uint32_t w, h;
+        const uint32_t *px;
+} HarnessScreen;
+bool harness_screen_is(void *userdata);
 
 /* Connects (non-blocking: the handshake runs in the loop). callbacks and options may be NULL. */
 int harness_viewer_new(Harness *h, const char *user, TicketRole role, const ClientOptions *options,

@@ -25,27 +25,6 @@ static void paint(uint32_t *px, uint32_t w, uint32_t h, uint32_t seed) {
                         px[(size_t) y * w + x] = ((x / 8 + y / 8 + seed) % 3) * 0x405060 + seed * 0x010203;
 }
 
-typedef struct Want {
-        HarnessViewer *viewer;
-        uint32_t w, h;
-        const uint32_t *px;
-} Want;
-
-static bool screen_is(void *userdata) {
-        Want *want = userdata;
-        const ClientFramebuffer *fb = client_session_framebuffer(want->viewer->session);
-        check(!want->viewer->closed);
-        if (want->viewer->frames == 0 || !fb->pixels || fb->width != want->w || fb->height != want->h)
-                return false;
-        for (uint32_t y = 0; y < want->h; y++) {
-                const uint32_t *line = (const uint32_t *) (fb->pixels + (size_t) y * fb->stride);
-                for (uint32_t x = 0; x < want->w; x++)
-                        if ((line[x] & 0xffffff) != (want->px[(size_t) y * want->w + x] & 0xffffff))
-                                return false;
-        }
-        return true;
-}
-
 static bool welcomed(void *userdata) {
         HarnessViewer *v = userdata;
         check(!v->closed);
@@ -155,8 +134,8 @@ static void test_udp_first(void) {
         check(reports.n == 1 && reports.kinds[0] == WIRE_CONN_RUDP);
         Viewer *sv = server_viewer(h, client_session_id(v->session));
         check(sv && sv->udp);
-        Want want = { .viewer = v, .w = 160, .h = 120, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        HarnessScreen want = { .viewer = v, .w = 160, .h = 120, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
         unsigned n = type_keys(h, v, 0, 20, 1000);
         check_keys(h, n);
         /* Only the one session exists at hostd: the TCP path never said hello. */
@@ -186,8 +165,8 @@ static void test_fallback_and_move(void) {
         uint64_t session = client_session_id(v->session);
         Viewer *sv = server_viewer(h, session);
         check(sv && !sv->udp);
-        Want want = { .viewer = v, .w = 160, .h = 120, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        HarnessScreen want = { .viewer = v, .w = 160, .h = 120, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
         unsigned n = type_keys(h, v, 0, 20, 10000);
 
         /* UDP back: keys typed all along the move. */
@@ -205,7 +184,7 @@ static void test_fallback_and_move(void) {
         check(viewer_server_count(h->manager->viewers, h->desktop) == 1);
         paint(screen, 160, 120, 5);
         check(harness_scanout(h, 160, 120, screen) >= 0);
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
 
         /* UDP cut: silent after dead_after, the session resumes on TCP. */
         udp_server_set_blackhole(udp_of(h), true);
@@ -224,7 +203,7 @@ static void test_fallback_and_move(void) {
         check(client_session_id(v->session) == session);
         n = type_keys(h, v, n, 10, 10000);
         check_keys(h, n);
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
         check(reports.n == 4 && reports.kinds[0] == WIRE_CONN_STREAM && reports.kinds[1] == WIRE_CONN_RUDP &&
               reports.kinds[2] == WIRE_CONN_STREAM && reports.kinds[3] == WIRE_CONN_RUDP);
         printf("fallback and move: %u keys, %u on_transport reports, session %016llx\n", n, reports.n,
@@ -297,8 +276,8 @@ static void test_policy_udp(void) {
         udp_server_set_blackhole(udp_of(h), false);
         check(harness_run_until(h, welcomed, v, WAIT) == 0);
         check(client_session_transport(v->session) == WIRE_CONN_RUDP);
-        Want want = { .viewer = v, .w = 64, .h = 64, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        HarnessScreen want = { .viewer = v, .w = 64, .h = 64, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
         harness_viewer_free(v);
         harness_free(h);
         free(screen);

@@ -49,31 +49,6 @@ static void paint(uint32_t *px, uint32_t w, uint32_t h, uint32_t seed) {
                 }
 }
 
-static bool fb_equals(HarnessViewer *v, uint32_t w, uint32_t h, const uint32_t *px) {
-        const ClientFramebuffer *fb = client_session_framebuffer(v->session);
-        if (!fb->pixels || fb->width != w || fb->height != h)
-                return false;
-        for (uint32_t y = 0; y < h; y++) {
-                const uint32_t *line = (const uint32_t *) (fb->pixels + (size_t) y * fb->stride);
-                for (uint32_t x = 0; x < w; x++)
-                        if ((line[x] & 0xffffff) != (px[(size_t) y * w + x] & 0xffffff))
-                                return false;
-        }
-        return true;
-}
-
-typedef struct Want {
-        HarnessViewer *viewer;
-        uint32_t w, h;
-        const uint32_t *px;
-} Want;
-
-static bool screen_is(void *userdata) {
-        Want *want = userdata;
-        check(!want->viewer->closed);
-        return want->viewer->frames > 0 && fb_equals(want->viewer, want->w, want->h, want->px);
-}
-
 static bool welcomed(void *userdata) {
         HarnessViewer *v = userdata;
         check(!v->closed);
@@ -101,14 +76,14 @@ static void test_clean(void) {
         HarnessViewer *v;
         check(harness_viewer_new_udp(h, "udp", TICKET_ROLE_INTERACTIVE, NULL, NULL, &lossless, NULL, NULL, &v) >= 0);
         check(client_session_transport(v->session) == WIRE_CONN_RUDP);
-        Want want = { .viewer = v, .w = 320, .h = 200, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        HarnessScreen want = { .viewer = v, .w = 320, .h = 200, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
 
         uint32_t *next = malloc(200 * 120 * 4);
         paint(next, 200, 120, 2);
         check(fake_qemu_scanout(h->qemu, 200, 120, 200 * 4, FAKE_QEMU_XRGB, next, 200 * 120 * 4) >= 0);
-        want = (Want) { .viewer = v, .w = 200, .h = 120, .px = next };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        want = (HarnessScreen) { .viewer = v, .w = 200, .h = 120, .px = next };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
         check(v->modes >= 2);
 
         RudpStats st;
@@ -162,8 +137,8 @@ static void test_lossy(void) {
                 check(k.press == (i % 2 == 0));
         }
 
-        Want want = { .viewer = v, .w = W, .h = H, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        HarnessScreen want = { .viewer = v, .w = W, .h = H, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
 
         RudpStats cs, ss;
         check(client_session_rudp_stats(v->session, &cs) == 0);
@@ -230,8 +205,8 @@ static void test_dtls(void) {
         HarnessViewer *v;
         check(harness_viewer_new(h, "dtls", TICKET_ROLE_INTERACTIVE, &udp, NULL, NULL, &v) >= 0);
         check(client_session_transport(v->session) == WIRE_CONN_RUDP);
-        Want want = { .viewer = v, .w = 320, .h = 200, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        HarnessScreen want = { .viewer = v, .w = 320, .h = 200, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
         UdpServerCounters c = counters(h);
         check(c.established == 1 && c.peers == 1 && c.handshakes == 0);
 
@@ -308,8 +283,8 @@ static void test_dtls(void) {
         check(!v->closed);
         paint(patch, 64, 64, 9);
         update(h, screen, 320, 128, 64, 64, 64, patch);
-        want = (Want) { .viewer = v, .w = 320, .h = 200, .px = screen };
-        check(harness_run_until(h, screen_is, &want, WAIT) == 0);
+        want = (HarnessScreen) { .viewer = v, .w = 320, .h = 200, .px = screen };
+        check(harness_run_until(h, harness_screen_is, &want, WAIT) == 0);
 
         for (int i = 0; i < 200; i++)
                 close(flood[i]);

@@ -109,16 +109,9 @@ def main():
         tt.virsh("suspend", dom.name)  # a still screen: the text cursor stops blinking
         code = proc.wait(timeout=120)
         assert code == vt.EXIT_OK, f"viewer exited {code}:\n{out.text()}\nhostd:\n{hostd.log()[-4000:]}"
-        with open(dom.serial_log, errors="replace") as f:
-            serial = f.read()
-        for token in (first, second):
-            typed = serial.count(token)
-            assert typed == 1, f"the token {token} shows up {typed} times on the serial log"
+        vt.assert_typed_once(dom, first, second)
         print(f"both tokens reached the serial log once; udp listener: {hostd.status()['udp']}")
-        seen = tt.read_ppm(shot)
-        mine = tt.read_ppm(hostd.dump(dom.name))
-        assert seen == mine, "viewer and hostd framebuffers differ"
-        assert vt.echoed_on_screen(seen, second), "the second token is not on the viewer's screen"
+        vt.assert_screen_is_hostds(shot, hostd, dom, second)
         print("the viewer's screen is exactly hostd's, with the second token on it")
     print("ok")
     return 0

@@ -88,15 +88,8 @@ def resume_case(link, dom, keys):
             code, log = finish(proc, 120)
             assert code == vt.EXIT_OK, f"viewer exited {code}:\n{log}"
             assert "reconnecting" in log and f"resumed session {int(session, 16)}" in log, log
-            with open(dom.serial_log, errors="replace") as f:
-                serial = f.read()
-            # echo's output, through tee: the parts in order, each once (a lost key would break
-            # the token, a doubled one would show twice).
-            assert serial.count(token) == 1, f"token {token} {serial.count(token)} times on the serial log"
-            for p in parts:
-                assert serial.count(p) == 1, f"part {p} lost or doubled"
-            seen, mine = tt.read_ppm(shot), tt.read_ppm(hostd.dump(dom.name))
-            assert seen == mine, "after the resume, the viewer's screen differs from hostd's"
+            vt.assert_typed_once(dom, token, *parts)  # echo's output through tee: in order, each once
+            vt.assert_screen_is_hostds(shot, hostd, dom)
             assert hostd.log().count("alice watching") == 1, "a second session was opened"
         finally:
             tt.virsh("resume", dom.name)

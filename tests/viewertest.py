@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 
 import hostdtest as ht
+import tandemtest as tt
 
 BUILD = os.environ.get("TANDEM_BUILD_DIR", "")
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED, EXIT_CONNECTION, EXIT_SCRIPT, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
@@ -111,6 +112,23 @@ def viewer(ticket, script=None, out=None, args=(), timeout=300):
 def finish(proc, timeout=300):
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out + err
+
+
+def assert_typed_once(dom, *texts):
+    """Each text (a token echoed through tee) is on the guest's serial log exactly once: a lost
+    key would break it, a doubled one would show it twice."""
+    with open(dom.serial_log, errors="replace") as f:
+        serial = f.read()
+    for text in texts:
+        n = serial.count(text)
+        assert n == 1, f"{text!r} shows up {n} times on the serial log"
+
+
+def assert_screen_is_hostds(shot, hostd, dom, token=None):
+    """The viewer's saved screen (a PPM) equals hostd's framebuffer exactly, with token on it."""
+    seen = tt.read_ppm(shot)
+    assert seen == tt.read_ppm(hostd.dump(dom.name)), "the viewer's screen differs from hostd's"
+    assert token is None or echoed_on_screen(seen, token), f"{token} is not on the viewer's screen"
 
 
 CELL_W, CELL_H = 9, 16
