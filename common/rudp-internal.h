@@ -76,6 +76,7 @@ typedef struct SentPacket {
         uint64_t number;
         SentState state;
         bool ack_eliciting, credit, close, parity, protected;
+        bool startup;         /* sent while STARTUP/DRAIN overfilled the bottleneck: its loss is not the link's */
         uint32_t size;
         uint64_t time_sent;
         uint64_t fec_group;

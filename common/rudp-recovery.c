@@ -172,8 +172,12 @@ static void on_lost(Rudp *r, SentPacket *p, RudpRateSample *rs) {
         if (p->ack_eliciting)
                 r->inflight -= p->size;
         r->stats.packets_lost++;
-        r->win_lost++;
-        r->win_sent_resolved++;
+        /* STARTUP overfills the bottleneck on purpose: its drops say nothing about the link's
+         * random loss, and on a slow link they would steer FEC for half a minute. */
+        if (!p->startup) {
+                r->win_lost++;
+                r->win_sent_resolved++;
+        }
         if (rs) {
                 rs->newly_lost += p->size;
                 rs->lost_packets++;

@@ -350,6 +350,8 @@ static inline uint64_t pace_time(const Rudp *r) {
 static ssize_t finish(Rudp *r, SentPacket *p, RudpWriter *w, size_t header_len, uint64_t now) {
         p->size = (uint32_t) w->len;
         p->time_sent = now;
+        /* Filling the pipe (not an application sending less than it could) */
+        p->startup = (r->bbr.state == RUDP_CC_STARTUP && r->app_limited_until == 0) || r->bbr.state == RUDP_CC_DRAIN;
         if (p->protected) {
                 int k = rudp_fec_encoder_add(r->fec_enc, p->number, w->p + header_len, w->len - header_len, now);
                 if (k < 0)

@@ -242,7 +242,8 @@ static void test_urgent(void) {
         SimLinkConfig lossy = link_cfg(10000000, 20 * MS, 0.05), clean = link_cfg(10000000, 20 * MS, 0);
         lossy.reorder = 0.02;
         lossy.reorder_usec = 2 * MS;
-        RunResult r = run_messages(RUDP_RELIABLE_ORDERED, 3000, 200, &lossy, &lossy, RUDP_FEC_AUTO, 0, 0, 11, 120 * SEC);
+        /* Long enough to leave STARTUP: only then is the loss measured (and copies made). */
+        RunResult r = run_messages(RUDP_RELIABLE_ORDERED, 20000, 200, &lossy, &lossy, RUDP_FEC_AUTO, 0, 0, 11, 120 * SEC);
         check(r.a.urgent_copies > 0); /* b's few messages may all go before it has measured the loss */
         printf("urgent at 5%% loss: %llu copies, %llu retransmits, %llu packets lost\n",
                (unsigned long long) r.a.urgent_copies, (unsigned long long) r.a.retransmits,
@@ -423,9 +424,10 @@ static void test_fec_adapt(void) {
         static const double losses[] = { 0, 0.02, 0.10 };
         unsigned prev_m = 0;
         for (size_t i = 0; i < ELEMENTSOF(losses); i++) {
-                SimLinkConfig l = link_cfg(0, 20 * MS, losses[i]);
-                SimLinkConfig back = link_cfg(0, 20 * MS, 0);
-                RunResult r = run_messages(RUDP_RELIABLE_UNORDERED, 3000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 20 + i, 60 * SEC);
+                /* A bottleneck, so that STARTUP ends: only then is the loss measured. */
+                SimLinkConfig l = link_cfg(20000000, 20 * MS, losses[i]);
+                SimLinkConfig back = link_cfg(20000000, 20 * MS, 0);
+                RunResult r = run_messages(RUDP_RELIABLE_UNORDERED, 6000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 20 + i, 60 * SEC);
                 printf("fec auto at %.0f%% loss: measured %.2f%%, k %u m %u, parity %llu, recovered %llu, retransmits %llu\n",
                        losses[i] * 100, r.a.loss_rate * 100, r.a.fec_k, r.a.fec_m, (unsigned long long) r.a.fec_parity_sent,
                        (unsigned long long) r.b.fec_recovered, (unsigned long long) r.a.retransmits);
