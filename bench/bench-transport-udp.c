@@ -1,6 +1,7 @@
 /* The UDP side of bench-transport: Tandem's rudp (congestion control, pacing, FEC, selective
  * acks) over DTLS 1.2 (cookie exchange, the receiver's certificate pinned) over one UDP socket,
- * small messages on reliable channel 0, bulk on reliable channel 1.
+ * through the daemons' own DatagramTransport (dtls-datagram.c), small messages on reliable
+ * channel 0, bulk on reliable channel 1.
  * The event loop is what hostd's and the viewer's do, reduced to one peer: datagrams in, timers,
  * datagrams out while the transport lets them go, sleep until its next deadline (ppoll, so
  * pacing keeps its microseconds). */
@@ -16,7 +17,7 @@
 #include <unistd.h>
 
 #include "bench-transport.h"
-#include "dtls.h"
+#include "dtls-datagram.h"
 #include "macro.h"
 #include "rudp.h"
 #include "tls.h"
@@ -27,9 +28,9 @@ typedef struct UdpPeer {
         int fd;
         bool server;
         DtlsContext *ctx;
-        DtlsEndpoint *dtls;     /* server: NULL until a ClientHello with a valid cookie */
+        DatagramTransport *path; /* server: NULL until a ClientHello with a valid cookie */
         Rudp *rudp;             /* NULL until DTLS is established */
-        uint8_t pending[DTLS_DATAGRAM_MAX]; /* a datagram the socket refused: sent first */
+        uint8_t pending[DTLS_DATAGRAM_MAX]; /* a plaintext datagram the socket refused: sent first */
         size_t pending_len;
         bool closed;
 } UdpPeer;
@@ -69,90 +70,76 @@ static int accept_hello(UdpPeer *p, const uint8_t *d, size_t n, const struct soc
                         uint64_t now) {
         uint8_t reply[DTLS_DATAGRAM_MAX];
         size_t reply_len = 0;
+        DtlsEndpoint *e;
         int r = dtls_cookie_check(p->ctx, (const struct sockaddr *) from, len, d, n, reply, sizeof(reply), &reply_len);
         if (r == 0) {
                 if (reply_len > 0)
                         (void) sendto(p->fd, reply, reply_len, MSG_DONTWAIT, (const struct sockaddr *) from, len);
                 return 0;
         }
-        if (r < 0)
+        if (r < 0 || (r = dtls_endpoint_new_server(p->ctx, (const struct sockaddr *) from, len, now, &e)) < 0)
                 return r;
-        if (connect(p->fd, (const struct sockaddr *) from, len) < 0)
-                return -errno;
-        return dtls_endpoint_new_server(p->ctx, (const struct sockaddr *) from, len, now, &p->dtls);
+        return dtls_datagram_new_server(e, p->fd, (const struct sockaddr *) from, len, NULL, NULL, &p->path);
+}
+
+/* Plaintext datagrams the transport holds into rudp (made once DTLS is up). */
+static int drain_path(UdpPeer *p, uint64_t now) {
+        uint8_t d[DTLS_DATAGRAM_MAX];
+        ssize_t n;
+        int r;
+        while ((n = p->path->ops->recv(p->path, d, sizeof(d))) > 0) {
+                if (!p->rudp)
+                        continue;
+                r = rudp_receive_datagram(p->rudp, d, (size_t) n, now);
+                if (r < 0)
+                        return r;
+        }
+        if (n < 0 && n != -EAGAIN)
+                return (int) n;
+        if (!p->rudp && p->path->ops->max_payload(p->path) > 0 && (r = new_rudp(p, now)) < 0)
+                return r;
+        return 0;
 }
 
 static int receive_all(UdpPeer *p, uint64_t now) {
         uint8_t d[2048];
+        int r;
+        if (!p->server) /* a client transport reads its own connected socket */
+                return p->path ? drain_path(p, now) : 0;
         for (;;) {
                 struct sockaddr_storage from;
                 socklen_t flen = sizeof(from);
                 ssize_t n = recvfrom(p->fd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *) &from, &flen);
                 if (n < 0)
-                        return errno == EAGAIN || errno == ECONNREFUSED ? 0 : -errno;
-                int r;
-                if (!p->dtls) {
+                        return errno == EAGAIN ? 0 : -errno;
+                if (!p->path) {
                         if ((r = accept_hello(p, d, (size_t) n, &from, flen, now)) < 0)
                                 return r;
-                        if (!p->dtls)
+                        if (!p->path)
                                 continue;
                 }
-                r = dtls_endpoint_feed(p->dtls, d, (size_t) n, now);
-                if (r == -ECONNRESET) {
-                        p->closed = true;
-                        return 0;
-                }
-                if (r < 0)
+                if ((r = dtls_datagram_feed(p->path, d, (size_t) n, now)) < 0 || (r = drain_path(p, now)) < 0)
                         return r;
-                if (!p->rudp && dtls_endpoint_established(p->dtls) && (r = new_rudp(p, now)) < 0)
-                        return r;
-                ssize_t m;
-                while ((m = dtls_endpoint_read(p->dtls, d, sizeof(d))) > 0) {
-                        if (!p->rudp)
-                                continue;
-                        r = rudp_receive_datagram(p->rudp, d, (size_t) m, now);
-                        if (r == -ECONNRESET) {
-                                p->closed = true;
-                                return 0;
-                        }
-                        if (r < 0)
-                                return r;
-                }
-        }
-}
-
-/* Ciphertext out: the refused datagram first, then what DTLS has queued. */
-static int flush_dtls(UdpPeer *p) {
-        for (;;) {
-                if (p->pending_len == 0) {
-                        ssize_t n = p->dtls ? dtls_endpoint_pull(p->dtls, p->pending, sizeof(p->pending)) : 0;
-                        if (n <= 0)
-                                return (int) n;
-                        p->pending_len = (size_t) n;
-                }
-                if (send(p->fd, p->pending, p->pending_len, MSG_DONTWAIT) < 0) {
-                        if (errno == EAGAIN || errno == ENOBUFS)
-                                return -EAGAIN;
-                        if (errno != ECONNREFUSED)
-                                return -errno;
-                }
-                p->pending_len = 0;
         }
 }
 
 static int send_all(UdpPeer *p, uint64_t now) {
-        uint8_t plain[DTLS_DATAGRAM_MAX];
+        if (!p->rudp)
+                return 0;
         for (;;) {
-                int r = flush_dtls(p);
+                if (p->pending_len == 0) {
+                        ssize_t n = rudp_next_datagram(p->rudp, p->pending,
+                                                       p->path->ops->max_payload(p->path), now);
+                        if (n <= 0)
+                                return (int) n;
+                        p->pending_len = (size_t) n;
+                }
+                int r = p->path->ops->send(p->path, p->pending, p->pending_len);
                 if (r == -EAGAIN)
                         return 0;
-                if (r < 0 || !p->rudp)
+                if (r < 0 && r != -EMSGSIZE)
                         return r;
-                ssize_t n = rudp_next_datagram(p->rudp, plain, dtls_endpoint_max_plaintext(p->dtls), now);
-                if (n <= 0)
-                        return (int) n;
-                if ((r = dtls_endpoint_write(p->dtls, plain, (size_t) n)) < 0)
-                        return r;
+                p->pending_len = 0; /* sent, or lost to a smaller path (rudp recovers it) */
         }
 }
 
@@ -194,7 +181,7 @@ static void describe(const Rudp *r, char *out, size_t size, const char *name) {
                  (unsigned long long) s.packets_lost, (unsigned long long) s.bytes_sent);
 }
 
-static int open_dtls(const BenchOptions *o, UdpPeer *p, uint64_t now) {
+static int open_dtls(const BenchOptions *o, UdpPeer *p) {
         char *error = NULL;
         p->ctx = o->sender ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
         if (!p->ctx) {
@@ -206,13 +193,15 @@ static int open_dtls(const BenchOptions *o, UdpPeer *p, uint64_t now) {
         uint8_t pin[TLS_FINGERPRINT_SIZE];
         if (tls_cert_fingerprint_file(o->cert, pin) < 0)
                 return -EINVAL;
-        return dtls_endpoint_new_client(p->ctx, pin, now, &p->dtls);
+        int r = dtls_datagram_new_client(p->ctx, p->fd, pin, &p->path);
+        p->fd = r < 0 ? -1 : p->fd; /* owned by the transport from now on, even on failure */
+        return r;
 }
 
 static uint64_t next_wake(const UdpPeer *p) {
         uint64_t t = p->rudp ? rudp_next_timeout(p->rudp) : UINT64_MAX;
-        if (p->dtls && !dtls_endpoint_established(p->dtls))
-                t = MIN(t, dtls_endpoint_next_timeout(p->dtls));
+        if (p->path && p->path->ops->next_timeout)
+                t = MIN(t, p->path->ops->next_timeout(p->path));
         return t;
 }
 
@@ -225,7 +214,7 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                 return r;
         uint64_t now = bench_now_usec(), next_small = now;
         uint64_t give_up = now + (uint64_t) ((o->warmup + o->seconds + 30) * 1e6);
-        if ((r = open_dtls(o, &p, now)) < 0)
+        if ((r = open_dtls(o, &p)) < 0)
                 return r;
         bool started = false;
 
@@ -235,8 +224,8 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                         break;
                 if ((r = receive_all(&p, now)) < 0)
                         break;
-                if (p.dtls && !dtls_endpoint_established(p.dtls))
-                        dtls_endpoint_on_timeout(p.dtls, now);
+                if (p.path && p.path->ops->on_timeout)
+                        p.path->ops->on_timeout(p.path, now);
                 if (p.rudp) {
                         rudp_on_timeout(p.rudp, now);
                         if (o->sender)
@@ -268,11 +257,13 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
         if (o->sender && p.rudp) {
                 char s[1024];
                 describe(p.rudp, s, sizeof(s), "rudp_sender");
-                fprintf(stderr, "{%s,\"cipher\":\"%s\"}\n", s, dtls_endpoint_cipher(p.dtls));
+                fprintf(stderr, "{%s,\"cipher\":\"%s\"}\n", s, dtls_endpoint_cipher(dtls_datagram_endpoint(p.path)));
         }
         rudp_free(p.rudp);
-        dtls_endpoint_free(p.dtls);
+        bool owned = o->sender; /* the client transport owns the socket */
+        datagram_transport_free(p.path);
         dtls_context_free(p.ctx);
-        close(p.fd);
+        if (!owned)
+                close(p.fd);
         return r == -ECONNRESET || r == -EPIPE ? 0 : MIN(r, 0);
 }
