@@ -30,22 +30,28 @@ struct WireConn {
         WireReplay *replay;          /* session resumption, or NULL */
         size_t scanned;              /* bytes at the front of out already seen by the replay */
         char reason[384]; /* room for a transport reason with two fingerprints */
+        const WireProtocol *proto;
         const WireConnBackend *backend; /* NULL: frames over the byte stream transport */
         void *backend_data;
 };
 
-int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret) {
+int wire_conn_new_protocol(ByteTransport *t, size_t out_limit, const WireProtocol *proto, WireConn **ret) {
         WireConn *c = calloc(1, sizeof(WireConn));
         if (!c) {
                 byte_transport_free(t);
                 return -ENOMEM;
         }
         c->transport = t;
-        buffer_init(&c->in, WIRE_CONN_IN_LIMIT);
+        c->proto = proto;
+        buffer_init(&c->in, WIRE_HEADER_SIZE + proto->known_size_max);
         buffer_init(&c->out, out_limit);
         c->accept = WIRE_DIR_BOTH;
         *ret = c;
         return 0;
+}
+
+int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret) {
+        return wire_conn_new_protocol(t, out_limit, &wire_protocol, ret);
 }
 
 int wire_conn_new_backend(const WireConnBackend *backend, void *data, size_t out_limit, WireConn **ret) {
@@ -56,6 +62,7 @@ int wire_conn_new_backend(const WireConnBackend *backend, void *data, size_t out
         }
         c->backend = backend;
         c->backend_data = data;
+        c->proto = &wire_protocol;
         buffer_init(&c->in, 0);
         buffer_init(&c->out, out_limit);
         c->accept = WIRE_DIR_BOTH;
@@ -165,23 +172,20 @@ static const char *decode_error(int r) {
 }
 
 /* Checks the complete frame at the front of the input and decodes it. */
-static int decode_front(WireConn *c, const WireHeader *h, WireMessage *ret) {
-        WireMessage m;
+static int decode_front(WireConn *c, const WireHeader *h, void *ret) {
         int r;
 
-        r = wire_decode(h->type, h->channel, buffer_data(&c->in) + WIRE_HEADER_SIZE, h->size, &m);
+        r = c->proto->decode(h, buffer_data(&c->in) + WIRE_HEADER_SIZE, ret);
         if (r < 0)
-                return fail(c, -EPROTO, "%s (0x%04x) message of %" PRIu32 " bytes %s", wire_type_name(h->type),
+                return fail(c, -EPROTO, "%s (0x%04x) message of %" PRIu32 " bytes %s", c->proto->type_name(h->type),
                             h->type, h->size, decode_error(r));
-        m.flags = h->flags;
         c->consume = WIRE_HEADER_SIZE + h->size;
         if (c->replay && wire_type_replayable(h->type))
                 c->replay->received++;
-        *ret = m;
         return 1;
 }
 
-static int receive(WireConn *c, WireMessage *ret) {
+static int receive(WireConn *c, void *ret) {
         uint64_t skipped_now = 0;
         int r;
 
@@ -206,21 +210,22 @@ static int receive(WireConn *c, WireMessage *ret) {
                         WireHeader h;
 
                         wire_header_parse(buffer_data(&c->in), &h);
-                        r = wire_header_check(&h);
+                        r = wire_protocol_header_check(c->proto, &h);
                         if (r == -EMSGSIZE)
                                 return fail(c, -EPROTO, "%s (0x%04x) frame of %" PRIu32 " bytes is over its maximum",
-                                            wire_type_name(h.type), h.type, h.size);
+                                            c->proto->type_name(h.type), h.type, h.size);
                         if (r < 0)
                                 return fail(c, -EPROTO, "%s (0x%04x) frame on channel %u, not %d",
-                                            wire_type_name(h.type), h.type, h.channel, wire_type_channel(h.type));
+                                            c->proto->type_name(h.type), h.type, h.channel,
+                                            c->proto->type_channel(h.type));
                         if (r > 0) {
                                 c->skip = WIRE_HEADER_SIZE + (uint64_t) h.size;
                                 c->skipped++;
                                 continue;
                         }
-                        if (!(wire_type_direction(h.type) & c->accept))
+                        if (!(c->proto->type_direction(h.type) & c->accept))
                                 return fail(c, -EPROTO, "%s (0x%04x) frame from the wrong direction",
-                                            wire_type_name(h.type), h.type);
+                                            c->proto->type_name(h.type), h.type);
                         if (buffer_len(&c->in) - WIRE_HEADER_SIZE >= h.size)
                                 return decode_front(c, &h, ret);
                         need = WIRE_HEADER_SIZE + h.size - buffer_len(&c->in);
@@ -252,15 +257,24 @@ static int receive(WireConn *c, WireMessage *ret) {
         }
 }
 
+bool wire_conn_inside_frame(WireConn *c) {
+        return buffer_len(&c->in) > c->consume || c->skip > 0;
+}
+
 int wire_conn_receive(WireConn *c, WireMessage *ret) {
+        return wire_conn_receive_any(c, ret);
+}
+
+int wire_conn_receive_any(WireConn *c, void *ret) {
         int r;
 
         if (c->read_error < 0)
                 return c->read_error;
-        if (c->backend) {
-                r = c->backend->receive(c, c->backend_data, ret);
+        if (c->backend) { /* the wire protocol only */
+                WireMessage *m = ret;
+                r = c->backend->receive(c, c->backend_data, m);
                 /* The stream path counts in decode_front(). */
-                if (r > 0 && c->replay && wire_type_replayable(ret->type))
+                if (r > 0 && c->replay && wire_type_replayable(m->type))
                         c->replay->received++;
         } else
                 r = receive(c, ret);

@@ -13,6 +13,7 @@
  * and then only the flush retries the write. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@ typedef struct WireConn WireConn;
  * bytes queued for sending; it should be at least WIRE_HEADER_SIZE + the largest message the
  * owner sends. Returns 0 or -ENOMEM. */
 int wire_conn_new(ByteTransport *t, size_t out_limit, WireConn **ret);
+/* The same for another protocol in wire frames (the agent protocol: agent.h); its messages come
+ * from wire_conn_receive_any(). The input buffer holds a header and proto's largest payload. */
+int wire_conn_new_protocol(ByteTransport *t, size_t out_limit, const WireProtocol *proto, WireConn **ret);
 /* Frees the transport too. Accepts NULL, returns NULL. */
 WireConn *wire_conn_free(WireConn *c);
 
@@ -58,6 +62,12 @@ int wire_conn_flush(WireConn *c);
  * Frames of unknown types within WIRE_UNKNOWN_SIZE_MAX are skipped (streamed through, not
  * buffered) and counted. At most WIRE_CONN_IN_LIMIT bytes are ever buffered. */
 int wire_conn_receive(WireConn *c, WireMessage *ret);
+
+/* wire_conn_receive() for a WireConn of another protocol: ret points to its message struct. */
+int wire_conn_receive_any(WireConn *c, void *ret);
+
+/* Bytes of a frame not yet complete are buffered (a peer that stops inside a frame). */
+bool wire_conn_inside_frame(WireConn *c);
 
 /* Which directions of known types to accept (WIRE_DIR_* mask): hostd accepts WIRE_DIR_C2S (which
  * lets `both' through), a viewer WIRE_DIR_S2C. A type from another direction is -EPROTO. The

@@ -15,11 +15,11 @@ typedef enum WireTestVariant {
         _WIRE_TEST_VARIANT_MAX,
 } WireTestVariant;
 
-static inline void *wire_test_at(WireMessage *m, size_t offset) {
+static inline void *wire_test_at(void *m, size_t offset) {
         return (uint8_t *) m + offset;
 }
 
-static inline void wire_test_set_fixed(WireMessage *m, const WireFieldInfo *f, uint64_t v) {
+static inline void wire_test_set_fixed(void *m, const WireFieldInfo *f, uint64_t v) {
         void *p = wire_test_at(m, f->offset);
         switch (f->kind) {
         case WIRE_KIND_U8:
@@ -42,7 +42,7 @@ static inline void wire_test_set_fixed(WireMessage *m, const WireFieldInfo *f, u
         }
 }
 
-static inline uint64_t wire_test_get_fixed(const WireMessage *m, const WireFieldInfo *f) {
+static inline uint64_t wire_test_get_fixed(const void *m, const WireFieldInfo *f) {
         const void *p = (const uint8_t *) m + f->offset;
         switch (f->kind) {
         case WIRE_KIND_U8:
@@ -64,12 +64,12 @@ static inline bool wire_test_is_var(const WireFieldInfo *f) {
         return f->kind == WIRE_KIND_STRING || f->kind == WIRE_KIND_BYTES || f->kind == WIRE_KIND_BLOB;
 }
 
-static inline void wire_test_set_var(WireMessage *m, const WireFieldInfo *f, const void *ptr, size_t len) {
+static inline void wire_test_set_var(void *m, const WireFieldInfo *f, const void *ptr, size_t len) {
         memcpy(wire_test_at(m, f->offset), &ptr, sizeof(ptr));
         memcpy(wire_test_at(m, f->len_offset), &len, sizeof(len));
 }
 
-static inline const uint8_t *wire_test_get_var(const WireMessage *m, const WireFieldInfo *f, size_t *len) {
+static inline const uint8_t *wire_test_get_var(const void *m, const WireFieldInfo *f, size_t *len) {
         const void *ptr;
         memcpy(&ptr, (const uint8_t *) m + f->offset, sizeof(ptr));
         memcpy(len, (const uint8_t *) m + f->len_offset, sizeof(*len));
@@ -90,10 +90,10 @@ static inline void wire_test_utf8(uint8_t *p, size_t len) {
         }
 }
 
-/* Fills *m as a message of type info->type. Variable fields point into arena, which must hold
- * WIRE_KNOWN_SIZE_MAX bytes and outlive m. */
-static inline void wire_test_fill(WireMessage *m, const WireTypeInfo *info, WireTestVariant v, uint8_t *arena) {
-        *m = (WireMessage) { .type = info->type, .channel = info->channel };
+/* Fills the fields of m, a message struct of info's protocol (WireMessage, AgentMessage) with
+ * type and channel set. Variable fields point into arena, which must hold the protocol's largest
+ * payload and outlive m. */
+static inline void wire_test_fill_fields(void *m, const WireTypeInfo *info, WireTestVariant v, uint8_t *arena) {
         for (size_t i = 0; i < info->n_fields; i++) {
                 const WireFieldInfo *f = &info->fields[i];
                 if (!wire_test_is_var(f)) {
@@ -116,10 +116,13 @@ static inline void wire_test_fill(WireMessage *m, const WireTypeInfo *info, Wire
         }
 }
 
-static inline bool wire_test_equal(const WireMessage *a, const WireMessage *b) {
-        const WireTypeInfo *info = wire_type_info(a->type);
-        if (a->type != b->type || !info)
-                return false;
+static inline void wire_test_fill(WireMessage *m, const WireTypeInfo *info, WireTestVariant v, uint8_t *arena) {
+        *m = (WireMessage) { .type = info->type, .channel = info->channel };
+        wire_test_fill_fields(m, info, v, arena);
+}
+
+/* The fields of two message structs of info's protocol are equal. */
+static inline bool wire_test_fields_equal(const void *a, const void *b, const WireTypeInfo *info) {
         for (size_t i = 0; i < info->n_fields; i++) {
                 const WireFieldInfo *f = &info->fields[i];
                 if (!wire_test_is_var(f)) {
@@ -133,4 +136,9 @@ static inline bool wire_test_equal(const WireMessage *a, const WireMessage *b) {
                         return false;
         }
         return true;
+}
+
+static inline bool wire_test_equal(const WireMessage *a, const WireMessage *b) {
+        const WireTypeInfo *info = wire_type_info(a->type);
+        return a->type == b->type && info && wire_test_fields_equal(a, b, info);
 }

@@ -20,15 +20,36 @@ void wire_header_put(uint8_t *p, const WireHeader *h) {
         p[7] = h->flags;
 }
 
-int wire_header_check(const WireHeader *h) {
-        ssize_t max = wire_max_size(h->type);
+int wire_protocol_header_check(const WireProtocol *p, const WireHeader *h) {
+        ssize_t max = p->max_size(h->type);
 
         if (max < 0)
                 return h->size <= WIRE_UNKNOWN_SIZE_MAX ? 1 : -EMSGSIZE;
-        if (wire_type_channel(h->type) != h->channel)
+        if (p->type_channel(h->type) != h->channel)
                 return -EPROTO;
         return h->size <= (size_t) max ? 0 : -EMSGSIZE;
 }
+
+int wire_header_check(const WireHeader *h) {
+        return wire_protocol_header_check(&wire_protocol, h);
+}
+
+static int decode_wire(const WireHeader *h, const uint8_t *payload, void *ret) {
+        WireMessage *m = ret;
+        int r = wire_decode(h->type, h->channel, payload, h->size, m);
+        if (r >= 0)
+                m->flags = h->flags;
+        return r;
+}
+
+const WireProtocol wire_protocol = {
+        .known_size_max = WIRE_KNOWN_SIZE_MAX,
+        .max_size = wire_max_size,
+        .type_channel = wire_type_channel,
+        .type_direction = wire_type_direction,
+        .type_name = wire_type_name,
+        .decode = decode_wire,
+};
 
 bool wire_string_valid(const char *s, size_t len) {
         const uint8_t *p = (const uint8_t *) s;

@@ -31,6 +31,23 @@ void wire_header_put(uint8_t *p, const WireHeader *h);
  * another channel. */
 int wire_header_check(const WireHeader *h);
 
+/* What framing needs to know of a protocol carried in wire frames: the wire protocol
+ * (wire_protocol) or the agent protocol (agent.h). decode fills the protocol's message struct
+ * (WireMessage, AgentMessage), flags included. */
+typedef struct WireProtocol {
+        size_t known_size_max; /* the largest payload of a known type */
+        ssize_t (*max_size)(uint16_t type);
+        int (*type_channel)(uint16_t type);
+        int (*type_direction)(uint16_t type);
+        const char *(*type_name)(uint16_t type);
+        int (*decode)(const WireHeader *h, const uint8_t *payload, void *ret);
+} WireProtocol;
+
+extern const WireProtocol wire_protocol;
+
+/* wire_header_check() for any protocol. */
+int wire_protocol_header_check(const WireProtocol *p, const WireHeader *h);
+
 /* UTF-8 (no overlong forms, surrogates or code points past U+10FFFF) without NUL. */
 bool wire_string_valid(const char *s, size_t len);
 
