@@ -135,7 +135,9 @@ size_t api_body_cap(void *userdata, const char *method, const char *path) {
         const char *params[3];
         bool known;
         const Route *r = route_find(method, path, buf, sizeof(buf), params, &known);
-        if (!r || r->body == BODY_NONE)
+        if (!r) /* read (bounded) and answered 404 or 405 */
+                return m->config->max_body_bytes;
+        if (r->body == BODY_NONE)
                 return 0;
         return r->body == BODY_REPORT ? m->config->max_report_bytes : m->config->max_body_bytes;
 }
