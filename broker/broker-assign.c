@@ -31,11 +31,12 @@ static int lookup_id(Store *s, const char *sql, const char *name, int64_t *ret_i
 static int pick(Store *s, int64_t pool_id, bool floating, int64_t user_id, int64_t *ret_id, bool *ret_new) {
         static const char held_sql[] = "SELECT id FROM desktops WHERE pool_id = ?1 AND assigned_user_id = ?2";
         /* Floating: ready desktops only. Persistent: the broker starts what it assigns, so a
-         * stopped desktop will do, ready ones first. Hung or failed desktops never. */
+         * stopped desktop will do, ready ones first. Hung or failed desktops never. One query per
+         * readiness, so each walks the index desktops_free (pool_id, ready, rowid) in order
+         * instead of sorting every free desktop of the pool. */
         static const char free_sql[] =
-                "SELECT id FROM desktops WHERE pool_id = ?1 AND assigned_user_id IS NULL "
-                "AND health IN ('unknown', 'healthy') AND (ready = 1 OR ?2 = 0) "
-                "ORDER BY ready DESC, id LIMIT 1";
+                "SELECT id FROM desktops WHERE pool_id = ?1 AND assigned_user_id IS NULL AND ready = ?2 "
+                "AND health IN ('unknown', 'healthy') ORDER BY id LIMIT 1";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *held = NULL, *free_st = NULL;
         int r = store_prepare(s, held_sql, &held);
         if (r < 0)
@@ -53,16 +54,20 @@ static int pick(Store *s, int64_t pool_id, bool floating, int64_t user_id, int64
         r = store_prepare(s, free_sql, &free_st);
         if (r < 0)
                 return r;
-        sqlite3_bind_int64(free_st, 1, pool_id);
-        sqlite3_bind_int(free_st, 2, floating);
-        r = store_step(s, free_st);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -EAGAIN;
-        *ret_id = sqlite3_column_int64(free_st, 0);
-        *ret_new = true;
-        return 0;
+        for (int ready = 1; ready >= (floating ? 1 : 0); ready--) {
+                sqlite3_reset(free_st);
+                sqlite3_bind_int64(free_st, 1, pool_id);
+                sqlite3_bind_int(free_st, 2, ready);
+                r = store_step(s, free_st);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        *ret_id = sqlite3_column_int64(free_st, 0);
+                        *ret_new = true;
+                        return 0;
+                }
+        }
+        return -EAGAIN;
 }
 
 static int take(Store *s, int64_t desktop_id, int64_t user_id) {

@@ -156,7 +156,7 @@ static int read_version(Store *s, unsigned *ret) {
 /* One migration, in its own IMMEDIATE transaction. The version is read again under the lock, so
  * two brokers starting on one file do not both apply it. */
 static int migrate_one(Store *s, const StoreMigration *m, char **error) {
-        unsigned v;
+        unsigned v = 0;
         int r = store_begin_immediate(s);
         if (r < 0)
                 return r;
