@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 
 #include "macro.h"
 
@@ -72,6 +73,14 @@ int store_event_add(Store *s, int64_t now, const char *actor, const char *action
         static const char sql[] = "INSERT INTO events(time, actor, action, object_kind, object_id, evidence) "
                                   "VALUES (?1, ?2, ?3, ?4, ?5, json(?6))";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        if (evidence_json) {
+                /* Evidence is a JSON object, or the caller's bug: say so as -EINVAL. */
+                json_t *j = json_loads(evidence_json, 0, NULL);
+                bool ok = json_is_object(j);
+                json_decref(j);
+                if (!ok)
+                        return -EINVAL;
+        }
         int r = store_prepare(s, sql, &st);
         if (r < 0)
                 return r;

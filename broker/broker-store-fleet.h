@@ -41,7 +41,8 @@ typedef struct StoreDesktopSignals {
 typedef int (*StoreDesktopSignalsFn)(const StoreDesktopSignals *d, void *userdata);
 int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata);
 
-/* Appends to the audit trail. evidence_json: a JSON object's text, or NULL for {}. */
+/* Appends to the audit trail. evidence_json: a JSON object's text (-EINVAL otherwise), or NULL
+ * for {}. Resets and reboots should carry "cause" (GET /metrics counts them by it). */
 int store_event_add(Store *s, int64_t now, const char *actor, const char *action, const char *object_kind,
                     const char *object_id, const char *evidence_json);
 /* The same for a desktop (object_kind "desktop", object_id its id). */
