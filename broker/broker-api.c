@@ -129,19 +129,6 @@ static const Route *route_find(const char *method, const char *path, char *buf, 
         return NULL;
 }
 
-size_t api_body_cap(void *userdata, const char *method, const char *path) {
-        Manager *m = userdata;
-        char buf[1024];
-        const char *params[3];
-        bool known;
-        const Route *r = route_find(method, path, buf, sizeof(buf), params, &known);
-        if (!r) /* read (bounded) and answered 404 or 405 */
-                return m->config->max_body_bytes;
-        if (r->body == BODY_NONE)
-                return 0;
-        return r->body == BODY_REPORT ? m->config->max_report_bytes : m->config->max_body_bytes;
-}
-
 void api_reply_json(ApiCall *c, unsigned status, json_t *j) {
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
@@ -347,31 +334,63 @@ static int authenticate(ApiCall *c) {
         return c->auth.role < 0 ? -EIO : 0;
 }
 
-void api_handle(void *userdata, HttpRequest *req, HttpResponse *resp) {
-        Manager *m = userdata;
-        ApiCall c = { .m = m, .store = m->store, .req = req, .resp = resp, .now = (int64_t) time(NULL) };
-        char buf[1024];
+/* Route, token and role: answers (and returns NULL) when the request goes no further. */
+static const Route *api_front(ApiCall *c) {
         bool known;
-        const Route *r = route_find(http_request_method(req), http_request_path(req), buf, sizeof(buf), c.params, &known);
-
-        m->metrics.requests++;
+        const Route *r = route_find(http_request_method(c->req), http_request_path(c->req), c->path_buf,
+                                    sizeof(c->path_buf), c->params, &known);
         if (!r) {
                 if (known)
-                        http_respond_error(resp, 405, "method-not-allowed", "%s is not allowed on this path",
-                                           http_request_method(req));
+                        http_respond_error(c->resp, 405, "method-not-allowed", "%s is not allowed on this path",
+                                           http_request_method(c->req));
                 else
-                        http_respond_error(resp, 404, "not-found", "No such route");
-        } else if (r->roles == 0 || authenticate(&c) >= 0) {
-                if (r->roles && !(r->roles & ROLE_BIT(c.auth.role)))
-                        http_respond_error(resp, 403, "forbidden", "Role %s may not %s %s", token_roles[c.auth.role],
-                                           r->method, r->pattern);
-                else
-                        r->handler(&c);
+                        http_respond_error(c->resp, 404, "not-found", "No such route");
+                return NULL;
         }
-        /* A handler never leaves a transaction open, whatever it answered. */
-        store_rollback(m->store);
+        if (r->roles == 0)
+                return r;
+        if (authenticate(c) < 0)
+                return NULL;
+        if (!(r->roles & ROLE_BIT(c->auth.role))) {
+                http_respond_error(c->resp, 403, "forbidden", "Role %s may not %s %s", token_roles[c->auth.role],
+                                   r->method, r->pattern);
+                return NULL;
+        }
+        return r;
+}
+
+static void count(Manager *m, const HttpResponse *resp) {
+        m->metrics.requests++;
         if (resp->status >= 500)
                 m->metrics.requests_5xx++;
         else if (resp->status >= 400)
                 m->metrics.requests_4xx++;
+}
+
+/* Before the body: requests that will be refused are answered now, so nobody unauthenticated or
+ * unauthorised can make the broker buffer a body (reports may be megabytes). */
+size_t api_body_cap(void *userdata, HttpRequest *req, HttpResponse *resp) {
+        Manager *m = userdata;
+        ApiCall c = { .m = m, .store = m->store, .req = req, .resp = resp, .now = (int64_t) time(NULL) };
+        const Route *r = api_front(&c);
+        store_rollback(m->store);
+        if (!r) {
+                count(m, resp);
+                return 0;
+        }
+        if (r->body == BODY_NONE)
+                return 0;
+        return r->body == BODY_REPORT ? m->config->max_report_bytes : m->config->max_body_bytes;
+}
+
+void api_handle(void *userdata, HttpRequest *req, HttpResponse *resp) {
+        Manager *m = userdata;
+        ApiCall c = { .m = m, .store = m->store, .req = req, .resp = resp, .now = (int64_t) time(NULL) };
+        /* Checked again (one indexed lookup): a token revoked while the body arrived is refused. */
+        const Route *r = api_front(&c);
+        if (r)
+                r->handler(&c);
+        /* A handler never leaves a transaction open, whatever it answered. */
+        store_rollback(m->store);
+        count(m, resp);
 }

@@ -24,7 +24,8 @@ typedef struct ApiCall {
         HttpRequest *req;
         HttpResponse *resp;
         ApiAuth auth;
-        const char *params[3]; /* the route's '*' segments, in order */
+        const char *params[3]; /* the route's '*' segments, in order (pointing into path_buf) */
+        char path_buf[1024];
         int64_t now;           /* Unix seconds */
 } ApiCall;
 

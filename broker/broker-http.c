@@ -181,7 +181,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                            sizeof(r->path) - 1);
                         return queue(c, &resp);
                 }
-                size_t cap = s->body_cap(s->userdata, method, r->path);
+                size_t cap = s->body_cap(s->userdata, r, &resp);
+                if (resp.status)
+                        return queue(c, &resp);
                 buffer_init(&r->body, cap);
                 const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 if (cl) {

@@ -1,6 +1,7 @@
 /* The broker's HTTP(S) server: libmicrohttpd driven from the daemon's sd-event loop (MHD's epoll
  * fd is one io source, its timeout one timer; no thread of MHD's own). It accumulates each
  * request's body under a per-route cap (413 before reading when Content-Length says too much),
+ * after a first look at the headers that may answer at once (HttpBodyCap),
  * bounds the header memory per connection (MHD answers 431 beyond it), and hands complete
  * requests to one handler that answers synchronously. */
 #pragma once
@@ -32,8 +33,10 @@ typedef struct HttpServerConfig {
 
 /* Called once per complete request; must fill resp (status 0 is a bug: answered 500). */
 typedef void (*HttpHandler)(void *userdata, HttpRequest *req, HttpResponse *resp);
-/* The body cap for a request, from its method and path (before any byte of the body). */
-typedef size_t (*HttpBodyCap)(void *userdata, const char *method, const char *path);
+/* Called when a request's headers are in, before any byte of its body is read: returns the body
+ * cap, or answers at once by filling resp (e.g. 401: an unauthenticated peer never gets to make
+ * the broker buffer a body). */
+typedef size_t (*HttpBodyCap)(void *userdata, HttpRequest *req, HttpResponse *resp);
 
 int http_server_new(sd_event *e, const HttpServerConfig *c, HttpHandler handler, HttpBodyCap body_cap,
                     void *userdata, HttpServer **ret, char **error);

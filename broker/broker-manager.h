@@ -35,4 +35,4 @@ void manager_set_power(Manager *m, const BrokerPowerOps *ops, void *userdata);
 
 /* The REST API's entry points (broker-api.c). */
 void api_handle(void *userdata, HttpRequest *req, HttpResponse *resp);
-size_t api_body_cap(void *userdata, const char *method, const char *path);
+size_t api_body_cap(void *userdata, HttpRequest *req, HttpResponse *resp);
