@@ -9,7 +9,9 @@
 #include "log.h"
 #include "macro.h"
 
-#define STORE_CACHE_MAX 96
+/* Statements are literals of the broker's: a few dozen. Never evicted (a caller may be stepping
+ * one), so a full cache is a bug that shows as -ENOBUFS. */
+#define STORE_CACHE_MAX 256
 
 typedef struct CachedStatement {
         const char *sql;
@@ -96,17 +98,15 @@ int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret) {
                         *ret = s->cache[i].stmt;
                         return 0;
                 }
+        if (s->n_cache == STORE_CACHE_MAX) {
+                log_debug("store: statement cache full, cannot prepare %s", sql);
+                return -ENOBUFS;
+        }
         sqlite3_stmt *st;
         int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
         if (rc != SQLITE_OK) {
                 log_debug("store: cannot prepare %s: %s", sql, sqlite3_errmsg(s->db));
                 return store_errno(s, rc);
-        }
-        if (s->n_cache == STORE_CACHE_MAX) {
-                /* Not expected (every statement is a literal of the broker's); evict the oldest. */
-                sqlite3_finalize(s->cache[0].stmt);
-                memmove(s->cache, s->cache + 1, sizeof(s->cache[0]) * (STORE_CACHE_MAX - 1));
-                s->n_cache--;
         }
         s->cache[s->n_cache++] = (CachedStatement) { sql, st };
         *ret = st;

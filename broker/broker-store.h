@@ -39,8 +39,8 @@ const char *store_errmsg(Store *s);
 /* PRAGMA integrity_check and foreign_key_check: 0 when both are clean, -EIO otherwise. */
 int store_check(Store *s, char **error);
 
-/* A cached prepared statement for a static SQL string (the cache is keyed by the pointer), reset
- * and unbound. Reset it after use (_cleanup_(store_stmt_resetp)) so it holds no read lock. */
+/* A cached prepared statement for a static SQL string (the cache is keyed by the pointer: pass
+ * string literals or static arrays, never a built string), reset and unbound. Reset it after use (_cleanup_(store_stmt_resetp)) so it holds no read lock. */
 int store_prepare(Store *s, const char *sql, sqlite3_stmt **ret);
 static inline void store_stmt_resetp(sqlite3_stmt **st) {
         if (*st) {
