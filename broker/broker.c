@@ -1,11 +1,11 @@
-/* tandem-broker: this first form checks its configuration and opens its SQLite store in WAL mode;
- * pools, tickets, hang detection and the REST API come with issue 6. */
+/* tandem-broker: the fleet's store, assignment, tickets and REST API (broker-manager.c). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <sqlite3.h>
+#include <stdlib.h>
 
 #include "broker-conf.h"
+#include "broker-manager.h"
 #include "daemon.h"
 #include "log.h"
 
@@ -14,25 +14,26 @@ static int load_config(void *config, const char *path, bool missing_ok, char **e
 }
 
 static void describe_config(const void *config, const char *path) {
-        printf("%s: OK\nDatabase=%s\n", path, ((const BrokerConfig *) config)->database);
+        const BrokerConfig *c = config;
+        printf("%s: OK\nDatabase=%s\nStateDirectory=%s\nListen=%s (%s)\nTicketLifetime=%u\n", path, c->database,
+               c->state_directory, c->listen, c->plain_http ? "plain HTTP" : "HTTPS", c->ticket_lifetime);
 }
 
 static int start(void *config, sd_event *e, void **ret_state) {
-        BrokerConfig *c = config;
-        sqlite3 *db = NULL;
-        if (sqlite3_open_v2(c->database, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
-                log_error("Cannot open database %s: %s", c->database, db ? sqlite3_errmsg(db) : "out of memory");
-                sqlite3_close(db);
-                return -EIO;
+        Manager *m = NULL;
+        char *error = NULL;
+        int r = manager_new(config, e, &m, &error);
+        if (r < 0) {
+                log_error_errno(r, "%s", error ? error : "Cannot start the broker: %m");
+                free(error);
+                return r;
         }
-        log_info("Database %s open", c->database);
-        *ret_state = db;
+        *ret_state = m;
         return 0;
 }
 
 static void stop(void *state) {
-        sqlite3_close(state);
+        manager_free(state);
 }
 
 static const DaemonOps ops = {

@@ -9,6 +9,7 @@ PACKAGES=(
     libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev libpng-dev
     libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev libsdl2-dev
     libisal-dev  # rudp's Reed-Solomon FEC
+    libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev  # the broker's REST API and tandemctl
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
     # demo image

@@ -64,6 +64,25 @@ def main():
     code, out = check("hostd", path)
     assert code != 0 and "Invalid TransportOverrides= `lab-*:udp kiosk1'" in out, out
     print("tandem-hostd: --check-config checks the transport policy")
+
+    # The broker: plain HTTP only on loopback, Listen= an IP address and port, the example parses.
+    path = os.path.join(d, "listen.conf")
+    for text, message in (("PlainHTTP=yes\nListen=0.0.0.0:8080\n", "PlainHTTP=yes is for tests on loopback only"),
+                          ("Listen=broker.example:8443\n", "invalid value `broker.example:8443' for Listen="),
+                          ("Listen=127.0.0.1:0\n", "for Listen="),
+                          ("TLSCertificate=/x.pem\n", "TLSCertificate= and TLSKey= go together")):
+        with open(path, "w") as f:
+            f.write("[Broker]\n" + text)
+        code, out = check("broker", path)
+        assert code != 0 and message in out, out
+    with open(path, "w") as f:
+        f.write("[Broker]\nPlainHTTP=yes\nListen=[::1]:8080\n")
+    code, out = check("broker", path)
+    assert code == 0 and "plain HTTP" in out, out
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "broker", "broker.conf.example")
+    code, out = check("broker", example)
+    assert code == 0, out
+    print("tandem-broker: --check-config checks Listen= and PlainHTTP=; broker.conf.example parses")
     print("ok")
     return 0
 
