@@ -4,6 +4,7 @@ its virtio-serial port (the agent channel's UNIX socket, as hostd would open it)
 
 - its hello arrives shortly after boot, then sessions-reset;
 - heartbeats every ~2 s with plausible health (uptime, load, memory, sessions);
+- the host end closed and re-opened: guestd says hello again by itself;
 - a logon at the getty on tty1 (root + Enter, typed with `virsh send-key`) is reported with
   source utmp, user root, tty tty1;
 - a hello from the test gets hello + sessions-reset + that logon back;
@@ -159,6 +160,17 @@ def main():
             assert b["load1"] < 100_000 and b["users"] == 0, b
         print(f"heartbeats: {beats}")
 
+        # The host closes its end and comes back: guestd notices by itself (virtio-serial says
+        # POLLHUP while the host is away) and says hello again, with no hello from us.
+        r.sock.close()
+        time.sleep(3)
+        r = Reader(sock)
+        hello = r.wait(is_type(HELLO), 15, "guestd's hello after the host came back")
+        check_hello(hello)
+        assert r.next(30)["type"] == SESSIONS_RESET, r.seen[-1]
+        tt.wait_for_text(dom.serial_log, "the host closed its end", timeout=10)
+        print("host end closed for 3 s and re-opened: hello and sessions-reset again")
+
         dom.wait_serial("login:", timeout=120)
         time.sleep(1)
         send_keys(dom, "root\n")
@@ -192,6 +204,10 @@ def main():
         check_hello(hello)
         assert r.next(30)["type"] == SESSIONS_RESET, r.seen[-1]
         print(f"hello again {time.monotonic() - t1:.1f} s after the request ({span - t0:.0f} s in all before)")
+        with open(dom.serial_log, errors="replace") as f:
+            print("---- guestd on the serial console ----")
+            print("".join(line for line in f if "guestd" in line or "Agent port" in line
+                          or "logon" in line or "Session" in line or "hello" in line))
     print("ok")
     return 0
 
