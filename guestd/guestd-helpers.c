@@ -128,7 +128,7 @@ static void on_helper_message(Helper *h, const AgentMessage *msg) {
 }
 
 static void helper_close(Helper *h, int error) {
-        const char *why = wire_conn_error(h->conn);
+        const char *why = wire_conn_error(h->conn); /* logged before the free below */
         if (error == -ECONNRESET)
                 log_info("Session helper of uid %u disconnected", (unsigned) h->uid);
         else

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -360,7 +361,12 @@ static int port_open(Manager *m) {
 
 /* The connection ended: error -ECONNRESET when the host went away, else a protocol or I/O error. */
 static void port_closed(Manager *m, int error) {
+        char why_buf[256];
         const char *why = m->conn ? wire_conn_error(m->conn) : NULL;
+        if (why) { /* it lives in the connection, freed next */
+                snprintf(why_buf, sizeof(why_buf), "%s", why);
+                why = why_buf;
+        }
         m->conn_io = sd_event_source_disable_unref(m->conn_io);
         m->conn = wire_conn_free(m->conn);
         m->resync = false;
