@@ -9,7 +9,9 @@
  *   unchanged (a 64 KiB chunk included); windows-reset and the caps back when it goes;
  *   resize-request without a helper answered `unsupported';
  *   power requests: the reply first, then the configured command; unknown actions refused;
- *   hostd's end closing: guestd exits cleanly and removes its socket.
+ *   hostd's end closing: guestd exits cleanly and removes its socket;
+ *   PortPath= a unix socket: a protocol error from the host -> closed and re-opened after a
+ *   second with a new hello; the host closing its end -> reconnected.
  * Needs root (setuid for the other-uid peer, helper started as another user); skips otherwise. */
 #include "check.h"
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -138,6 +141,69 @@ static bool wait_file(const char *path, char *buf, size_t size) {
         return false;
 }
 
+/* 48 chunks of 64 KiB (3 MiB, far over guestd's queues) from the helper while hostd does not
+ * read: guestd stops reading the helper instead of dropping, and once hostd reads, every chunk
+ * arrives whole and in order. */
+#define FLOOD_CHUNKS 48
+static void relay_flood(WireConn *hostd, WireConn *helper, const uint8_t *chunk) {
+        const uint32_t total = FLOOD_CHUNKS * AGENT_CLIPBOARD_DATA_CHUNK_MAX;
+        size_t queued = 0, got = 0;
+        int stuck = 0;
+        AgentMessage m;
+
+        /* Phase 1: push until nothing moves for a while. */
+        while (stuck < 20) {
+                if (queued < FLOOD_CHUNKS) {
+                        check(agent_encode(wire_conn_out(helper), &(AgentMessage) {
+                                .type = AGENT_TYPE_CLIPBOARD_DATA,
+                                .clipboard_data = { .serial = 8, .total = total,
+                                                    .offset = (uint32_t) queued * AGENT_CLIPBOARD_DATA_CHUNK_MAX,
+                                                    .chunk = chunk, .chunk_len = AGENT_CLIPBOARD_DATA_CHUNK_MAX } }) == 0);
+                        queued++;
+                }
+                int r = wire_conn_flush(helper);
+                check(r == 0 || r == -EAGAIN);
+                check(r == -EAGAIN || queued < FLOOD_CHUNKS); /* all of it must not fit in guestd */
+                if (r == -EAGAIN) {
+                        struct pollfd p = { .fd = wire_conn_fd(helper), .events = POLLOUT };
+                        stuck += poll(&p, 1, 10) == 0;
+                }
+        }
+        /* It backed up to the helper: guestd and the sockets took what their bounds allow (about
+         * 0.7 MiB here), the rest waits in the helper. */
+        check(wire_conn_queued(helper) > (size_t) 1 << 20);
+        /* Phase 2: hostd reads; the helper keeps pushing. */
+        while (got < FLOOD_CHUNKS) {
+                if (queued < FLOOD_CHUNKS &&
+                    buffer_room(wire_conn_out(helper)) >= WIRE_HEADER_SIZE + AGENT_CLIPBOARD_DATA_SIZE_MAX) {
+                        check(agent_encode(wire_conn_out(helper), &(AgentMessage) {
+                                .type = AGENT_TYPE_CLIPBOARD_DATA,
+                                .clipboard_data = { .serial = 8, .total = total,
+                                                    .offset = (uint32_t) queued * AGENT_CLIPBOARD_DATA_CHUNK_MAX,
+                                                    .chunk = chunk, .chunk_len = AGENT_CLIPBOARD_DATA_CHUNK_MAX } }) == 0);
+                        queued++;
+                }
+                int r = wire_conn_flush(helper);
+                check(r == 0 || r == -EAGAIN);
+                r = agent_conn_receive(hostd, &m);
+                check(r >= 0);
+                if (r == 0) {
+                        struct pollfd p[2] = { { .fd = wire_conn_fd(hostd), .events = POLLIN },
+                                               { .fd = wire_conn_fd(helper), .events = POLLOUT } };
+                        check(poll(p, queued < FLOOD_CHUNKS ? 2 : 1, TIMEOUT_MS) > 0);
+                        continue;
+                }
+                if (m.type == AGENT_TYPE_HEARTBEAT)
+                        continue;
+                check(m.type == AGENT_TYPE_CLIPBOARD_DATA && m.clipboard_data.serial == 8);
+                check(m.clipboard_data.offset == got * AGENT_CLIPBOARD_DATA_CHUNK_MAX);
+                check(m.clipboard_data.chunk_len == AGENT_CLIPBOARD_DATA_CHUNK_MAX &&
+                      memcmp(m.clipboard_data.chunk, chunk, AGENT_CLIPBOARD_DATA_CHUNK_MAX) == 0);
+                got++;
+        }
+        flush_all(helper);
+}
+
 static void test_helper_relay(WireConn *hostd, uint64_t base_caps) {
         AgentMessage m;
         WireConn *helper = conn_of(connect_helper());
@@ -177,6 +243,7 @@ static void test_helper_relay(WireConn *hostd, uint64_t base_caps) {
                 .clipboard_data = { .serial = 7, .total = sizeof(chunk), .chunk = chunk, .chunk_len = sizeof(chunk) } });
         expect(hostd, AGENT_TYPE_CLIPBOARD_DATA, &m);
         check(m.clipboard_data.chunk_len == sizeof(chunk) && memcmp(m.clipboard_data.chunk, chunk, sizeof(chunk)) == 0);
+        relay_flood(hostd, helper, chunk);
         send_msg(hostd, &(AgentMessage) { .type = AGENT_TYPE_RESIZE_REQUEST, .resize_request = { 3, 1024, 768 } });
         expect(helper, AGENT_TYPE_RESIZE_REQUEST, &m);
         check(m.resize_request.serial == 3 && m.resize_request.width == 1024);
@@ -209,6 +276,69 @@ static void test_helper_relay(WireConn *hostd, uint64_t base_caps) {
         send_msg(hostd, &(AgentMessage) { .type = AGENT_TYPE_RESIZE_REQUEST, .resize_request = { 4, 800, 600 } });
         expect(hostd, AGENT_TYPE_RESIZE_DONE, &m);
         check(m.resize_done.serial == 4 && m.resize_done.status == AGENT_STATUS_UNSUPPORTED);
+}
+
+static WireConn *accept_port(int lfd) {
+        struct pollfd p = { .fd = lfd, .events = POLLIN };
+        check(poll(&p, 1, TIMEOUT_MS) == 1);
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        check(fd >= 0);
+        return conn_of(fd);
+}
+
+static void expect_start(WireConn *c) {
+        AgentMessage m;
+        expect(c, AGENT_TYPE_HELLO, &m);
+        expect(c, AGENT_TYPE_SESSIONS_RESET, &m);
+        expect(c, AGENT_TYPE_WINDOWS_RESET, &m);
+}
+
+/* PortPath= a unix socket: guestd connects; a protocol error from the host makes it close and
+ * come back (after a second) with a new hello; so does the host closing its end. */
+static void test_port_path(const char *guestd) {
+        char port[256], conf[256];
+        snprintf(port, sizeof(port), "%s/port.sock", dir);
+        snprintf(conf, sizeof(conf), "%s/guestd-port.conf", dir);
+        FILE *f = fopen(conf, "we");
+        check(f);
+        fprintf(f, "[Guestd]\nPortPath=%s\nLogind=no\nUtmpPath=%s/no-utmp\nSessionSocket=\n", port, dir);
+        fclose(f);
+        int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        memcpy(sa.sun_path, port, strlen(port));
+        check(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) == 0 && listen(lfd, 4) == 0);
+        pid_t pid = fork();
+        check(pid >= 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed check must not leave it behind */
+                setenv("TANDEM_LOG_STDERR", "1", 1);
+                execl(guestd, guestd, "--config", conf, (char *) NULL);
+                _exit(127);
+        }
+        WireConn *c = accept_port(lfd);
+        AgentMessage m;
+        expect_start(c);
+        /* A hello one byte long: a payload that does not decode. */
+        uint8_t bad[WIRE_HEADER_SIZE + 1] = {};
+        wire_header_put(bad, &(WireHeader) { .size = 1, .type = AGENT_TYPE_HELLO, .channel = AGENT_CHANNEL_CONTROL });
+        check(buffer_append(wire_conn_out(c), bad, sizeof(bad)) == 0);
+        flush_all(c);
+        int r;
+        while ((r = recv_any(c, &m)) == 0)
+                check(m.type != AGENT_TYPE_HELLO);
+        check(r == -ECONNRESET);
+        wire_conn_free(c);
+        c = accept_port(lfd);
+        expect_start(c);
+        /* The host end closes: guestd reconnects. */
+        wire_conn_free(c);
+        c = accept_port(lfd);
+        expect_start(c);
+        wire_conn_free(c);
+        check(kill(pid, SIGTERM) == 0);
+        int status;
+        check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        close(lfd);
 }
 
 int main(int argc, char **argv) {
@@ -251,6 +381,7 @@ int main(int argc, char **argv) {
         check(pid >= 0);
         if (pid == 0) {
                 check(dup2(sp[1], 3) == 3);
+                prctl(PR_SET_PDEATHSIG, SIGTERM); /* a failed check must not leave it behind */
                 setenv("TANDEM_LOG_STDERR", "1", 1);
                 execl(argv[1], argv[1], "--config", conf, "--port-fd", "3", (char *) NULL);
                 _exit(127);
@@ -331,6 +462,7 @@ int main(int argc, char **argv) {
         check(waitpid(pid, &status, 0) == pid);
         check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         check(access(sock_path, F_OK) < 0);
+        test_port_path(argv[1]);
         char rm[512];
         snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
         check(system(rm) == 0);
