@@ -9,6 +9,7 @@
  *   unchanged (a 64 KiB chunk included); windows-reset and the caps back when it goes;
  *   resize-request without a helper answered `unsupported';
  *   power requests: the reply first, then the configured command; unknown actions refused;
+ *   a host that stops reading: output dropped beyond the bound, then hello and the whole state;
  *   hostd's end closing: guestd exits cleanly and removes its socket;
  *   PortPath= a unix socket: a protocol error from the host -> closed and re-opened after a
  *   second with a new hello; the host closing its end -> reconnected.
@@ -278,6 +279,59 @@ static void test_helper_relay(WireConn *hostd, uint64_t base_caps) {
         check(m.resize_done.serial == 4 && m.resize_done.status == AGENT_STATUS_UNSUPPORTED);
 }
 
+/* hostd stops reading while logons and logoffs pour in (cycles of 200 sessions replaced by 200
+ * others in utmp): guestd's queue is bounded, so some are dropped; once hostd reads again, the
+ * stream holds whole frames only and ends in hello, sessions-reset and exactly the sessions open
+ * now. */
+#define RESYNC_SESSIONS 200
+#define RESYNC_CYCLES 16
+static void test_resync(WireConn *hostd) {
+        static struct utmp recs[RESYNC_SESSIONS];
+        struct stat st;
+        check(stat(utmp_path, &st) == 0);
+        int fd = open(utmp_path, O_WRONLY | O_CLOEXEC);
+        check(fd >= 0);
+        for (int cycle = 0; cycle < RESYNC_CYCLES; cycle++) {
+                for (int i = 0; i < RESYNC_SESSIONS; i++) {
+                        struct utmp *u = &recs[i];
+                        *u = (struct utmp) { .ut_type = USER_PROCESS, .ut_pid = 1000 + i };
+                        snprintf(u->ut_line, sizeof(u->ut_line), "c%02d-%03d", cycle, i);
+                        snprintf(u->ut_user, sizeof(u->ut_user), "root");
+                        u->ut_tv.tv_sec = 1000 + cycle;
+                }
+                check(pwrite(fd, recs, sizeof(recs), st.st_size) == (ssize_t) sizeof(recs));
+                usleep(100000); /* one rescan a cycle */
+        }
+        close(fd);
+        AgentMessage m;
+        bool in_state = false;
+        int logons = 0, hellos = 0;
+        for (;;) {
+                check(recv_any(hostd, &m) == 0);
+                if (m.type == AGENT_TYPE_HELLO) {
+                        hellos++;
+                        expect(hostd, AGENT_TYPE_SESSIONS_RESET, &m);
+                        in_state = true;
+                        logons = 0;
+                        continue;
+                }
+                if (!in_state)
+                        continue;
+                if (m.type == AGENT_TYPE_WINDOWS_RESET)
+                        break;
+                if (m.type == AGENT_TYPE_HEARTBEAT)
+                        continue;
+                check(m.type == AGENT_TYPE_LOGON);
+                char want[32];
+                if (m.logon.session_len == 4 && memcmp(m.logon.session, "tty1", 4) == 0)
+                        continue;
+                snprintf(want, sizeof(want), "c%02d-%03d", RESYNC_CYCLES - 1, logons);
+                check(m.logon.session_len == strlen(want) && memcmp(m.logon.session, want, strlen(want)) == 0);
+                logons++;
+        }
+        check(hellos >= 1 && logons == RESYNC_SESSIONS);
+}
+
 static WireConn *accept_port(int lfd) {
         struct pollfd p = { .fd = lfd, .events = POLLIN };
         check(poll(&p, 1, TIMEOUT_MS) == 1);
@@ -375,8 +429,10 @@ int main(int argc, char **argv) {
                 utmp_path, sock_path, helper, out_dir, out_dir);
         fclose(f);
 
-        int sp[2];
+        int sp[2], small = 4096;
         check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+        /* Little room in the socket: guestd's own bound is what a host that stops reading meets. */
+        check(setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
         pid_t pid = fork();
         check(pid >= 0);
         if (pid == 0) {
@@ -455,6 +511,8 @@ int main(int argc, char **argv) {
         check(m.power_reply.action == AGENT_ACTION_SHUTDOWN && m.power_reply.status == AGENT_STATUS_OK);
         check(access(power, F_OK) < 0); /* not before the reply */
         check(wait_file(power, text, sizeof(text)) && strcmp(text, "shutdown\n") == 0);
+
+        test_resync(hostd);
 
         /* hostd's end closes: guestd exits cleanly and takes its socket with it. */
         wire_conn_free(hostd);
