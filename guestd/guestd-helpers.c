@@ -136,13 +136,14 @@ static void helper_close(Helper *h, int error) {
         helper_free(h);
 }
 
-static int on_helper_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
+static int on_helper_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents, void *userdata) {
         Helper *h = userdata;
         Manager *m = h->manager;
         AgentMessage msg;
         int r;
+        bool hangup = revents & (EPOLLHUP | EPOLLERR); /* read to the end, or it spins */
         /* Reads only while hostd's queue has room for what it may bring. */
-        while (manager_port_room(m) >= GUESTD_RELAY_ROOM || !m->conn || helpers_active(m) != h) {
+        while (hangup || manager_port_room(m) >= GUESTD_RELAY_ROOM || !m->conn || helpers_active(m) != h) {
                 r = agent_conn_receive(h->conn, &msg);
                 if (r == 0)
                         break;

@@ -252,12 +252,15 @@ void manager_port_update(Manager *m) {
         helpers_on_port_room(m);
 }
 
-static int on_conn_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
+static int on_conn_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents, void *userdata) {
         Manager *m = userdata;
         AgentMessage msg;
         int r;
+        /* A hang-up is read even when the helper has no room (what it would get is dropped):
+         * otherwise it would be reported again and again. */
+        bool hangup = revents & (EPOLLHUP | EPOLLERR);
 
-        while (m->conn && helpers_active_room(m) >= GUESTD_RELAY_ROOM) {
+        while (m->conn && (hangup || helpers_active_room(m) >= GUESTD_RELAY_ROOM)) {
                 r = agent_conn_receive(m->conn, &msg);
                 if (r == 0)
                         break;
@@ -395,7 +398,8 @@ static void port_closed(Manager *m, int error) {
 static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         GuestdHealth h;
-        sd_event_source_set_time(s, usec + (uint64_t) m->config->heartbeat_seconds * USEC_PER_SEC);
+        /* From now, not from when it was due: a guest paused for a minute gets one, not thirty. */
+        sd_event_source_set_time(s, MAX(usec, now_usec(m)) + (uint64_t) m->config->heartbeat_seconds * USEC_PER_SEC);
         if (!m->conn)
                 return 0;
         int r = guestd_health_read("/proc", &h);
