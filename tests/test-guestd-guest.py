@@ -143,7 +143,14 @@ def main():
         t0 = time.monotonic()
         dom.resume()
 
-        hello = r.wait(is_type(HELLO), 180, "guestd's hello")
+        try:
+            hello = r.wait(is_type(HELLO), 180, "guestd's hello")
+        except TimeoutError:
+            if "tandem: starting tandem-guestd" not in open(dom.serial_log, errors="replace").read():
+                raise AssertionError(f"the image in {dom.images} has no tandem-guestd: build it with "
+                                     "TANDEM_GUESTD=build/guestd/tandem-guestd ./tandem image "
+                                     "(scripts/test.sh does)") from None
+            raise
         print(f"hello {time.monotonic() - t0:.1f} s after resume: {hello}")
         check_hello(hello)
         assert "tandem: starting tandem-guestd" in open(dom.serial_log, errors="replace").read()
