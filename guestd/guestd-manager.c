@@ -479,6 +479,14 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         helpers_free(m);
+        if (m->conn) {
+                /* Tell hostd now rather than let it wait for missed heartbeats; one try, no wait. */
+                static const char why[] = "tandem-guestd stopping";
+                AgentMessage bye = { .type = AGENT_TYPE_BYE,
+                                     .bye = { .code = AGENT_CODE_SHUTTING_DOWN, .reason = why, .reason_len = sizeof(why) - 1 } };
+                if (manager_send(m, &bye) >= 0)
+                        (void) wire_conn_flush(m->conn);
+        }
         m->conn_io = sd_event_source_disable_unref(m->conn_io);
         wire_conn_free(m->conn);
         sd_event_source_disable_unref(m->port_wait);

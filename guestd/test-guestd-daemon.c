@@ -12,7 +12,7 @@
  *   a host that stops reading: output dropped beyond the bound, then hello and the whole state;
  *   hostd's end closing: guestd exits cleanly and removes its socket;
  *   PortPath= a unix socket: a protocol error from the host -> closed and re-opened after a
- *   second with a new hello; the host closing its end -> reconnected.
+ *   second with a new hello; the host closing its end -> reconnected; SIGTERM -> bye.
  * Needs root (setuid for the other-uid peer, helper started as another user); skips otherwise. */
 #include "check.h"
 #include <errno.h>
@@ -388,8 +388,11 @@ static void test_port_path(const char *guestd) {
         wire_conn_free(c);
         c = accept_port(lfd);
         expect_start(c);
-        wire_conn_free(c);
         check(kill(pid, SIGTERM) == 0);
+        /* Stopping, it says bye. */
+        expect(c, AGENT_TYPE_BYE, &m);
+        check(m.bye.code == AGENT_CODE_SHUTTING_DOWN);
+        wire_conn_free(c);
         int status;
         check(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         close(lfd);
