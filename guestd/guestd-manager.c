@@ -437,7 +437,9 @@ static void start_utmp(Manager *m) {
 
 static void on_logind_unavailable(void *userdata, int error) {
         Manager *m = userdata;
-        log_info_errno(error, "No logind on the system bus (%m): falling back to utmp");
+        /* sd-bus maps ServiceUnknown to EHOSTUNREACH: say it in words. */
+        log_info_errno(error, "logind does not answer on the system bus%s: falling back to utmp",
+                       error == -EHOSTUNREACH ? "" : " (%m)");
         m->logind = guestd_logind_free(m->logind);
         start_utmp(m);
 }
