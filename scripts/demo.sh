@@ -45,7 +45,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 libvirt_up_scoped
-"$TANDEM_ROOT/scripts/build-image.sh"
+TANDEM_GUESTD=$TANDEM_ROOT/build/guestd/tandem-guestd "$TANDEM_ROOT/scripts/build-image.sh"
 "$TANDEM_ROOT/scripts/kvm-probe.sh"
 
 # A leftover from an earlier run that was killed hard.

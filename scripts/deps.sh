@@ -16,6 +16,7 @@ PACKAGES=(
     busybox-static cpio zstd
     # tests (Xvfb, xdotool and xwd: tandem-viewer's window test; ip and ping: the link emulator's)
     python3 socat xvfb xdotool x11-apps iproute2 iputils-ping
+    dbus-daemon  # test-guestd-logind: a private bus for its logind-like service
     # benchmarks: tjbench, the reference bench-encode compares the JPEG path with;
     # TigerVNC's viewer, the VNC client bench-wire-bytes counts QEMU's VNC server's bytes to
     libjpeg-turbo-progs tigervnc-viewer
