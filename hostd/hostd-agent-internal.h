@@ -84,6 +84,7 @@ struct Agent {
         AgentCause cause; /* of the last change */
         WireConn *conn;
         sd_event_source *io;
+        sd_event_source *more; /* defer: frames left in the buffer after a wake-up's share */
         sd_event_source *reopen_timer;
         sd_event_source *tick; /* heartbeat and partial-frame deadlines while open */
         unsigned backoff;      /* seconds before the next re-open */

@@ -69,6 +69,7 @@ int agent_new(Domain *d, Agent **ret) {
 
 static void agent_close_channel(Agent *a) {
         a->io = sd_event_source_disable_unref(a->io);
+        a->more = sd_event_source_disable_unref(a->more);
         a->tick = sd_event_source_disable_unref(a->tick);
         a->conn = wire_conn_free(a->conn);
         a->partial_since = 0;
@@ -398,9 +399,9 @@ static void agent_receive_failed(Agent *a, int r) {
 /* Reads a bounded number of messages; the rest waits for the next wake-up (level-triggered). */
 static void agent_process(Agent *a) {
         AgentMessage m;
-        int r = 0;
+        int r = 0, i;
 
-        for (int i = 0; i < AGENT_MESSAGES_PER_WAKEUP && a->conn; i++) {
+        for (i = 0; i < AGENT_MESSAGES_PER_WAKEUP && a->conn; i++) {
                 r = agent_conn_receive(a->conn, &m);
                 uint64_t now = agent_now(a);
                 /* Skipped frames of unknown types cost tokens too: floods of them are floods. */
@@ -430,6 +431,10 @@ static void agent_process(Agent *a) {
         }
         if (!a->conn)
                 return;
+        /* Frames may wait in the WireConn's buffer with nothing left on the fd: come back from a
+         * later iteration rather than wait for the fd. */
+        if (i == AGENT_MESSAGES_PER_WAKEUP)
+                sd_event_source_set_enabled(a->more, SD_EVENT_ONESHOT);
         if (wire_conn_inside_frame(a->conn)) {
                 if (!a->partial_since)
                         a->partial_since = agent_now(a);
@@ -439,6 +444,11 @@ static void agent_process(Agent *a) {
 }
 
 static int on_agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        agent_process(userdata);
+        return 0;
+}
+
+static int on_more(sd_event_source *s, void *userdata) {
         agent_process(userdata);
         return 0;
 }
@@ -512,6 +522,7 @@ static void agent_open(Agent *a) {
         }
         if ((r = fd_transport_new(fd, &t)) < 0 || (r = agent_conn_new(t, AGENT_OUT_LIMIT, AGENT_DIR_G2H, &a->conn)) < 0 ||
             (r = sd_event_add_io(a->manager->event, &a->io, wire_conn_fd(a->conn), EPOLLIN, on_agent_io, a)) < 0 ||
+            (r = sd_event_add_defer(a->manager->event, &a->more, on_more, a)) < 0 ||
             (r = sd_event_add_time(a->manager->event, &a->tick, CLOCK_MONOTONIC, agent_now(a) + TICK_USEC, 0, on_tick,
                                    a)) < 0) {
                 agent_close_channel(a);
@@ -520,6 +531,7 @@ static void agent_open(Agent *a) {
                 return;
         }
         sd_event_source_set_enabled(a->tick, SD_EVENT_ON);
+        sd_event_source_set_enabled(a->more, SD_EVENT_OFF);
         a->state = AGENT_OPEN;
         a->opened_usec = a->tokens_usec = agent_now(a);
         a->tokens = a->manager->config.agent.message_burst;
