@@ -160,7 +160,8 @@ static void agent_features_text(uint64_t features, char *buf, size_t size) {
                 snprintf(buf, size, "none");
 }
 
-/* The one line per change, and every viewer told. */
+/* The one line per change (a violation's own line says it for a misbehaving agent), and every
+ * viewer told. */
 static void agent_changed(Agent *a, AgentCause cause, const char *why) {
         char features[256];
         a->cause = cause;
@@ -170,7 +171,8 @@ static void agent_changed(Agent *a, AgentCause cause, const char *why) {
                          a->guest_version, features);
                 manager_emit(a->manager, "agent %s active %s", agent_desktop(a), features);
         } else {
-                log_info("%s: agent lost (%s): hypervisor mode", agent_desktop(a), why);
+                if (cause != AGENT_CAUSE_MISBEHAVED)
+                        log_info("%s: agent lost (%s): hypervisor mode", agent_desktop(a), why);
                 manager_emit(a->manager, "agent %s hypervisor %s", agent_desktop(a), why);
         }
         agent_foreach_viewer(a, status_to_viewer, a);
@@ -227,7 +229,8 @@ static void agent_lost(Agent *a, AgentCause cause, const char *why, unsigned reo
         } else {
                 agent_windows_clear(a, false);
                 a->cause = cause;
-                log_info("%s: agent channel closed (%s)", agent_desktop(a), why);
+                if (cause != AGENT_CAUSE_MISBEHAVED)
+                        log_info("%s: agent channel closed (%s)", agent_desktop(a), why);
         }
         if (reopen_seconds)
                 agent_schedule_reopen(a, reopen_seconds);
