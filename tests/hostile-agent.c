@@ -86,29 +86,34 @@ static size_t heartbeat(uint8_t *buf, uint32_t seq) {
  * sends hello when it opens the channel, answers our first hello with one, and says bye when it
  * drops us: waiting for the bye and then for a hello is waiting for the next channel. */
 static int wait_frame(uint16_t type, unsigned seconds) {
-        static uint8_t header[8];
-        static size_t have, skip;
+        static uint8_t header[8], buf[4096];
+        static size_t have, skip, pos, len; /* what was read and not yet looked at stays for the next call */
         time_t end = time(NULL) + seconds;
         for (;;) {
-                if (seconds && time(NULL) > end)
-                        return -1;
-                struct pollfd pfd = { .fd = port, .events = POLLIN };
-                if (poll(&pfd, 1, 1000) <= 0)
-                        continue;
-                uint8_t buf[4096];
-                ssize_t n = read(port, buf, sizeof(buf));
-                if (n <= 0) {
-                        /* No host on the other end: wait for one. */
-                        struct timespec ts = { 0, 200 * 1000 * 1000 };
-                        nanosleep(&ts, NULL);
-                        continue;
+                if (pos == len) {
+                        if (seconds && time(NULL) > end)
+                                return -1;
+                        struct pollfd pfd = { .fd = port, .events = POLLIN };
+                        if (poll(&pfd, 1, 1000) <= 0)
+                                continue;
+                        ssize_t n = read(port, buf, sizeof(buf));
+                        if (n <= 0) {
+                                /* No host on the other end: wait for one, who starts at a frame. */
+                                have = skip = 0;
+                                struct timespec ts = { 0, 200 * 1000 * 1000 };
+                                nanosleep(&ts, NULL);
+                                continue;
+                        }
+                        pos = 0;
+                        len = (size_t) n;
                 }
-                for (ssize_t i = 0; i < n; i++) {
+                while (pos < len) {
+                        uint8_t c = buf[pos++];
                         if (skip > 0) {
                                 skip--;
                                 continue;
                         }
-                        header[have++] = buf[i];
+                        header[have++] = c;
                         if (have < 8)
                                 continue;
                         have = 0;
