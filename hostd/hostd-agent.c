@@ -135,8 +135,10 @@ static void agent_send_status(Agent *a, Viewer *v) {
         agent_viewer_written(v);
 }
 
+/* agent-status, and (wire-protocol.md) a windows-reset with what is known now after every change. */
 static bool status_to_viewer(Viewer *v, void *userdata) {
         agent_send_status(userdata, v);
+        agent_windows_send_all(userdata, v);
         return true;
 }
 
@@ -223,11 +225,10 @@ static void agent_lost(Agent *a, AgentCause cause, const char *why, unsigned reo
                 a->counters.lost_closed++;
                 break;
         }
+        agent_windows_clear(a, false);
         if (was_active) {
-                agent_windows_clear(a, true);
                 agent_changed(a, cause, why);
         } else {
-                agent_windows_clear(a, false);
                 a->cause = cause;
                 if (cause != AGENT_CAUSE_MISBEHAVED)
                         log_info("%s: agent channel closed (%s)", agent_desktop(a), why);
@@ -344,7 +345,7 @@ static int agent_handle_hello(Agent *a, const AgentHello *h) {
                 if (gone & (AGENT_CAP_CLIPBOARD_TEXT | AGENT_CAP_CLIPBOARD_IMAGE))
                         agent_clipboard_reset(a);
                 if (gone & AGENT_CAP_WINDOWS)
-                        agent_windows_clear(a, true);
+                        agent_windows_clear(a, false);
                 agent_changed(a, AGENT_CAUSE_HELLO, "caps changed");
         }
         return 0;
