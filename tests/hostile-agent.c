@@ -1,7 +1,7 @@
 /* A hostile guest agent for tests/test-agent-hostile.py: installed in a test image in place of
  * tandem-guestd (TANDEM_GUESTD=...), it waits on the agent port for hostd's hello and then breaks
  * the agent protocol, one way per channel hostd opens, in turn: garbage, an oversized frame, a
- * flood of heartbeats, a frame that never finishes, and a window with impossible geometry. Each
+ * frame that never finishes, a window with impossible geometry, and a flood of heartbeats. Each
  * starts with a valid hello, so hostd sees an active agent go bad. It says on stdout (the serial
  * log) which attack it runs. Plain libc only, statically linked: the image has no shared libraries.
  *
@@ -171,8 +171,10 @@ static const struct {
         const char *name;
         void (*run)(void);
 } attacks[] = {
-        { "garbage", attack_garbage },   { "oversized", attack_oversized }, { "flood", attack_flood },
-        { "partial", attack_partial },   { "window", attack_window },
+        /* The flood last: what hostd did not read of it before dropping the channel stays queued
+         * in the port and reaches the next channel first, spoiling whatever attack comes next. */
+        { "garbage", attack_garbage },   { "oversized", attack_oversized }, { "partial", attack_partial },
+        { "window", attack_window },     { "flood", attack_flood },
 };
 
 static int find_port(char *path, size_t size) {

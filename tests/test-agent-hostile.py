@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Integration: the demo guest boots with a hostile agent (tests/hostile-agent.c, as tandem-guestd
 in an image of its own) that breaks the agent protocol on every channel hostd opens: garbage, an
-oversized frame, a flood, a frame never finished, a window of impossible size. hostd drops the
+oversized frame, a frame never finished, a window of impossible size, a flood. hostd drops the
 agent each time with a bye, logs why once, opens the channel again after a growing backoff, and
 meanwhile a headless viewer keeps seeing the screen and typing into it (tokens echoed through the
 login shell reach the serial log exactly once).
@@ -67,7 +67,7 @@ def main():
         while True:
             log = hostd.log()
             seen = {name: needle in log for name, needle in ATTACKS.items()}
-            if all(seen.values()) and "attack window" in serial_text(dom):
+            if all(seen.values()):
                 break
             assert time.monotonic() < deadline, f"not all attacks were dropped: {seen}\n{tt.tail(hostd.log_path, 40)}"
             assert hostd.alive(), "hostd died"
