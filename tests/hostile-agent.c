@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,10 +83,10 @@ static size_t heartbeat(uint8_t *buf, uint32_t seq) {
         return n + 42;
 }
 
-/* Reads hostd's frames until one of type arrives (0) or seconds pass (-1; 0 s: forever). hostd
- * sends hello when it opens the channel, answers our first hello with one, and says bye when it
- * drops us: waiting for the bye and then for a hello is waiting for the next channel. */
-static int wait_frame(uint16_t type, unsigned seconds) {
+/* Reads hostd's frames until one of type a or b arrives (its type) or seconds pass (-1; 0 s:
+ * forever). hostd sends hello when it opens the channel, answers our first hello with one, and
+ * says bye when it drops us for misbehaving (not when it gives up on heartbeats). */
+static int wait_frame(uint16_t a, uint16_t b, unsigned seconds) {
         static uint8_t header[8], buf[4096];
         static size_t have, skip, pos, len; /* what was read and not yet looked at stays for the next call */
         time_t end = time(NULL) + seconds;
@@ -120,8 +121,8 @@ static int wait_frame(uint16_t type, unsigned seconds) {
                         uint32_t size = header[0] | header[1] << 8 | header[2] << 16 | (uint32_t) header[3] << 24;
                         uint16_t t = (uint16_t) (header[4] | header[5] << 8);
                         skip = size <= (1u << 20) ? size : 0; /* out of step: start over */
-                        if (t == type && size <= (1u << 20))
-                                return 0;
+                        if ((t == a || t == b) && size <= (1u << 20))
+                                return t;
                 }
         }
 }
@@ -221,17 +222,29 @@ int main(int argc, char **argv) {
         }
         setvbuf(stdout, NULL, _IOLBF, 0);
         printf("hostile-agent: on %s\n", path);
+        bool opened = false;
         for (unsigned round = 0;; round++) {
-                wait_frame(0x0001, 0);
+                if (!opened)
+                        wait_frame(0x0001, 0x0001, 0);
                 size_t i = round % (sizeof(attacks) / sizeof(attacks[0]));
                 send_hello();
                 uint8_t hb[64];
                 send_all(hb, heartbeat(hb, 0));
                 printf("hostile-agent: attack %s\n", attacks[i].name);
                 attacks[i].run();
-                if (wait_frame(0x0003, 60) == 0)
+                /* The bye ends this channel; a second hello after hostd's answer to ours means it
+                 * dropped us without one and opened the next. */
+                unsigned hellos = 0;
+                int t;
+                opened = false;
+                while ((t = wait_frame(0x0003, 0x0001, 120)) == 0x0001 && ++hellos < 2)
+                        ;
+                if (t == 0x0003)
                         printf("hostile-agent: hostd said bye\n");
-                else
-                        printf("hostile-agent: no bye from hostd within 60 s\n");
+                else if (t == 0x0001) {
+                        printf("hostile-agent: hostd dropped us without a bye\n");
+                        opened = true;
+                } else
+                        printf("hostile-agent: nothing from hostd within 120 s\n");
         }
 }

@@ -49,7 +49,7 @@ def main():
     keys = vt.Keys()
     tokens = [secrets.token_hex(5) for _ in range(3)]
     with tt.Domain("agent-hostile", images=images) as dom, \
-            ht.context(vt.ViewerHostd(dom.name, keys, extra="[Agent]\nPartialFrameSeconds=10\n").start()) as hostd:
+            ht.context(vt.ViewerHostd(dom.name, keys, extra="[Agent]\nPartialFrameSeconds=10\nHeartbeatSeconds=10\n").start()) as hostd:
         dom.start()
         dom.wait_serial("hostile-agent: attack garbage", timeout=240)
         print("the hostile agent started its attacks")
