@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+#include "hostd-agent-policy.h"
+
 /* Which transports a desktop's viewers may use ([Viewers] Transport=, TransportOverrides=). */
 typedef enum HostdTransport {
         HOSTD_TRANSPORT_AUTO = 0, /* TLS/TCP or DTLS/UDP, whichever the viewer picks */
@@ -29,6 +31,7 @@ typedef struct HostdConfig {
         unsigned resume_seconds;      /* how long a dropped viewer's session waits for a resume; 0: never */
         HostdTransport transport;     /* the default policy */
         char *transport_overrides;    /* "PATTERN:auto|udp|tcp ..." per desktop, the first match wins */
+        AgentConfig agent;            /* [Agent] (hostd-agent-policy.h) */
         int log_level;
 } HostdConfig;
 

@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <systemd/sd-event.h>
 
+#include "hostd-agent.h"
 #include "hostd-conf.h"
 #include "hostd-forward.h"
 #include "hostd-thumbnail.h"
@@ -25,6 +26,9 @@ struct Manager {
         Thumbnailer *thumbnailer;
         ControlServer *control;
         struct ViewerServer *viewers; /* NULL when viewers are disabled */
+        /* Opens a domain's agent channel; NULL: agent_channel_connect() (tests put a fake here). */
+        AgentConnectFn agent_connect;
+        void *agent_connect_userdata;
 };
 
 /* Takes ownership of the config. */
