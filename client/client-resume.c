@@ -351,3 +351,11 @@ bool client_resume_has_room(ClientSession *s) {
         return s->resume && !s->resume->replay.overflow &&
                buffer_room(&s->resume->replay.frames) + 0 >= INPUT_ROOM + wire_conn_queued(s->conn);
 }
+
+size_t client_resume_replay_room(ClientSession *s) {
+        ClientResume *r = s->resume;
+        if (!r || !r->counting || r->replay.overflow)
+                return SIZE_MAX; /* nothing is kept for a resume */
+        size_t room = buffer_room(&r->replay.frames), queued = wire_conn_queued(s->conn);
+        return room > queued ? room - queued : 0;
+}

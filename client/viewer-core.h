@@ -33,6 +33,16 @@ typedef struct ViewerFrontend {
         void (*title)(const char *desktop, int role, void *userdata);
         /* The connection quality indicator changed: "udp, good (rtt 12.3 ms, loss 0.1%)". */
         void (*link)(const char *text, void *userdata);
+        /* The agent's mode or features changed: text as in "active (clipboard, windows)". */
+        void (*agent)(const ClientAgentStatus *status, const char *text, void *userdata);
+        /* The guest's clipboard (client-session.h's on_clipboard_*): a grab, the answer to our
+         * request, hostd asking for ours (answer with client_session_clipboard_send(); return
+         * false to leave it unanswered here: the core then answers with nothing). */
+        void (*clipboard_grab)(uint32_t formats, void *userdata);
+        void (*clipboard_data)(uint8_t format, int error, const uint8_t *data, size_t len, void *userdata);
+        bool (*clipboard_request)(uint8_t format, void *userdata);
+        /* The guest's window table changed. */
+        void (*windows)(void *userdata);
 } ViewerFrontend;
 
 /* How often the connection quality is looked at. */
@@ -67,6 +77,10 @@ typedef struct Viewer {
         bool link_shown;
         int link_level, link_transport;
         char link_text[128];
+
+        /* The agent's state as last said ("agent: ..." on stderr when it changes). */
+        bool agent_shown;
+        char agent_text[160];
 } Viewer;
 
 /* Takes script (may be NULL) on success. */
