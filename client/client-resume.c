@@ -172,7 +172,8 @@ static void attempt_failed(ClientSession *s, uint64_t now) {
 
 static int send_resume(ClientSession *s, WireConn *c) {
         ClientResume *r = s->resume;
-        WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = 0x1f | CAPS_RESUME | CAPS_UDP,
+        WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
+                         .caps = 0x1f | CAPS_RESUME | CAPS_UDP | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE,
                          .session = s->session, .token = r->token, .token_len = WIRE_TOKEN_SIZE,
                          .received = r->replay.received };
         return wire_encode_resume(wire_conn_out(c), &m);
