@@ -31,8 +31,7 @@ struct ScriptRunner {
         uint8_t *clip_data;
         size_t clip_len;
         uint8_t clip_format;
-        /* The guest's: its current grab's formats, and clipboard-expect*'s request. */
-        uint32_t guest_formats;
+        /* clipboard-expect*'s request and its answer. */
         bool expecting, asked, have;
         int got_error;
         uint8_t *got;
@@ -183,7 +182,6 @@ static int read_file(const char *path, uint8_t **ret, size_t *ret_len) {
 }
 
 void script_runner_clipboard_grab(ScriptRunner *r, uint32_t formats) {
-        r->guest_formats = formats;
         r->asked = false; /* a new grab: a request is for it, the old one's answer is stale */
 }
 
@@ -279,6 +277,19 @@ static int clipboard_expect(ScriptRunner *r, const ScriptCommand *c, bool first)
                 r->expecting = true;
                 r->asked = r->have = false;
         }
+        if (!r->asked) {
+                /* Asked before the call: the answer may come from inside it. -ENODATA: no such
+                 * grab yet, asked again when one comes. */
+                r->asked = true;
+                int q = client_session_clipboard_request(r->session, format);
+                if (q < 0)
+                        r->asked = false;
+                if (q < 0 && q != -ENODATA) {
+                        r->expecting = false;
+                        fail(r, "the session refused the request: %s", strerror(-q));
+                        return -1;
+                }
+        }
         if (r->have) {
                 const uint8_t *want = format == WIRE_FORMAT_PNG ? r->want : (const uint8_t *) c->text;
                 size_t want_len = format == WIRE_FORMAT_PNG ? r->want_len : strlen(c->text);
@@ -295,16 +306,6 @@ static int clipboard_expect(ScriptRunner *r, const ScriptCommand *c, bool first)
                         return -1;
                 }
                 return 1;
-        }
-        if (!r->asked && (r->guest_formats & (1u << format))) {
-                int q = client_session_clipboard_request(r->session, format);
-                if (q >= 0)
-                        r->asked = true;
-                else if (q != -ENODATA) {
-                        r->expecting = false;
-                        fail(r, "the session refused the request: %s", strerror(-q));
-                        return -1;
-                }
         }
         return 0;
 }
