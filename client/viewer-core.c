@@ -127,6 +127,11 @@ static void on_welcome(ClientSession *s, const char *desktop, int role, void *us
         v->link_checked = 0; /* the transport is said at the next tick */
         viewer_message("Connected to %s (session %llu, %s)", desktop, (unsigned long long) client_session_id(s),
                        role == 1 ? "view-only" : "interactive");
+        if (v->options.resize == VIEWER_RESIZE_FIXED) {
+                int r = client_session_resize(s, v->options.resize_width, v->options.resize_height);
+                if (r < 0)
+                        viewer_message("hostd takes no resize requests (%s), ignoring --resize", strerror(-r));
+        }
         if (v->script && !v->runner) {
                 int r = script_runner_new(v->script, s, &v->picture, v->options.format, now_usec(), &v->runner);
                 if (r < 0)

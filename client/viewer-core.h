@@ -21,6 +21,12 @@ typedef struct ViewerOptions {
         ImageFormat format;
         uint64_t filmstrip_interval; /* usec between two filmstrip frames, at most */
         uint64_t timeout;            /* usec from viewer_connect(); 0: none */
+        /* --resize: the viewer's size goes to hostd (resize-request). VIEWER_RESIZE_DEFAULT: on
+         * in a window, off headless; VIEWER_RESIZE_FIXED: resize_width x resize_height once
+         * welcomed (headless tests). */
+        enum { VIEWER_RESIZE_DEFAULT, VIEWER_RESIZE_OFF, VIEWER_RESIZE_ON, VIEWER_RESIZE_FIXED } resize;
+        uint32_t resize_width, resize_height;
+        bool seamless;               /* --seamless: one window per guest window (SDL) */
 } ViewerOptions;
 
 /* Calls into the window front end; any may be NULL. */
