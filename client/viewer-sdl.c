@@ -77,9 +77,12 @@ static void update_title(Sdl *d) {
         SDL_SetWindowTitle(d->window, title);
 }
 
+static void local_clipboard_changed(Sdl *d);
+
 static void on_title(const char *desktop, int role, void *userdata) {
         Sdl *d = userdata;
         char *s = strdup(desktop);
+        bool first = !d->welcomed;
 
         if (s) {
                 free(d->desktop);
@@ -87,6 +90,8 @@ static void on_title(const char *desktop, int role, void *userdata) {
         }
         d->role = role;
         d->welcomed = true;
+        if (first)
+                local_clipboard_changed(d); /* copied before we connected: offered once the agent is there */
         if (role == 1 && d->captured) { /* input would be ignored: let go, sending nothing more */
                 SDL_SetWindowGrab(d->window, SDL_FALSE);
                 SDL_SetWindowKeyboardGrab(d->window, SDL_FALSE);
