@@ -12,9 +12,11 @@
 #include <time.h>
 
 #include "check.h"
+#include "client-resume.h"
 #include "client-session.h"
 #include "mem-transport.h"
 #include "wire-conn.h"
+#include "wire-replay.h"
 
 #define MAX_SEEN 64
 
@@ -52,6 +54,10 @@ typedef struct Peer {
         size_t paste_len;
         WireWindowAction actions[MAX_SEEN];
         unsigned n_actions;
+
+        /* session resumption: hostd counts what it received and acknowledges it */
+        bool acking;
+        uint64_t replayable, acked;
 } Peer;
 
 static void on_welcome(ClientSession *s, const char *desktop, int role, void *userdata) {
@@ -115,6 +121,8 @@ static const ClientCallbacks callbacks = {
 };
 
 static void hostd_handle(Peer *p, const WireMessage *m) {
+        if (wire_type_replayable(m->type))
+                p->replayable++;
         switch (m->type) {
         case WIRE_TYPE_HELLO:
                 p->hello_caps = m->hello.caps;
@@ -187,6 +195,10 @@ static void run(Peer *p) {
                 while ((r = wire_conn_receive(p->hostd, &m)) > 0)
                         hostd_handle(p, &m);
                 check(r == 0);
+                if (p->acking && p->replayable != p->acked) {
+                        check(wire_encode_session_ack(wire_conn_out(p->hostd), &(WireSessionAck) { .received = p->replayable }) == 0);
+                        p->acked = p->replayable;
+                }
                 r = wire_conn_flush(p->hostd);
                 check(r == 0 || r == -EAGAIN);
                 bool moved = r == -EAGAIN || client_session_bytes_received(p->s) != in ||
@@ -214,11 +226,11 @@ static void check_alive(Peer *p) {
         check(p->pongs == pongs + 1 && p->closed == 0);
 }
 
-static void setup(Peer *p, uint64_t seed) {
+static void setup_with(Peer *p, uint64_t seed, bool resume) {
         ByteTransport *a, *b;
         /* Whole reads; reads of 1-7 bytes; reads of up to 4 KiB, cut anywhere. */
         MemTransportOptions o = { .seed = seed, .max_chunk = seed == 1 ? 7 : seed ? 4093 : 0 };
-        const ClientOptions options = { .no_resume = true };
+        const ClientOptions options = { .no_resume = !resume };
 
         *p = (Peer) {};
         check(mem_transport_pair(&o, &a, &b) == 0);
@@ -231,13 +243,24 @@ static void setup(Peer *p, uint64_t seed) {
         check(p->hello_caps & WIRE_CAP_CLIPBOARD);
         check(p->hello_caps & WIRE_CAP_WINDOWS);
         check(p->hello_caps & WIRE_CAP_RESIZE);
-        WireWelcome w = { .version = 1, .caps = 0x1f | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE,
+        WireWelcome w = { .version = 1, .caps = 0x1f | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE |
+                                                (resume ? WIRE_CAP_RESUME : 0),
                           .session = 9, .desktop = "d", .desktop_len = 1, .frames_in_flight = 2 };
         check(wire_encode_welcome(out(p), &w) == 0);
+        if (resume) {
+                static const uint8_t token[32] = { 7 };
+                WireSessionToken t = { .token = token, .token_len = 32, .resume_seconds = 60 };
+                check(wire_encode_session_token(out(p), &t) == 0);
+                p->acking = true;
+        }
         run(p);
         check(p->welcomed == 1);
         /* Before hostd says anything: no agent known. */
         check(!client_session_agent_status(p->s)->known);
+}
+
+static void setup(Peer *p, uint64_t seed) {
+        setup_with(p, seed, false);
 }
 
 static void teardown(Peer *p) {
@@ -450,6 +473,44 @@ static void test_clipboard_to_guest(uint64_t seed) {
         teardown(&p);
 }
 
+/* With session resumption, the replay buffer (1 MiB) keeps what was sent until hostd acknowledges
+ * it: a large answer is paced on its room, so that pasting megabytes never costs the session its
+ * ability to resume. */
+static void test_clipboard_resumable(uint64_t seed) {
+        Peer p;
+        setup_with(&p, seed, true);
+        enum { TOTAL = 3 << 20 };
+        uint8_t *text = malloc(TOTAL);
+        check(text);
+        fill(text, TOTAL, 5);
+
+        status(&p, WIRE_MODE_AGENT, CLIENT_FEATURE_CLIPBOARD_TEXT, WIRE_CAUSE_AGENT_HELLO);
+        check(client_resume_can_move(p.s));
+        check(client_session_clipboard_grab(p.s, CLIENT_CLIPBOARD_TEXT) == 0);
+        run(&p);
+        request(&p, p.last_grab.serial, WIRE_FORMAT_TEXT);
+        check(client_session_clipboard_send(p.s, WIRE_FORMAT_TEXT, text, TOTAL) == 0);
+        run(&p);
+        check(!p.in_bad && p.in_len == TOTAL && memcmp(p.in_data, text, TOTAL) == 0);
+        check(client_resume_can_move(p.s)); /* the replay buffer never overflowed */
+
+        /* A hostd that never acknowledges: the answer waits for room instead of overflowing. */
+        p.acking = false;
+        request(&p, p.last_grab.serial, WIRE_FORMAT_TEXT);
+        check(client_session_clipboard_send(p.s, WIRE_FORMAT_TEXT, text, TOTAL) == 0);
+        run(&p);
+        check(p.in_len < TOTAL && client_resume_can_move(p.s));
+        /* Acknowledged at last: the rest goes. */
+        p.acking = true;
+        for (int i = 0; i < 64 && p.in_len < TOTAL; i++) {
+                check(wire_encode_ping(out(&p), &(WirePing) {}) == 0);
+                run(&p);
+        }
+        check(!p.in_bad && p.in_len == TOTAL && client_resume_can_move(p.s));
+        free(text);
+        teardown(&p);
+}
+
 static void update(Peer *p, uint32_t id, int32_t x, int32_t y, uint32_t w, uint32_t h, const char *title) {
         WireWindowUpdate u = { .id = id, .state = CLIENT_WINDOW_MAPPED, .x = x, .y = y, .width = w, .height = h,
                                .title = title, .title_len = strlen(title) };
@@ -603,6 +664,7 @@ int main(void) {
                 test_clipboard_to_guest(seed);
                 test_windows(seed);
                 test_input(seed);
+                test_clipboard_resumable(seed);
         }
         test_wrong_direction();
         printf("test-client-agent: ok\n");
