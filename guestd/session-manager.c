@@ -27,7 +27,11 @@ Buffer *session_out(Session *s) {
 }
 
 bool session_bulk_room(Session *s) {
-        return s->conn && wire_conn_queued(s->conn) < SESSION_BULK_QUEUED;
+        bool room = s->conn && wire_conn_queued(s->conn) < SESSION_BULK_QUEUED;
+        /* A sender that waits for room is woken when the socket takes more (flush()). */
+        if (!room)
+                s->bulk_waiting = true;
+        return room;
 }
 
 static void send_hello(Session *s) {
@@ -109,12 +113,15 @@ static void flush(Session *s) {
                 disconnect(s, r);
                 return;
         }
-        (void) sd_event_source_set_io_events(s->conn_source, wire_conn_poll_events(s->conn));
+        /* Waiting bulk senders need a wake-up even when the queue is empty by now. */
+        (void) sd_event_source_set_io_events(s->conn_source,
+                                             wire_conn_poll_events(s->conn) | (s->bulk_waiting ? EPOLLOUT : 0));
 }
 
 static int on_post(sd_event_source *source, void *userdata) {
         Session *s = userdata;
         Display *dpy = s->x->dpy;
+        s->bulk_waiting = false;
         /* Each pass may send requests that bring events; a few passes settle it. */
         for (int pass = 0; pass < 4; pass++) {
                 while (XPending(dpy)) {

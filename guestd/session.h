@@ -45,6 +45,7 @@ typedef struct Session {
         sd_event_source *reconnect_timer;
         uint64_t reconnect_usec;
         bool peer_hello;
+        bool bulk_waiting; /* a sender found no room in this pass */
 } Session;
 
 int session_new(sd_event *e, const SessionOptions *o, Session **ret);

@@ -178,6 +178,8 @@ def test_clipboard_host_to_guest(d):
     step("clipboard, host to X: text (UTF8_STRING and STRING), TARGETS, a 1 MiB PNG through INCR")
     text = "from the host: ÄÖÜ ✓".encode()
     d.peer.send("clipboard-grab", serial=5000, formats=1 << TEXT)
+    d.barrier()
+    d.wait_helper_owns()
     # Lazy: nothing is asked until an X client pastes.
     time.sleep(0.3)
     assert not [m for m in d.peer.poll(0.1) if m[0] == "clipboard-request"], "asked before anyone pasted"
@@ -199,6 +201,8 @@ def test_clipboard_host_to_guest(d):
 
     image = x11test.png(620, 570, seed=2)
     d.peer.send("clipboard-grab", serial=5001, formats=(1 << PNG) | (1 << TEXT))
+    d.barrier()
+    d.wait_helper_owns()
     p = paste(d, "-t", "image/png")
     assert d.peer.serve_clipboard(5001, {PNG: image}) == PNG
     out, err = p.communicate(timeout=60)
@@ -229,6 +233,8 @@ def paste_against(d, serial, answer, timeout=30):
 def test_hostile(d):
     step("hostile host input: stale serials, chunks out of order or over the cap, unknown windows")
     d.peer.send("clipboard-grab", serial=6000, formats=1 << TEXT)
+    d.barrier()
+    d.wait_helper_owns()
 
     # Out of order: the transfer is abandoned, the paste gets nothing (xclip asks again for
     # STRING after UTF8_STRING fails: each request gets the same bad answer).
@@ -256,6 +262,10 @@ def test_hostile(d):
     assert p.returncode != 0
 
     d.peer.send("clipboard-grab", serial=6001, formats=1 << TEXT)
+    d.barrier()
+
+    d.barrier()
+    d.wait_helper_owns()
     out = paste_against(d, 6001, lambda: d.peer.send("clipboard-data", serial=6001, format=TEXT, total=4, offset=0,
                                                      chunk=b"toolong"))
     assert out is None

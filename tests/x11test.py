@@ -270,12 +270,38 @@ class Desktop:
         subprocess.run(args, input=data, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        timeout=30, check=True)
 
+    def barrier(self):
+        """Returns once the helper has handled everything sent before: a resize to the current size
+        is answered in order."""
+        self.barrier_serial = getattr(self, "barrier_serial", 0x70000000) + 1
+        g = self.root.get_geometry()
+        self.peer.send("resize-request", serial=self.barrier_serial, width=g.width, height=g.height)
+        self.peer.wait_name("resize-done", serial=self.barrier_serial)
+
+    def wait_helper_owns(self, timeout=20):
+        """Until the helper's window owns CLIPBOARD (after a grab from the peer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            owner = self.xd.get_selection_owner(self.atom("CLIPBOARD"))
+            if owner and owner != X.NONE:
+                name = owner.get_wm_name()
+                if name == "tandem-guestd-session":
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError("the helper does not own CLIPBOARD")
+            time.sleep(0.02)
+
     def alive(self):
         return self.helper.poll() is None
 
     def __exit__(self, *exc):
         if exc[0] is not None and self.helper_wanted:
             sys.stderr.write("--- helper log ---\n" + self.log("helper.log") + "\n")
+            if self.helper and self.helper.poll() is None and shutil.which("gdb"):
+                # Where a silent helper is: the one thing a timeout cannot say.
+                bt = subprocess.run(["gdb", "-p", str(self.helper.pid), "-batch", "-ex", "bt"], capture_output=True,
+                                    text=True, timeout=60)
+                sys.stderr.write("--- helper stack ---\n" + bt.stdout[-4000:] + "\n")
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
