@@ -334,6 +334,51 @@ def test_no_wm():
         assert d.alive()
 
 
+def test_socket():
+    step("--socket: connects, answers hellos, survives garbage and a bad version by reconnecting")
+    import socket
+
+    from agentpeer import Peer, encode
+
+    with x11test.Desktop(wm=False, helper=False) as d:
+        path = os.path.join(d.tmp, "session.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+        srv.settimeout(20)
+        exe = os.path.join(x11test.build_dir(), "guestd", "tandem-guestd-session")
+        d.helper = d._spawn([exe, "--socket", path, "--display", d.display, "--log-level", "debug"], "helper.log")
+        d.helper_wanted = True
+
+        def accept():
+            conn, _ = srv.accept()
+            peer = Peer(conn)
+            peer.wait_name("hello")
+            peer.wait_name("windows-reset")
+            return peer
+
+        peer = accept()
+        # The peer's hello (it started over): the helper answers with its hello and the windows.
+        peer.send("hello", magic=0x41444E54, version=1, caps=0, software="test")
+        peer.wait_name("hello")
+        peer.wait_name("windows-reset")
+        # Garbage: a frame over its type's maximum. The helper drops the connection and comes back.
+        peer.send_raw(b"\xff\xff\xff\x00\x31\x00\x03\x00")
+        peer = accept()
+        # A hello of another version: bye, and again.
+        peer.send("hello", magic=0x41444E54, version=9, caps=0, software="future")
+        bye = peer.wait_name("bye")
+        assert bye["code"] == 1, bye
+        peer = accept()
+        # The peer goes away: the helper waits for it to come back.
+        peer.sock.close()
+        peer = accept()
+        peer.send("resize-request", serial=1, width=800, height=600)
+        assert peer.wait_name("resize-done", serial=1)["status"] == 0
+        assert d.alive()
+        srv.close()
+
+
 def main():
     x11test.require_tools()
     with x11test.Desktop(wm=True) as d:
@@ -346,6 +391,7 @@ def main():
         test_resize(d)
         assert d.alive(), "the helper exited"
     test_no_wm()
+    test_socket()
     print("ok")
 
 
