@@ -63,6 +63,8 @@ struct Clipboard {
 
         /* Guest side: reading the X owner. */
         bool grab_sent;
+        bool announced; /* the peer was told of a guest grab (announced_serial) still standing */
+        uint32_t announced_serial;
         Time guest_time; /* the owner's selection timestamp */
         Atom text_target;
         bool targets_busy;
@@ -94,14 +96,20 @@ struct Clipboard {
 
 static void send_grab(Clipboard *c) {
         Buffer *b = session_out(c->s);
+        c->announced = true;
+        c->announced_serial = c->serial;
         if (b && agent_encode_clipboard_grab(b, &(AgentClipboardGrab) { .serial = c->serial, .formats = c->formats }) < 0)
                 log_debug("Clipboard grab not queued, ignoring");
 }
 
+/* The X clipboard is empty: the peer forgets the last grab it was told of. */
 static void send_release(Clipboard *c) {
         Buffer *b = session_out(c->s);
+        if (!c->announced)
+                return;
+        c->announced = false;
         if (b)
-                (void) agent_encode_clipboard_release(b, &(AgentClipboardRelease) { .serial = c->serial });
+                (void) agent_encode_clipboard_release(b, &(AgentClipboardRelease) { .serial = c->announced_serial });
 }
 
 static void send_request(Clipboard *c, uint8_t format) {
@@ -538,8 +546,7 @@ static void owner_changed(Clipboard *c, const XFixesSelectionNotifyEvent *e) {
                 host_reset(c);
         guest_reset(c);
         if (e->owner == None) {
-                if (c->owner == OWNER_GUEST)
-                        send_release(c);
+                send_release(c);
                 c->owner = OWNER_NONE;
                 return;
         }
@@ -607,6 +614,7 @@ void clipboard_handle_event(Clipboard *c, XEvent *ev) {
 
 static void host_grab(Clipboard *c, const AgentClipboardGrab *g) {
         X11 *x = c->x;
+        c->announced = false; /* the host's grab replaced ours */
         if (c->owner == OWNER_HOST)
                 host_reset(c);
         guest_reset(c);

@@ -11,6 +11,7 @@ chunks out of order or over the cap, unknown window ids and actions) leaves the 
 working; RandR resize; and without a window manager, the window list from the window tree."""
 
 import os
+import subprocess
 import sys
 import time
 
@@ -163,13 +164,19 @@ def test_clipboard_guest_to_host(d):
     assert grab3["formats"] & (1 << PNG), grab3
     got = d.peer.fetch_clipboard(grab3["serial"], PNG, timeout=60)
     assert got == image, (len(got), len(image))
+
+    # An owner that goes away (xclip -l 1 exits after serving its data once): its grab is
+    # released.
+    subprocess.run(["xclip", "-selection", "clipboard", "-i", "-l", "1"], input=b"short-lived", env=d.env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30, check=True)
+    grab4 = d.peer.wait_name("clipboard-grab")
+    assert d.peer.fetch_clipboard(grab4["serial"], TEXT) == b"short-lived"
+    d.peer.wait_name("clipboard-release", serial=grab4["serial"])
     return grab3["serial"]
 
 
 def paste(d, *args, timeout=30):
     """Starts an X client that pastes; the helper asks the peer while it waits."""
-    import subprocess
-
     return subprocess.Popen(["xclip", "-selection", "clipboard", "-o", *args], env=d.env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 
