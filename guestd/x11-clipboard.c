@@ -297,6 +297,7 @@ static void data_notify(Clipboard *c, Atom property) {
                 /* Deleting the property (done) asks the owner for the first chunk. */
                 if (p)
                         XFree(p);
+                log_debug("Clipboard owner sends %s by INCR", c->conv.format == AGENT_FORMAT_PNG ? "png" : "text");
                 c->conv.incr = true;
                 timer_start(c);
                 return;

@@ -147,12 +147,14 @@ def test_clipboard_guest_to_host(d):
         f = d.peer.wait_name("clipboard-data", serial=grab["serial"], format=PNG)
         assert f["total"] == 0, f
 
-    big = ("0123456789abcdef" * 65536 * 3).encode()  # 3 MiB: xclip sends it by INCR
+    # 5 MiB: over xclip's largest single request on Xvfb (4 MiB), so it sends it by INCR.
+    big = ("0123456789abcdef" * 65536 * 5).encode()
     d.copy(big)
     grab2 = d.peer.wait_name("clipboard-grab")
     assert grab2["serial"] != grab["serial"]
     got = d.peer.fetch_clipboard(grab2["serial"], TEXT, timeout=60)
     assert got == big, (len(got), len(big))
+    assert "by INCR" in d.log("helper.log"), "the INCR path was not taken"
 
     image = x11test.png(620, 580)
     assert len(image) > 1 << 20, len(image)
