@@ -154,6 +154,10 @@ while :; do
             *": mode "*) milestone "console mode ${line##*: mode }" ;;
             *"viewer "*" watching "*) milestone "viewer connected over TLS: ${line#*: viewer *: }" ;;
             *"ticket rejected"*) milestone "viewer refused: ${line##*ticket rejected: }" ;;
+            # The hand-off: the hypervisor path until guestd says hello, and back when it is lost.
+            *": agent active ("*) milestone "agent active: ${line##*: agent active }" ;;
+            *": agent lost ("*) milestone "agent lost ${line##*: agent lost }" ;;
+            *": agent misbehaved ("*) milestone "agent dropped: ${line##*: agent misbehaved }" ;;
         esac
     done <<<"$NEW"
     n=$(grep -c "agent port org.tandem.agent.0 is" "$serial" 2>/dev/null || true)
