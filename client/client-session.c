@@ -378,6 +378,11 @@ static int session_latest_wins_mode(ClientSession *s, uint32_t width, uint32_t h
 }
 
 static int session_latest_wins_tile(ClientSession *s, const WireTile *t) {
+        /* Over UDP a tile can overtake its mode's display-mode (another rudp channel) or trail
+         * the next one; the cells' check is per 64-pixel cell, so one that does not fit the
+         * screen exactly is of another mode. The mode change asks for the whole screen again. */
+        if ((uint32_t) t->x + t->w > s->fb.width || (uint32_t) t->y + t->h > s->fb.height)
+                return 0;
         switch (cell_frames_admit(&s->cells, t->x, t->y, t->w, t->h, t->frame)) {
         case CELL_OLD_MODE:
                 return 0;

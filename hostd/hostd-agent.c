@@ -482,7 +482,13 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 /* ---- opening the channel ---- */
 
 static int on_reopen(sd_event_source *s, uint64_t usec, void *userdata) {
-        agent_open(userdata);
+        Agent *a = userdata;
+        /* A domain whose display went away is stopping or stopped: asking libvirt for its XML
+         * then waits (up to seconds) for the stop to finish, and the viewers with it. The next
+         * attach opens the channel again (domain_attach() -> agent_start()). */
+        if (a->domain->dom && !a->domain->display)
+                return 0;
+        agent_open(a);
         return 0;
 }
 
