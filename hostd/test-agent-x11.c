@@ -12,20 +12,23 @@
  * argv[1] tandem-guestd, argv[2] tandem-guestd-session. Skips (77) without Xvfb, openbox, xclip,
  * xrandr. */
 #include "check.h"
-/* Xlib's Display under another name: hostd has a Display of its own. */
+/* Xlib's Display and Region under other names: hostd and common have their own. */
 #define Display XDisplay
+#define Region XRegion
 #include <X11/Xlib.h>
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
 #undef Display
+#undef Region
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "client-session.h"
+#include "hostd-agent-internal.h"
+#include "hostd-manager.h"
 #include "test-x11-chain.h"
 
 static const char *guestd_exe, *helper_exe;
@@ -123,54 +126,6 @@ static int stack_index(Chain *c, Window w) {
         return -1;
 }
 
-/* ---- a real PNG of noise ---- */
-
-static void put_be32(uint8_t *p, uint32_t v) {
-        p[0] = (uint8_t) (v >> 24);
-        p[1] = (uint8_t) (v >> 16);
-        p[2] = (uint8_t) (v >> 8);
-        p[3] = (uint8_t) v;
-}
-
-static size_t png_chunk(uint8_t *out, const char *kind, const uint8_t *data, size_t len) {
-        put_be32(out, (uint32_t) len);
-        memcpy(out + 4, kind, 4);
-        if (len)
-                memcpy(out + 8, data, len);
-        put_be32(out + 8 + len, (uint32_t) crc32(0, out + 4, (uInt) (len + 4)));
-        return len + 12;
-}
-
-/* A width x height RGB PNG of noise (it does not compress: about 3 bytes a pixel). malloc'd. */
-uint8_t *make_png(unsigned width, unsigned height, unsigned seed, size_t *ret_len);
-uint8_t *make_png(unsigned width, unsigned height, unsigned seed, size_t *ret_len) {
-        size_t raw_len = (size_t) height * (1 + width * 3);
-        uint8_t *raw = malloc(raw_len);
-        uLongf z_len = compressBound((uLong) raw_len);
-        uint8_t *z = malloc(z_len), *out = malloc(z_len + 128);
-        check(raw && z && out);
-        uint32_t s = seed * 2654435761u + 1;
-        for (size_t i = 0; i < raw_len; i++) {
-                s = s * 1103515245u + 12345u;
-                raw[i] = (i % (1 + width * 3)) == 0 ? 0 : (uint8_t) (s >> 16);
-        }
-        check(compress2(z, &z_len, raw, (uLong) raw_len, 1) == Z_OK);
-        size_t n = 0;
-        memcpy(out, "\x89PNG\r\n\x1a\n", 8);
-        n = 8;
-        uint8_t ihdr[13];
-        put_be32(ihdr, width);
-        put_be32(ihdr + 4, height);
-        memcpy(ihdr + 8, "\x08\x02\x00\x00\x00", 5);
-        n += png_chunk(out + n, "IHDR", ihdr, 13);
-        n += png_chunk(out + n, "IDAT", z, z_len);
-        n += png_chunk(out + n, "IEND", NULL, 0);
-        free(raw);
-        free(z);
-        *ret_len = n;
-        return out;
-}
-
 /* ---- the tests ---- */
 
 #define X11_FEATURES (CLIENT_FEATURE_CLIPBOARD | CLIENT_FEATURE_WINDOWS | CLIENT_FEATURE_RESIZE)
@@ -189,6 +144,18 @@ static Chain *chain(const char *clipboard) {
                 check(!(c->status.features & CLIENT_FEATURE_CLIPBOARD));
         } else
                 CHAIN_WAIT(c, chain_agent_has(c, X11_FEATURES));
+        /* hostd, guestd and the helper each answer hellos: they settle, no hello goes round and
+         * round (hostd answers only a channel's first; guestd never answers the helper's). guestd
+         * restates its state on each of hostd's two hellos (at open, and the answer): 4 here. */
+        Agent *a = manager_agent(c->h->manager, c->h->desktop);
+        check(a);
+        chain_run_for(c, 300 * 1000);
+        uint64_t hellos = a->counters.hellos;
+        chain_run_for(c, 700 * 1000);
+        if (a->counters.hellos != hellos || hellos > 6)
+                fprintf(stderr, "hostd saw %llu hellos, then %llu\n", (unsigned long long) hellos,
+                        (unsigned long long) a->counters.hellos);
+        check(a->counters.hellos == hellos && hellos <= 6);
         return c;
 }
 
@@ -277,7 +244,7 @@ static void test_clipboard(const char *policy) {
         char text[128];
         snprintf(text, sizeof(text), "from the viewer under %s: gr\xc3\xbc\xc3\x9f" "e", policy);
         size_t png_len;
-        _cleanup_(freep) uint8_t *png = make_png(96, 64, 7, &png_len);
+        _cleanup_(freep) uint8_t *png = chain_png(96, 64, 7, &png_len);
 
         /* viewer -> X */
         unsigned notices = c->notices;
@@ -320,7 +287,7 @@ static void test_clipboard(const char *policy) {
                 check(buffer_is(&c->data, xtext, strlen(xtext)));
 
                 size_t xpng_len;
-                _cleanup_(freep) uint8_t *xpng = make_png(80, 50, 9, &xpng_len);
+                _cleanup_(freep) uint8_t *xpng = chain_png(80, 50, 9, &xpng_len);
                 grabs = c->grabs;
                 x_copy(c, "image/png", xpng, xpng_len);
                 CHAIN_WAIT(c, c->grabs > grabs && (c->grab_formats & CLIENT_CLIPBOARD_PNG));

@@ -1,12 +1,14 @@
 #include "test-x11-chain.h"
 
 #include "check.h"
-/* Xlib's Display under another name: hostd has a Display of its own. */
+/* Xlib's Display and Region under other names: hostd and common have their own. */
 #define Display XDisplay
+#define Region XRegion
 #include <X11/Xlib.h>
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
 #undef Display
+#undef Region
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <utmp.h>
+#include <zlib.h>
 
 #include "client-session.h"
 #include "hostd-conf.h"
@@ -447,4 +450,50 @@ int chain_viewer_copy(Chain *c, const void *text, size_t text_len, const void *p
         int r = client_session_clipboard_grab(c->v->session, formats);
         harness_viewer_kick(c->v);
         return r;
+}
+
+/* ---- a real PNG of noise ---- */
+
+static void put_be32(uint8_t *p, uint32_t v) {
+        p[0] = (uint8_t) (v >> 24);
+        p[1] = (uint8_t) (v >> 16);
+        p[2] = (uint8_t) (v >> 8);
+        p[3] = (uint8_t) v;
+}
+
+static size_t png_chunk(uint8_t *out, const char *kind, const uint8_t *data, size_t len) {
+        put_be32(out, (uint32_t) len);
+        memcpy(out + 4, kind, 4);
+        if (len)
+                memcpy(out + 8, data, len);
+        put_be32(out + 8 + len, (uint32_t) crc32(0, out + 4, (uInt) (len + 4)));
+        return len + 12;
+}
+
+uint8_t *chain_png(unsigned width, unsigned height, unsigned seed, size_t *ret_len) {
+        size_t raw_len = (size_t) height * (1 + width * 3);
+        uint8_t *raw = malloc(raw_len);
+        uLongf z_len = compressBound((uLong) raw_len);
+        uint8_t *z = malloc(z_len), *out = malloc(z_len + 128);
+        check(raw && z && out);
+        uint32_t s = seed * 2654435761u + 1;
+        for (size_t i = 0; i < raw_len; i++) {
+                s = s * 1103515245u + 12345u;
+                raw[i] = (i % (1 + width * 3)) == 0 ? 0 : (uint8_t) (s >> 16);
+        }
+        check(compress2(z, &z_len, raw, (uLong) raw_len, 1) == Z_OK);
+        size_t n = 0;
+        memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+        n = 8;
+        uint8_t ihdr[13];
+        put_be32(ihdr, width);
+        put_be32(ihdr + 4, height);
+        memcpy(ihdr + 8, "\x08\x02\x00\x00\x00", 5);
+        n += png_chunk(out + n, "IHDR", ihdr, 13);
+        n += png_chunk(out + n, "IDAT", z, z_len);
+        n += png_chunk(out + n, "IEND", NULL, 0);
+        free(raw);
+        free(z);
+        *ret_len = n;
+        return out;
 }

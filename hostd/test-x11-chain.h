@@ -103,3 +103,5 @@ int chain_run_cmd(Chain *c, char *const argv[], const void *in, size_t in_len, B
 bool chain_helper_owns_clipboard(Chain *c);
 /* The viewer's clipboard now holds text and/or png (NULL: not that format); a grab goes to hostd. */
 int chain_viewer_copy(Chain *c, const void *text, size_t text_len, const void *png, size_t png_len);
+/* A width x height RGB PNG of noise (it does not compress: about 3 bytes a pixel). malloc'd. */
+uint8_t *chain_png(unsigned width, unsigned height, unsigned seed, size_t *ret_len);
