@@ -8,7 +8,10 @@
  *   the clipboard both ways (text and a PNG; xclip is the X client) under each [Agent] Clipboard=
  *   value: the allowed directions deliver, a forbidden viewer -> guest grab gets a notice and X
  *   never sees it, a forbidden guest -> viewer grab never reaches the viewer;
- *   the helper killed: windows reset and the features drop at the viewer, the display goes on.
+ *   the helper killed: windows reset and the features drop at the viewer, the display goes on;
+ *   guestd killed: the viewer falls back because the channel closed (nothing guestd started holds
+ *   it), hostd re-opens, a new guestd and helper bring the features back.
+ * Also: hellos settle between the three (none goes round).
  * argv[1] tandem-guestd, argv[2] tandem-guestd-session. Skips (77) without Xvfb, openbox, xclip,
  * xrandr. */
 #include "check.h"
@@ -335,6 +338,23 @@ static void test_helper_killed(Chain *c) {
         XSync(desk.xd, False);
 }
 
+static void test_guestd_killed(Chain *c) {
+        fprintf(stderr, "guestd killed: the viewer falls back at once (the channel closed), then all comes back\n");
+        unsigned starts = c->guestd_starts;
+        check(kill(c->guestd, SIGKILL) == 0);
+        CHAIN_WAIT(c, c->status.mode == WIRE_MODE_HYPERVISOR);
+        /* Closed, not missed heartbeats: nothing guestd started kept its end of the channel. */
+        check(c->status.cause == WIRE_CAUSE_AGENT_CLOSED);
+        CHAIN_WAIT(c, c->guestd_starts > starts); /* hostd re-opens: a new guestd and its helper */
+        CHAIN_WAIT(c, chain_agent_has(c, X11_FEATURES));
+        Window w = new_window("again", 30, 30, 120, 90);
+        CHAIN_WAIT(c, viewer_title_is(c, w, "again"));
+        XDestroyWindow(desk.xd, w);
+        XSync(desk.xd, False);
+        CHAIN_WAIT(c, viewer_window(c, w) == NULL);
+        check(!c->v->closed);
+}
+
 int main(int argc, char **argv) {
         check(argc == 3);
         guestd_exe = argv[1];
@@ -357,6 +377,7 @@ int main(int argc, char **argv) {
                 test_windows(c);
                 test_resize(c);
                 test_helper_killed(c);
+                test_guestd_killed(c);
                 chain_free(c);
         }
         static const char *const policies[] = { "both", "to-guest", "to-client", "off" };

@@ -71,6 +71,11 @@ static void stop(pid_t *pid, int sig) {
         *pid = 0;
 }
 
+/* Windows of other clients (the helper's) may go at any time: a request on one fails, no more. */
+static int ignore_x_error(XDisplay *xd _unused_, XErrorEvent *e _unused_) {
+        return 0;
+}
+
 int chain_desk_start(ChainDesk *d, bool wm, unsigned width, unsigned height) {
         *d = (ChainDesk) {};
         if (!have_tool("Xvfb") || !have_tool("xclip") || !have_tool("xrandr") || (wm && !have_tool("openbox")))
@@ -107,6 +112,7 @@ int chain_desk_start(ChainDesk *d, bool wm, unsigned width, unsigned height) {
         d->xd = XOpenDisplay(d->display);
         if (!d->xd)
                 return -EIO;
+        XSetErrorHandler(ignore_x_error);
         if (wm) {
                 snprintf(log, sizeof(log), "%s/openbox.log", d->dir);
                 char *const ob[] = { "openbox", "--sm-disable", NULL };
@@ -150,6 +156,8 @@ static void on_agent_status(ClientSession *s _unused_, const ClientAgentStatus *
         c->statuses++;
         c->status = *st;
         c->status_usec = chain_now();
+        if (st->mode == WIRE_MODE_AGENT && !c->agent_usec)
+                c->agent_usec = c->status_usec;
 }
 
 static void on_clipboard_grab(ClientSession *s _unused_, uint32_t formats, void *userdata) {
@@ -226,6 +234,7 @@ static int agent_connect(Manager *m _unused_, Domain *d _unused_, void *userdata
         (void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
         char *const argv[] = { (char *) c->guestd_exe, "--config", c->conf, "--port-fd", "3", NULL };
         c->guestd_started_usec = chain_now();
+        c->agent_usec = 0;
         c->guestd = spawn(argv, c->log, sv[1], c->desk->display);
         c->guestd_starts++;
         if (c->opts.hold_port)

@@ -51,6 +51,7 @@ typedef struct Chain {
         unsigned statuses;
         ClientAgentStatus status;
         uint64_t status_usec; /* when the last agent-status came */
+        uint64_t agent_usec;  /* the first saying agent since guestd last started, or 0 */
         unsigned grabs;
         uint32_t grab_formats;
         unsigned datas;
