@@ -363,34 +363,31 @@ bool chain_agent_has(Chain *c, uint64_t features) {
         return c->status.mode == WIRE_MODE_AGENT && (c->status.features & features) == features;
 }
 
-pid_t chain_helper_pid(Chain *c) {
-        if (c->guestd <= 0)
-                return 0;
+/* Helpers of this chain: tandem-guestd-session processes whose command line names its socket. */
+unsigned chain_helpers(Chain *c, pid_t *pids, unsigned max) {
         DIR *d = opendir("/proc");
         if (!d)
                 return 0;
-        pid_t found = 0;
+        unsigned n = 0;
         struct dirent *e;
-        while (!found && (e = readdir(d))) {
-                char path[300], buf[512];
-                snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        while (n < max && (e = readdir(d))) {
+                char path[300], buf[4096];
+                snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
                 FILE *f = fopen(path, "re");
                 if (!f)
                         continue;
-                size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+                size_t len = fread(buf, 1, sizeof(buf) - 1, f);
                 fclose(f);
-                buf[n] = 0;
-                /* pid (comm) state ppid ... */
-                char *close_paren = strrchr(buf, ')');
-                if (!close_paren || !strstr(buf, "(tandem-guestd-s"))
-                        continue;
-                char state;
-                int ppid;
-                if (sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 && ppid == c->guestd && state != 'Z')
-                        found = (pid_t) strtol(e->d_name, NULL, 10);
+                buf[len] = 0;
+                bool helper = strstr(buf, "tandem-guestd-session") != NULL, ours = false;
+                for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+                        if (strcmp(buf + i, c->sock) == 0)
+                                ours = true;
+                if (helper && ours)
+                        pids[n++] = (pid_t) strtol(e->d_name, NULL, 10);
         }
         closedir(d);
-        return found;
+        return n;
 }
 
 int chain_run_cmd(Chain *c, char *const argv[], const void *in, size_t in_len, Buffer *out) {

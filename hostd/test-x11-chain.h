@@ -94,8 +94,9 @@ void chain_dump_logs(Chain *c);
 
 /* The agent is active at the viewer with these features (CLIENT_FEATURE_* bits all on). */
 bool chain_agent_has(Chain *c, uint64_t features);
-/* The helper process guestd started (its pid), or 0. */
-pid_t chain_helper_pid(Chain *c);
+/* The chain's helper processes (the one guestd started, and one a killed guestd left behind that
+ * connected again): up to max pids, their number. */
+unsigned chain_helpers(Chain *c, pid_t *pids, unsigned max);
 
 /* Runs argv (with stdin from in, stdout into out if not NULL) while the loop runs; its exit status,
  * or -1 if it did not exit in 20 s. */
