@@ -268,7 +268,7 @@ static int write_logon(Chain *c) {
 
 int chain_new(ChainDesk *desk, const ChainOptions *opts, const char *guestd_exe, const char *helper_exe,
               Chain **ret) {
-        Chain *c = calloc(1, sizeof(Chain));
+        _cleanup_(chain_freep) Chain *c = calloc(1, sizeof(Chain));
         if (!c)
                 return -ENOMEM;
         *c = (Chain) { .desk = desk, .opts = opts ? *opts : (ChainOptions) {}, .guestd_exe = guestd_exe,
@@ -315,7 +315,7 @@ int chain_new(ChainDesk *desk, const ChainOptions *opts, const char *guestd_exe,
         if (r < 0)
                 return r;
         CHAIN_WAIT(c, c->v->welcomed);
-        *ret = c;
+        *ret = TAKE_PTR(c);
         return 0;
 }
 

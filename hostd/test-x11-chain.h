@@ -72,6 +72,7 @@ uint64_t chain_now(void);
 int chain_new(ChainDesk *desk, const ChainOptions *opts, const char *guestd_exe, const char *helper_exe,
               Chain **ret);
 Chain *chain_free(Chain *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Chain *, chain_free);
 
 /* The loop until cond holds, up to 20 s (then the test fails with what it waited for). pump (may be
  * NULL) runs between iterations, for the test's X client. */
