@@ -274,12 +274,14 @@ void agent_clipboard_viewer(Agent *a, Viewer *v, const WireMessage *m) {
         /* Grabs and data go to the guest, requests and releases answer its grab. */
         bool to_guest = m->type == WIRE_TYPE_CLIPBOARD_GRAB || m->type == WIRE_TYPE_CLIPBOARD_DATA ||
                         m->type == WIRE_TYPE_CLIPBOARD_RELEASE;
-        if (!v->interactive || !clip_on(a) || !agent_clipboard_allows(a->policy.clipboard, to_guest)) {
+        bool allowed = agent_clipboard_allows(a->policy.clipboard, to_guest);
+        if (!v->interactive || !clip_on(a) || !allowed) {
                 a->clip.refused++;
+                /* The policy first: with Clipboard=off the agent's clipboard is masked off too. */
                 agent_viewer_notice(v, &v->agent_notice_sent,
                                     !v->interactive ? "clipboard refused: this viewer is view-only"
-                                    : !clip_on(a)   ? "clipboard refused: no agent with a clipboard"
-                                                    : "clipboard refused by the desktop's policy");
+                                    : !allowed      ? "clipboard refused by the desktop's policy"
+                                                    : "clipboard refused: no agent with a clipboard");
                 return;
         }
         switch (m->type) {
