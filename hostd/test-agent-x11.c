@@ -13,7 +13,7 @@
  *   it), hostd re-opens, a new guestd and helper bring the features back.
  * Also: hellos settle between the three (none goes round).
  * argv[1] tandem-guestd, argv[2] tandem-guestd-session. Skips (77) without Xvfb, openbox, xclip,
- * xrandr. */
+ * xrandr, or without root. */
 #include "check.h"
 /* Xlib's Display and Region under other names: hostd and common have their own. */
 #define Display XDisplay
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client-session.h"
 #include "hostd-agent-internal.h"
@@ -364,6 +365,10 @@ int main(int argc, char **argv) {
         guestd_exe = argv[1];
         helper_exe = argv[2];
         signal(SIGPIPE, SIG_IGN);
+        if (getuid() != 0) { /* guestd starts the helper as the session's user: initgroups() */
+                printf("skip: needs root (guestd starts the helper with setgid/initgroups/setuid)\n");
+                return CHAIN_SKIP;
+        }
         int r = chain_desk_start(&desk, true, 1920, 1200);
         if (r == -EOPNOTSUPP) {
                 printf("skip: needs Xvfb, openbox, xclip and xrandr (./tandem deps)\n");
