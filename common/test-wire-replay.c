@@ -128,6 +128,14 @@ static void test_acks(void) {
         check(!wire_replay_ack_due(&r, 5000000));
         r.received += WIRE_REPLAY_ACK_EVERY;
         check(wire_replay_ack_due(&r, 5000000)); /* enough messages: at once */
+        wire_replay_acked(&r);
+        r.received += 2;
+        r.received_bytes += WIRE_REPLAY_ACK_BYTES - 1;
+        check(!wire_replay_ack_due(&r, 5000000));
+        r.received_bytes += 1;
+        check(wire_replay_ack_due(&r, 5000000)); /* enough bytes: at once */
+        wire_replay_acked(&r);
+        check(!wire_replay_ack_due(&r, 9000000));
         wire_replay_done(&r);
 }
 

@@ -180,8 +180,10 @@ static int decode_front(WireConn *c, const WireHeader *h, void *ret) {
                 return fail(c, -EPROTO, "%s (0x%04x) message of %" PRIu32 " bytes %s", c->proto->type_name(h->type),
                             h->type, h->size, decode_error(r));
         c->consume = WIRE_HEADER_SIZE + h->size;
-        if (c->replay && wire_type_replayable(h->type))
+        if (c->replay && wire_type_replayable(h->type)) {
                 c->replay->received++;
+                c->replay->received_bytes += WIRE_HEADER_SIZE + h->size;
+        }
         return 1;
 }
 
@@ -274,8 +276,12 @@ int wire_conn_receive_any(WireConn *c, void *ret) {
                 WireMessage *m = ret;
                 r = c->backend->receive(c, c->backend_data, m);
                 /* The stream path counts in decode_front(). */
-                if (r > 0 && c->replay && wire_type_replayable(m->type))
+                if (r > 0 && c->replay && wire_type_replayable(m->type)) {
                         c->replay->received++;
+                        /* The bulk of it: a datagram backend hands no frame sizes up. */
+                        c->replay->received_bytes += WIRE_HEADER_SIZE +
+                                                     (m->type == WIRE_TYPE_CLIPBOARD_DATA ? m->clipboard_data.chunk_len : 0);
+                }
         } else
                 r = receive(c, ret);
         if (r < 0) {

@@ -80,11 +80,13 @@ bool wire_replay_ack_due(WireReplay *r, uint64_t now) {
                 return false;
         if (r->ack_due == 0)
                 r->ack_due = now + WIRE_REPLAY_ACK_DELAY_USEC;
-        return r->received - r->acked >= WIRE_REPLAY_ACK_EVERY || now >= r->ack_due;
+        return r->received - r->acked >= WIRE_REPLAY_ACK_EVERY ||
+               r->received_bytes - r->acked_bytes >= WIRE_REPLAY_ACK_BYTES || now >= r->ack_due;
 }
 
 void wire_replay_acked(WireReplay *r) {
         r->acked = r->received;
+        r->acked_bytes = r->received_bytes;
         r->ack_due = 0;
 }
 

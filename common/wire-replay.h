@@ -17,8 +17,12 @@
 /* Sent frames kept for a resume. More means the peer stopped acknowledging: that session can no
  * longer be resumed. */
 #define WIRE_REPLAY_LIMIT (1024u * 1024)
-/* Acknowledge after this many replayable messages, or this long after the first unacknowledged. */
+/* Acknowledge after this many replayable messages, or this many bytes of them (a peer paces bulk
+ * data, like clipboard chunks of 64 KiB, on its replay buffer's room: a message count alone let
+ * 16 such chunks, the whole buffer, wait for the delay), or this long after the first
+ * unacknowledged. */
 #define WIRE_REPLAY_ACK_EVERY 16u
+#define WIRE_REPLAY_ACK_BYTES (WIRE_REPLAY_LIMIT / 4)
 #define WIRE_REPLAY_ACK_DELAY_USEC (250 * 1000ULL)
 #define WIRE_TOKEN_SIZE 32
 
@@ -28,6 +32,7 @@ typedef struct WireReplay {
         uint64_t sent;     /* replayable frames sent in the session */
         uint64_t received; /* replayable messages received in the session */
         uint64_t acked;    /* the received count last sent to the peer in an ack */
+        uint64_t received_bytes, acked_bytes; /* the same in bytes (frames, headers included) */
         uint64_t ack_due;  /* when an ack is due (CLOCK_MONOTONIC usec), 0: none pending */
         bool overflow;     /* a frame did not fit: the session cannot resume any more */
 } WireReplay;

@@ -335,7 +335,8 @@ static int on_child(sd_event_source *s _unused_, const siginfo_t *si, void *user
 }
 
 /* In the child: become the user and run the helper. Never returns. */
-_Noreturn static void exec_helper(const char *helper, const struct passwd *pw, const char *display) {
+_Noreturn static void exec_helper(const char *helper, const struct passwd *pw, const char *display,
+                                  const char *socket_path) {
         char xauth[4096];
         sigset_t none;
         sigemptyset(&none);
@@ -350,7 +351,11 @@ _Noreturn static void exec_helper(const char *helper, const struct passwd *pw, c
                 setenv("XAUTHORITY", xauth, 1);
         if (chdir(pw->pw_dir) < 0)
                 (void) chdir("/");
-        execl(helper, helper, "--display", display, (char *) NULL);
+        /* The helper's default socket is only right when SessionSocket= is the default too. */
+        if (socket_path)
+                execl(helper, helper, "--display", display, "--socket", socket_path, (char *) NULL);
+        else
+                execl(helper, helper, "--display", display, (char *) NULL);
         _exit(127);
 }
 
@@ -380,14 +385,15 @@ static void spawn_helper(Manager *m, const GuestdSession *s) {
                 return;
         }
         if (pid == 0)
-                exec_helper(helper, pw, s->display);
+                exec_helper(helper, pw, s->display, m->config->session_socket);
         sp->pid = pid;
         int r = sd_event_add_child(m->event, &sp->child, pid, WEXITED, on_child, sp);
         if (r < 0)
                 log_warning_errno(r, "Session %s: cannot watch helper pid %d: %m", s->id, (int) pid);
         sp->next = m->spawned;
         m->spawned = sp;
-        log_info("Started %s --display %s for %s (pid %d)", helper, s->display, s->user, (int) pid);
+        log_info("Started %s --display %s --socket %s for %s (pid %d)", helper, s->display,
+                 m->config->session_socket, s->user, (int) pid);
 }
 
 void helpers_on_logon(Manager *m, const GuestdSession *s, bool logon) {

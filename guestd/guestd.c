@@ -3,6 +3,7 @@
  * it), carries out power requests, and relays the clipboard, windows and display channels to
  * the helper of the newest graphical session (guestd-helpers.c). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -93,6 +94,12 @@ int main(int argc, char **argv) {
         int fd = -1;
         if (take_port_fd(&argc, argv, &fd) < 0) {
                 fprintf(stderr, "tandem-guestd: --port-fd needs a file descriptor number\n");
+                return 1;
+        }
+        /* Close-on-exec before anything forks: the session helpers started for logons read at
+         * start-up would otherwise hold the host's channel open after guestd dies. */
+        if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+                fprintf(stderr, "tandem-guestd: bad --port-fd %d: %s\n", fd, strerror(errno));
                 return 1;
         }
         config.port_fd = fd;

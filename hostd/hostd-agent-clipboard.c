@@ -57,6 +57,7 @@ void agent_clipboard_reset(Agent *a) {
         transfer_abandon(a, "the agent is gone");
         c->owner = CLIP_NONE;
         c->formats = 0;
+        c->guest_grab_seen = false;
 }
 
 /* Checks one chunk against the transfer; false when it breaks the rules. */
@@ -95,6 +96,12 @@ static int guest_grab(Agent *a, const AgentClipboardGrab *g) {
         ViewerServer *s = a->manager->viewers;
         Viewer *v = NULL;
 
+        /* The same grab again (the guest answered a hello with its state): nothing changed in the
+         * guest since, so whatever happened here since stands (a viewer's grab, the policy's drop). */
+        if (c->guest_grab_seen && g->serial == c->guest_grab_serial)
+                return 0;
+        c->guest_grab_seen = true;
+        c->guest_grab_serial = g->serial;
         transfer_abandon(a, "a new grab");
         c->owner = CLIP_NONE;
         if (!agent_clipboard_allows(a->policy.clipboard, false) || formats == 0)
@@ -119,8 +126,14 @@ static int guest_grab(Agent *a, const AgentClipboardGrab *g) {
 static int guest_request(Agent *a, const AgentClipboardRequest *q) {
         AgentClipboard *c = &a->clip;
         Viewer *v = clip_viewer(a);
-        if (c->owner != CLIP_VIEWER || q->serial != c->guest_serial || !(c->formats & (1u << q->format)) || !v)
-                return 0; /* stale, or for a format not offered: ignored */
+        if (c->owner != CLIP_VIEWER || q->serial != c->guest_serial || !(c->formats & (1u << q->format)) || !v) {
+                /* Stale (a grab crossed ours), or for a format not offered: answered with nothing
+                 * at once, so the X client that pastes is not left waiting on us. */
+                AgentClipboardData none = { .serial = q->serial, .format = q->format };
+                (void) agent_encode_clipboard_data(agent_out(a), &none);
+                agent_flush(a);
+                return 0;
+        }
         transfer_abandon(a, "a new request");
         c->transfer = (ClipTransfer) { .active = true, .format = q->format };
         WireClipboardRequest out = { .serial = c->viewer_serial, .format = q->format };
@@ -261,12 +274,14 @@ void agent_clipboard_viewer(Agent *a, Viewer *v, const WireMessage *m) {
         /* Grabs and data go to the guest, requests and releases answer its grab. */
         bool to_guest = m->type == WIRE_TYPE_CLIPBOARD_GRAB || m->type == WIRE_TYPE_CLIPBOARD_DATA ||
                         m->type == WIRE_TYPE_CLIPBOARD_RELEASE;
-        if (!v->interactive || !clip_on(a) || !agent_clipboard_allows(a->policy.clipboard, to_guest)) {
+        bool allowed = agent_clipboard_allows(a->policy.clipboard, to_guest);
+        if (!v->interactive || !clip_on(a) || !allowed) {
                 a->clip.refused++;
+                /* The policy first: with Clipboard=off the agent's clipboard is masked off too. */
                 agent_viewer_notice(v, &v->agent_notice_sent,
                                     !v->interactive ? "clipboard refused: this viewer is view-only"
-                                    : !clip_on(a)   ? "clipboard refused: no agent with a clipboard"
-                                                    : "clipboard refused by the desktop's policy");
+                                    : !allowed      ? "clipboard refused by the desktop's policy"
+                                                    : "clipboard refused: no agent with a clipboard");
                 return;
         }
         switch (m->type) {

@@ -67,6 +67,10 @@ typedef struct AgentClipboard {
         uint32_t next_guest_serial, next_viewer_serial;
         ClipTransfer transfer;
         uint64_t transfers, bytes, abandoned, refused;
+        /* The guest's last grab, whatever became of it: the guest repeats its grab after every
+         * hello, and a repeat that crossed a newer grab of the viewer's must not undo it. */
+        bool guest_grab_seen;
+        uint32_t guest_grab_serial;
 } AgentClipboard;
 
 typedef struct AgentCounters {

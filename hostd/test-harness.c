@@ -394,7 +394,46 @@ static void on_transport(ClientSession *s, WireConnKind kind, void *userdata) {
                 v->callbacks.on_transport(s, kind, v->userdata);
 }
 
+/* The agent's callbacks go straight through to the caller's. */
+static void on_agent_status(ClientSession *s, const ClientAgentStatus *status, void *userdata) {
+        HarnessViewer *v = userdata;
+        if (v->callbacks.on_agent_status)
+                v->callbacks.on_agent_status(s, status, v->userdata);
+}
+
+static void on_clipboard_grab(ClientSession *s, uint32_t formats, void *userdata) {
+        HarnessViewer *v = userdata;
+        if (v->callbacks.on_clipboard_grab)
+                v->callbacks.on_clipboard_grab(s, formats, v->userdata);
+}
+
+static void on_clipboard_data(ClientSession *s, uint8_t format, int error, const uint8_t *data, size_t len,
+                              void *userdata) {
+        HarnessViewer *v = userdata;
+        if (v->callbacks.on_clipboard_data)
+                v->callbacks.on_clipboard_data(s, format, error, data, len, v->userdata);
+}
+
+static void on_clipboard_request(ClientSession *s, uint8_t format, void *userdata) {
+        HarnessViewer *v = userdata;
+        if (v->callbacks.on_clipboard_request)
+                v->callbacks.on_clipboard_request(s, format, v->userdata);
+        else /* what a session without the callback does */
+                (void) client_session_clipboard_send(s, format, NULL, 0);
+}
+
+static void on_windows(ClientSession *s, void *userdata) {
+        HarnessViewer *v = userdata;
+        if (v->callbacks.on_windows)
+                v->callbacks.on_windows(s, v->userdata);
+}
+
 static const ClientCallbacks harness_callbacks = {
+        .on_agent_status = on_agent_status,
+        .on_clipboard_grab = on_clipboard_grab,
+        .on_clipboard_data = on_clipboard_data,
+        .on_clipboard_request = on_clipboard_request,
+        .on_windows = on_windows,
         .on_transport = on_transport,
         .on_reconnecting = on_reconnecting,
         .on_resumed = on_resumed,

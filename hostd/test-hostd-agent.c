@@ -428,6 +428,48 @@ static void test_clipboard(const char *policy) {
         world_free(&w);
 }
 
+/* The guest restates its grab after every hello; a restatement that crossed the viewer's newer
+ * grab leaves the viewer's in place, a stale request from the guest is answered with nothing (an X
+ * client pasting must not wait on us), and a new guest grab still wins. */
+static void test_clipboard_crossing(void) {
+        World w;
+        Setup s = { .agent_keys = "Clipboard=both" };
+        world_new(&w, &s);
+        RawViewer *v = viewer(&w, VIEWER_CAPS, TICKET_ROLE_INTERACTIVE);
+        world_agent_active(&w, ALL_CAPS);
+        AgentClipboardGrab g = { .serial = 1000, .formats = 1u << AGENT_FORMAT_TEXT };
+        check(agent_encode_clipboard_grab(fake_agent_out(&w.agent), &g) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, v->grabs == 1);
+        WireClipboardGrab vg = { .serial = 5, .formats = 1u << AGENT_FORMAT_TEXT };
+        check(wire_encode_clipboard_grab(raw_viewer_out(v), &vg) >= 0);
+        raw_viewer_flush(v);
+        WAIT_FOR(w.h, w.agent.grabs == 1);
+        check(agent_encode_clipboard_grab(fake_agent_out(&w.agent), &g) >= 0); /* the restatement */
+        check(fake_agent_flush(&w.agent) >= 0);
+        run_for(w.h, 300 * 1000);
+        check(v->grabs == 1);
+        AgentClipboardRequest q = { .serial = w.agent.grab.serial, .format = AGENT_FORMAT_TEXT };
+        check(agent_encode_clipboard_request(fake_agent_out(&w.agent), &q) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, v->requests == 1);
+        check(v->request.serial == 5);
+        /* A request for a grab that is not the current one: nothing, at once. */
+        AgentClipboardRequest stale = { .serial = w.agent.grab.serial + 100, .format = AGENT_FORMAT_TEXT };
+        check(agent_encode_clipboard_request(fake_agent_out(&w.agent), &stale) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, w.agent.datas == 1);
+        check(w.agent.data_serial == stale.serial && w.agent.data_total == 0 && buffer_len(&w.agent.data) == 0);
+        check(v->requests == 1);
+        g.serial = 1001;
+        check(agent_encode_clipboard_grab(fake_agent_out(&w.agent), &g) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, v->grabs == 2);
+        check(v->error == 0 && agent_state(w.a) == AGENT_ACTIVE);
+        raw_viewer_free(v);
+        world_free(&w);
+}
+
 /* ---- windows ---- */
 
 static void send_window(World *w, uint32_t id, const char *title) {
@@ -751,7 +793,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(hostiles); i++)
                 RUN("hostile", test_hostile(&hostiles[i]));
         RUN("clipboard", test_clipboard("off"); test_clipboard("to-guest"); test_clipboard("to-client");
-            test_clipboard("both"));
+            test_clipboard("both"); test_clipboard_crossing());
         RUN("windows", test_windows());
         RUN("resize", test_resize("off"); test_resize("hypervisor"); test_resize("agent"); test_resize("both"));
         RUN("paste", test_paste());
