@@ -9,8 +9,10 @@ PACKAGES=(
     libvirt-dev libsystemd-dev libturbojpeg0-dev libjpeg-dev libpng-dev
     libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev libsdl2-dev
     libisal-dev  # rudp's Reed-Solomon FEC
+    libxml2-dev  # broker: template domain XML -> desktop XML
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
+    qemu-utils  # qemu-img: libvirt's storage driver makes the desktops' qcow2 overlays with it
     # demo image
     busybox-static cpio zstd
     # tests (Xvfb, xdotool and xwd: tandem-viewer's window test; ip and ping: the link emulator's)
