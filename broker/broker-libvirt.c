@@ -60,6 +60,8 @@ const char *broker_power_to_string(BrokerPower op) {
                 return "shutdown";
         case BROKER_POWER_DESTROY:
                 return "destroy";
+        case BROKER_POWER_CYCLE:
+                return "cycle";
         }
         return NULL;
 }
@@ -262,6 +264,8 @@ int broker_domain_power(virConnectPtr c, const char *name, BrokerPower op) {
         case BROKER_POWER_RESET:
                 if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED)
                         return virDomainReset(dom, 0) < 0 ? libvirt_errno() : 0;
+                __attribute__((fallthrough));
+        case BROKER_POWER_CYCLE:
                 if (!off && virDomainDestroy(dom) < 0)
                         return libvirt_errno();
                 return virDomainCreate(dom) < 0 ? libvirt_errno() : 0;

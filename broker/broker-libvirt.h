@@ -81,10 +81,12 @@ typedef enum BrokerPower {
         BROKER_POWER_RESET,    /* hard reset: see broker_domain_power() */
         BROKER_POWER_SHUTDOWN, /* ask the guest (ACPI) */
         BROKER_POWER_DESTROY,  /* pull the plug; 0 when already off */
+        BROKER_POWER_CYCLE,    /* destroy (if on), then start: a new QEMU */
 } BrokerPower;
 
 /* RESET recovers whatever state the domain is in: a running one gets virDomainReset (same QEMU);
  * a paused, crashed or suspended one is destroyed and started (a reset would leave it paused);
- * a shut off one is started. */
+ * a shut off one is started. virDomainReset goes through QEMU's monitor: for a QEMU that does not
+ * answer (HANG_SIGNAL_UNRESPONSIVE) use CYCLE, which kills it. */
 int broker_domain_power(virConnectPtr c, const char *name, BrokerPower op);
 const char *broker_power_to_string(BrokerPower op);

@@ -219,6 +219,8 @@ static void test_scale(void) {
         check(broker_domain_power(c, names[1], BROKER_POWER_DESTROY) == 0); /* already */
         check(broker_domain_power(c, names[1], BROKER_POWER_RESET) == 0);    /* powers it on */
         check(state_of(c, names[1]) == VIR_DOMAIN_RUNNING);
+        check(broker_domain_power(c, names[1], BROKER_POWER_CYCLE) == 0);
+        check(state_of(c, names[1]) == VIR_DOMAIN_RUNNING);
         check(broker_domain_power(c, names[1], BROKER_POWER_SHUTDOWN) == 0);
         check(state_of(c, names[1]) == VIR_DOMAIN_SHUTOFF);
         virDomainFree(d);
