@@ -116,6 +116,7 @@ void hang_policy_init(HangPolicy *p) {
                 .heartbeat_usec = 5 * USEC_PER_SEC,
                 .heartbeats_missed = 2,
                 .cpu_flat_ns_per_sec = 1000000,
+                .cpu_window_usec = 10 * USEC_PER_SEC,
                 .display_min_inputs = 3,
         };
 }
@@ -134,6 +135,8 @@ int hang_policy_validate(const HangPolicy *p, const char **ret_error) {
                 e = "graceful reboot timeout must not be 0";
         else if (p->heartbeat_usec == 0 || p->heartbeats_missed == 0 || p->heartbeats_missed > 1000)
                 e = "heartbeat interval and missed heartbeats must not be 0";
+        else if (p->cpu_window_usec == 0 || p->cpu_window_usec > USEC_PER_HOUR)
+                e = "vCPU window must be between 1 us and 1 h";
         else if (p->display_min_inputs == 0 || p->display_min_inputs > 1000)
                 e = "display minimum inputs must be between 1 and 1000";
         if (e) {
@@ -274,8 +277,10 @@ static void derive_signals(HangDesktop *d, const HangPolicy *p, uint64_t now) {
                         d->cpu_progress_ns = d->cpu_ns;
                         d->cpu_progress_usec = d->cpu_at_usec;
                         signal_clear(d, HANG_SIGNAL_CPU_FLAT);
-                } else
+                } else if (elapsed >= p->cpu_window_usec)
                         signal_raise(d, HANG_SIGNAL_CPU_FLAT, d->cpu_progress_usec, "vcpu time", (int64_t) used);
+                else
+                        signal_clear(d, HANG_SIGNAL_CPU_FLAT); /* too short a window to judge */
         }
 
         if (d->inputs_unanswered >= p->display_min_inputs)

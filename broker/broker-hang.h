@@ -89,6 +89,8 @@ typedef struct HangPolicy {
         uint64_t heartbeat_usec;        /* the agent's heartbeat interval: 5 s */
         unsigned heartbeats_missed;     /* heartbeats missed before it is lost: 2 */
         uint64_t cpu_flat_ns_per_sec;   /* vCPU time below this rate is flat: 1 ms/s */
+        uint64_t cpu_window_usec;       /* ... over at least this long: 10 s (an idle guest's
+                                         * vCPU time moves in 10 ms ticks: 0.5 s says nothing) */
         unsigned display_min_inputs;    /* unanswered inputs before the display is stuck: 3 */
 } HangPolicy;
 

@@ -168,7 +168,6 @@ static bool being_probed_locked(Shared *sh, const char *name) {
 typedef struct ProberArgs {
         Shared *shared;
         size_t slot;
-        virConnectPtr conn;
 } ProberArgs;
 
 static void *prober_main(void *p) {
@@ -176,6 +175,9 @@ static void *prober_main(void *p) {
         free(p);
         Shared *sh = a.shared;
         Prober *me = &sh->probers[a.slot];
+        /* A connection of its own: libvirtd holds back a client's other calls (the sampler's
+         * virDomainGetState) behind one stuck on a domain's monitor. */
+        virConnectPtr conn = virConnectOpen(sh->uri);
 
         pthread_mutex_lock(&sh->lock);
         for (;;) {
@@ -191,7 +193,7 @@ static void *prober_main(void *p) {
                 pthread_mutex_unlock(&sh->lock);
 
                 /* Needs QEMU's monitor: blocks for as long as QEMU does not answer. */
-                virDomainPtr dom = virDomainLookupByName(a.conn, name);
+                virDomainPtr dom = conn ? virDomainLookupByName(conn, name) : NULL;
                 if (dom) {
                         virDomainPtr doms[] = { dom, NULL };
                         virDomainStatsRecordPtr *stats = NULL;
@@ -206,7 +208,8 @@ static void *prober_main(void *p) {
                 me->name = NULL;
         }
         me->alive = false;
-        virConnectClose(a.conn);
+        if (conn)
+                virConnectClose(conn);
         shared_unref_locked(sh);
         return NULL;
 }
@@ -224,13 +227,12 @@ static void probers_ensure_locked(Shared *sh, uint64_t now) {
                 if (!p->name || now < p->started_usec + sh->deadline_usec)
                         return; /* a working one */
         }
-        if (free_slot == SAMPLER_MAX_PROBERS || !sh->conn)
+        if (free_slot == SAMPLER_MAX_PROBERS)
                 return; /* all stuck: the stuck domains stay unresponsive, others unprobed */
         ProberArgs *a = malloc(sizeof *a);
         if (!a)
                 return;
-        *a = (ProberArgs) { .shared = sh, .slot = free_slot, .conn = sh->conn };
-        virConnectRef(sh->conn);
+        *a = (ProberArgs) { .shared = sh, .slot = free_slot };
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -240,7 +242,6 @@ static void probers_ensure_locked(Shared *sh, uint64_t now) {
         if (pthread_create(&t, &attr, prober_main, a) != 0) {
                 sh->refs--;
                 sh->probers[free_slot].alive = false;
-                virConnectClose(sh->conn);
                 free(a);
         }
         pthread_attr_destroy(&attr);

@@ -3,7 +3,8 @@
  * libvirt calls block, and a QEMU that does not answer its monitor blocks every call that needs
  * the monitor (virConnectGetAllDomainStats, for one) indefinitely. So a sampler thread per host
  * makes the calls that do not need QEMU (state and reason, vCPU time from the host, the monitor's
- * control state), and probe threads send each running domain one call that does need QEMU; a
+ * control state), and probe threads (each with its own connection: libvirtd holds back a client's
+ * other calls behind one stuck on a monitor) send each running domain one call that needs QEMU; a
  * probe outstanding past the deadline marks its domain unresponsive since the probe began. A
  * stuck probe thread is left to finish on its own (at most SAMPLER_MAX_PROBERS per host) and a
  * fresh one takes over the other domains. The caller requests a pass, waits for the fd to turn

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,8 @@ static void _printf_(1, 2) emit(const char *fmt, ...) {
 typedef struct Watched {
         char *name;
         HangDesktop hang;
+        /* A power operation of ours is under way: what libvirt shows meanwhile is our doing. */
+        atomic_bool power_busy, power_done;
         HangVerdict last_verdict;
         HangClass last_class;
 } Watched;
@@ -76,6 +79,7 @@ typedef struct PowerJob {
         virConnectPtr conn;
         char *name;
         BrokerPower op;
+        Watched *watched;
 } PowerJob;
 
 /* Power operations block in libvirt (a reset waits for QEMU): a thread each, off the loop. */
@@ -88,13 +92,20 @@ static void *power_main(void *p) {
         else
                 emit("{\"event\":\"power\",\"domain\":\"%s\",\"op\":\"%s\",\"result\":\"ok\"}", j->name,
                      broker_power_to_string(j->op));
+        atomic_store(&j->watched->power_done, true);
+        atomic_store(&j->watched->power_busy, false);
         virConnectClose(j->conn);
         free(j->name);
         free(j);
         return NULL;
 }
 
-static void power_async(Watch *w, const char *name, BrokerPower op) {
+static void power_async(Watch *w, Watched *x, BrokerPower op) {
+        const char *name = x->name;
+        if (atomic_load(&x->power_busy)) {
+                emit("{\"event\":\"power\",\"domain\":\"%s\",\"error\":\"busy\"}", name);
+                return;
+        }
         PowerJob *j = calloc(1, sizeof *j);
         if (!j || !(j->name = strdup(name))) {
                 free(j);
@@ -103,12 +114,15 @@ static void power_async(Watch *w, const char *name, BrokerPower op) {
         }
         j->conn = w->power_conn;
         j->op = op;
+        j->watched = x;
+        atomic_store(&x->power_busy, true);
         virConnectRef(j->conn);
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&t, &attr, power_main, j) != 0) {
+                atomic_store(&x->power_busy, false);
                 virConnectClose(j->conn);
                 free(j->name);
                 free(j);
@@ -121,6 +135,8 @@ static void evaluate_all(Watch *w, uint64_t now) {
         for (size_t i = 0; i < w->n_watched; i++) {
                 Watched *x = &w->watched[i];
                 HangDecision d;
+                if (atomic_load(&x->power_busy))
+                        continue; /* judged again once our operation is over */
                 hang_evaluate(&x->hang, &w->policy, now, &d);
                 if (d.record || d.verdict != x->last_verdict || d.class != x->last_class) {
                         char json[1024];
@@ -135,7 +151,7 @@ static void evaluate_all(Watch *w, uint64_t now) {
                         bool unresponsive = false;
                         for (unsigned k = 0; k < d.n_evidence; k++)
                                 unresponsive |= d.evidence[k].signal == HANG_SIGNAL_UNRESPONSIVE;
-                        power_async(w, x->name, unresponsive ? BROKER_POWER_CYCLE : BROKER_POWER_RESET);
+                        power_async(w, x, unresponsive ? BROKER_POWER_CYCLE : BROKER_POWER_RESET);
                 }
         }
 }
@@ -152,8 +168,10 @@ static void take_sample(Watch *w, uint64_t now) {
         for (size_t i = 0; i < s->n; i++) {
                 DomainSample *d = &s->domains[i];
                 Watched *x = find_watched(w, d->name, strlen(d->name));
-                if (!x)
+                if (!x || atomic_load(&x->power_busy))
                         continue;
+                if (atomic_exchange(&x->power_done, false))
+                        hang_observe_reboot(&x->hang, s->finished_usec);
                 hang_observe_libvirt(&x->hang, s->finished_usec, d->vm_state, d->reason_text, d->cpu_valid, d->cpu_ns);
                 if (d->unresponsive)
                         hang_observe_unresponsive(&x->hang, s->finished_usec, d->unresponsive_since_usec,
@@ -286,6 +304,11 @@ static int run_watch(int argc, char **argv) {
         static Watch w;
         uint64_t deadline = 5 * USEC_PER_SEC, v;
         int c;
+        sigset_t ss;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &ss, NULL); /* before any thread of ours or libvirt's */
         hang_policy_init(&w.policy);
         w.interval_usec = USEC_PER_SEC;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -357,11 +380,6 @@ static int run_watch(int argc, char **argv) {
                 fprintf(stderr, "Cannot start the sampler: %s\n", strerror(-r));
                 return 1;
         }
-        sigset_t ss;
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGTERM);
-        sigaddset(&ss, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &ss, NULL); /* before any thread of ours or libvirt's */
         if (sd_event_default(&w.event) < 0 || sd_event_add_signal(w.event, NULL, SIGTERM, NULL, NULL) < 0 ||
             sd_event_add_signal(w.event, NULL, SIGINT, NULL, NULL) < 0 ||
             sd_event_add_io(w.event, NULL, host_sampler_fd(w.sampler), EPOLLIN, on_sampler, &w) < 0 ||

@@ -120,8 +120,9 @@ static void test_single(const char *name, Feed feed, HangSignal sig, HangClass c
         now += SEC;
         feed(&d);
         HangDecision r = eval(&d);
-        if (sig == HANG_SIGNAL_AGENT_LOST || sig == HANG_SIGNAL_DISPLAY_STUCK)
-                check(r.verdict == HANG_VERDICT_HEALTHY); /* needs missed heartbeats, repeated input */
+        if (sig == HANG_SIGNAL_AGENT_LOST || sig == HANG_SIGNAL_DISPLAY_STUCK || sig == HANG_SIGNAL_CPU_FLAT)
+                check(r.verdict == HANG_VERDICT_HEALTHY); /* needs missed heartbeats, repeated input,
+                                                           * a window of flat vCPU time */
         else {
                 check(r.verdict == HANG_VERDICT_SUSPECT);
                 check(r.class == class);
@@ -262,6 +263,39 @@ static void test_no_signal_when_not_a_hang(void) {
         feed_shutoff(&d);
         r = eval(&d);
         check(r.verdict == HANG_VERDICT_SUSPECT && r.onset_usec == t);
+}
+
+/* An idle guest's vCPU time moves in 10 ms ticks: many 0.5 s samples see no change at all. Flat
+ * is judged over the window, never over one sample. */
+static void test_cpu_window(void) {
+        HangDesktop d;
+        reset_world(&d);
+        cpu_ns = 0;
+        for (int i = 0; i < 1200; i++) {
+                now += SEC / 2;
+                sample_running(&d, i % 6 == 0 ? 10000000 : 0); /* 10 ms every 3 s: 3.3 ms/s */
+                check(eval(&d).verdict == HANG_VERDICT_HEALTHY);
+        }
+        /* Really flat: nothing for the first 10 s, suspect from then on with the onset at the
+         * last progress, reset a grace after that onset. */
+        now += SEC / 2;
+        sample_running(&d, 10000000);
+        check(eval(&d).verdict == HANG_VERDICT_HEALTHY);
+        uint64_t anchor = now;
+        HangDecision r;
+        for (;;) {
+                now += SEC / 2;
+                sample_running(&d, 0);
+                r = eval(&d);
+                if (now < anchor + policy.cpu_window_usec)
+                        check(r.verdict == HANG_VERDICT_HEALTHY);
+                else if (now < anchor + policy.grace_usec)
+                        check(r.verdict == HANG_VERDICT_SUSPECT && r.onset_usec == anchor);
+                else
+                        break;
+        }
+        check(r.verdict == HANG_VERDICT_RESET && r.now_usec == anchor + policy.grace_usec);
+        check(evidence(&r, HANG_SIGNAL_CPU_FLAT)->value == 0);
 }
 
 static void test_grace(void) {
@@ -561,6 +595,9 @@ static void test_policy(void) {
         hang_policy_init(&p);
         p.action = (HangAction) 7;
         check(hang_policy_validate(&p, &e) == -EINVAL);
+        hang_policy_init(&p);
+        p.cpu_window_usec = 0;
+        check(hang_policy_validate(&p, &e) == -EINVAL && strstr(e, "vCPU"));
 
         HangAction a;
         check(hang_action_from_string("reboot-then-reset", 17, &a) == 0 && a == HANG_ACTION_GRACEFUL_THEN_RESET);
@@ -575,6 +612,7 @@ int main(void) {
         test_agent_lost_needs_missed_heartbeats();
         test_display_needs_repeated_input();
         test_no_signal_when_not_a_hang();
+        test_cpu_window();
         test_grace();
         test_precedence();
         test_cap_and_backoff();
