@@ -59,9 +59,13 @@ class HangDomain(tt.Domain):
             return int(f.read().strip())
 
 
+_typing = threading.Lock()  # one line at a time: the reporter's and the test's never mix
+
+
 def type_text(name, text):
-    for code, shifted in ht.keystrokes(text):
-        tt.virsh("send-key", name, "--codeset", "xt", *([str(ht.SHIFT)] if shifted else []), str(code))
+    with _typing:
+        for code, shifted in ht.keystrokes(text):
+            tt.virsh("send-key", name, "--codeset", "xt", *([str(ht.SHIFT)] if shifted else []), str(code))
 
 
 def pixels_changed(a, b):
@@ -127,7 +131,9 @@ class Watcher:
 
 
 class DisplayReporter(threading.Thread):
-    """hostd's display reports: Enter on the console, then did the screen change?"""
+    """hostd's display reports: a command typed on the console, then did the screen change? The
+    command's output scrolls the whole screen in a shell that answers (an Enter alone adds a
+    prompt of a few characters: too close to the cursor's blink)."""
 
     def __init__(self, watcher, dom):
         super().__init__(daemon=True)
@@ -140,7 +146,7 @@ class DisplayReporter(threading.Thread):
             try:
                 if prev is None:
                     prev = self.dom.screenshot("before")
-                type_text(self.dom.name, "\n")
+                type_text(self.dom.name, "ls -1 /bin\n")
                 self.watcher.report("input")
                 time.sleep(0.8)
                 cur = self.dom.screenshot("after")
