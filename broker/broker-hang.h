@@ -32,7 +32,9 @@
 #include <stdint.h>
 
 #define HANG_MAX_ACTIONS_PER_HOUR 16
+#ifndef USEC_PER_SEC
 #define USEC_PER_SEC 1000000ULL
+#endif
 #define USEC_PER_HOUR (3600ULL * USEC_PER_SEC)
 
 typedef enum HangSignal {
@@ -156,6 +158,8 @@ void hang_desktop_init(HangDesktop *d, uint64_t now_usec);
 
 /* The broker's intent: a desktop it has powered off (or is provisioning) is not hung. */
 void hang_desktop_set_expected_running(HangDesktop *d, bool running, uint64_t now_usec);
+
+/* Texts given to the observers (reason, call) are kept by pointer: pass static strings. */
 
 /* A libvirt sample: state, libvirt's reason as text (for evidence), vCPU time in ns. */
 void hang_observe_libvirt(HangDesktop *d, uint64_t now_usec, HangVmState state, const char *reason,
