@@ -24,7 +24,20 @@
  * reset and reboot counts towards max_actions_per_hour; once reached, the decision is an alert
  * (once per episode), never another reset. Between actions on a desktop that has not recovered,
  * exponential backoff: backoff_usec after the first, doubling, at most backoff_max_usec. A
- * desktop healthy for healthy_usec is forgiven its backoff (the hourly cap still counts). */
+ * desktop healthy for healthy_usec is forgiven its backoff (the hourly cap still counts).
+ *
+ * Wiring it into the broker (see tandem-hang-watch.c, which does exactly this for one host):
+ *   - one HangDesktop per desktop, next to its store record; a HostSampler per host
+ *     (broker-libvirt-sample.h) whose samples go to hang_observe_libvirt() and
+ *     hang_observe_(un)responsive(); hostd's reports to the other observers;
+ *   - a host whose sample failed (error < 0): its desktops are unknown, do not evaluate them;
+ *   - evaluate after each pass (and after hostd's reports); write an event when .record is set,
+ *     with hang_decision_to_json() as its evidence;
+ *   - RESET: broker_domain_power(RESET), or CYCLE when the evidence has HANG_SIGNAL_UNRESPONSIVE
+ *     (virDomainReset needs the QEMU that does not answer); REBOOT: ask the agent. While the
+ *     operation runs, neither feed nor evaluate the desktop; afterwards hang_observe_reboot().
+ *   - the state is in memory: after a broker restart every desktop starts clean (grace anew);
+ *     keep the action times in the store if the hourly cap must survive restarts. */
 #pragma once
 
 #include <stdbool.h>

@@ -9,11 +9,13 @@ sampler, hang detector and power operations on one host):
                                           -> os-hang (display stuck while input is sent), reset
   - a desktop that breaks after every reset: at most --max-resets resets, then one alert, and no
     more resets (no reboot loop)
+  - kernel panic with the demo's panic=10: suspected, reboots by itself within the grace, not reset
 
 This test plays hostd's part for the display: it presses Enter on the guest's console through
 libvirt and compares screenshots before and after, reporting `input' and `display' to the tool
-(hostd will report both to the broker). The guest's kernel gets panic=0 here: the demo's panic=10
-reboots it by itself after 10 s, before any grace period could end.
+(hostd will report both to the broker). The guest's kernel gets panic=0 for the panic that must be
+acted on: the demo's panic=10 reboots it by itself after 10 s, before the grace is over (the last
+scenario checks exactly that).
 """
 
 import json
@@ -37,8 +39,10 @@ DISPLAY_THRESHOLD = 200  # pixels; the text cursor's blink changes 18
 
 
 class HangDomain(tt.Domain):
+    panic = "panic=0"
+
     def xml(self):
-        xml = super().xml().replace("panic=10", "panic=0")
+        xml = super().xml().replace("panic=10", self.panic)
         # Keep the serial log across new QEMUs, to count boots.
         return re.sub(r"<source path='([^']*)'/>", r"<source path='\1' append='on'/>", xml)
 
@@ -272,6 +276,31 @@ def scenario_panic(dom):
         w.stop()
 
 
+def scenario_panic_reboots(dom):
+    """The demo's own panic=10: the kernel reboots by itself 10 s after the panic, inside a 20 s
+    grace. Suspected as an OS hang, then the new boot answers: no reset."""
+    print("kernel panic, panic=10")
+    login(dom)
+    w = Watcher(dom, "--grace", "20")
+    reporter = DisplayReporter(w, dom)
+    reporter.start()
+    try:
+        boots = dom.logins()
+        time.sleep(2)
+        type_text(dom.name, "echo c > /proc/sysrq-trigger\n")
+        dom.wait_serial("Kernel panic", 60)
+        i, suspect = w.wait(decision("suspect", "os-hang"))
+        dom.wait_logins(boots + 1)  # rebooted by itself
+        w.wait(decision("healthy"), start=i)
+        time.sleep(25)  # past the grace counted from the suspicion
+        assert not w.matching(decision("reset")), "a guest that rebooted by itself was reset"
+        assert not w.matching(lambda e: e["event"] == "power")
+        print(f"  suspected after {suspect['decision']['for_ms']} ms, rebooted by itself, not reset")
+    finally:
+        reporter.stop()
+        w.stop()
+
+
 def scenario_no_loop(dom):
     """Suspended again as soon as each reset has brought it back: two resets, then the cap."""
     print("no reboot loop")
@@ -306,16 +335,24 @@ def main():
     if not os.access(TOOL, os.X_OK):
         print(f"skip: {TOOL} not built")
         sys.exit(tt.SKIP)
+    # TANDEM_HANG_SCENARIOS=panic,sigstop runs only those (when working on one).
+    only = os.environ.get("TANDEM_HANG_SCENARIOS")
+    wanted = lambda name: not only or name in only.split(",")  # noqa: E731
     with HangDomain("hang") as dom:
         dom.start()
         dom.wait_logins(1)
-        # TANDEM_HANG_SCENARIOS=panic,sigstop runs only those (when working on one).
-        only = os.environ.get("TANDEM_HANG_SCENARIOS")
         for name, run in (("suspend", scenario_suspend), ("sigkill", scenario_sigkill),
                           ("sigstop", scenario_sigstop), ("panic", scenario_panic),
                           ("no-loop", scenario_no_loop)):
-            if not only or name in only.split(","):
+            if wanted(name):
                 run(dom)
+    if wanted("panic-reboots"):
+        class SelfRebooting(HangDomain):
+            panic = "panic=10"
+        with SelfRebooting("hang-reboot") as dom:
+            dom.start()
+            dom.wait_logins(1)
+            scenario_panic_reboots(dom)
     print("ok")
 
 
