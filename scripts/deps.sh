@@ -11,8 +11,10 @@ PACKAGES=(
     libisal-dev  # rudp's Reed-Solomon FEC
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev  # the broker's REST API and tandemctl
     libx11-dev libxfixes-dev libxrandr-dev  # tandem-guestd-session (X11 clipboard, windows, RandR)
+    libxml2-dev  # broker: template domain XML -> desktop XML
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
+    qemu-utils  # qemu-img: libvirt's storage driver makes the desktops' qcow2 overlays with it
     # demo image
     busybox-static cpio zstd
     # tests (Xvfb, xdotool and xwd: tandem-viewer's window test; ip and ping: the link emulator's)
