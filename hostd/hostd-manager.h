@@ -25,6 +25,7 @@ struct Manager {
         Thumbnailer *thumbnailer;
         ControlServer *control;
         struct ViewerServer *viewers; /* NULL when viewers are disabled */
+        struct BrokerClient *broker;  /* NULL without [Broker] URL= (hostd-broker.h) */
 };
 
 /* Takes ownership of the config. */

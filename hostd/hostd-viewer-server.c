@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "hostd-console.h"
 #include "hostd-domain.h"
@@ -122,7 +123,8 @@ int viewer_server_new(Manager *m, ViewerServer **ret) {
         s->manager = m;
         s->fd = -EBADF;
 
-        r = ticket_verifier_load(m->config.ticket_public_key, &s->verifier, &error);
+        /* No TicketPublicKey=: the broker's key comes later (viewer_server_set_ticket_key). */
+        r = m->config.ticket_public_key ? ticket_verifier_load(m->config.ticket_public_key, &s->verifier, &error) : 0;
         if (r < 0) {
                 log_error("Viewers disabled: cannot load the ticket public key %s: %s", m->config.ticket_public_key,
                           error ? error : strerror(-r));
@@ -175,6 +177,7 @@ ViewerServer *viewer_server_free(ViewerServer *s) {
                 close(s->fd);
         tls_context_free(s->tls);
         ticket_verifier_free(s->verifier);
+        EVP_PKEY_free(s->verifier_key);
         free(s);
         return NULL;
 }
@@ -309,13 +312,35 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                                     .queued = wire_conn_queued(v->conn),
                                     .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
                                     .frames_skipped = v->frames_skipped,
-                                    .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP };
+                                    .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP,
+                                    .bytes_sent = wire_conn_bytes_out(v->conn) };
                 ViewerLinkFigures link;
                 viewer_adapt_figures(v, &link);
                 info.link = &link;
                 fn(userdata, &info, first);
                 first = false;
         }
+}
+
+int viewer_server_set_ticket_key(ViewerServer *s, EVP_PKEY *key) {
+        if (!s)
+                return -ENOENT;
+        /* The same key again keeps the verifier, and with it the nonces of tickets already used. */
+        if (s->verifier && s->verifier_key && EVP_PKEY_eq(s->verifier_key, key) == 1)
+                return 0;
+        TicketVerifier *v = ticket_verifier_new(key);
+        if (!v)
+                return -EINVAL;
+        if (!EVP_PKEY_up_ref(key)) {
+                ticket_verifier_free(v);
+                return -ENOMEM;
+        }
+        bool replaced = s->verifier != NULL;
+        ticket_verifier_free(s->verifier);
+        EVP_PKEY_free(s->verifier_key);
+        s->verifier = v;
+        s->verifier_key = key;
+        return replaced ? 1 : 0;
 }
 
 void viewer_server_udp_counters(ViewerServer *s, UdpServerCounters *ret) {
