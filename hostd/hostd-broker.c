@@ -164,6 +164,11 @@ static void on_registered(void *userdata, const BrokerHttpResult *res) {
         log_info("Registered with the broker %s as host %s (viewers dial %s)", b->url, b->host_name, b->address);
         /* A broker that came back may be a new one: take its key again. */
         key_fetch(b);
+        /* The first report right away: until it comes the broker has not placed our desktops. */
+        uint64_t now;
+        sd_event_now(b->manager->event, CLOCK_MONOTONIC, &now);
+        if (b->report_timer)
+                sd_event_source_set_time(b->report_timer, now);
 }
 
 static void register_host(BrokerClient *b) {

@@ -141,6 +141,8 @@ CONF
     "$CTL" tokens create host "$HOST_NAME" >"$tmp/host.token"
     chmod 600 "$tmp/host.token"
     milestone "pool $POOL created with desktop $DOMAIN; a host token for $HOST_NAME"
+    echo "           the broker's view: TANDEM_BROKER=$TANDEM_BROKER TANDEM_BROKER_CA=$TANDEM_BROKER_CA \\"
+    echo "               TANDEM_TOKEN_FILE=$TANDEM_TOKEN_FILE build/broker/tandemctl desktops"
 }
 
 : >"$hostd_log"
@@ -208,6 +210,12 @@ new_lines() {
 hostd_off=0 viewer_off=0 logins=0 agent_ports=0
 deadline=$((SECONDS + ${TANDEM_DEMO_SECONDS:-0}))
 while :; do
+    new_lines "$tmp/viewer.log" viewer_off
+    while IFS= read -r line; do
+        case "$line" in
+            "tandemctl: desktop "*) milestone "ticket issued by the broker: ${line#tandemctl: }" ;;
+        esac
+    done <<<"$NEW"
     new_lines "$hostd_log" hostd_off
     while IFS= read -r line; do
         case "$line" in
@@ -218,12 +226,6 @@ while :; do
             *"ticket rejected"*) milestone "viewer refused: ${line##*ticket rejected: }" ;;
             *"Broker "*" unreachable"*) milestone "broker unreachable: hostd drops its reports, viewers go on" ;;
             *"Broker "*" answers again"*) milestone "broker answers again" ;;
-        esac
-    done <<<"$NEW"
-    new_lines "$tmp/viewer.log" viewer_off
-    while IFS= read -r line; do
-        case "$line" in
-            "tandemctl: desktop "*) milestone "ticket issued by the broker: ${line#tandemctl: }" ;;
         esac
     done <<<"$NEW"
     n=$(grep -c "agent port org.tandem.agent.0 is" "$serial" 2>/dev/null || true)

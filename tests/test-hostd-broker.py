@@ -4,10 +4,13 @@ fingerprint, libvirt URI), takes the broker's ticket key (no TicketPublicKey=), 
 desktop's power state, vCPU time, display progress, input and a JPEG thumbnail reach the broker's
 API. A viewer connects with a ticket the broker issued; the broker is then stopped: hostd logs the
 outage once, drops its reports, and the viewer goes on logging in and typing. The broker is
-started again: hostd's reports arrive again without a restart of hostd."""
+started again: hostd's reports arrive again without a restart of hostd. Then it is frozen
+(SIGSTOP: connections accepted, nothing answered): the report in flight times out, those due
+meanwhile are dropped, and a viewer still gets in."""
 
 import os
 import secrets
+import signal
 import sys
 import time
 
@@ -99,6 +102,27 @@ def main():
                 code, log = vt.finish(vt.viewer(c.json["ticket"], "wait-frame\nexit 0\n"), timeout=120)
                 assert code == vt.EXIT_OK, log
                 print("broker restarted: hostd's reports arrive again, a new ticket is accepted")
+
+                # A broker that accepts connections and never answers (SIGSTOP): the report in
+                # flight times out, those due meanwhile are dropped, viewers get in regardless.
+                c = b.request("POST", "/v1/pools/lab/connect", {}, token=alice)
+                assert c.status == 200, c
+                before = hostd.broker_status()
+                b.proc.send_signal(signal.SIGSTOP)
+                try:
+                    hb.wait_for("reports dropped behind a hung one",
+                                lambda: hostd.broker_status()["reports_dropped"] >= before["reports_dropped"] + 3, 30)
+                    code, log = vt.finish(vt.viewer(c.json["ticket"], "wait-frame\nexit 0\n"), timeout=120)
+                    assert code == vt.EXIT_OK, f"viewer while the broker hangs: {code}\n{log}"
+                    hb.wait_for("the hung report times out",
+                                lambda: hostd.broker_status()["reports_failed"] > before["reports_failed"], 60)
+                finally:
+                    b.proc.send_signal(signal.SIGCONT)
+                st = hostd.broker_status()
+                print(f"broker frozen: {st['reports_dropped'] - before['reports_dropped']} reports dropped, "
+                      f"the hung one failed, a viewer got in meanwhile")
+                hb.wait_for("reports after the freeze", lambda: hostd.broker_status()["reports_sent"] >
+                            st["reports_sent"], 60)
                 assert hostd.alive()
     finally:
         if os.environ.get("TANDEM_KEEP_LOGS"):
