@@ -273,7 +273,11 @@ int broker_http_new(sd_event *event, const BrokerHttpConfig *config, BrokerHttp 
         curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
         curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
         curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-        curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 2L);
+        /* One connection per request in flight (at most three: registration, key, report): a
+         * request never waits for another's connection to see whether it could share it, and a
+         * hung report cannot hold up the key. Idle ones are kept for the next request. */
+        curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_NOTHING);
+        curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 4L);
         int r = sd_event_add_time(event, &h->timer, CLOCK_MONOTONIC, 0, 0, on_timer, h);
         if (r < 0)
                 return r;

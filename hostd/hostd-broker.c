@@ -101,8 +101,10 @@ static void on_key(void *userdata, const BrokerHttpResult *res) {
         EVP_PKEY *key = NULL;
         int r = ticket_key_parse_public(res->body, res->body_len, &key);
         if (r < 0) {
-                log_error("Broker %s served a ticket key that is not an Ed25519 public key, keeping %s", b->url,
-                          b->have_key ? "the last good one" : "none (viewers are refused)");
+                if (!strstr(b->last_error, "not an Ed25519"))
+                        log_error("Broker %s served a ticket key that is not an Ed25519 public key, keeping %s", b->url,
+                                  b->have_key ? "the last good one" : "none (viewers are refused)");
+                snprintf(b->last_error, sizeof(b->last_error), "ticket key: not an Ed25519 public key");
                 key_retry(b);
                 return;
         }

@@ -63,6 +63,21 @@ def main():
                 print(f"reports arrive: running, cpu {sig['cpu_time_ns']} ns, display frames "
                       f"{sig['display_frames']}, thumbnail {len(r.body)} bytes")
 
+                # A paused guest: its state reaches the broker, and its still screen sends no
+                # thumbnail while reports go on (a running guest's blinking cursor would).
+                tt.virsh("suspend", dom.name)
+                hb.wait_for("paused at the broker", lambda: desktop(b, dom.name)["power_state"] == "paused", 30)
+                # The screen's last change before the pause may still go out once (ThumbnailSeconds=1).
+                st = hostd.broker_status()
+                hb.wait_for("reports", lambda: hostd.broker_status()["reports_sent"] >= st["reports_sent"] + 3, 30)
+                st = hostd.broker_status()
+                hb.wait_for("more reports", lambda: hostd.broker_status()["reports_sent"] >= st["reports_sent"] + 4, 30)
+                assert hostd.broker_status()["thumbnails_sent"] == st["thumbnails_sent"], (st, hostd.broker_status())
+                assert desktop(b, dom.name)["signals"]["libvirt_state"] == "paused:user"
+                tt.virsh("resume", dom.name)
+                hb.wait_for("running again", lambda: desktop(b, dom.name)["power_state"] == "running", 30)
+                print("paused: the broker saw paused:user, and no thumbnail was sent for the still screen")
+
                 # A viewer through the broker: the ticket names hostd's address and certificate.
                 assert b.request("POST", "/v1/users", {"name": "alice"}).status == 201
                 alice = b.token("user", "alice")
