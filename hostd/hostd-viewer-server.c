@@ -123,10 +123,14 @@ int viewer_server_new(Manager *m, ViewerServer **ret) {
         s->manager = m;
         s->fd = -EBADF;
 
-        /* No TicketPublicKey=: the broker's key comes later (viewer_server_set_ticket_key). */
-        r = m->config.ticket_public_key ? ticket_verifier_load(m->config.ticket_public_key, &s->verifier, &error) : 0;
+        /* No TicketPublicKey= with a broker: its key comes later (viewer_server_set_ticket_key). */
+        const char *key_path = m->config.ticket_public_key;
+        bool from_broker = !key_path && hostd_broker_config_enabled(&m->config.broker);
+        if (!key_path)
+                key_path = HOSTD_DEFAULT_TICKET_KEY;
+        r = from_broker ? 0 : ticket_verifier_load(key_path, &s->verifier, &error);
         if (r < 0) {
-                log_error("Viewers disabled: cannot load the ticket public key %s: %s", m->config.ticket_public_key,
+                log_error("Viewers disabled: cannot load the ticket public key %s: %s", key_path,
                           error ? error : strerror(-r));
                 free(error);
                 *ret = NULL;
