@@ -1,6 +1,6 @@
-/* The body of a host report (schema/broker-api.yaml, Report). Domain states and vCPU time come
- * from one libvirt call for all domains that does not wait on any QEMU (a hung QEMU must not hang
- * hostd); display progress, input and thumbnails from hostd's own consoles; the agent's part
+/* The body of a host report (schema/broker-api.yaml, Report). Domain states come from one libvirt
+ * call for all domains and vCPU time from each one's cgroup, neither of which asks QEMU (a QEMU
+ * that waits on hostd, or a hung one, must not hang hostd); display progress, input and thumbnails from hostd's own consoles; the agent's part
  * through hostd-broker-agent.h. Every name is checked against the broker's rules first: one bad
  * name would make the broker refuse the whole report. */
 #include <errno.h>
@@ -74,6 +74,17 @@ static void libvirt_state(int state, int reason, char *buf, size_t size) {
                 snprintf(buf, size, "%s:%s", s, names[reason]);
         else
                 snprintf(buf, size, "%s:%d", s, reason);
+}
+
+/* The vCPU time from the domain's cgroup (virDomainGetCPUStats' total): no job, no monitor. */
+static int domain_cpu_time(virDomainPtr dom, unsigned long long *ret) {
+        virTypedParameter p[4];
+        int n = virDomainGetCPUStats(dom, p, ELEMENTSOF(p), -1, 1, 0);
+        if (n < 0)
+                return -EIO;
+        int r = virTypedParamsGetULLong(p, n, VIR_DOMAIN_CPU_STATS_CPUTIME, ret) == 1 ? 0 : -ENODATA;
+        virTypedParamsClear(p, n);
+        return r;
 }
 
 static BrokerThumb *thumb_find(BrokerClient *b, const char *desktop, bool create) {
@@ -284,8 +295,12 @@ int broker_report_build(BrokerClient *b, uint64_t now, char **ret, size_t *ret_l
         for (size_t i = 0; i < b->n_thumbs; i++)
                 b->thumbs[i].seen = false;
         if (m->conn) {
-                n_stats = virConnectGetAllDomainStats(m->conn, VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL,
-                                                      &stats, VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+                /* The state group only: libvirt answers it from its own records. The cpu-total group
+                 * may ask QEMU's monitor (halt-polling figures), and a QEMU waiting on hostd's
+                 * display listener cannot answer: hostd and QEMU would wait on each other until
+                 * QEMU's 25 s D-Bus timeout. */
+                n_stats = virConnectGetAllDomainStats(m->conn, VIR_DOMAIN_STATS_STATE, &stats,
+                                                      VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
                 if (n_stats < 0)
                         n_stats = 0; /* the domains hostd sees are still reported */
         }
@@ -307,7 +322,7 @@ int broker_report_build(BrokerClient *b, uint64_t now, char **ret, size_t *ret_l
                         libvirt_state(state, reason, lv, sizeof(lv));
                         json_object_set_new(o, "libvirt_state", json_string(lv));
                 }
-                if (virTypedParamsGetULLong(stats[i]->params, stats[i]->nparams, "cpu.time", &cpu) == 1)
+                if (state != VIR_DOMAIN_SHUTOFF && state != VIR_DOMAIN_CRASHED && domain_cpu_time(stats[i]->dom, &cpu) == 0)
                         json_object_set_new(o, "cpu_time_ns", json_integer((json_int_t) MIN(cpu, (unsigned long long) INT64_MAX)));
                 Domain *d = manager_find_domain(m, name);
                 if (d)
