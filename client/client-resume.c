@@ -172,7 +172,8 @@ static void attempt_failed(ClientSession *s, uint64_t now) {
 
 static int send_resume(ClientSession *s, WireConn *c) {
         ClientResume *r = s->resume;
-        WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION, .caps = 0x1f | CAPS_RESUME | CAPS_UDP,
+        WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
+                         .caps = 0x1f | CAPS_RESUME | CAPS_UDP | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE,
                          .session = s->session, .token = r->token, .token_len = WIRE_TOKEN_SIZE,
                          .received = r->replay.received };
         return wire_encode_resume(wire_conn_out(c), &m);
@@ -350,4 +351,12 @@ uint32_t client_resume_poll_events(ClientSession *s) {
 bool client_resume_has_room(ClientSession *s) {
         return s->resume && !s->resume->replay.overflow &&
                buffer_room(&s->resume->replay.frames) + 0 >= INPUT_ROOM + wire_conn_queued(s->conn);
+}
+
+size_t client_resume_replay_room(ClientSession *s) {
+        ClientResume *r = s->resume;
+        if (!r || !r->counting || r->replay.overflow)
+                return SIZE_MAX; /* nothing is kept for a resume */
+        size_t room = buffer_room(&r->replay.frames), queued = wire_conn_queued(s->conn);
+        return room > queued ? room - queued : 0;
 }

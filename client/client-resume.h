@@ -47,3 +47,6 @@ int client_resume_fd(ClientSession *s);
 uint32_t client_resume_poll_events(ClientSession *s);
 /* Room for one more input message while reconnecting (the replay buffer is bounded). */
 bool client_resume_has_room(ClientSession *s);
+/* Bytes that can still be sent before the replay buffer overflows (what is queued counts as
+ * sent), SIZE_MAX when nothing is kept for a resume: bulk senders (clipboard data) pace on it. */
+size_t client_resume_replay_room(ClientSession *s);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "client-cells.h"
+#include "client-session-agent.h"
 #include "client-session.h"
 #include "dtls.h"
 #include "ticket.h"
@@ -47,6 +48,7 @@ struct ClientSession {
         bool tiles_after_end, frame_end_seen;
         uint32_t last_frame_end;
         uint64_t stale_tiles;
+        ClientSessionAgent agent; /* client-session-agent.h */
 };
 
 

@@ -25,7 +25,7 @@
 #include "wire-gen.h"
 
 #define PROTOCOL_VERSION 1
-#define CLIENT_CAPS 0x1fULL
+#define CLIENT_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE)
 #define CAP_RESUME (1ULL << 5)
 #define CAP_UDP (1ULL << 6)
 
@@ -290,6 +290,7 @@ ClientSession *client_session_free(ClientSession *s) {
         if (!s)
                 return NULL;
         cell_frames_done(&s->cells);
+        client_session_agent_done(&s->agent);
         client_auto_free(s->autop);
         wire_conn_free(s->conn);
         client_resume_free(s->resume);
@@ -341,6 +342,7 @@ static int session_welcome(ClientSession *s, const WireWelcome *w) {
         s->session = w->session;
         s->role = w->role;
         s->udp_allowed = (w->caps & CAP_UDP) != 0;
+        s->agent.server_caps = w->caps;
         if (s->cb.on_welcome)
                 s->cb.on_welcome(s, copy_text(w->desktop, w->desktop_len, desktop, sizeof(desktop)), s->role,
                                  s->userdata);
@@ -478,6 +480,8 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
         case WIRE_TYPE_SESSION_ACK:
                 return client_resume_ack(s, m->session_ack.received);
         default:
+                if (client_session_agent_type(m->type))
+                        return client_session_agent_handle(s, m);
                 return -EPROTO; /* a known type hostd must not send us */
         }
 }
@@ -515,6 +519,8 @@ int client_session_process(ClientSession *s) {
                 if (s->cb.on_frame)
                         s->cb.on_frame(s, s->last_frame_end, s->userdata);
         }
+        if (r >= 0 && s->state == SESSION_ACTIVE)
+                r = client_session_agent_pump(s, now); /* resize requests due, clipboard chunks */
         if (r >= 0 && client_resume_check(s, now))
                 r = -ETIMEDOUT; /* silent: the link is cut somewhere */
         if (r >= 0 || r == -EAGAIN) {
@@ -546,7 +552,7 @@ static bool conn_live(const ClientSession *s) {
 uint64_t client_session_next_timeout(ClientSession *s) {
         if (s->state == SESSION_CLOSED)
                 return UINT64_MAX;
-        uint64_t t = client_resume_next_timeout(s);
+        uint64_t t = MIN(client_resume_next_timeout(s), client_session_agent_next_timeout(s));
         if (s->autop)
                 t = MIN(t, client_auto_next_timeout(s));
         return conn_live(s) ? MIN(t, wire_conn_next_timeout(s->conn)) : t;

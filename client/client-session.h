@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "byte-transport.h"
+#include "client-agent.h"
 #include "decoder.h"
 #include "macro.h"
 #include "wire-conn.h"
@@ -45,6 +46,24 @@ typedef struct ClientCallbacks {
         /* The session runs on this transport from now on (at the start, and whenever a resume
          * or a move put it on the other kind). */
         void (*on_transport)(ClientSession *s, WireConnKind kind, void *userdata);
+
+        /* The agent (client-agent.h): hostd said agent-status (client_session_agent_status()). */
+        void (*on_agent_status)(ClientSession *s, const ClientAgentStatus *status, void *userdata);
+        /* The guest's clipboard has new content in these formats (CLIENT_CLIPBOARD_* bits), or
+         * none (0: released, or the feature went away). Nothing is transferred until
+         * client_session_clipboard_request(). */
+        void (*on_clipboard_grab)(ClientSession *s, uint32_t formats, void *userdata);
+        /* A request's answer: error 0 with the data (len bytes, NUL-terminated, len 0 when the
+         * guest had nothing), or error < 0 and no data when the transfer was dropped (too large,
+         * out of order) or superseded by a newer grab. */
+        void (*on_clipboard_data)(ClientSession *s, uint8_t format, int error, const uint8_t *data, size_t len,
+                                  void *userdata);
+        /* hostd wants our clipboard (the current grab) in format: answer with
+         * client_session_clipboard_send(), at once or later. Without this callback the session
+         * answers with nothing. */
+        void (*on_clipboard_request)(ClientSession *s, uint8_t format, void *userdata);
+        /* The guest's window table changed (client_session_windows()). */
+        void (*on_windows)(ClientSession *s, void *userdata);
 } ClientCallbacks;
 
 typedef enum ClientTransport {
@@ -128,5 +147,33 @@ int client_session_mouse_absolute(ClientSession *s, uint32_t x, uint32_t y);
 int client_session_mouse_relative(ClientSession *s, int32_t dx, int32_t dy);
 int client_session_handover(ClientSession *s, uint64_t to_session);
 int client_session_refresh(ClientSession *s);
+/* ---- The agent's features (schema/wire-protocol.md; client-agent.h) ---- */
+
+const ClientAgentStatus *client_session_agent_status(ClientSession *s);
+/* Our clipboard changed and holds these formats (CLIENT_CLIPBOARD_* bits): a grab with a new
+ * serial goes to hostd now, or when the agent's clipboard feature comes on (-EOPNOTSUPP says it
+ * is off now; the formats are kept). 0 formats: released. */
+int client_session_clipboard_grab(ClientSession *s, uint32_t formats);
+/* Asks for the guest's current grab in format; the answer comes through on_clipboard_data.
+ * -ENODATA when the guest holds no such grab now. */
+int client_session_clipboard_request(ClientSession *s, uint8_t format);
+/* Answers on_clipboard_request (the data is copied and sent in chunks as the connection drains).
+ * -ESTALE when our grab changed since, -EFBIG over CLIENT_CLIPBOARD_TOTAL_MAX (then hostd gets
+ * nothing: total 0). */
+int client_session_clipboard_send(ClientSession *s, uint8_t format, const uint8_t *data, size_t len);
+/* hostd types text (UTF-8, at most CLIENT_PASTE_TEXT_MAX bytes: -E2BIG) through the hypervisor's
+ * keyboard, agent or not. */
+int client_session_paste_text(ClientSession *s, const char *text, size_t len);
+/* The viewer's size: resize-request, coalesced (the last size wins, at most one request per
+ * CLIENT_RESIZE_INTERVAL_USEC; client_session_next_timeout() covers the wait). -EOPNOTSUPP when
+ * hostd does not take resize requests. */
+int client_session_resize(ClientSession *s, uint32_t width, uint32_t height);
+/* The guest's windows, bottom to top (empty unless the agent's windows feature is on). */
+const ClientWindows *client_session_windows(ClientSession *s);
+/* window-action: op WIRE_OP_*; geometry for move-resize only. -ENOENT for a window not in the
+ * table, -EOPNOTSUPP when the windows feature is off. */
+int client_session_window_action(ClientSession *s, uint32_t id, uint8_t op, int32_t x, int32_t y, uint32_t width,
+                                 uint32_t height);
+
 /* Sends bye and closes once it is written. */
 int client_session_close(ClientSession *s);

@@ -9,6 +9,7 @@
  * stream. fuzz-session-seeds writes the seeds. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 #include "client-session.h"
@@ -47,6 +48,36 @@ static void on_cursor(ClientSession *s, void *userdata) {
                 fuzz_sink += c->argb[(size_t) c->width * c->height * 4 - 1];
 }
 
+/* The agent's callbacks do what a front end does: ask for what the guest grabbed, answer what
+ * hostd asks for, act on windows, resize. */
+static void on_clipboard_grab(ClientSession *s, uint32_t formats, void *userdata) {
+        if (formats & CLIENT_CLIPBOARD_TEXT)
+                (void) client_session_clipboard_request(s, WIRE_FORMAT_TEXT);
+        (void) client_session_clipboard_grab(s, CLIENT_CLIPBOARD_TEXT);
+}
+
+static void on_clipboard_data(ClientSession *s, uint8_t format, int error, const uint8_t *data, size_t len,
+                              void *userdata) {
+        if (error == 0)
+                fuzz_sink += data[len]; /* the NUL after the data */
+}
+
+static void on_clipboard_request(ClientSession *s, uint8_t format, void *userdata) {
+        (void) client_session_clipboard_send(s, format, (const uint8_t *) "copy", 4);
+}
+
+static void on_windows(ClientSession *s, void *userdata) {
+        const ClientWindows *w = client_session_windows(s);
+        for (size_t i = 0; i < w->n; i++) {
+                fuzz_sink += (uint32_t) strlen(w->windows[i].title);
+                if (w->windows[i].icon_argb)
+                        fuzz_sink += w->windows[i].icon_argb[(size_t) w->windows[i].icon_width * w->windows[i].icon_height * 4 - 1];
+        }
+        if (w->n > 0)
+                (void) client_session_window_action(s, w->windows[0].id, WIRE_OP_ACTIVATE, 0, 0, 0, 0);
+        (void) client_session_resize(s, 800 + (uint32_t) w->n, 600);
+}
+
 static void on_closed(ClientSession *s, int error, const char *reason, void *userdata) {
         State *st = userdata;
         st->closed++;
@@ -58,6 +89,10 @@ static const ClientCallbacks callbacks = {
         .on_frame = on_frame,
         .on_cursor = on_cursor,
         .on_closed = on_closed,
+        .on_clipboard_grab = on_clipboard_grab,
+        .on_clipboard_data = on_clipboard_data,
+        .on_clipboard_request = on_clipboard_request,
+        .on_windows = on_windows,
 };
 
 /* Reads and drops what the session wrote. */

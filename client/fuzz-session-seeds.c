@@ -115,6 +115,35 @@ static void cursor(Buffer *b) {
         ok(wire_encode_cursor_position(b, &(WireCursorPosition) { .x = 10, .y = -3, .visible = 1 }));
 }
 
+static void agent(Buffer *b) {
+        static uint8_t text[70000];
+        for (size_t i = 0; i < sizeof(text); i++)
+                text[i] = (uint8_t) ('a' + i % 26);
+        uint8_t argb[4 * 4 * 4] = { 0xff };
+        uint8_t ids[8] = { 2, 0, 0, 0, 1, 0, 0, 0 };
+        ok(wire_encode_agent_status(b, &(WireAgentStatus) { .mode = 1, .features = 0x3d, .cause = 1 }));
+        ok(wire_encode_clipboard_grab(b, &(WireClipboardGrab) { .serial = 4, .formats = 1 }));
+        ok(wire_encode_clipboard_request(b, &(WireClipboardRequest) { .serial = 9, .format = 0 }));
+        ok(wire_encode_clipboard_data(b, &(WireClipboardData) { .serial = 4, .format = 0, .total = sizeof(text),
+                                                                 .chunk = text, .chunk_len = 65536 }));
+        ok(wire_encode_clipboard_data(b, &(WireClipboardData) { .serial = 3, .format = 0, .total = 3,
+                                                                 .chunk = text, .chunk_len = 3 }));
+        ok(wire_encode_clipboard_data(b, &(WireClipboardData) { .serial = 4, .format = 0, .total = sizeof(text),
+                                                                 .offset = 65536, .chunk = text + 65536,
+                                                                 .chunk_len = sizeof(text) - 65536 }));
+        ok(wire_encode_clipboard_release(b, &(WireClipboardRelease) { .serial = 4 }));
+        ok(wire_encode_window_update(b, &(WireWindowUpdate) { .id = 1, .state = 3, .x = -4, .y = 5, .width = 30,
+                                                               .height = 20, .title = "xterm", .title_len = 5 }));
+        ok(wire_encode_window_update(b, &(WireWindowUpdate) { .id = 2, .state = 1, .x = 10, .y = 10, .width = 40,
+                                                               .height = 30, .title = "editor", .title_len = 6 }));
+        ok(wire_encode_window_stack(b, &(WireWindowStack) { .ids = ids, .ids_len = sizeof(ids) }));
+        ok(wire_encode_window_icon(b, &(WireWindowIcon) { .id = 1, .width = 4, .height = 4, .argb = argb,
+                                                           .argb_len = sizeof(argb) }));
+        ok(wire_encode_window_remove(b, &(WireWindowRemove) { .id = 2 }));
+        ok(wire_encode_windows_reset(b));
+        ok(wire_encode_agent_status(b, &(WireAgentStatus) { .mode = 0, .cause = 3 }));
+}
+
 static void client_seeds(const char *dir) {
         Encoder *e = encoder_new();
         Framebuffer *ui = screen(64, 48, false, 0), *photo = screen(128, 96, true, 1), *other = screen(40, 30, false, 3);
@@ -198,6 +227,35 @@ static void client_seeds(const char *dir) {
         buffer_truncate(&b, after_welcome);
         header(&b, 0x7fffffff, WIRE_TYPE_TILE, 1);
         write_seed(dir, "oversized", (const uint8_t[]) { 0, 0, 1 }, &b);
+        buffer_clear(&b);
+
+        /* The agent: status, the clipboard (grab, chunks, a stale serial, a release), windows
+         * (updates, stack, icon, remove, reset), the agent lost; then one with an oversized total
+         * and out-of-order chunks (the transfer dropped, the session not), and one with a type
+         * only viewers send (window-action: a protocol error). */
+        welcome(&b, 0);
+        mode(&b, 64, 48);
+        frame(&b, e, ui, (Rect) { 0, 0, 64, 48 }, true, 0);
+        agent(&b);
+        write_seed(dir, "agent", (const uint8_t[]) { 0, 0, 1 }, &b);
+        write_seed(dir, "agent-split", (const uint8_t[]) { 5, 3, 1 }, &b);
+        buffer_clear(&b);
+        welcome(&b, 0);
+        ok(wire_encode_agent_status(&b, &(WireAgentStatus) { .mode = 1, .features = 0x3c, .cause = 1 }));
+        ok(wire_encode_clipboard_grab(&b, &(WireClipboardGrab) { .serial = 1, .formats = 3 }));
+        ok(wire_encode_clipboard_data(&b, &(WireClipboardData) { .serial = 1, .format = 0, .total = 0xffffffff,
+                                                                  .chunk = (const uint8_t *) "x", .chunk_len = 1 }));
+        ok(wire_encode_clipboard_data(&b, &(WireClipboardData) { .serial = 1, .format = 0, .total = 10, .offset = 5,
+                                                                  .chunk = (const uint8_t *) "abc", .chunk_len = 3 }));
+        ok(wire_encode_window_stack(&b, &(WireWindowStack) { .ids = (const uint8_t *) "abc", .ids_len = 3 }));
+        ok(wire_encode_window_icon(&b, &(WireWindowIcon) { .id = 5, .width = 100, .height = 100 }));
+        ok(wire_encode_ping(&b, &(WirePing) { .nonce = 3 }));
+        write_seed(dir, "agent-hostile", (const uint8_t[]) { 0, 0, 1 }, &b);
+        buffer_clear(&b);
+        welcome(&b, 0);
+        ok(wire_encode_agent_status(&b, &(WireAgentStatus) { .mode = 1, .features = 0x10 }));
+        ok(wire_encode_window_action(&b, &(WireWindowAction) { .id = 1, .op = 1 }));
+        write_seed(dir, "agent-c2s-type", (const uint8_t[]) { 0, 0, 1 }, &b);
         buffer_clear(&b);
 
         buffer_done(&b);

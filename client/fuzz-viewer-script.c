@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < s->n_commands; i++) {
                 const ScriptCommand *c = &s->commands[i];
                 fuzz_sink += c->line + strlen(script_command_name(c->type));
-                if (c->type == SCRIPT_TYPE || c->type == SCRIPT_SAVE)
+                if (script_command_has_text(c->type))
                         fuzz_sink += strlen(c->text);
         }
         script_free(s);

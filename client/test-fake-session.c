@@ -47,6 +47,18 @@ struct ClientSession {
 
         char *log;
         size_t log_len;
+
+        /* the agent */
+        bool agent_set;
+        uint64_t agent_features;
+        uint32_t agent_lost_after, n_windows;
+        char *guest_clip;
+        ClientAgentStatus status;
+        ClientWindows windows;
+        uint32_t local_formats, clip_serial;
+        int want_clip;      /* format the fake guest asks for at the next process, -1: none */
+        bool asking;        /* on_clipboard_request was called: waiting for clipboard_send() */
+        bool guest_grabbed; /* the guest's grab is the current one */
 };
 
 void fake_session_pixel(uint32_t frame, uint32_t x, uint32_t y, uint8_t ret_bgr[3]) {
@@ -144,6 +156,19 @@ static int parse_scenario(ClientSession *s, const char *ticket) {
                         s->desktop = strdup(v);
                         if (!s->desktop)
                                 return -ENOMEM;
+                } else if (strcmp(item, "guest-clip") == 0) {
+                        free(s->guest_clip);
+                        s->guest_clip = strdup(v);
+                        if (!s->guest_clip)
+                                return -ENOMEM;
+                } else if (strcmp(item, "agent") == 0) {
+                        char *end = NULL;
+                        errno = 0;
+                        unsigned long long f = strtoull(v, &end, 16);
+                        if (errno || !end || *end || end == v)
+                                return -EINVAL;
+                        s->agent_set = true;
+                        s->agent_features = f;
                 } else if (strcmp(item, "input-log") == 0) {
                         free(s->input_log_path);
                         s->input_log_path = strdup(v);
@@ -173,6 +198,10 @@ static int parse_scenario(ClientSession *s, const char *ticket) {
                                 s->drop_after = n;
                         else if (strcmp(item, "slow-after") == 0)
                                 s->slow_after = n;
+                        else if (strcmp(item, "agent-lost-after") == 0)
+                                s->agent_lost_after = n;
+                        else if (strcmp(item, "windows") == 0)
+                                s->n_windows = MIN(n, 1024u);
                         else
                                 return -EINVAL;
                 }
@@ -203,7 +232,7 @@ int client_session_new(const char *ticket, const ClientOptions *options, const C
                 return -ENOMEM;
         *s = (ClientSession) {
                 .cb = *callbacks, .userdata = userdata, .timer_fd = -EBADF,
-                .width = 64, .height = 48, .frames = 3, .interval_ms = 10,
+                .width = 64, .height = 48, .frames = 3, .interval_ms = 10, .want_clip = -1,
         };
         r = parse_scenario(s, ticket);
         if (r >= 0 && !s->desktop && !(s->desktop = strdup("fake-desktop")))
@@ -234,6 +263,8 @@ ClientSession *client_session_free(ClientSession *s) {
         if (s->timer_fd >= 0)
                 close(s->timer_fd);
         free(s->fb.pixels);
+        free(s->guest_clip);
+        client_windows_done(&s->windows);
         free(s->desktop);
         free(s->input_log_path);
         free(s->log);
@@ -302,6 +333,42 @@ static void set_cursor(ClientSession *s) {
                 s->cb.on_cursor(s, s->userdata);
 }
 
+/* The agent's state changes as hostd would say it: status, then the features' contents. */
+static void agent_status(ClientSession *s, uint8_t mode, uint64_t features, uint8_t cause) {
+        s->status = (ClientAgentStatus) { .known = true, .mode = mode, .features = mode == WIRE_MODE_AGENT ? features : 0,
+                                          .cause = cause };
+        bool clip = s->status.features & CLIENT_FEATURE_CLIPBOARD, win = s->status.features & CLIENT_FEATURE_WINDOWS;
+        if (!win && s->windows.n > 0) {
+                client_windows_reset(&s->windows);
+                if (s->cb.on_windows)
+                        s->cb.on_windows(s, s->userdata);
+        }
+        if (!clip && s->guest_grabbed) {
+                s->guest_grabbed = false;
+                if (s->cb.on_clipboard_grab)
+                        s->cb.on_clipboard_grab(s, 0, s->userdata);
+        }
+        if (s->cb.on_agent_status)
+                s->cb.on_agent_status(s, &s->status, s->userdata);
+        if (win && s->n_windows && s->windows.n == 0) {
+                for (uint32_t i = 0; i < s->n_windows; i++) {
+                        char title[32];
+                        int n = snprintf(title, sizeof(title), "win %u", i);
+                        WireWindowUpdate u = { .id = 100 + i, .state = CLIENT_WINDOW_MAPPED, .x = (int32_t) (8 * i),
+                                               .y = (int32_t) (6 * i), .width = 20, .height = 10, .title = title,
+                                               .title_len = (size_t) n };
+                        (void) client_windows_update(&s->windows, &u);
+                }
+                if (s->cb.on_windows)
+                        s->cb.on_windows(s, s->userdata);
+        }
+        if (clip && s->guest_clip && !s->guest_grabbed) {
+                s->guest_grabbed = true;
+                if (s->cb.on_clipboard_grab)
+                        s->cb.on_clipboard_grab(s, CLIENT_CLIPBOARD_TEXT, s->userdata);
+        }
+}
+
 static int close_with(ClientSession *s, int error, const char *reason) {
         s->state = FAKE_CLOSED;
         s->closed_error = error < 0 ? error : -ECONNRESET;
@@ -340,10 +407,21 @@ int client_session_process(ClientSession *s) {
                         return close_with(s, r, "out of memory");
                 if (s->cursor)
                         set_cursor(s);
+                if (s->agent_set)
+                        agent_status(s, s->agent_features ? WIRE_MODE_AGENT : WIRE_MODE_HYPERVISOR, s->agent_features,
+                                     s->agent_features ? WIRE_CAUSE_AGENT_HELLO : WIRE_CAUSE_AGENT_CLOSED);
                 s->next_frame = now;
                 break;
         case FAKE_RUNNING:
                 break;
+        }
+        /* The fake guest asks for what we grabbed. */
+        if (s->state == FAKE_RUNNING && s->want_clip >= 0 && !s->asking) {
+                uint8_t format = (uint8_t) s->want_clip;
+                s->want_clip = -1;
+                s->asking = true;
+                if (s->cb.on_clipboard_request)
+                        s->cb.on_clipboard_request(s, format, s->userdata);
         }
 
         while (s->state == FAKE_RUNNING && s->sent < s->frames && now >= s->next_frame) {
@@ -360,6 +438,8 @@ int client_session_process(ClientSession *s) {
                 }
                 if (s->cb.on_frame)
                         s->cb.on_frame(s, f, s->userdata);
+                if (s->agent_lost_after && f == s->agent_lost_after)
+                        agent_status(s, WIRE_MODE_HYPERVISOR, 0, WIRE_CAUSE_HEARTBEAT_LOST);
                 if (s->bye_after && f >= s->bye_after)
                         return close_with(s, 0, "fake bye");
                 if (s->drop_after && f >= s->drop_after)
@@ -452,4 +532,88 @@ int client_session_quality(ClientSession *s, ClientLinkQuality *ret) {
                                      .loss = slow ? 0.06 : 0.0, .bytes_received = s->bytes };
         ret->level = client_quality_classify(ret->rtt_usec, ret->min_rtt_usec, ret->loss);
         return 0;
+}
+
+/* ---- the agent ---- */
+
+const ClientAgentStatus *client_session_agent_status(ClientSession *s) {
+        return &s->status;
+}
+
+int client_session_clipboard_grab(ClientSession *s, uint32_t formats) {
+        formats &= CLIENT_CLIPBOARD_FORMATS;
+        s->local_formats = formats;
+        if (input_allowed(s) < 0 || !(s->status.features & CLIENT_FEATURE_CLIPBOARD))
+                return -EOPNOTSUPP;
+        log_input(s, "clipboard-grab %u", formats);
+        s->clip_serial++;
+        s->asking = false;
+        if (s->guest_grabbed) {
+                s->guest_grabbed = false; /* ours replaces the guest's */
+                if (s->cb.on_clipboard_grab)
+                        s->cb.on_clipboard_grab(s, 0, s->userdata);
+        }
+        if (formats) {
+                s->want_clip = formats & CLIENT_CLIPBOARD_TEXT ? WIRE_FORMAT_TEXT : WIRE_FORMAT_PNG;
+                (void) arm(s, 0); /* asked at the next process, as a real guest would ask later */
+        }
+        return 0;
+}
+
+int client_session_clipboard_request(ClientSession *s, uint8_t format) {
+        if (input_allowed(s) < 0)
+                return -ENOTCONN;
+        if (!s->guest_grabbed || format != WIRE_FORMAT_TEXT)
+                return -ENODATA;
+        if (s->cb.on_clipboard_data)
+                s->cb.on_clipboard_data(s, format, 0, (const uint8_t *) s->guest_clip, strlen(s->guest_clip),
+                                        s->userdata);
+        return 0;
+}
+
+int client_session_clipboard_send(ClientSession *s, uint8_t format, const uint8_t *data, size_t len) {
+        if (!s->asking)
+                return -ESTALE;
+        s->asking = false;
+        if (len > CLIENT_CLIPBOARD_TOTAL_MAX)
+                return -EFBIG;
+        if (format == WIRE_FORMAT_TEXT)
+                log_input(s, "clipboard-in %u %zu %.*s", format, len, (int) MIN(len, (size_t) 64),
+                          data ? (const char *) data : "");
+        else
+                log_input(s, "clipboard-in %u %zu", format, len);
+        return 0;
+}
+
+int client_session_paste_text(ClientSession *s, const char *text, size_t len) {
+        int r = input_allowed(s);
+        if (r < 0)
+                return r;
+        if (len > CLIENT_PASTE_TEXT_MAX)
+                return -E2BIG;
+        log_input(s, "paste %.*s", (int) MIN(len, (size_t) 200), text);
+        return 0;
+}
+
+int client_session_resize(ClientSession *s, uint32_t width, uint32_t height) {
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "resize %u %u", width, height);
+        return r;
+}
+
+const ClientWindows *client_session_windows(ClientSession *s) {
+        return &s->windows;
+}
+
+int client_session_window_action(ClientSession *s, uint32_t id, uint8_t op, int32_t x, int32_t y, uint32_t width,
+                                 uint32_t height) {
+        if (!(s->status.features & CLIENT_FEATURE_WINDOWS))
+                return -EOPNOTSUPP;
+        if (!client_windows_find(&s->windows, id))
+                return -ENOENT;
+        int r = input_allowed(s);
+        if (r >= 0)
+                log_input(s, "window-action %u %u %d %d %u %u", id, op, x, y, width, height);
+        return r;
 }

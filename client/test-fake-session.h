@@ -10,6 +10,16 @@
  *   drop-after=N     connection reset after frame N   cursor=1     send a cursor shape
  *   input-log=PATH   append every input call (and the options) to PATH, one line each
  *   slow-after=N     client_session_quality(): good (20 ms) until frame N, then poor (400 ms, 6%)
+ *   agent=HEX        agent-status right after the welcome: mode agent with these features
+ *                    (client-agent.h's bits; 0: the hypervisor path, cause "agent closed")
+ *   agent-lost-after=N  after frame N the agent is lost (hypervisor, cause heartbeat lost)
+ *   guest-clip=TEXT  once the clipboard is on, the guest grabs TEXT (sent when asked for)
+ *   windows=N        once the windows feature is on, N guest windows: id 100+i at (8i, 6i),
+ *                    20x10, titled "win i" (i from 0), stacked in order
+ *
+ * The fake guest asks for every clipboard grab of ours (text first) and logs what it got:
+ * "clipboard-in FORMAT LEN TEXT" (the text's first 64 bytes, for format 0). Agent calls are
+ * logged as "paste TEXT", "resize W H", "window-action ID OP X Y W H", "clipboard-grab FORMATS".
  *
  * It runs on a timerfd, so client_session_fd() can be polled like the real thing. Frame f
  * (1-based) paints pixel (x, y) as B = x + f, G = y, R = 10 f (each mod 256). */

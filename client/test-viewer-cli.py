@@ -59,6 +59,31 @@ def main():
     expect("port", ["--host", "h", "--port", "70000", "fake:"], 1, "Invalid port `70000' (1-65535)")
     expect("host alone", ["--host", "h", "fake:"], 1, "--host and --port go together")
     expect("format", ["--format", "jpg", "fake:"], 1, "Invalid format `jpg' (png or ppm)")
+    for bad in ("maybe", "0x10", "10x", "x10", "20000x10", "10x10x10"):
+        expect(f"resize {bad}", ["--resize", bad, "fake:"], 1, f"Invalid resize `{bad}' (off, on or WxH, e.g. 1280x800)")
+
+    # the agent: its state said on stderr as it changes; --resize WxH sent once welcomed (headless)
+    log = os.path.join(tmp, "agent.log")
+    agent_script = os.path.join(tmp, "agent.txt")
+    write(agent_script, "wait-agent active\nwait-agent none\n")
+    code, _, err = expect("agent lines", ["--timeout", "30", "--script", agent_script, "--resize", "1280x800",
+                                          f"fake:frames=3,agent=3c,agent-lost-after=2,input-log={log}"], 0,
+                          "tandem-viewer: agent: active (clipboard, windows, resize)")
+    if "tandem-viewer: agent: none (hypervisor path: heartbeat lost)" not in err:
+        failures.append("agent lost line")
+        print(f"FAIL agent lost line: {err}")
+    else:
+        print("ok   agent lost line")
+    with open(log) as f:
+        lines = f.read().splitlines()
+    if "resize 1280 800" not in lines:
+        failures.append("resize WxH")
+        print(f"FAIL resize WxH: {lines}")
+    else:
+        print("ok   --resize WxH sent once welcomed")
+    write(agent_script, "wait-agent none\n")
+    expect("no agent line", ["--timeout", "30", "--script", agent_script, "fake:frames=2,agent=0"], 0,
+           "tandem-viewer: agent: none (hypervisor path: agent closed)")
     expect("interval", ["--filmstrip-interval", "1s", "fake:"], 1, "Invalid filmstrip interval `1s'")
     expect("timeout", ["--timeout", "soon", "fake:"], 1, "Invalid timeout `soon'")
     expect("timeout 0", ["--timeout", "0", "fake:"], 1, "Invalid timeout `0'")

@@ -17,19 +17,43 @@
 #define MS USEC_PER_MSEC
 
 static bool welcomed;
+static ScriptRunner *current; /* the runner the clipboard's callbacks go to, as viewer-core does */
 
 static void on_welcome(ClientSession *s, const char *desktop, int role, void *userdata) {
         welcomed = true;
 }
 
-static const ClientCallbacks callbacks = { .on_welcome = on_welcome };
+static void on_clipboard_grab(ClientSession *s, uint32_t formats, void *userdata) {
+        if (current)
+                script_runner_clipboard_grab(current, formats);
+}
 
-/* A fake session past its handshake, sending no frames. */
+static void on_clipboard_data(ClientSession *s, uint8_t format, int error, const uint8_t *data, size_t len,
+                              void *userdata) {
+        if (current)
+                (void) script_runner_clipboard_data(current, format, error, data, len);
+}
+
+static void on_clipboard_request(ClientSession *s, uint8_t format, void *userdata) {
+        if (!current || !script_runner_clipboard_request(current, format))
+                (void) client_session_clipboard_send(s, format, NULL, 0);
+}
+
+static const ClientCallbacks callbacks = {
+        .on_welcome = on_welcome,
+        .on_clipboard_grab = on_clipboard_grab,
+        .on_clipboard_data = on_clipboard_data,
+        .on_clipboard_request = on_clipboard_request,
+};
+
+static const char *scenario = "fake:frames=0";
+
+/* A fake session past its handshake (sending no frames, unless the scenario says otherwise). */
 static ClientSession *connected(void) {
         ClientSession *s = NULL;
 
         welcomed = false;
-        check(client_session_new("fake:frames=0", NULL, &callbacks, NULL, &s) == 0);
+        check(client_session_new(scenario, NULL, &callbacks, NULL, &s) == 0);
         while (!welcomed) {
                 struct pollfd p = { .fd = client_session_fd(s), .events = POLLIN };
                 check(poll(&p, 1, 5000) == 1);
@@ -54,9 +78,11 @@ static void start(Run *t, const char *text) {
         }
         t->session = connected();
         check(script_runner_new(t->script, t->session, &t->picture, IMAGE_FORMAT_PNG, 0, &t->runner) == 0);
+        current = t->runner;
 }
 
 static void finish(Run *t) {
+        current = NULL;
         script_runner_free(t->runner);
         client_session_free(t->session);
         script_free(t->script);
@@ -247,6 +273,87 @@ static void test_closed_session(void) {
         finish(&t);
 }
 
+/* Lets the fake session do what it has armed (the guest asking for our clipboard, frames). */
+static void settle(Run *t, int rounds) {
+        for (int i = 0; i < rounds; i++) {
+                struct pollfd p = { .fd = client_session_fd(t->session), .events = POLLIN };
+                if (poll(&p, 1, 50) == 1)
+                        check(client_session_process(t->session) == 0);
+        }
+}
+
+static void test_agent_commands(void) {
+        Run t;
+        uint64_t d;
+        char path[] = "/tmp/test-viewer-script-windows-XXXXXX";
+        int fd = mkstemp(path);
+        check(fd >= 0);
+        close(fd);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "wait-agent active\nwait-agent clipboard\nwait-windows 2\nclipboard-expect hello guest\n"
+                 "clipboard-set copied\\tby viewer\npaste-text caf\xc3\xa9 root\nresize 1024 768\ndump-windows %s\n",
+                 path);
+
+        scenario = "fake:frames=0,agent=3c,guest-clip=hello guest,windows=2";
+        start(&t, text);
+        check(run_at(&t, 0, &d) == 1);
+        check_ended(&t, VIEWER_EXIT_DONE, NULL);
+        settle(&t, 3); /* the fake guest asks for our grab */
+        check_input(&t, "clipboard-grab 1\npaste caf\xc3\xa9 root\nresize 1024 768\nclipboard-in 0 16 copied\tby viewer\n");
+
+        FILE *f = fopen(path, "re");
+        check(f);
+        char buf[2048] = "";
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *want = "{\"dump\":1,\"count\":2}\n"
+                           "{\"id\":100,\"z\":0,\"state\":1,\"x\":0,\"y\":0,\"width\":20,\"height\":10,\"icon\":[0,0],\"title\":\"win 0\"}\n"
+                           "{\"id\":101,\"z\":1,\"state\":1,\"x\":8,\"y\":6,\"width\":20,\"height\":10,\"icon\":[0,0],\"title\":\"win 1\"}\n";
+        if (strcmp(buf, want) != 0) {
+                fprintf(stderr, "dump:\n%s\nwant:\n%s\n", buf, want);
+                check(false);
+        }
+        unlink(path);
+        finish(&t);
+
+        /* The wrong text: the command fails and says what the guest holds. */
+        scenario = "fake:frames=0,agent=4,guest-clip=other";
+        start(&t, "clipboard-expect hello\n");
+        check(run_at(&t, 0, &d) == 1);
+        check_ended(&t, VIEWER_EXIT_SCRIPT, "s.txt:1: clipboard-expect failed: the guest's clipboard holds 5 bytes `other'");
+        finish(&t);
+
+        /* No guest grab yet: it waits. */
+        scenario = "fake:frames=0,agent=4";
+        start(&t, "clipboard-expect hello\n");
+        check(run_at(&t, 0, &d) == 0 && d == USEC_INFINITY);
+        finish(&t);
+
+        /* Without an agent the waits wait; the agent's loss ends wait-agent none. */
+        scenario = "fake:frames=3,interval=1,agent=3c,agent-lost-after=2,windows=1";
+        start(&t, "wait-agent none\nwait-windows 0\nexit 7\n");
+        settle(&t, 20);
+        check(run_at(&t, 0, &d) == 1);
+        check_ended(&t, 7, NULL);
+        finish(&t);
+
+        scenario = "fake:frames=0";
+        start(&t, "wait-agent active\n");
+        check(run_at(&t, 0, &d) == 0 && d == USEC_INFINITY);
+        finish(&t);
+        start(&t, "clipboard-set-png /nonexistent/x.png\n");
+        check(run_at(&t, 0, &d) == 1);
+        check_ended(&t, VIEWER_EXIT_SCRIPT, "s.txt:1: clipboard-set-png failed: /nonexistent/x.png: No such file or directory");
+        finish(&t);
+        /* A grab while the clipboard is off is kept for later: no failure. */
+        start(&t, "clipboard-set x\n");
+        check(run_at(&t, 0, &d) == 1);
+        check_ended(&t, VIEWER_EXIT_DONE, NULL);
+        finish(&t);
+}
+
 int main(void) {
         test_input_commands();
         test_type();
@@ -255,6 +362,7 @@ int main(void) {
         test_wait_mode();
         test_save();
         test_closed_session();
+        test_agent_commands();
         printf("ok\n");
         return 0;
 }

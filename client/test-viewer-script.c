@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "client-agent.h"
 #include "viewer-script.h"
 
 static Script *parse_ok(const char *text) {
@@ -98,6 +99,46 @@ static void test_text(void) {
         s = parse_ok("# nothing\n\n   \n");
         check(s->n_commands == 0);
         script_free(s);
+}
+
+static void test_agent_commands(void) {
+        Script *s = parse_ok("wait-agent active\n"
+                             "wait-agent none\n"
+                             "wait-agent clipboard-text\n"
+                             "clipboard-set  two\\tspaces caf\xc3\xa9\n"
+                             "clipboard-set-png  /tmp/a b.png \n"
+                             "clipboard-expect x\n"
+                             "clipboard-expect-png p.png\n"
+                             "paste-text p@ss\\n\n"
+                             "resize 1920 1080\n"
+                             "wait-windows 3\n"
+                             "dump-windows -\n");
+        check(s->n_commands == 11);
+        const ScriptCommand *c = s->commands;
+        check(c[0].type == SCRIPT_WAIT_AGENT && !c[0].agent.none && c[0].agent.features == 0);
+        check(c[1].type == SCRIPT_WAIT_AGENT && c[1].agent.none);
+        check(c[2].type == SCRIPT_WAIT_AGENT && c[2].agent.features == CLIENT_FEATURE_CLIPBOARD_TEXT);
+        check(c[3].type == SCRIPT_CLIPBOARD_SET && strcmp(c[3].text, " two\tspaces caf\xc3\xa9") == 0);
+        check(c[4].type == SCRIPT_CLIPBOARD_SET_PNG && strcmp(c[4].text, "/tmp/a b.png") == 0);
+        check(c[5].type == SCRIPT_CLIPBOARD_EXPECT && strcmp(c[5].text, "x") == 0);
+        check(c[6].type == SCRIPT_CLIPBOARD_EXPECT_PNG && strcmp(c[6].text, "p.png") == 0);
+        check(c[7].type == SCRIPT_PASTE_TEXT && strcmp(c[7].text, "p@ss\n") == 0);
+        check(c[8].type == SCRIPT_RESIZE && c[8].mode.width == 1920 && c[8].mode.height == 1080);
+        check(c[9].type == SCRIPT_WAIT_WINDOWS && c[9].count == 3);
+        check(c[10].type == SCRIPT_DUMP_WINDOWS && strcmp(c[10].text, "-") == 0);
+        for (size_t i = 0; i < s->n_commands; i++)
+                check(script_command_has_text(c[i].type) == (i >= 3 && i <= 7) + (i == 10));
+        script_free(s);
+
+        FAILS("wait-agent", "script.txt:1: `wait-agent' needs 1 argument (wait-agent active|none|FEATURE)");
+        FAILS("wait-agent maybe", "script.txt:1: invalid agent state `maybe' (active, none, clipboard, clipboard-text, "
+                                  "clipboard-image, windows, resize, heartbeat, sessions or power)");
+        FAILS("clipboard-set", "script.txt:1: `clipboard-set' needs text");
+        FAILS("paste-text a\\x", "script.txt:1: unknown escape `\\x' (\\n, \\t or \\\\)");
+        FAILS("clipboard-set-png  ", "script.txt:1: `clipboard-set-png' needs a path");
+        FAILS("dump-windows", "script.txt:1: `dump-windows' needs a path");
+        FAILS("resize 0 10", "script.txt:1: invalid mode size `0' (1-16384)");
+        FAILS("wait-windows 1025", "script.txt:1: invalid window count `1025' (0-1024)");
 }
 
 static void test_errors(void) {
@@ -200,6 +241,7 @@ int main(void) {
         test_every_command();
         test_text();
         test_errors();
+        test_agent_commands();
         test_load();
         printf("ok\n");
         return 0;

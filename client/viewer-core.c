@@ -127,6 +127,11 @@ static void on_welcome(ClientSession *s, const char *desktop, int role, void *us
         v->link_checked = 0; /* the transport is said at the next tick */
         viewer_message("Connected to %s (session %llu, %s)", desktop, (unsigned long long) client_session_id(s),
                        role == 1 ? "view-only" : "interactive");
+        if (v->options.resize == VIEWER_RESIZE_FIXED) {
+                int r = client_session_resize(s, v->options.resize_width, v->options.resize_height);
+                if (r < 0)
+                        viewer_message("hostd takes no resize requests (%s), ignoring --resize", strerror(-r));
+        }
         if (v->script && !v->runner) {
                 int r = script_runner_new(v->script, s, &v->picture, v->options.format, now_usec(), &v->runner);
                 if (r < 0)
@@ -229,7 +234,66 @@ static void on_transport(ClientSession *s, WireConnKind kind, void *userdata) {
         viewer_message("transport %s", kind == WIRE_CONN_RUDP ? "udp" : "tcp");
 }
 
+/* "tandem-viewer: agent: active (clipboard, windows, resize)" or "agent: none (hypervisor path:
+ * heartbeat lost)", whenever it changes: the line tests and users watch for the hand-off. */
+static void on_agent_status(ClientSession *s, const ClientAgentStatus *st, void *userdata) {
+        Viewer *v = userdata;
+        char text[sizeof(v->agent_text)];
+
+        client_agent_status_format(st, text, sizeof(text));
+        if (v->agent_shown && strcmp(text, v->agent_text) == 0)
+                return;
+        v->agent_shown = true;
+        memcpy(v->agent_text, text, sizeof(text));
+        viewer_message("agent: %s", text);
+        if (v->frontend && v->frontend->agent)
+                v->frontend->agent(st, text, v->frontend_data);
+}
+
+static void on_clipboard_grab(ClientSession *s, uint32_t formats, void *userdata) {
+        Viewer *v = userdata;
+
+        if (v->runner)
+                script_runner_clipboard_grab(v->runner, formats);
+        if (v->frontend && v->frontend->clipboard_grab)
+                v->frontend->clipboard_grab(formats, v->frontend_data);
+}
+
+static void on_clipboard_data(ClientSession *s, uint8_t format, int error, const uint8_t *data, size_t len,
+                              void *userdata) {
+        Viewer *v = userdata;
+
+        if (error < 0 && error != -ESTALE && error != -ECANCELED)
+                viewer_message("Clipboard transfer from the guest dropped: %s", strerror(-error));
+        if (v->runner && script_runner_clipboard_data(v->runner, format, error, data, len))
+                return; /* the script asked for it */
+        if (v->frontend && v->frontend->clipboard_data)
+                v->frontend->clipboard_data(format, error, data, len, v->frontend_data);
+}
+
+static void on_clipboard_request(ClientSession *s, uint8_t format, void *userdata) {
+        Viewer *v = userdata;
+
+        if (v->runner && script_runner_clipboard_request(v->runner, format))
+                return;
+        if (v->frontend && v->frontend->clipboard_request && v->frontend->clipboard_request(format, v->frontend_data))
+                return;
+        (void) client_session_clipboard_send(s, format, NULL, 0); /* nothing to give */
+}
+
+static void on_windows(ClientSession *s, void *userdata) {
+        Viewer *v = userdata;
+
+        if (v->frontend && v->frontend->windows)
+                v->frontend->windows(v->frontend_data);
+}
+
 static const ClientCallbacks callbacks = {
+        .on_agent_status = on_agent_status,
+        .on_clipboard_grab = on_clipboard_grab,
+        .on_clipboard_data = on_clipboard_data,
+        .on_clipboard_request = on_clipboard_request,
+        .on_windows = on_windows,
         .on_transport = on_transport,
         .on_reconnecting = on_reconnecting,
         .on_resumed = on_resumed,

@@ -21,6 +21,12 @@ typedef struct ViewerOptions {
         ImageFormat format;
         uint64_t filmstrip_interval; /* usec between two filmstrip frames, at most */
         uint64_t timeout;            /* usec from viewer_connect(); 0: none */
+        /* --resize: the viewer's size goes to hostd (resize-request). VIEWER_RESIZE_DEFAULT: on
+         * in a window, off headless; VIEWER_RESIZE_FIXED: resize_width x resize_height once
+         * welcomed (headless tests). */
+        enum { VIEWER_RESIZE_DEFAULT, VIEWER_RESIZE_OFF, VIEWER_RESIZE_ON, VIEWER_RESIZE_FIXED } resize;
+        uint32_t resize_width, resize_height;
+        bool seamless;               /* --seamless: one window per guest window (SDL) */
 } ViewerOptions;
 
 /* Calls into the window front end; any may be NULL. */
@@ -33,6 +39,16 @@ typedef struct ViewerFrontend {
         void (*title)(const char *desktop, int role, void *userdata);
         /* The connection quality indicator changed: "udp, good (rtt 12.3 ms, loss 0.1%)". */
         void (*link)(const char *text, void *userdata);
+        /* The agent's mode or features changed: text as in "active (clipboard, windows)". */
+        void (*agent)(const ClientAgentStatus *status, const char *text, void *userdata);
+        /* The guest's clipboard (client-session.h's on_clipboard_*): a grab, the answer to our
+         * request, hostd asking for ours (answer with client_session_clipboard_send(); return
+         * false to leave it unanswered here: the core then answers with nothing). */
+        void (*clipboard_grab)(uint32_t formats, void *userdata);
+        void (*clipboard_data)(uint8_t format, int error, const uint8_t *data, size_t len, void *userdata);
+        bool (*clipboard_request)(uint8_t format, void *userdata);
+        /* The guest's window table changed. */
+        void (*windows)(void *userdata);
 } ViewerFrontend;
 
 /* How often the connection quality is looked at. */
@@ -67,6 +83,10 @@ typedef struct Viewer {
         bool link_shown;
         int link_level, link_transport;
         char link_text[128];
+
+        /* The agent's state as last said ("agent: ..." on stderr when it changes). */
+        bool agent_shown;
+        char agent_text[160];
 } Viewer;
 
 /* Takes script (may be NULL) on success. */

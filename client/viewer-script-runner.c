@@ -1,10 +1,12 @@
 #include "viewer-script-runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "viewer-exit.h"
 #include "viewer-keymap.h"
@@ -24,6 +26,19 @@ struct ScriptRunner {
         size_t typed;          /* type: characters sent */
 
         uint64_t frames, last_frame;
+
+        /* Our clipboard as the script set it (clipboard-set*), answered when hostd asks. */
+        uint8_t *clip_data;
+        size_t clip_len;
+        uint8_t clip_format;
+        /* clipboard-expect*'s request and its answer. */
+        bool expecting, asked, have;
+        int got_error;
+        uint8_t *got;
+        size_t got_len;
+        uint8_t *want; /* clipboard-expect-png: the file */
+        size_t want_len;
+        unsigned dumps;
 
         bool ended;
         int status;
@@ -47,6 +62,9 @@ int script_runner_new(const Script *script, ClientSession *session, const Client
 ScriptRunner *script_runner_free(ScriptRunner *r) {
         if (!r)
                 return NULL;
+        free(r->clip_data);
+        free(r->got);
+        free(r->want);
         free(r->message);
         free(r);
         return NULL;
@@ -129,6 +147,213 @@ static void save(ScriptRunner *r, const ScriptCommand *c) {
                 fail(r, "%s: %s", c->text, strerror(-q));
 }
 
+/* A whole file of at most CLIENT_CLIPBOARD_TOTAL_MAX bytes. */
+static int read_file(const char *path, uint8_t **ret, size_t *ret_len) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_(freep) uint8_t *data = NULL;
+        size_t len = 0, cap = 0;
+
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                if (len == cap) {
+                        if (cap > CLIENT_CLIPBOARD_TOTAL_MAX)
+                                return -EFBIG;
+                        cap = cap ? cap * 2 : 65536;
+                        uint8_t *p = realloc(data, cap);
+                        if (!p)
+                                return -ENOMEM;
+                        data = p;
+                }
+                ssize_t n = read(fd, data + len, cap - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (len > CLIENT_CLIPBOARD_TOTAL_MAX)
+                return -EFBIG;
+        *ret = TAKE_PTR(data);
+        *ret_len = len;
+        return 0;
+}
+
+void script_runner_clipboard_grab(ScriptRunner *r, uint32_t formats) {
+        r->asked = false; /* a new grab: a request is for it, the old one's answer is stale */
+}
+
+bool script_runner_clipboard_data(ScriptRunner *r, uint8_t format, int error, const uint8_t *data, size_t len) {
+        if (!r->expecting || !r->asked)
+                return false;
+        if (error == -ESTALE || error == -ECANCELED) {
+                r->asked = false; /* asked again on the grab that replaced it */
+                return true;
+        }
+        free(r->got);
+        r->got = NULL;
+        r->got_len = 0;
+        r->got_error = error;
+        if (error >= 0) {
+                r->got = malloc(len + 1);
+                if (!r->got)
+                        r->got_error = -ENOMEM;
+                else {
+                        if (len > 0)
+                                memcpy(r->got, data, len);
+                        r->got[len] = '\0';
+                        r->got_len = len;
+                }
+        }
+        r->have = true;
+        return true;
+}
+
+bool script_runner_clipboard_request(ScriptRunner *r, uint8_t format) {
+        if (!r->clip_data)
+                return false;
+        (void) client_session_clipboard_send(r->session, format, format == r->clip_format ? r->clip_data : NULL,
+                                             format == r->clip_format ? r->clip_len : 0);
+        return true;
+}
+
+static void clipboard_set(ScriptRunner *r, const ScriptCommand *c) {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        int q;
+
+        if (c->type == SCRIPT_CLIPBOARD_SET_PNG) {
+                q = read_file(c->text, &data, &len);
+                if (q < 0) {
+                        fail(r, "%s: %s", c->text, strerror(-q));
+                        return;
+                }
+        } else {
+                len = strlen(c->text);
+                data = (uint8_t *) strdup(c->text);
+                if (!data) {
+                        fail(r, "out of memory");
+                        return;
+                }
+        }
+        free(r->clip_data);
+        r->clip_data = data;
+        r->clip_len = len;
+        r->clip_format = c->type == SCRIPT_CLIPBOARD_SET_PNG ? WIRE_FORMAT_PNG : WIRE_FORMAT_TEXT;
+        q = client_session_clipboard_grab(r->session, 1u << r->clip_format);
+        if (q < 0 && q != -EOPNOTSUPP) /* off now: the grab goes out when the agent's clipboard comes */
+                fail(r, "the session refused the grab: %s", strerror(-q));
+}
+
+/* Up to 60 bytes of what came, printable, for the failure message. */
+static void quote(const uint8_t *p, size_t len, char *buf, size_t size) {
+        size_t n = 0;
+        for (size_t i = 0; i < len && n + 5 < size && i < 60; i++) {
+                if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+                        buf[n++] = (char) p[i];
+                else
+                        n += (size_t) snprintf(buf + n, size - n, "\\x%02x", p[i]);
+        }
+        buf[n] = '\0';
+}
+
+/* clipboard-expect*: 1 when it held, 0 while it waits, -1 after a failure. */
+static int clipboard_expect(ScriptRunner *r, const ScriptCommand *c, bool first) {
+        uint8_t format = c->type == SCRIPT_CLIPBOARD_EXPECT_PNG ? WIRE_FORMAT_PNG : WIRE_FORMAT_TEXT;
+
+        if (first) {
+                free(r->want);
+                r->want = NULL;
+                r->want_len = 0;
+                if (format == WIRE_FORMAT_PNG) {
+                        int q = read_file(c->text, &r->want, &r->want_len);
+                        if (q < 0) {
+                                fail(r, "%s: %s", c->text, strerror(-q));
+                                return -1;
+                        }
+                }
+                r->expecting = true;
+                r->asked = r->have = false;
+        }
+        if (!r->asked) {
+                /* Asked before the call: the answer may come from inside it. -ENODATA: no such
+                 * grab yet, asked again when one comes. */
+                r->asked = true;
+                int q = client_session_clipboard_request(r->session, format);
+                if (q < 0)
+                        r->asked = false;
+                if (q < 0 && q != -ENODATA) {
+                        r->expecting = false;
+                        fail(r, "the session refused the request: %s", strerror(-q));
+                        return -1;
+                }
+        }
+        if (r->have) {
+                const uint8_t *want = format == WIRE_FORMAT_PNG ? r->want : (const uint8_t *) c->text;
+                size_t want_len = format == WIRE_FORMAT_PNG ? r->want_len : strlen(c->text);
+                char got[320];
+
+                r->expecting = r->have = false;
+                if (r->got_error < 0) {
+                        fail(r, "the transfer from the guest was dropped: %s", strerror(-r->got_error));
+                        return -1;
+                }
+                if (r->got_len != want_len || (want_len > 0 && memcmp(r->got, want, want_len) != 0)) {
+                        quote(r->got, r->got_len, got, sizeof(got));
+                        fail(r, "the guest's clipboard holds %zu bytes `%s'", r->got_len, got);
+                        return -1;
+                }
+                return 1;
+        }
+        return 0;
+}
+
+static void json_string(FILE *f, const char *s) {
+        fputc('"', f);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        fprintf(f, "\\%c", *p);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\u%04x", *p);
+                else
+                        fputc(*p, f);
+        }
+        fputc('"', f);
+}
+
+/* One line per dump, then one per window, bottom to top. */
+static void dump_windows(ScriptRunner *r, const ScriptCommand *c) {
+        const ClientWindows *w = client_session_windows(r->session);
+        bool out = strcmp(c->text, "-") == 0;
+        FILE *f = out ? stdout : fopen(c->text, "ae");
+
+        if (!f) {
+                fail(r, "%s: %s", c->text, strerror(errno));
+                return;
+        }
+        fprintf(f, "{\"dump\":%u,\"count\":%zu}\n", ++r->dumps, w->n);
+        for (size_t i = 0; i < w->n; i++) {
+                const ClientWindow *win = &w->windows[i];
+                fprintf(f, "{\"id\":%u,\"z\":%zu,\"state\":%u,\"x\":%d,\"y\":%d,\"width\":%u,\"height\":%u,\"icon\":[%u,%u],\"title\":",
+                        win->id, i, win->state, win->x, win->y, win->width, win->height, win->icon_width, win->icon_height);
+                json_string(f, win->title ? win->title : "");
+                fputs("}\n", f);
+        }
+        if (out)
+                fflush(f);
+        else if (fclose(f) != 0)
+                fail(r, "%s: %s", c->text, strerror(errno));
+}
+
+static bool agent_reached(ScriptRunner *r, const ScriptCommand *c) {
+        const ClientAgentStatus *st = client_session_agent_status(r->session);
+        if (c->agent.none)
+                return st->known && st->mode != WIRE_MODE_AGENT;
+        return st->mode == WIRE_MODE_AGENT && (!c->agent.features || (st->features & c->agent.features));
+}
+
 /* Runs the current command. Returns 1 when it is complete, 0 when it waits (*deadline set). */
 static int step(ScriptRunner *r, uint64_t now, uint64_t *deadline) {
         const ScriptCommand *c = &r->script->commands[r->pc];
@@ -168,6 +393,22 @@ static int step(ScriptRunner *r, uint64_t now, uint64_t *deadline) {
                 *deadline = USEC_INFINITY;
                 return 0;
         }
+        case SCRIPT_WAIT_AGENT:
+                if (agent_reached(r, c))
+                        return 1;
+                *deadline = USEC_INFINITY;
+                return 0;
+        case SCRIPT_WAIT_WINDOWS:
+                if (client_session_windows(r->session)->n == c->count)
+                        return 1;
+                *deadline = USEC_INFINITY;
+                return 0;
+        case SCRIPT_CLIPBOARD_EXPECT:
+        case SCRIPT_CLIPBOARD_EXPECT_PNG:
+                if (clipboard_expect(r, c, first) != 0)
+                        return 1; /* held, or failed (the runner has ended) */
+                *deadline = USEC_INFINITY;
+                return 0;
         case SCRIPT_TYPE: {
                 size_t len = strlen(c->text);
                 if (first) {
@@ -221,6 +462,22 @@ static int step(ScriptRunner *r, uint64_t now, uint64_t *deadline) {
                 break;
         case SCRIPT_EXIT:
                 end(r, c->exit_code);
+                break;
+        case SCRIPT_CLIPBOARD_SET:
+        case SCRIPT_CLIPBOARD_SET_PNG:
+                clipboard_set(r, c);
+                break;
+        case SCRIPT_PASTE_TEXT:
+                (void) input_result(r, client_session_paste_text(r->session, c->text, strlen(c->text)));
+                break;
+        case SCRIPT_RESIZE: {
+                int q = client_session_resize(r->session, c->mode.width, c->mode.height);
+                if (q < 0)
+                        fail(r, "hostd takes no resize requests: %s", strerror(-q));
+                break;
+        }
+        case SCRIPT_DUMP_WINDOWS:
+                dump_windows(r, c);
                 break;
         default:
                 fail(r, "unknown command");

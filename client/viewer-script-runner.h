@@ -29,6 +29,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ScriptRunner *, script_runner_free);
 /* A frame completed at now. */
 void script_runner_frame(ScriptRunner *r, uint64_t now);
 
+/* The guest's clipboard, from the session's callbacks (client-session.h): a grab (formats 0: none)
+ * and data. data returns true when it answered the script's own request (the front end then
+ * leaves it alone). request: hostd asks for our clipboard; true when the script set it (and the
+ * answer went out). */
+void script_runner_clipboard_grab(ScriptRunner *r, uint32_t formats);
+bool script_runner_clipboard_data(ScriptRunner *r, uint8_t format, int error, const uint8_t *data, size_t len);
+bool script_runner_clipboard_request(ScriptRunner *r, uint8_t format);
+
 /* Executes commands until one must wait or the script ends. Returns 0 while the script runs,
  * with *ret_deadline the latest time to be called again (USEC_INFINITY: only a frame moves it on),
  * or 1 once it has ended (see script_runner_result). */

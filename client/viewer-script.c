@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client-agent.h"
 #include "viewer-keymap.h"
 #include "viewer-util.h"
 
@@ -33,6 +34,15 @@ static const char *const command_names[_SCRIPT_COMMAND_MAX] = {
         [SCRIPT_WAIT_MODE] = "wait-mode",
         [SCRIPT_HANDOVER] = "handover",
         [SCRIPT_EXIT] = "exit",
+        [SCRIPT_WAIT_AGENT] = "wait-agent",
+        [SCRIPT_CLIPBOARD_SET] = "clipboard-set",
+        [SCRIPT_CLIPBOARD_SET_PNG] = "clipboard-set-png",
+        [SCRIPT_CLIPBOARD_EXPECT] = "clipboard-expect",
+        [SCRIPT_CLIPBOARD_EXPECT_PNG] = "clipboard-expect-png",
+        [SCRIPT_PASTE_TEXT] = "paste-text",
+        [SCRIPT_RESIZE] = "resize",
+        [SCRIPT_WAIT_WINDOWS] = "wait-windows",
+        [SCRIPT_DUMP_WINDOWS] = "dump-windows",
 };
 
 /* The arguments each command takes, for the "needs" message; NULL: the rest of the line. */
@@ -55,14 +65,34 @@ static const struct {
         [SCRIPT_WAIT_MODE] = { 2, "W H" },
         [SCRIPT_HANDOVER] = { 1, "SESSION" },
         [SCRIPT_EXIT] = { 1, "CODE" },
+        [SCRIPT_WAIT_AGENT] = { 1, "active|none|FEATURE" },
+        [SCRIPT_CLIPBOARD_SET] = { 0, NULL },
+        [SCRIPT_CLIPBOARD_SET_PNG] = { 0, NULL },
+        [SCRIPT_CLIPBOARD_EXPECT] = { 0, NULL },
+        [SCRIPT_CLIPBOARD_EXPECT_PNG] = { 0, NULL },
+        [SCRIPT_PASTE_TEXT] = { 0, NULL },
+        [SCRIPT_RESIZE] = { 2, "W H" },
+        [SCRIPT_WAIT_WINDOWS] = { 1, "N" },
+        [SCRIPT_DUMP_WINDOWS] = { 0, NULL },
 };
 
 const char *script_command_name(ScriptCommandType type) {
         return type < _SCRIPT_COMMAND_MAX ? command_names[type] : NULL;
 }
 
+/* Commands whose argument is text to send (escapes; the rest of the line after one blank). */
+static bool is_text_command(ScriptCommandType type) {
+        return type == SCRIPT_TYPE || type == SCRIPT_CLIPBOARD_SET || type == SCRIPT_CLIPBOARD_EXPECT ||
+               type == SCRIPT_PASTE_TEXT;
+}
+
+bool script_command_has_text(ScriptCommandType type) {
+        return is_text_command(type) || type == SCRIPT_SAVE || type == SCRIPT_CLIPBOARD_SET_PNG ||
+               type == SCRIPT_CLIPBOARD_EXPECT_PNG || type == SCRIPT_DUMP_WINDOWS;
+}
+
 static bool has_text(ScriptCommandType type) {
-        return type == SCRIPT_TYPE || type == SCRIPT_SAVE;
+        return script_command_has_text(type);
 }
 
 static void command_done(ScriptCommand *c) {
@@ -157,8 +187,8 @@ static int parse_dimension(Parser *p, const char *s, uint32_t *ret) {
         return 0;
 }
 
-/* Unescapes TEXT and checks that a US keyboard can type every byte of it. */
-static int parse_text(Parser *p, const char *s, char **ret) {
+/* Unescapes TEXT and, for typeable, checks that a US keyboard can type every byte of it. */
+static int parse_text(Parser *p, const char *cmd, const char *s, bool typeable, char **ret) {
         size_t n = strlen(s);
         _cleanup_(freep) char *out = malloc(n + 1);
         size_t len = 0;
@@ -182,7 +212,7 @@ static int parse_text(Parser *p, const char *s, char **ret) {
                                 return parse_error(p, "`\\' at the end of the text (write \\\\ for a backslash)");
                         else
                                 return parse_error(p, "unknown escape `\\%c' (\\n, \\t or \\\\)", e);
-                } else if (keymap_from_ascii(c, &code, &shift) < 0) {
+                } else if (typeable && keymap_from_ascii(c, &code, &shift) < 0) {
                         if (c > ' ' && c < 0x7f)
                                 return parse_error(p, "cannot type `%c'", c);
                         return parse_error(p, "cannot type byte 0x%02x (US ASCII keys only)", (unsigned char) c);
@@ -190,7 +220,9 @@ static int parse_text(Parser *p, const char *s, char **ret) {
                 out[len++] = c;
         }
         if (len == 0)
-                return parse_error(p, "`type' needs text");
+                return parse_error(p, "`%s' needs text", cmd);
+        if (len > SCRIPT_TEXT_MAX)
+                return parse_error(p, "`%s' text longer than %d bytes", cmd, SCRIPT_TEXT_MAX);
         out[len] = '\0';
         *ret = TAKE_PTR(out);
         return 0;
@@ -225,20 +257,20 @@ static int parse_args(Parser *p, ScriptCommand *c, char *args) {
         int r;
 
         if (!command_args[c->type].usage) {
-                if (c->type == SCRIPT_TYPE) {
+                if (is_text_command(c->type)) {
                         /* One blank separates the command; further blanks are typed. */
                         if (is_blank(*args))
                                 args++;
-                        return parse_text(p, args, &c->text);
+                        return parse_text(p, cmd, args, c->type == SCRIPT_TYPE, &c->text);
                 }
-                /* save: the path, without the blanks around it */
+                /* save and the like: the path, without the blanks around it */
                 while (is_blank(*args))
                         args++;
                 size_t len = strlen(args);
                 while (len > 0 && is_blank(args[len - 1]))
                         args[--len] = '\0';
                 if (len == 0)
-                        return parse_error(p, "`save' needs a path");
+                        return parse_error(p, "`%s' needs a path", cmd);
                 c->text = strdup(args);
                 return c->text ? 0 : -ENOMEM;
         }
@@ -268,8 +300,24 @@ static int parse_args(Parser *p, ScriptCommand *c, char *args) {
                 return parse_coord(p, words[1], c->type == SCRIPT_MOUSE_REL, &c->pos.y);
         case SCRIPT_CLICK:
                 return parse_button(p, words[0], &c->button);
+        case SCRIPT_WAIT_AGENT:
+                if (strcmp(words[0], "none") == 0)
+                        c->agent.none = true;
+                else if (strcmp(words[0], "active") != 0 &&
+                         !(c->agent.features = client_agent_feature_from_name(words[0])))
+                        return parse_error(p,
+                                           "invalid agent state `%.*s' (active, none, clipboard, clipboard-text, "
+                                           "clipboard-image, windows, resize, heartbeat, sessions or power)",
+                                           QUOTE_MAX, words[0]);
+                return 0;
+        case SCRIPT_WAIT_WINDOWS:
+                if (parse_u64(words[0], 1024, &v) < 0)
+                        return parse_error(p, "invalid window count `%.*s' (0-1024)", QUOTE_MAX, words[0]);
+                c->count = (uint32_t) v;
+                return 0;
         case SCRIPT_EXPECT_MODE:
         case SCRIPT_WAIT_MODE:
+        case SCRIPT_RESIZE:
                 r = parse_dimension(p, words[0], &c->mode.width);
                 if (r < 0)
                         return r;

@@ -9,6 +9,7 @@
 
 #include "viewer-exit.h"
 #include "viewer-keymap.h"
+#include "viewer-sdl-seamless.h"
 #include "viewer-util.h"
 
 /* keymap_from_sdl_scancode() indexes by USB HID usage without SDL's header; SDL promises its
@@ -46,8 +47,15 @@ typedef struct Sdl {
 
         char *desktop;
         char link[128]; /* the connection quality indicator: "udp, good (...)", or empty */
+        char agent[24]; /* "agent" with the features the title names, or "hypervisor" */
         int role;
         bool welcomed;
+
+        bool resize;     /* the window's size goes to hostd */
+        /* The clipboard: the text we last put there from the guest, so that the update SDL
+         * reports for it is not taken for a local copy (and grabbed back). */
+        char *from_guest;
+        Seamless *seamless; /* --seamless */
 } Sdl;
 
 static void update_title(Sdl *d) {
@@ -61,16 +69,20 @@ static void update_title(Sdl *d) {
                 snprintf(title, sizeof(title), "tandem-viewer: %s \u2014 Ctrl+Alt releases", d->desktop);
         else
                 snprintf(title, sizeof(title), "tandem-viewer: %s \u2014 click to capture", d->desktop);
-        if (d->welcomed && d->link[0]) {
+        if (d->welcomed && (d->link[0] || d->agent[0])) {
                 size_t n = strlen(title);
-                snprintf(title + n, sizeof(title) - n, " [%s]", d->link);
+                snprintf(title + n, sizeof(title) - n, " [%s%s%s]", d->link, d->link[0] && d->agent[0] ? "; " : "",
+                         d->agent);
         }
         SDL_SetWindowTitle(d->window, title);
 }
 
+static void local_clipboard_changed(Sdl *d);
+
 static void on_title(const char *desktop, int role, void *userdata) {
         Sdl *d = userdata;
         char *s = strdup(desktop);
+        bool first = !d->welcomed;
 
         if (s) {
                 free(d->desktop);
@@ -78,6 +90,8 @@ static void on_title(const char *desktop, int role, void *userdata) {
         }
         d->role = role;
         d->welcomed = true;
+        if (first)
+                local_clipboard_changed(d); /* copied before we connected: offered once the agent is there */
         if (role == 1 && d->captured) { /* input would be ignored: let go, sending nothing more */
                 SDL_SetWindowGrab(d->window, SDL_FALSE);
                 SDL_SetWindowKeyboardGrab(d->window, SDL_FALSE);
@@ -141,6 +155,8 @@ static void on_frame(void *userdata) {
 
         if (!fb || !fb->pixels)
                 return;
+        if (d->seamless)
+                seamless_frame(d->seamless, fb);
         if (fb->width != d->width || fb->height != d->height)
                 on_mode(fb->width, fb->height, d);
         if (!d->texture || fb->stride / 4 < fb->width)
@@ -210,7 +226,83 @@ static void on_link(const char *text, void *userdata) {
         update_title(d);
 }
 
+/* The title names the path and, with an agent, its features in short: "agent: clip, win, resize". */
+static void on_agent(const ClientAgentStatus *st, const char *text, void *userdata) {
+        Sdl *d = userdata;
+
+        if (st->mode != WIRE_MODE_AGENT)
+                snprintf(d->agent, sizeof(d->agent), "hypervisor");
+        else
+                snprintf(d->agent, sizeof(d->agent), "agent%s%s%s", st->features & CLIENT_FEATURE_CLIPBOARD ? " clip" : "",
+                         st->features & CLIENT_FEATURE_WINDOWS ? " win" : "",
+                         st->features & CLIENT_FEATURE_RESIZE ? " resize" : "");
+        update_title(d);
+        if (d->seamless)
+                seamless_sync(d->seamless);
+}
+
+/* A local copy: SDL says the clipboard changed (ours or another program's). */
+static void local_clipboard_changed(Sdl *d) {
+        if (!d->v->session || !SDL_HasClipboardText())
+                return;
+        char *text = SDL_GetClipboardText();
+        bool echo = text && d->from_guest && strcmp(text, d->from_guest) == 0;
+        SDL_free(text);
+        if (!echo)
+                (void) client_session_clipboard_grab(d->v->session, CLIENT_CLIPBOARD_TEXT); /* off: kept for later */
+}
+
+/* SDL's clipboard is not lazy: whatever the guest grabs with text is fetched at once (at most
+ * CLIENT_CLIPBOARD_TOTAL_MAX, the session's cap), so that a paste in any local program finds it.
+ * Images: SDL2 has no image clipboard, so they stay in the guest. */
+static void on_clipboard_grab(uint32_t formats, void *userdata) {
+        Sdl *d = userdata;
+
+        if (formats & CLIENT_CLIPBOARD_TEXT)
+                (void) client_session_clipboard_request(d->v->session, WIRE_FORMAT_TEXT);
+}
+
+static void on_clipboard_data(uint8_t format, int error, const uint8_t *data, size_t len, void *userdata) {
+        Sdl *d = userdata;
+
+        if (error < 0 || format != WIRE_FORMAT_TEXT)
+                return;
+        /* The session NUL-terminates; text with a NUL inside ends there, as a C string does. */
+        char *copy = strdup((const char *) data);
+        if (!copy)
+                return;
+        free(d->from_guest);
+        d->from_guest = copy;
+        if (SDL_SetClipboardText(copy) < 0)
+                viewer_message("Cannot set the clipboard: %s", SDL_GetError());
+}
+
+static bool on_clipboard_request(uint8_t format, void *userdata) {
+        Sdl *d = userdata;
+
+        if (format != WIRE_FORMAT_TEXT || !SDL_HasClipboardText())
+                return false;
+        char *text = SDL_GetClipboardText();
+        if (!text)
+                return false;
+        (void) client_session_clipboard_send(d->v->session, format, (const uint8_t *) text, strlen(text));
+        SDL_free(text);
+        return true;
+}
+
+static void on_windows(void *userdata) {
+        Sdl *d = userdata;
+
+        if (d->seamless)
+                seamless_sync(d->seamless);
+}
+
 static const ViewerFrontend frontend = {
+        .agent = on_agent,
+        .clipboard_grab = on_clipboard_grab,
+        .clipboard_data = on_clipboard_data,
+        .clipboard_request = on_clipboard_request,
+        .windows = on_windows,
         .link = on_link,
         .frame = on_frame,
         .mode = on_mode,
@@ -250,10 +342,55 @@ static void set_captured(Sdl *d, bool captured) {
         update_title(d);
 }
 
+/* The window's size in pixels goes to hostd when it is not the guest's mode already (fitting the
+ * window to a mode is no request; the user's resize, or a mode too large for the screen, is). */
+static void send_window_size(Sdl *d) {
+        int w = 0, h = 0;
+
+        if (!d->resize || !d->welcomed || d->role == 1 || SDL_GetRendererOutputSize(d->renderer, &w, &h) < 0 ||
+            w <= 0 || h <= 0)
+                return;
+        if ((uint32_t) w == d->width && (uint32_t) h == d->height)
+                return;
+        (void) client_session_resize(d->v->session, (uint32_t) w, (uint32_t) h); /* coalesced there */
+}
+
+/* Ctrl+Alt+V: the local clipboard's text typed into the guest by hostd, through the hypervisor's
+ * keyboard (BIOS, boot loader, login prompts: no agent needed). At most CLIENT_PASTE_TEXT_MAX
+ * bytes, cut at a character boundary. */
+static void paste_as_keys(Sdl *d) {
+        if (!SDL_HasClipboardText())
+                return;
+        char *text = SDL_GetClipboardText();
+        if (!text)
+                return;
+        size_t len = strlen(text);
+        if (len > CLIENT_PASTE_TEXT_MAX) {
+                len = CLIENT_PASTE_TEXT_MAX;
+                while (len > 0 && ((unsigned char) text[len] & 0xc0) == 0x80)
+                        len--; /* not inside a UTF-8 sequence */
+                viewer_message("Pasting the first %zu bytes of the clipboard as keystrokes", len);
+        }
+        if (len > 0 && client_session_paste_text(d->v->session, text, len) < 0)
+                viewer_message("Cannot paste as keystrokes now");
+        SDL_free(text);
+}
+
+static bool paste_chord(const SDL_KeyboardEvent *e) {
+        return e->type == SDL_KEYDOWN && e->keysym.scancode == SDL_SCANCODE_V && (e->keysym.mod & KMOD_CTRL) &&
+               (e->keysym.mod & KMOD_ALT);
+}
+
 static void handle_key(Sdl *d, const SDL_KeyboardEvent *e) {
         uint32_t code = keymap_from_sdl_scancode(e->keysym.scancode);
         bool down = e->type == SDL_KEYDOWN;
 
+        if (paste_chord(e)) {
+                /* Ctrl+Alt released the capture already: V goes nowhere else. */
+                if (!e->repeat && d->welcomed && d->role != 1)
+                        paste_as_keys(d);
+                return;
+        }
         if (!d->captured || code == 0)
                 return;
         if (down) {
@@ -299,13 +436,25 @@ static int sdl_button(uint8_t b) {
 }
 
 static void handle_event(Sdl *d, const SDL_Event *e) {
+        if (e->type == SDL_KEYDOWN && paste_chord(&e->key) && d->seamless && seamless_showing(d->seamless)) {
+                if (!e->key.repeat && d->welcomed && d->role != 1)
+                        paste_as_keys(d);
+                return;
+        }
+        if (d->seamless && seamless_handle_event(d->seamless, e))
+                return; /* one of the seamless windows' */
         switch (e->type) {
         case SDL_QUIT:
                 viewer_quit(d->v, VIEWER_EXIT_DONE, NULL);
                 break;
+        case SDL_CLIPBOARDUPDATE:
+                local_clipboard_changed(d);
+                break;
         case SDL_WINDOWEVENT:
                 if (e->window.event == SDL_WINDOWEVENT_FOCUS_LOST && d->captured)
                         set_captured(d, false);
+                if (e->window.event == SDL_WINDOWEVENT_SIZE_CHANGED)
+                        send_window_size(d);
                 d->redraw = true;
                 break;
         case SDL_KEYDOWN:
@@ -379,11 +528,12 @@ static void sdl_done(Sdl *d) {
                 SDL_DestroyWindow(d->window);
         free(d->shadow);
         free(d->desktop);
+        free(d->from_guest);
         SDL_Quit();
 }
 
 int viewer_sdl_run(Viewer *v, const char *ticket) {
-        Sdl d = { .v = v };
+        Sdl d = { .v = v, .resize = v->options.resize == VIEWER_RESIZE_DEFAULT || v->options.resize == VIEWER_RESIZE_ON };
 
         SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear");
         /* Ctrl+Alt releases the grab; the window manager's shortcuts go to the guest meanwhile. */
@@ -403,6 +553,12 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
         }
         update_title(&d);
         render(&d);
+        if (v->options.seamless && seamless_new(v, &d.seamless) < 0) {
+                viewer_message("Cannot set up seamless windows, showing the desktop");
+                d.seamless = NULL;
+        }
+        if (d.seamless)
+                seamless_set_desktop(d.seamless, d.window);
 
         viewer_connect(v, ticket, &frontend, &d);
         while (!v->done) {
@@ -421,6 +577,8 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
                         viewer_process(v);
                 if (d.redraw)
                         render(&d);
+                if (d.seamless)
+                        seamless_render(d.seamless);
         }
 
         if (d.captured)
@@ -428,6 +586,7 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
         viewer_shutdown(v);
         /* The core must not call into a window that is gone. */
         v->frontend = NULL;
+        d.seamless = seamless_free(d.seamless);
         sdl_done(&d);
         return v->status;
 }

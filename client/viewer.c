@@ -44,6 +44,11 @@ static void help(void) {
                "  --dead-after SECONDS       a connection silent this long is lost: the session\n"
                "                             resumes on a new one (default 4)\n"
                "  --no-resume                end the session when the connection is lost\n"
+               "  --resize off|on|WxH        tell hostd the window's size so the guest's screen follows\n"
+               "                             it (default: on in a window, off headless); WxH: that size\n"
+               "  --seamless                 with the agent's windows feature, one window per guest\n"
+               "                             window instead of the whole desktop (falls back to the\n"
+               "                             desktop window without it)\n"
                "  --ticket-file FILE         read the ticket from FILE (- for stdin), keeping it\n"
                "                             out of the process list\n"
                "  -h --help                  show this help\n\n"
@@ -51,9 +56,14 @@ static void help(void) {
                "  sleep MS, wait-frame, wait-still MS, type TEXT (escapes \\n \\t \\\\), key CODE,\n"
                "  key-down CODE, key-up CODE, mouse-abs X Y, mouse-rel DX DY,\n"
                "  click left|middle|right|wheel-up|wheel-down, save PATH, expect-mode W H,\n"
-               "  handover SESSION, exit CODE\n"
+               "  handover SESSION, exit CODE,\n"
+               "  wait-agent active|none|FEATURE, clipboard-set TEXT, clipboard-set-png PATH,\n"
+               "  clipboard-expect TEXT, clipboard-expect-png PATH, paste-text TEXT, resize W H,\n"
+               "  wait-windows N, dump-windows PATH|-\n"
                "CODE is a keycode (0x1c) or a QEMU key name (ret, ctrl_r, f1, up, kp_enter, ...).\n\n"
-               "Window: click to capture keyboard and mouse, Ctrl+Alt releases them.\n\n"
+               "Window: click to capture keyboard and mouse, Ctrl+Alt releases them. Ctrl+Alt+V types\n"
+               "the local clipboard's text (at most 4096 bytes) through the guest's keyboard, agent or\n"
+               "not. With the agent, copy and paste work both ways (text).\n\n"
                "Exit status:\n"
                "  0  done: the script finished, or the window was closed\n"
                "  1  usage error (bad option value, unreadable ticket or script)\n"
@@ -80,6 +90,8 @@ enum {
         ARG_DEAD_AFTER,
         ARG_NO_RESUME,
         ARG_TRANSPORT,
+        ARG_RESIZE,
+        ARG_SEAMLESS,
 };
 
 typedef struct Args {
@@ -101,6 +113,32 @@ _printf_(1, 2) static int usage_error(const char *fmt, ...) {
         return -EINVAL;
 }
 
+/* off, on, or WxH (each 1-16384). */
+static int parse_resize(const char *s, ViewerOptions *o) {
+        uint64_t w, h;
+        const char *x;
+
+        if (strcmp(s, "off") == 0)
+                o->resize = VIEWER_RESIZE_OFF;
+        else if (strcmp(s, "on") == 0)
+                o->resize = VIEWER_RESIZE_ON;
+        else if ((x = strchr(s, 'x'))) {
+                char wbuf[16];
+                size_t n = (size_t) (x - s);
+                if (n == 0 || n >= sizeof(wbuf))
+                        return -EINVAL;
+                memcpy(wbuf, s, n);
+                wbuf[n] = '\0';
+                if (parse_u64(wbuf, 16384, &w) < 0 || parse_u64(x + 1, 16384, &h) < 0 || w == 0 || h == 0)
+                        return -EINVAL;
+                o->resize = VIEWER_RESIZE_FIXED;
+                o->resize_width = (uint32_t) w;
+                o->resize_height = (uint32_t) h;
+        } else
+                return -EINVAL;
+        return 0;
+}
+
 /* Returns 1 to go on, 0 to exit successfully (--help), or -EINVAL after a message. */
 static int parse_argv(int argc, char **argv, Args *a) {
         static const struct option options[] = {
@@ -119,6 +157,8 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "ticket-file", required_argument, NULL, ARG_TICKET_FILE },
                 { "dead-after", required_argument, NULL, ARG_DEAD_AFTER },
                 { "no-resume", no_argument, NULL, ARG_NO_RESUME },
+                { "resize", required_argument, NULL, ARG_RESIZE },
+                { "seamless", no_argument, NULL, ARG_SEAMLESS },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -194,6 +234,13 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_NO_RESUME:
                         a->options.client.no_resume = true;
+                        break;
+                case ARG_RESIZE:
+                        if (parse_resize(optarg, &a->options) < 0)
+                                return usage_error("Invalid resize `%s' (off, on or WxH, e.g. 1280x800)", optarg);
+                        break;
+                case ARG_SEAMLESS:
+                        a->options.seamless = true;
                         break;
                 case 'h':
                         help();

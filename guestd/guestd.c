@@ -1,13 +1,18 @@
-/* tandem-guestd: the in-guest agent. This first form finds its virtio-serial port and reports it;
- * the agent protocol (hello, heartbeat, features) comes with issue 5. */
+/* tandem-guestd: the in-guest agent's root daemon. It owns the agent port (virtio-serial), says
+ * hello and sends heartbeats with the guest's health, reports logons (logind, or utmp without
+ * it), carries out power requests, and relays the clipboard, windows and display channels to
+ * the helper of the newest graphical session (guestd-helpers.c). */
 #include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "daemon.h"
 #include "guestd-conf.h"
-#include "guestd-port.h"
+#include "guestd-manager.h"
 #include "log.h"
+#include "parse-util.h"
 
 static int load_config(void *config, const char *path, bool missing_ok, char **error) {
         return guestd_config_load(config, path, missing_ok, error);
@@ -16,26 +21,39 @@ static int load_config(void *config, const char *path, bool missing_ok, char **e
 static void describe_config(const void *config, const char *path) {
         const GuestdConfig *c = config;
         printf("%s: OK\nPort=%s\n", path, c->port_name);
+        if (c->port_path)
+                printf("PortPath=%s\n", c->port_path);
+        printf("HeartbeatSeconds=%u\nSessionSocket=%s\nSessionHelper=%s\nLogind=%s\nUtmpPath=%s\n",
+               c->heartbeat_seconds, c->session_socket, c->session_helper, c->use_logind ? "yes" : "no",
+               c->utmp_path);
 }
 
 static int start(void *config, sd_event *e, void **ret_state) {
-        GuestdConfig *c = config;
-        char dev[256];
-        int r = guestd_find_port(c->sysfs_root, c->port_name, dev, sizeof(dev));
+        Manager *m;
+        /* sd-event's child sources need SIGCHLD blocked (helpers, power commands). */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        int r = manager_new(e, config, &m);
         if (r < 0)
-                return log_error_errno(r, "No virtio-serial port named %s (is the channel in the domain XML?): %m",
-                                       c->port_name);
-        log_info("Agent port %s is %s", c->port_name, dev);
-        *ret_state = NULL;
+                return r;
+        r = manager_start(m);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+        *ret_state = m;
         return 0;
 }
 
 static void stop(void *state) {
+        manager_free(state);
 }
 
 static const DaemonOps ops = {
         .name = "tandem-guestd",
-        .summary = "The Tandem agent inside a desktop VM.",
+        .summary = "The Tandem agent inside a desktop VM (--port-fd N: talk over an inherited socket).",
         .default_config = GUESTD_DEFAULT_CONFIG,
         .load_config = load_config,
         .log_level_offset = offsetof(GuestdConfig, log_level),
@@ -44,8 +62,39 @@ static const DaemonOps ops = {
         .stop = stop,
 };
 
+/* Takes --port-fd N (or --port-fd=N) out of argv before daemon_main sees the rest. */
+static int take_port_fd(int *argc, char **argv, int *ret) {
+        int out = 1;
+        for (int i = 1; i < *argc; i++) {
+                const char *v = NULL;
+                if (strcmp(argv[i], "--port-fd") == 0) {
+                        if (i + 1 >= *argc)
+                                return -EINVAL;
+                        v = argv[++i];
+                } else if (strncmp(argv[i], "--port-fd=", 10) == 0)
+                        v = argv[i] + 10;
+                else {
+                        argv[out++] = argv[i];
+                        continue;
+                }
+                uint64_t fd;
+                if (parse_u64(v, INT32_MAX, &fd) < 0)
+                        return -EINVAL;
+                *ret = (int) fd;
+        }
+        *argc = out;
+        argv[out] = NULL;
+        return 0;
+}
+
 int main(int argc, char **argv) {
         _cleanup_(guestd_config_done) GuestdConfig config;
         guestd_config_init(&config);
+        int fd = -1;
+        if (take_port_fd(&argc, argv, &fd) < 0) {
+                fprintf(stderr, "tandem-guestd: --port-fd needs a file descriptor number\n");
+                return 1;
+        }
+        config.port_fd = fd;
         return daemon_main(&ops, &config, argc, argv);
 }

@@ -33,6 +33,8 @@ int main(void) {
         assert(strcmp(dev, "/dev/vport0p2") == 0);
         assert(guestd_find_port(root, "org.tandem.agent", dev, sizeof(dev)) == -ENOENT);
         assert(guestd_find_port(root, "org.tandem.agent.0", dev, 8) == -ENAMETOOLONG);
+        snprintf(p, sizeof(p), "rm -rf '%s'", root);
+        assert(system(p) == 0);
         printf("ok\n");
         return 0;
 }

@@ -113,6 +113,18 @@ static int method_mouse(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return sd_bus_reply_method_return(m, NULL);
 }
 
+static int method_set_ui_info(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        FakeQemu *q = userdata;
+        uint16_t width_mm, height_mm;
+        int32_t xoff, yoff;
+        int r = sd_bus_message_read(m, "qqiiuu", &width_mm, &height_mm, &xoff, &yoff, &q->ui_info_width,
+                                    &q->ui_info_height);
+        if (r < 0)
+                return r;
+        q->ui_info_calls++;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("ConsoleIDs", "au", prop_console_ids, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -122,6 +134,7 @@ static const sd_bus_vtable console_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Type", "s", prop_type, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD("RegisterListener", "h", "", method_register_listener, 0),
+        SD_BUS_METHOD("SetUIInfo", "qqiiuu", "", method_set_ui_info, 0),
         SD_BUS_VTABLE_END,
 };
 static const sd_bus_vtable keyboard_vtable[] = {

@@ -33,6 +33,8 @@ typedef struct FakeQemu {
         FakeQemuKey keys[FAKE_QEMU_KEY_LOG]; /* keys[i % FAKE_QEMU_KEY_LOG] is the i-th call */
         unsigned key_calls;                  /* Press and Release */
         char last_mouse[64]; /* "Member args" of the last Display1.Mouse call */
+        unsigned ui_info_calls; /* Console.SetUIInfo, and the size of the last one */
+        uint32_t ui_info_width, ui_info_height;
         unsigned mouse_calls;
         int last_reply_error; /* 1 when hostd answered our last listener call with an error */
         unsigned replies;

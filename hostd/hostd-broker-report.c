@@ -136,6 +136,8 @@ static json_t *thumbnail(BrokerClient *b, Domain *d, uint64_t now, size_t *budge
         return s;
 }
 
+static bool user_valid(const char *u);
+
 /* Display progress, input, the agent and the thumbnail of a domain hostd has attached. */
 static void add_hostd_view(BrokerClient *b, json_t *o, Domain *d, uint64_t now, size_t *budget) {
         uint64_t frames = 0;
@@ -150,14 +152,12 @@ static void add_hostd_view(BrokerClient *b, json_t *o, Domain *d, uint64_t now, 
         if (input && input <= now)
                 json_object_set_new(o, "input_age", json_integer((json_int_t) ((now - input) / 1000000)));
         BrokerAgentInfo a;
-        broker_agent_describe(b->manager, d->name, now, &a);
+        broker_agent_describe(b, d, now, &a);
         if (broker_agent_state_name(a.state))
                 json_object_set_new(o, "agent", json_string(broker_agent_state_name(a.state)));
         if (a.has_heartbeat_age)
                 json_object_set_new(o, "agent_heartbeat_age", json_integer((json_int_t) a.heartbeat_age_sec));
-        if (a.has_logged_on_user &&
-            (!a.logged_on_user[0] || hostd_broker_name_valid(a.logged_on_user, strlen(a.logged_on_user)) ||
-             strchr(a.logged_on_user, '@')))
+        if (a.has_logged_on_user && (!a.logged_on_user[0] || user_valid(a.logged_on_user)))
                 json_object_set_new(o, "logged_on_user", json_string(a.logged_on_user));
         json_t *t = thumbnail(b, d, now, budget);
         if (t)
@@ -178,22 +178,16 @@ static bool user_valid(const char *u) {
         return true;
 }
 
+/* The logons and logoffs queued (hostd-broker-agent.c) and not yet accepted. A user name the
+ * broker would refuse (the guest chose it) is left out, counted. */
 static void add_session_events(BrokerClient *b, json_t *root) {
-        if (!b->events && !(b->events = calloc(BROKER_EVENTS_MAX, sizeof(BrokerSessionEvent))))
-                return;
-        size_t got = broker_agent_take_session_events(b->manager, b->events + b->n_events,
-                                                      BROKER_EVENTS_MAX - b->n_events);
-        for (size_t i = b->n_events; i < b->n_events + got; i++) {
-                BrokerSessionEvent *e = &b->events[i];
-                if (!hostd_broker_name_valid(e->desktop, strlen(e->desktop)) || !user_valid(e->user)) {
-                        b->events_dropped++;
-                        e->desktop[0] = 0; /* left out below */
-                }
-        }
-        b->n_events += got;
         json_t *logons = json_array(), *logoffs = json_array();
         for (size_t i = 0; i < b->n_events; i++) {
                 BrokerSessionEvent *e = &b->events[i];
+                if (e->desktop[0] && (!hostd_broker_name_valid(e->desktop, strlen(e->desktop)) || !user_valid(e->user))) {
+                        b->events_dropped++;
+                        e->desktop[0] = 0;
+                }
                 if (e->desktop[0])
                         json_array_append_new(e->logon ? logons : logoffs,
                                               json_pack("{s:s, s:s}", "domain", e->desktop, "user", e->user));
@@ -350,6 +344,7 @@ int broker_report_build(BrokerClient *b, uint64_t now, char **ret, size_t *ret_l
         }
         if (stats)
                 virDomainStatsRecordListFree(stats);
+        broker_agent_sweep(b);
         /* Desktops gone from hostd: forget their thumbnails. */
         for (size_t i = 0; i < b->n_thumbs;) {
                 if (!b->thumbs[i].seen && !manager_find_domain(m, b->thumbs[i].desktop)) {

@@ -389,6 +389,7 @@ BrokerClient *broker_client_free(BrokerClient *b) {
         free(b->libvirt_uri);
         free(b->thumbs);
         free(b->events);
+        broker_agent_done(b);
         free(b->viewer_bytes);
         free(b);
         return NULL;

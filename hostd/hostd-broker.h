@@ -71,6 +71,9 @@ struct BrokerClient {
         BrokerThumb *thumbs;
         size_t n_thumbs;
         uint64_t thumbnails_sent;
+        /* the session tables last reported per desktop (hostd-broker-agent.c) */
+        struct BrokerAgentSeen *agent_seen;
+        size_t n_agent_seen;
         /* logons and logoffs not yet accepted by the broker, oldest first */
         BrokerSessionEvent *events;
         size_t n_events, events_in_flight;

@@ -84,6 +84,14 @@ HostdTransport hostd_config_transport(const HostdConfig *c, const char *desktop)
         return m.found;
 }
 
+/* [Agent] policy keys: parsed by the policy's own code, so Overrides= takes the same values. */
+static int parse_agent_policy(const ConfItem *item, const char *value, void *target, const char **why) {
+        AgentPolicy *p = (AgentPolicy *) ((char *) target + item->offset);
+        return agent_policy_set(p, item->key, strlen(item->key), value, strlen(value), why);
+}
+
+#define AGENT_POLICY_OFFSET (offsetof(HostdConfig, agent) + offsetof(AgentConfig, policy))
+
 static const ConfItem hostd_items[] = {
         { "Hostd", "URI", conf_parse_string, offsetof(HostdConfig, uri), 0 },
         { "Hostd", "StateDirectory", conf_parse_string, offsetof(HostdConfig, state_directory), 0 },
@@ -115,6 +123,19 @@ static const ConfItem hostd_items[] = {
         { "Broker", "Capacity", conf_parse_unsigned, offsetof(HostdConfig, broker.capacity), 100000 },
         { "Broker", "ReportSeconds", conf_parse_unsigned, offsetof(HostdConfig, broker.report_seconds), 3600 },
         { "Broker", "ThumbnailSeconds", conf_parse_unsigned, offsetof(HostdConfig, broker.thumbnail_seconds), 86400 },
+        { "Agent", "HeartbeatSeconds", conf_parse_unsigned, offsetof(HostdConfig, agent.heartbeat_seconds), 3600 },
+        { "Agent", "MissedHeartbeats", conf_parse_unsigned, offsetof(HostdConfig, agent.missed_heartbeats), 1000 },
+        { "Agent", "PartialFrameSeconds", conf_parse_unsigned, offsetof(HostdConfig, agent.partial_frame_seconds), 3600 },
+        { "Agent", "MessageRate", conf_parse_unsigned, offsetof(HostdConfig, agent.message_rate), 100000 },
+        { "Agent", "MessageBurst", conf_parse_unsigned, offsetof(HostdConfig, agent.message_burst), 100000 },
+        { "Agent", "BackoffMaxSeconds", conf_parse_unsigned, offsetof(HostdConfig, agent.backoff_max_seconds), 3600 },
+        { "Agent", "Agent", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Agent", "Clipboard", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Agent", "Resize", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Agent", "Windows", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Agent", "Power", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Agent", "PasteMax", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Agent", "Overrides", conf_parse_string, offsetof(HostdConfig, agent.overrides), 0 },
         {},
 };
 
@@ -135,6 +156,7 @@ void hostd_config_init(HostdConfig *c) {
                 .resume_seconds = 180,
                 .log_level = LOG_INFO,
         };
+        agent_config_init(&c->agent);
 }
 
 void hostd_config_done(HostdConfig *c) {
@@ -148,6 +170,7 @@ void hostd_config_done(HostdConfig *c) {
         free(c->ticket_public_key);
         free(c->transport_overrides);
         hostd_broker_config_done(&c->broker);
+        agent_config_done(&c->agent);
         *c = (HostdConfig) {};
 }
 
@@ -189,6 +212,20 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
         if (!c->ticket_public_key && !hostd_broker_config_enabled(&c->broker) &&
             !(c->ticket_public_key = strdup(HOSTD_DEFAULT_TICKET_KEY)))
                 return -ENOMEM;
+        const char *why = NULL;
+        if (agent_overrides_check(c->agent.overrides, &why) < 0) {
+                if (asprintf(error, "%s: Invalid [Agent] Overrides= `%s': %s (PATTERN:Key=value,... ...)", path,
+                             c->agent.overrides, why) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (c->agent.heartbeat_seconds == 0 || c->agent.missed_heartbeats == 0 || c->agent.partial_frame_seconds == 0 ||
+            c->agent.message_rate == 0 || c->agent.message_burst == 0 || c->agent.backoff_max_seconds == 0) {
+                if (asprintf(error, "%s: [Agent] HeartbeatSeconds=, MissedHeartbeats=, PartialFrameSeconds=, "
+                             "MessageRate=, MessageBurst= and BackoffMaxSeconds= must be at least 1", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
         if ((!c->certificate || !c->certificate[0]) &&
             asprintf(&c->certificate, "%s/hostd-cert.pem", c->state_directory) < 0)
                 return -ENOMEM;

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostd-agent-policy.h"
+
 /* Which transports a desktop's viewers may use ([Viewers] Transport=, TransportOverrides=). */
 typedef enum HostdTransport {
         HOSTD_TRANSPORT_AUTO = 0, /* TLS/TCP or DTLS/UDP, whichever the viewer picks */
@@ -47,6 +49,7 @@ typedef struct HostdConfig {
         unsigned resume_seconds;      /* how long a dropped viewer's session waits for a resume; 0: never */
         HostdTransport transport;     /* the default policy */
         char *transport_overrides;    /* "PATTERN:auto|udp|tcp ..." per desktop, the first match wins */
+        AgentConfig agent;            /* [Agent] (hostd-agent-policy.h) */
         int log_level;
         HostdBrokerConfig broker;     /* [Broker]: registering and reporting (hostd-broker.h) */
 } HostdConfig;

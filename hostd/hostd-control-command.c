@@ -92,9 +92,21 @@ int control_command_parse(const char *line, size_t len, ControlCommand *ret, con
                 return 0;
         }
 
+        if (word_is(words[0], "agent-power")) {
+                if (n != 3 || word_copy(words[1], c.domain, sizeof(c.domain)) < 0 ||
+                    !(word_is(words[2], "reboot") || word_is(words[2], "shutdown"))) {
+                        *error = "usage: agent-power DOMAIN reboot|shutdown";
+                        return -EINVAL;
+                }
+                c.verb = CONTROL_AGENT_POWER;
+                c.code = word_is(words[2], "reboot") ? 0 : 1;
+                *ret = c;
+                return 0;
+        }
+
         bool known = word_is(words[0], "dump") || word_is(words[0], "key") || word_is(words[0], "mouse");
         if (!known) {
-                *error = "unknown command (status, watch, dump, key, mouse)";
+                *error = "unknown command (status, watch, dump, key, mouse, agent-power)";
                 return -EINVAL;
         }
         if (n < 3 || word_copy(words[1], c.domain, sizeof(c.domain)) < 0 ||

@@ -17,6 +17,7 @@ typedef enum ControlVerb {
         CONTROL_MOUSE_BUTTON, /* mouse DOMAIN CONSOLE press|release BUTTON */
         CONTROL_MOUSE_ABS,   /* mouse DOMAIN CONSOLE abs X Y */
         CONTROL_MOUSE_REL,   /* mouse DOMAIN CONSOLE rel DX DY */
+        CONTROL_AGENT_POWER, /* agent-power DOMAIN reboot|shutdown (code: agent.def's action) */
 } ControlVerb;
 
 typedef struct ControlCommand {

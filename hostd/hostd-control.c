@@ -12,6 +12,8 @@
 #include <systemd/sd-event.h>
 
 #include "hostd-broker.h"
+#include "agent.h"
+#include "hostd-agent.h"
 #include "hostd-console.h"
 #include "hostd-control-command.h"
 #include "hostd-display.h"
@@ -37,6 +39,8 @@ struct ControlClient {
         size_t out_len;
         bool watching;
         bool closing;
+        bool waiting; /* for an agent's answer: later lines wait, so replies stay in order */
+        char waiting_domain[CONTROL_NAME_MAX + 1];
 };
 
 struct ControlServer {
@@ -56,6 +60,8 @@ static void client_free(ControlClient *c) {
                         break;
                 }
         s->n_clients--;
+        if (c->waiting)
+                agent_power_cancel(manager_agent(s->manager, c->waiting_domain), c);
         sd_event_source_disable_unref(c->io);
         close(c->fd);
         free(c->out);
@@ -78,7 +84,9 @@ ControlServer *control_server_free(ControlServer *s) {
 }
 
 static void client_update_events(ControlClient *c) {
-        sd_event_source_set_io_events(c->io, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+        /* A client waiting for an answer with a full line buffer is not read until it comes. */
+        bool room = c->in_len < sizeof(c->in) - 1;
+        sd_event_source_set_io_events(c->io, (room ? EPOLLIN : 0) | (c->out_len ? EPOLLOUT : 0));
 }
 
 /* Queues output; a client that stops reading is dropped rather than buffered without bound. */
@@ -165,6 +173,10 @@ static void client_viewer_json(void *userdata, const ViewerInfo *v, bool first) 
         client_write(c, "}", 1);
 }
 
+static void agent_json_write(void *userdata, const char *data, size_t len) {
+        client_write(userdata, data, len);
+}
+
 static void reply_status(ControlClient *c) {
         Manager *m = c->server->manager;
         client_printf(c, "OK {\"libvirt\":\"%s\",\"uri\":", m->conn ? "connected" : "disconnected");
@@ -187,7 +199,12 @@ static void reply_status(ControlClient *c) {
                         json_string(c, con->thumbnail_path);
                         client_write(c, "}", 1);
                 }
-                client_write(c, "]}", 2);
+                client_write(c, "]", 1);
+                if (d->agent) {
+                        client_write(c, ",\"agent\":", 9);
+                        agent_describe_json(d->agent, agent_json_write, c);
+                }
+                client_write(c, "}", 1);
         }
         client_write(c, "],\"viewers\":[", 13);
         viewer_server_describe(m->viewers, client_viewer_json, c);
@@ -203,6 +220,42 @@ static void reply_status(ControlClient *c) {
         char *broker = broker_client_status_json(m->broker);
         client_printf(c, ",\"broker\":%s}\n", broker ? broker : "null");
         free(broker);
+}
+
+static void client_run_lines(ControlClient *c);
+
+static void on_power_done(void *userdata, int error, uint8_t status, const char *reason) {
+        ControlClient *c = userdata;
+        c->waiting = false;
+        if (error < 0)
+                client_printf(c, "ERR agent-power: %s\n",
+                              error == -ETIMEDOUT ? "no answer from the agent" : "the agent went away");
+        else if (status == AGENT_STATUS_OK)
+                client_printf(c, "OK %s\n", reason && reason[0] ? reason : "accepted");
+        else
+                client_printf(c, "ERR agent-power: %s%s%s\n", agent_status_name(status) ?: "?",
+                              reason && reason[0] ? ": " : "", reason ? reason : "");
+        client_run_lines(c); /* what the client sent meanwhile */
+        client_update_events(c);
+}
+
+static void client_agent_power(ControlClient *c, const ControlCommand *cmd) {
+        Agent *a = manager_agent(c->server->manager, cmd->domain);
+        if (!a) {
+                client_printf(c, "ERR no such domain\n");
+                return;
+        }
+        int r = agent_power_request(a, (uint8_t) cmd->code, on_power_done, c);
+        if (r == -ENOTCONN)
+                client_printf(c, "ERR no agent with the power feature on %s\n", cmd->domain);
+        else if (r == -EBUSY)
+                client_printf(c, "ERR a power request is pending on %s\n", cmd->domain);
+        else if (r < 0)
+                client_printf(c, "ERR agent-power: %s\n", strerror(-r));
+        else {
+                c->waiting = true;
+                memcpy(c->waiting_domain, cmd->domain, sizeof(c->waiting_domain));
+        }
 }
 
 static void client_execute(ControlClient *c, const char *line, size_t len) {
@@ -222,6 +275,9 @@ static void client_execute(ControlClient *c, const char *line, size_t len) {
         case CONTROL_WATCH:
                 c->watching = true;
                 client_printf(c, "OK watching\n");
+                return;
+        case CONTROL_AGENT_POWER:
+                client_agent_power(c, &cmd);
                 return;
         default:
                 break;
@@ -269,10 +325,20 @@ static void client_execute(ControlClient *c, const char *line, size_t len) {
                 client_printf(c, "OK\n");
 }
 
+static void client_run_lines(ControlClient *c) {
+        char *nl;
+        while (!c->closing && !c->waiting && (nl = memchr(c->in, '\n', c->in_len))) {
+                size_t l = (size_t) (nl - c->in);
+                client_execute(c, c->in, l > 0 && c->in[l - 1] == '\r' ? l - 1 : l);
+                memmove(c->in, nl + 1, c->in_len - l - 1);
+                c->in_len -= l + 1;
+        }
+}
+
 static int on_client_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
         ControlClient *c = userdata;
 
-        if (revents & EPOLLIN) {
+        if ((revents & EPOLLIN) && c->in_len < sizeof(c->in) - 1) {
                 ssize_t n = read(fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
                 if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) {
                         client_free(c);
@@ -280,14 +346,9 @@ static int on_client_io(sd_event_source *source, int fd, uint32_t revents, void 
                 }
                 if (n > 0)
                         c->in_len += (size_t) n;
-                char *nl;
-                while (!c->closing && (nl = memchr(c->in, '\n', c->in_len))) {
-                        size_t l = (size_t) (nl - c->in);
-                        client_execute(c, c->in, l > 0 && c->in[l - 1] == '\r' ? l - 1 : l);
-                        memmove(c->in, nl + 1, c->in_len - l - 1);
-                        c->in_len -= l + 1;
-                }
-                if (c->in_len == sizeof(c->in) - 1) {
+                client_run_lines(c);
+                client_update_events(c);
+                if (c->in_len == sizeof(c->in) - 1 && !memchr(c->in, '\n', c->in_len)) {
                         client_printf(c, "ERR line too long\n");
                         c->closing = true;
                 }

@@ -554,3 +554,31 @@ int display_mouse_move_rel(Display *d, unsigned console_id, int32_t dx, int32_t 
 uint64_t display_input_usec(Display *d) {
         return d ? d->input_usec : 0;
 }
+
+size_t display_input_pending(Display *d) {
+        return input_queue_length(d->input);
+}
+
+static int on_ui_info_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        if (e)
+                log_debug("SetUIInfo failed: %s", e->message ? e->message : e->name);
+        return 0;
+}
+
+int display_set_ui_info(Display *d, unsigned console_id, uint32_t width, uint32_t height) {
+        char path[64];
+        bool found = false;
+
+        if (d->closed)
+                return -ENOTCONN;
+        for (size_t i = 0; i < d->n_consoles; i++)
+                found |= d->consoles[i].id == console_id && d->consoles[i].console;
+        if (!found)
+                return -ENOENT;
+        snprintf(path, sizeof(path), DISPLAY_PATH_PREFIX "%u", console_id);
+        /* Physical size unknown (0 mm), no offset: one monitor of the viewer's size. */
+        return sd_bus_call_method_async(d->bus, NULL, NULL, path, "org.qemu.Display1.Console", "SetUIInfo",
+                                        on_ui_info_reply, NULL, "qqiiuu", (uint16_t) 0, (uint16_t) 0, (int32_t) 0,
+                                        (int32_t) 0, width, height);
+}

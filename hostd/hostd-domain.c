@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostd-agent.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
 #include "hostd-libvirt.h"
@@ -36,6 +37,9 @@ int domain_new(Manager *m, virDomainPtr dom, Domain **ret) {
         if (virDomainRef(dom) < 0)
                 return -EINVAL;
         d->dom = dom;
+        int r = agent_new(d, &d->agent);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -51,6 +55,7 @@ Domain *domain_free(Domain *d) {
         if (!d)
                 return NULL;
         domain_release_views(d);
+        agent_free(d->agent);
         sd_event_source_disable_unref(d->retry_timer);
         sd_event_source_disable_unref(d->cleanup_source);
         if (d->dom)
@@ -141,6 +146,7 @@ void domain_attach(Domain *d) {
         if (virDomainIsActive(d->dom) != 1)
                 return;
         d->attaches++;
+        agent_start(d->agent); /* a no-op while its channel is open */
 
         if (!domain_has_dbus_graphics(d)) {
                 if (domain_attach_screenshots(d) < 0)

@@ -28,6 +28,7 @@ struct Domain {
         sd_event_source *cleanup_source;
         unsigned retries;
         unsigned attaches;
+        struct Agent *agent; /* the guest agent (hostd-agent.h), always there */
 };
 
 int domain_new(Manager *m, virDomainPtr dom, Domain **ret);

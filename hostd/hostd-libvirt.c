@@ -5,6 +5,7 @@
 #include <string.h>
 #include <libvirt/virterror.h>
 
+#include "hostd-agent.h"
 #include "hostd-domain.h"
 #include "hostd-libvirt-event.h"
 #include "hostd-manager.h"
@@ -26,6 +27,7 @@ static void manager_remove_domain(Manager *m, Domain *d, const char *reason) {
                         break;
                 }
         domain_detach(d, reason);
+        agent_guest_reset(d->agent, false); /* its viewers stay: they learn the agent is gone */
         domain_free(d);
 }
 
@@ -90,6 +92,9 @@ static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque) {
                 return;
         /* Same QEMU, same display connection: the new boot arrives as new Scanouts. */
         log_info("%s: guest rebooted", name);
+        Domain *d = manager_find_domain(m, name);
+        if (d)
+                agent_guest_reset(d->agent, true);
         manager_emit(m, "reboot %s", name);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostd-agent.h"
 #include "hostd-display.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
@@ -22,6 +23,9 @@ int manager_attach_display_fd(Manager *m, const char *name, int fd) {
         d->name = strdup(name);
         if (!d->name)
                 return -ENOMEM;
+        r = agent_new(d, &d->agent);
+        if (r < 0)
+                return r;
         /* The Domain's address is the display's userdata: allocate first, link last. */
         r = display_new(m, d->name, TAKE_FD(owned), domain_display_closed, d, &d->display);
         if (r < 0)
@@ -29,6 +33,7 @@ int manager_attach_display_fd(Manager *m, const char *name, int fd) {
         d->mode = DOMAIN_DBUS;
         d->attaches = 1;
         d->next = m->domains;
-        m->domains = TAKE_PTR(d);
+        m->domains = d;
+        agent_start(TAKE_PTR(d)->agent); /* m->agent_connect's channel, if any */
         return 0;
 }

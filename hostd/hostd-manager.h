@@ -6,6 +6,7 @@
 #include <libvirt/libvirt.h>
 #include <systemd/sd-event.h>
 
+#include "hostd-agent.h"
 #include "hostd-conf.h"
 #include "hostd-forward.h"
 #include "hostd-thumbnail.h"
@@ -26,6 +27,9 @@ struct Manager {
         ControlServer *control;
         struct ViewerServer *viewers; /* NULL when viewers are disabled */
         struct BrokerClient *broker;  /* NULL without [Broker] URL= (hostd-broker.h) */
+        /* Opens a domain's agent channel; NULL: agent_channel_connect() (tests put a fake here). */
+        AgentConnectFn agent_connect;
+        void *agent_connect_userdata;
 };
 
 /* Takes ownership of the config. */

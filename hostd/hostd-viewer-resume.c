@@ -235,6 +235,7 @@ void viewer_resume_handle(Viewer *t, const WireResume *m) {
                 return;
         }
         r->detached_at = 0;
+        v->caps = m->caps;
         r->last_rx = r->last_ping = now_usec(v);
         r->bytes_in = wire_conn_bytes_in(c);
         log_info("viewer %s (%s): session %016" PRIx64 " resumed%s from %s (replaying %" PRIu64 " messages)", t->peer,
@@ -266,6 +267,9 @@ void viewer_resume_handle(Viewer *t, const WireResume *m) {
                 viewer_drop(v, k, "cannot watch the resumed connection");
                 return;
         }
+        Agent *agent = manager_agent(mgr, v->ticket.desktop);
+        if (agent)
+                agent_viewer_joined(agent, v);
         viewer_flush(v);
         viewer_schedule_pump(v);
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "display-codec.h"
+#include "hostd-agent.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
 #include "hostd-encoder-lossy.h"
@@ -24,7 +25,8 @@
 /* How long the screen must stay still before lossy tiles are refined to exact pixels. */
 #define REFINE_DELAY_USEC (250 * 1000ULL)
 #define PROTOCOL_VERSION 1
-#define SERVER_CAPS 0x1fULL
+/* Codecs, cursor and input channels; the agent's status, clipboard, windows and resize. */
+#define SERVER_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE)
 #define CAP_RESUME (1ULL << 5) /* announced when ResumeSeconds= is not 0 */
 #define CAP_UDP (1ULL << 6)    /* the desktop's policy lets this session run on UDP */
 
@@ -491,6 +493,7 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
         }
 
         v->state = VIEWER_ACTIVE;
+        v->caps = hello->caps;
         sd_event_source_set_enabled(v->timer, SD_EVENT_OFF); /* from now on it times refinement */
         v->interactive = viewer_server_claim_interactive(s, v);
 
@@ -508,6 +511,9 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
                  v->interactive ? "interactive" : "view-only", (unsigned long long) v->session);
         manager_emit(m, "viewer %s %s %s", v->ticket.desktop, v->ticket.user, v->interactive ? "interactive" : "view-only");
         viewer_bind(v, viewer_server_find_console(s, v->ticket.desktop));
+        Agent *a = manager_agent(m, v->ticket.desktop);
+        if (a)
+                agent_viewer_joined(a, v);
 }
 
 static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
@@ -613,6 +619,18 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
         case WIRE_TYPE_MOUSE_RELATIVE:
                 viewer_handle_input(v, msg);
                 break;
+        case WIRE_TYPE_PASTE_TEXT:
+        case WIRE_TYPE_CLIPBOARD_GRAB:
+        case WIRE_TYPE_CLIPBOARD_REQUEST:
+        case WIRE_TYPE_CLIPBOARD_DATA:
+        case WIRE_TYPE_CLIPBOARD_RELEASE:
+        case WIRE_TYPE_WINDOW_ACTION:
+        case WIRE_TYPE_RESIZE_REQUEST: {
+                Agent *a = manager_agent(v->server->manager, v->ticket.desktop);
+                if (a)
+                        agent_viewer_message(a, v, msg);
+                break;
+        }
         default:
                 /* A type of ours the viewer must not send (e.g. a tile): the peer is broken. */
                 viewer_close(v, WIRE_CODE_PROTOCOL_ERROR, "unexpected message");

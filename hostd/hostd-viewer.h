@@ -53,6 +53,8 @@ struct Viewer {
         Ticket ticket;
         bool interactive;
         bool input_notice_sent;
+        bool agent_notice_sent; /* one notice agent-refused per session */
+        uint64_t caps;          /* the viewer's, from hello or resume */
         Console *console; /* NULL while the desktop has no display */
         Encoder *encoder;
         EncoderSettings settings;

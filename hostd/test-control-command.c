@@ -34,8 +34,14 @@ int main(void) {
                c.y == 200);
         assert(parse("mouse demo 0 rel -5 7", &c, &error) == 0 && c.verb == CONTROL_MOUSE_REL && c.x == -5 && c.y == 7);
 
+        assert(parse("agent-power demo reboot", &c, &error) == 0 && c.verb == CONTROL_AGENT_POWER && c.code == 0 &&
+               strcmp(c.domain, "demo") == 0);
+        assert(parse("agent-power demo shutdown", &c, &error) == 0 && c.code == 1);
+        expect_error("agent-power demo halt", "usage: agent-power DOMAIN reboot|shutdown");
+        expect_error("agent-power demo", "usage: agent-power DOMAIN reboot|shutdown");
+
         expect_error("", "empty command");
-        expect_error("reboot demo", "unknown command (status, watch, dump, key, mouse)");
+        expect_error("reboot demo", "unknown command (status, watch, dump, key, mouse, agent-power)");
         expect_error("status now", "takes no arguments");
         expect_error("dump demo", "expected DOMAIN CONSOLE after the command");
         expect_error("dump demo 0 relative.ppm", "usage: dump DOMAIN CONSOLE /ABSOLUTE/PATH.ppm");

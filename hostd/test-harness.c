@@ -125,6 +125,8 @@ static int harness_config(Harness *h, const HarnessOptions *o, HostdConfig *c) {
                                strcmp(o->transport, "tcp") == 0 ? HOSTD_TRANSPORT_TCP : HOSTD_TRANSPORT_AUTO;
         if (o->transport_overrides && !(c->transport_overrides = strdup(o->transport_overrides)))
                 return -ENOMEM;
+        if (o->configure)
+                o->configure(c, o->configure_userdata);
         int r = write_public_key(c->ticket_public_key);
         if (r < 0)
                 return r;
@@ -178,6 +180,8 @@ int harness_new(const HarnessOptions *opts, Harness **ret) {
                 return r;
         }
         h->qemu->auto_scanout = true;
+        h->manager->agent_connect = o.agent_connect;
+        h->manager->agent_connect_userdata = o.agent_connect_userdata;
         r = manager_attach_display_fd(h->manager, h->desktop, sv[0]);
         if (r < 0)
                 return r;

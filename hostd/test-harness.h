@@ -15,6 +15,7 @@
 #include "client-session.h"
 #include "fake-qemu.h"
 #include "fd-datagram.h"
+#include "hostd-conf.h"
 #include "hostd-forward.h"
 #include "macro.h"
 #include "ticket.h"
@@ -28,6 +29,13 @@ typedef struct HarnessOptions {
         int resume_seconds;        /* [Viewers] ResumeSeconds=; 0: hostd's default, < 0: 0 (off) */
         const char *transport;     /* [Viewers] Transport= (auto, udp, tcp); NULL: hostd's default */
         const char *transport_overrides; /* [Viewers] TransportOverrides=; NULL: none */
+        /* Called on hostd's config before the manager is made ([Agent] settings, ...); NULL: none. */
+        void (*configure)(HostdConfig *c, void *userdata);
+        void *configure_userdata;
+        /* The domain's agent channel (hostd-agent.h); NULL: none (the harness's domain has no
+         * libvirt XML to find one in). */
+        int (*agent_connect)(Manager *m, Domain *d, void *userdata);
+        void *agent_connect_userdata;
         int log_level; /* hostd's log level; 0: LOG_WARNING (benches stay quiet); the environment's
                         * TANDEM_HARNESS_LOG=info|debug|... overrides it */
 } HarnessOptions;

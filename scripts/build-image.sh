@@ -2,7 +2,9 @@
 # Builds the demo desktop (kernel + initramfs) from Debian packages into $TANDEM_IMAGE_DIR:
 #   vmlinuz, initrd.img, cmdline (the kernel command line domains must use), stamp.
 # Downloads are kept in $TANDEM_CACHE/debs; the image is rebuilt only when an input changed.
-# Optional: TANDEM_GUESTD=/path/to/static/tandem-guestd is installed as /usr/bin/tandem-guestd.
+# Optional: TANDEM_GUESTD=/path/to/tandem-guestd is installed as /usr/bin/tandem-guestd, stripped,
+# with the shared libraries it loads (ldd's list and the dynamic loader: Debian has no static
+# libsystemd). scripts/test.sh and demo.sh pass build/guestd/tandem-guestd (no sanitizers).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -52,6 +54,27 @@ install_module() {
     esac
 }
 
+# The shared libraries (and the dynamic loader) PROG loads, one absolute path a line.
+guestd_closure() {
+    ldd "$1" | sed -n 's/.*=> \(\/[^ ]*\) (0x.*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' | LC_ALL=C sort -u
+}
+
+# Installs PROG as /usr/bin/NAME in ROOT with its libraries at their own paths, all stripped.
+install_dynamic() {
+    local prog=$1 root=$2 name=$3 lib dest
+    [ -x "$prog" ] || die "image: $prog is not an executable"
+    install -D -m 755 "$prog" "$root/usr/bin/$name"
+    strip --strip-unneeded "$root/usr/bin/$name"
+    while read -r lib; do
+        dest=$root$(readlink -f "$lib")
+        [ -e "$dest" ] && continue
+        install -D -m 755 "$(readlink -f "$lib")" "$dest"
+        strip --strip-unneeded "$dest" 2>/dev/null || true
+        # The name the binary asks for, when it is a symlink (libc.so.6 -> libc-2.36.so etc.).
+        [ "$(readlink -f "$lib")" = "$lib" ] || { mkdir -p "$root$(dirname "$lib")"; ln -sf "$(readlink -f "$lib")" "$root$lib"; }
+    done < <(guestd_closure "$prog")
+}
+
 mkdir -p "$DEBS" "$OUT"
 read -r kpkg kver < <(resolve_kernel) || true
 [ -n "${kpkg:-}" ] || die "image: cannot resolve linux-image-cloud-amd64 (run apt-get update?)"
@@ -62,7 +85,8 @@ stamp="kernel=$kpkg $kver
 busybox=$bbver
 cmdline=$CMDLINE
 scripts=$(find "$0" "$ROOTFS_SRC" -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
-guestd=$([ -n "$GUESTD" ] && sha256sum <"$GUESTD" | cut -d' ' -f1 || echo none)"
+guestd=$([ -n "$GUESTD" ] && sha256sum <"$GUESTD" | cut -d' ' -f1 || echo none)
+guestd_libs=$([ -n "$GUESTD" ] && guestd_closure "$GUESTD" | xargs -r sha256sum | cut -d' ' -f1 | sha256sum | cut -d' ' -f1 || echo none)"
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ] &&
     [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
     say "image: up to date in $OUT ($kpkg $kver)"
@@ -79,8 +103,9 @@ dpkg-deb -x "$kdeb" "$work/kernel"
 dpkg-deb -x "$bbdeb" "$work/busybox"
 
 root=$work/root
-mkdir -p "$root"/{bin,dev,proc,sys,run,tmp,root,lib/modules,usr/bin}
+mkdir -p "$root"/{bin,dev,proc,sys,run,tmp,root,lib/modules,usr/bin,var/log}
 ln -s bin "$root/sbin"
+ln -s ../run "$root/var/run" # /var/run/utmp: busybox getty and login record logons there
 ln -s ../bin "$root/usr/sbin"
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list); do
@@ -95,8 +120,8 @@ moddir=$(echo "$work"/kernel/lib/modules/*)
 for m in "${MODULES[@]}"; do install_module "$moddir" "$m" "$root/lib/modules"; done
 
 if [ -n "$GUESTD" ]; then
-    install -m 755 "$GUESTD" "$root/usr/bin/tandem-guestd"
-    say "image: with agent $GUESTD"
+    install_dynamic "$GUESTD" "$root" tandem-guestd
+    say "image: with agent $GUESTD ($(du -sh "$root/usr/bin/tandem-guestd" | cut -f1), libraries $(guestd_closure "$GUESTD" | xargs -r readlink -f | sed "s|^|$root|" | xargs du -ch | tail -n1 | cut -f1))"
 fi
 
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) |

@@ -3,6 +3,7 @@
 #   default -> build/        gcc
 #   asan    -> build-asan/   gcc, AddressSanitizer + UBSan
 #   clang   -> build-clang/  clang (proves the tree builds clean with it)
+#   guestd  -> build/        only tandem-guestd, for the demo image (no sanitizers there)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -47,16 +48,17 @@ setup() {
 }
 
 build() {
-    local dir cc opts=()
+    local dir cc opts=() targets=()
     case "$1" in
+        guestd) dir=build cc=gcc targets=(tandem-guestd) ;;
         default) dir=build cc=gcc ;;
         asan) dir=build-asan cc=gcc opts=("-Db_sanitize=address,undefined" -Db_lundef=false) ;;
         clang) dir=build-clang cc=clang ;;
         *) die "build: unknown configuration \`$1' (default, asan or clang)" ;;
     esac
     setup "$TANDEM_ROOT/$dir" "$cc" "${opts[@]}"
-    say "build: compiling $dir"
-    quiet "$TANDEM_ROOT/$dir/compile.log" meson compile -C "$TANDEM_ROOT/$dir"
+    say "build: compiling $dir${targets[*]:+ (${targets[*]})}"
+    quiet "$TANDEM_ROOT/$dir/compile.log" meson compile -C "$TANDEM_ROOT/$dir" "${targets[@]}"
 }
 
 [ $# -gt 0 ] || set -- default

@@ -2,7 +2,8 @@
 # demo.sh: boots the demo desktop `tandem-demo' under hostd, runs a tandem-broker with a pool
 # holding it, connects tandem-viewer through the broker and prints milestones as they happen
 # (broker up, pool created, display attached, ticket issued, first frame, mode changes, login
-# prompt) until Ctrl-C; then removes everything it made. TANDEM_DEMO_SECONDS=N stops it after N seconds instead (for scripts).
+# prompt) until Ctrl-C; then removes everything it made. TANDEM_DEMO_SECONDS=N stops it after N
+# seconds instead (for scripts).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -55,7 +56,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 libvirt_up_scoped
-"$TANDEM_ROOT/scripts/build-image.sh"
+TANDEM_GUESTD=$TANDEM_ROOT/build/guestd/tandem-guestd "$TANDEM_ROOT/scripts/build-image.sh"
 "$TANDEM_ROOT/scripts/kvm-probe.sh"
 
 # A leftover from an earlier run that was killed hard.
@@ -226,6 +227,10 @@ while :; do
             *"ticket rejected"*) milestone "viewer refused: ${line##*ticket rejected: }" ;;
             *"Broker "*" unreachable"*) milestone "broker unreachable: hostd drops its reports, viewers go on" ;;
             *"Broker "*" answers again"*) milestone "broker answers again" ;;
+            # The hand-off: the hypervisor path until guestd says hello, and back when it is lost.
+            *": agent active ("*) milestone "agent active: ${line##*: agent active }" ;;
+            *": agent lost ("*) milestone "agent lost ${line##*: agent lost }" ;;
+            *": agent misbehaved ("*) milestone "agent dropped: ${line##*: agent misbehaved }" ;;
         esac
     done <<<"$NEW"
     n=$(grep -c "agent port org.tandem.agent.0 is" "$serial" 2>/dev/null || true)

@@ -11,12 +11,17 @@ PACKAGES=(
     libisal-dev  # rudp's Reed-Solomon FEC
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev  # the broker's REST API and tandemctl
     openssl  # the demo's broker certificate (for 127.0.0.1)
+    libx11-dev libxfixes-dev libxrandr-dev  # tandem-guestd-session (X11 clipboard, windows, RandR)
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
     # demo image
     busybox-static cpio zstd
     # tests (Xvfb, xdotool and xwd: tandem-viewer's window test; ip and ping: the link emulator's)
     python3 socat xvfb xdotool x11-apps iproute2 iputils-ping
+    dbus-daemon  # test-guestd-logind: a private bus for its logind-like service
+    # tests of tandem-guestd-session: an EWMH window manager, X clipboard and RandR clients,
+    # and python3-xlib for test windows whose title, icon and state the test controls
+    openbox xclip x11-xserver-utils python3-xlib
     # benchmarks: tjbench, the reference bench-encode compares the JPEG path with;
     # TigerVNC's viewer, the VNC client bench-wire-bytes counts QEMU's VNC server's bytes to
     libjpeg-turbo-progs tigervnc-viewer

@@ -6,10 +6,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 "$TANDEM_ROOT/scripts/deps.sh"
-"$TANDEM_ROOT/scripts/build.sh" asan clang
+# guestd for the demo image comes from build/ (the image has no ASan runtime).
+"$TANDEM_ROOT/scripts/build.sh" asan clang guestd
 trap libvirt_down_scoped EXIT
 libvirt_up_scoped
-"$TANDEM_ROOT/scripts/build-image.sh"
+TANDEM_GUESTD=$TANDEM_ROOT/build/guestd/tandem-guestd "$TANDEM_ROOT/scripts/build-image.sh"
 "$TANDEM_ROOT/scripts/kvm-probe.sh"
 "$TANDEM_ROOT/scripts/screen-content.sh" # real screen content for the codec tests (cached)
 

@@ -23,6 +23,14 @@ from brokertest import BUILD, Broker
 CTL = os.path.join(BUILD, "broker", "tandemctl")
 
 
+def image_has_guestd():
+    try:
+        with open(os.path.join(tt.image_dir(), "stamp")) as f:
+            return any(ln.startswith("guestd=") and ln.strip() != "guestd=none" for ln in f)
+    except OSError:
+        return False
+
+
 def main():
     tt.require_image()
     b = Broker()
@@ -96,6 +104,18 @@ def main():
                 ctl("desktops", "thumbnail", dom.name, path)
                 with open(path, "rb") as f:
                     assert f.read()[:2] == b"\xff\xd8"
+                if image_has_guestd():
+                    # The agent's part: guestd active, root's logon (utmp, busybox login) reported.
+                    d = hb.wait_for("agent active and root logged on", lambda: (lambda x: (
+                        x["signals"]["agent_state"] == "active" and x["signals"]["logged_on_user"] == "root"
+                        and x["signals"]["agent_heartbeat"] is not None and x))(
+                        json.loads(ctl("--json", "desktops", "show", dom.name))), 90)
+                    ev = json.loads(ctl("--json", "events", "--action", "logon"))
+                    items = ev["items"] if isinstance(ev, dict) else ev
+                    assert any(str(e.get("object_id")) == str(d["id"]) and "root" in json.dumps(e) for e in items), ev
+                    print("the agent's part: active, heartbeat, root logged on, a logon event at the broker")
+                else:
+                    print("(image without tandem-guestd: agent checks skipped)")
                 print(f"the broker: {dom.name} running, assigned to alice, report "
                       f"{int(now - d['signals']['report_time'])} s old, thumbnail {len(r.body)} bytes (JPEG)")
     finally:
