@@ -93,8 +93,8 @@ void broker_agent_describe(BrokerClient *b, Domain *d, uint64_t now_usec, Broker
         }
         if (agent_state(a) == AGENT_ACTIVE)
                 info.state = BROKER_AGENT_ACTIVE;
-        else if (a->cause == AGENT_CAUSE_HEARTBEAT || a->cause == AGENT_CAUSE_CLOSED ||
-                 a->cause == AGENT_CAUSE_MISBEHAVED)
+        else if (a->counters.hellos > 0 && (a->cause == AGENT_CAUSE_HEARTBEAT || a->cause == AGENT_CAUSE_CLOSED ||
+                                            a->cause == AGENT_CAUSE_MISBEHAVED))
                 info.state = BROKER_AGENT_LOST;
         else
                 info.state = BROKER_AGENT_ABSENT;
