@@ -114,6 +114,28 @@ def main():
                     items = ev["items"] if isinstance(ev, dict) else ev
                     assert any(str(e.get("object_id")) == str(d["id"]) and "root" in json.dumps(e) for e in items), ev
                     print("the agent's part: active, heartbeat, root logged on, a logon event at the broker")
+
+                    def signals():
+                        return json.loads(ctl("--json", "desktops", "show", dom.name))["signals"]
+
+                    hostd.type_text(dom.name, "exit\n")
+                    hb.wait_for("root logged off", lambda: signals()["logged_on_user"] == "", 60)
+                    ev = json.loads(ctl("--json", "events", "--action", "logoff"))
+                    assert any("root" in json.dumps(e) for e in (ev["items"] if isinstance(ev, dict) else ev)), ev
+                    print("root's logoff: nobody logged on, a logoff event at the broker")
+                    # getty comes back after a moment: type the name until a logon is reported.
+                    for _ in range(12):
+                        hostd.type_text(dom.name, "root\n")
+                        try:
+                            hb.wait_for("root logged on again", lambda: signals()["logged_on_user"] == "root", 5)
+                            break
+                        except TimeoutError:
+                            pass
+                    assert signals()["logged_on_user"] == "root", signals()
+                    hostd.type_text(dom.name, "mv /usr/bin/tandem-guestd /tmp/g; kill -9 $(pidof tandem-guestd)\n")
+                    sig = hb.wait_for("agent lost", lambda: (lambda x: x["agent_state"] == "lost" and x)(signals()), 60)
+                    assert sig["logged_on_user"] == "root", sig  # a lost agent is not a logoff
+                    print("guestd killed: the broker sees the agent lost, root still logged on")
                 else:
                     print("(image without tandem-guestd: agent checks skipped)")
                 print(f"the broker: {dom.name} running, assigned to alice, report "
