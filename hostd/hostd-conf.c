@@ -112,6 +112,17 @@ static const ConfItem hostd_items[] = {
         { "Viewers", "ResumeSeconds", conf_parse_unsigned, offsetof(HostdConfig, resume_seconds), 86400 },
         { "Viewers", "Transport", parse_transport, offsetof(HostdConfig, transport), 0 },
         { "Viewers", "TransportOverrides", conf_parse_string, offsetof(HostdConfig, transport_overrides), 0 },
+        { "Broker", "URL", conf_parse_string, offsetof(HostdConfig, broker.url), 0 },
+        { "Broker", "Token", conf_parse_string, offsetof(HostdConfig, broker.token), 0 },
+        { "Broker", "TokenFile", conf_parse_string, offsetof(HostdConfig, broker.token_file), 0 },
+        { "Broker", "HostName", conf_parse_string, offsetof(HostdConfig, broker.host_name), 0 },
+        { "Broker", "Address", conf_parse_string, offsetof(HostdConfig, broker.address), 0 },
+        { "Broker", "LibvirtURI", conf_parse_string, offsetof(HostdConfig, broker.libvirt_uri), 0 },
+        { "Broker", "CA", conf_parse_string, offsetof(HostdConfig, broker.ca), 0 },
+        { "Broker", "Fingerprint", conf_parse_string, offsetof(HostdConfig, broker.fingerprint), 0 },
+        { "Broker", "Capacity", conf_parse_unsigned, offsetof(HostdConfig, broker.capacity), 100000 },
+        { "Broker", "ReportSeconds", conf_parse_unsigned, offsetof(HostdConfig, broker.report_seconds), 3600 },
+        { "Broker", "ThumbnailSeconds", conf_parse_unsigned, offsetof(HostdConfig, broker.thumbnail_seconds), 86400 },
         { "Agent", "HeartbeatSeconds", conf_parse_unsigned, offsetof(HostdConfig, agent.heartbeat_seconds), 3600 },
         { "Agent", "MissedHeartbeats", conf_parse_unsigned, offsetof(HostdConfig, agent.missed_heartbeats), 1000 },
         { "Agent", "PartialFrameSeconds", conf_parse_unsigned, offsetof(HostdConfig, agent.partial_frame_seconds), 3600 },
@@ -139,7 +150,7 @@ void hostd_config_init(HostdConfig *c) {
                 .thumbnail_quality = 80,
                 .reconnect_max = 30,
                 .listen = strdup("0.0.0.0:7443"),
-                .ticket_public_key = strdup("/etc/tandem/ticket-public.pem"),
+                .broker = { .report_seconds = 5, .thumbnail_seconds = 10 },
                 .max_viewers = 8,
                 .frames_in_flight = 2,
                 .resume_seconds = 180,
@@ -158,6 +169,7 @@ void hostd_config_done(HostdConfig *c) {
         free(c->private_key);
         free(c->ticket_public_key);
         free(c->transport_overrides);
+        hostd_broker_config_done(&c->broker);
         agent_config_done(&c->agent);
         *c = (HostdConfig) {};
 }
@@ -189,6 +201,17 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
                         *error = NULL;
                 return -EINVAL;
         }
+        r = hostd_broker_config_check(&c->broker, path, error);
+        if (r < 0)
+                return r;
+        /* Without TicketPublicKey=, a hostd with a broker takes the broker's key. */
+        if (c->ticket_public_key && !c->ticket_public_key[0]) {
+                free(c->ticket_public_key);
+                c->ticket_public_key = NULL;
+        }
+        if (!c->ticket_public_key && !hostd_broker_config_enabled(&c->broker) &&
+            !(c->ticket_public_key = strdup(HOSTD_DEFAULT_TICKET_KEY)))
+                return -ENOMEM;
         const char *why = NULL;
         if (agent_overrides_check(c->agent.overrides, &why) < 0) {
                 if (asprintf(error, "%s: Invalid [Agent] Overrides= `%s': %s (PATTERN:Key=value,... ...)", path,

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "hostd-agent-policy.h"
 
@@ -11,6 +13,21 @@ typedef enum HostdTransport {
         HOSTD_TRANSPORT_UDP,      /* DTLS/UDP only */
         HOSTD_TRANSPORT_TCP,      /* TLS/TCP only */
 } HostdTransport;
+
+/* [Broker]: hostd registers its host with the broker and reports to it (hostd-broker.h). */
+typedef struct HostdBrokerConfig {
+        char *url;               /* "https://broker:8443"; empty: no broker */
+        char *token;             /* host-role token, or read from token_file */
+        char *token_file;
+        char *host_name;         /* the host's name at the broker; default: this machine's name */
+        char *address;           /* what viewers dial, NAME:PORT; default from Listen= */
+        char *libvirt_uri;       /* how the broker reaches this host's libvirt; default URI= */
+        char *ca;                /* PEM CA file for the broker's certificate */
+        char *fingerprint;       /* or its SHA-256 (hex, 64 digits), pinned */
+        unsigned capacity;       /* desktops this host takes; 0: not said */
+        unsigned report_seconds; /* a report this often */
+        unsigned thumbnail_seconds; /* a desktop's thumbnail at most this often, when it changed */
+} HostdBrokerConfig;
 
 typedef struct HostdConfig {
         char *uri;               /* libvirt URI to watch */
@@ -25,7 +42,8 @@ typedef struct HostdConfig {
         char *listen;                 /* "ADDRESS:PORT" for viewers (TLS); empty: no viewers */
         char *certificate;            /* PEM; created self-signed when missing */
         char *private_key;
-        char *ticket_public_key;      /* the broker's Ed25519 key tickets are signed with */
+        char *ticket_public_key;      /* the broker's Ed25519 key tickets are signed with; NULL:
+                                       * fetched from the broker ([Broker] URL=) */
         unsigned max_viewers;         /* per desktop */
         unsigned frames_in_flight;    /* unacknowledged frames per viewer */
         unsigned resume_seconds;      /* how long a dropped viewer's session waits for a resume; 0: never */
@@ -33,11 +51,23 @@ typedef struct HostdConfig {
         char *transport_overrides;    /* "PATTERN:auto|udp|tcp ..." per desktop, the first match wins */
         AgentConfig agent;            /* [Agent] (hostd-agent-policy.h) */
         int log_level;
+        HostdBrokerConfig broker;     /* [Broker]: registering and reporting (hostd-broker.h) */
 } HostdConfig;
 
 #define HOSTD_DEFAULT_CONFIG "/etc/tandem/hostd.conf"
+#define HOSTD_DEFAULT_TICKET_KEY "/etc/tandem/ticket-public.pem"
 
 void hostd_config_init(HostdConfig *c);
+/* [Broker] (hostd-broker-conf.c): whether URL= is set; the checks of a loaded section (on error
+ * *error names the file and the value); freeing it. */
+bool hostd_broker_config_enabled(const HostdBrokerConfig *b);
+int hostd_broker_config_check(HostdBrokerConfig *b, const char *path, char **error);
+void hostd_broker_config_done(HostdBrokerConfig *b);
+/* 64 hex digits (either case, ':' between pairs allowed) to 32 bytes: 0 or -EINVAL. */
+int hostd_broker_fingerprint_parse(const char *s, size_t len, uint8_t ret[32]);
+/* Whether s[0..len) is a name the broker takes: a letter, then letters, digits, '.', '-', '_',
+ * at most 63 bytes. */
+bool hostd_broker_name_valid(const char *s, size_t len);
 void hostd_config_done(HostdConfig *c);
 /* Loads path and its drop-ins over the defaults; on error *error names file, line and value. */
 int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **error);

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <systemd/sd-event.h>
 
+#include "hostd-broker.h"
 #include "agent.h"
 #include "hostd-agent.h"
 #include "hostd-console.h"
@@ -213,9 +214,12 @@ static void reply_status(ControlClient *c) {
                       "],\"udp\":{\"datagrams\":%" PRIu64 ",\"unknown_dropped\":%" PRIu64 ",\"cookies_sent\":%" PRIu64
                       ",\"handshakes_started\":%" PRIu64 ",\"handshakes_refused\":%" PRIu64
                       ",\"handshakes_failed\":%" PRIu64 ",\"handshakes_timed_out\":%" PRIu64
-                      ",\"established\":%" PRIu64 ",\"peers\":%u,\"handshakes\":%u}}\n",
+                      ",\"established\":%" PRIu64 ",\"peers\":%u,\"handshakes\":%u}",
                       u.datagrams, u.unknown_dropped, u.cookies_sent, u.handshakes_started, u.handshakes_refused,
                       u.handshakes_failed, u.handshakes_timed_out, u.established, u.peers, u.handshakes);
+        char *broker = broker_client_status_json(m->broker);
+        client_printf(c, ",\"broker\":%s}\n", broker ? broker : "null");
+        free(broker);
 }
 
 static void client_run_lines(ControlClient *c);

@@ -46,6 +46,7 @@ struct Display {
         void *userdata;
         bool closed;
         InputQueue *input;
+        uint64_t input_usec; /* CLOCK_MONOTONIC of the last input sent on, 0: none (the broker's hang signal) */
 };
 
 static void display_console_detach(DisplayConsole *dc) {
@@ -527,6 +528,7 @@ static int display_input_call(Display *d, unsigned console_id, const char *iface
                 return -ENOENT;
         InputCall call = { .console = console_id, .iface = iface, .member = member, .signature = signature,
                            .a = a, .b = b, .key = strcmp(iface, "org.qemu.Display1.Keyboard") == 0 };
+        sd_event_now(d->manager->event, CLOCK_MONOTONIC, &d->input_usec);
         return input_queue_push(d->input, &call);
 }
 
@@ -547,6 +549,10 @@ int display_mouse_move_abs(Display *d, unsigned console_id, uint32_t x, uint32_t
 int display_mouse_move_rel(Display *d, unsigned console_id, int32_t dx, int32_t dy) {
         return display_input_call(d, console_id, "org.qemu.Display1.Mouse", "RelMotion", "ii", (uint32_t) dx,
                                   (uint32_t) dy);
+}
+
+uint64_t display_input_usec(Display *d) {
+        return d ? d->input_usec : 0;
 }
 
 size_t display_input_pending(Display *d) {

@@ -29,6 +29,8 @@ int display_key(Display *d, unsigned console_id, bool press, uint32_t keycode);
 int display_mouse_button(Display *d, unsigned console_id, bool press, uint32_t button);
 int display_mouse_move_abs(Display *d, unsigned console_id, uint32_t x, uint32_t y);
 int display_mouse_move_rel(Display *d, unsigned console_id, int32_t dx, int32_t dy);
+/* CLOCK_MONOTONIC of the last keyboard or mouse input sent to the guest, 0: none yet. */
+uint64_t display_input_usec(Display *d);
 /* Input calls waiting in the paced queue (hostd-input-queue.h). */
 size_t display_input_pending(Display *d);
 /* Console.SetUIInfo: asks the guest's display (virtio-gpu, or any with EDID support) for a mode of

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hostd-broker.h"
 #include "hostd-control.h"
 #include "hostd-domain.h"
 #include "hostd-libvirt.h"
@@ -58,6 +59,9 @@ int manager_new(HostdConfig *config, Manager **ret) {
         r = viewer_server_new(m, &m->viewers);
         if (r < 0)
                 return r;
+        r = broker_client_new(m, &m->broker);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -70,6 +74,7 @@ Manager *manager_free(Manager *m) {
                 m->domains = d->next;
                 domain_free(d);
         }
+        broker_client_free(m->broker);
         manager_libvirt_disconnect(m);
         viewer_server_free(m->viewers);
         sd_event_source_disable_unref(m->reconnect_timer);
@@ -82,7 +87,10 @@ Manager *manager_free(Manager *m) {
 }
 
 int manager_start(Manager *m) {
-        return manager_libvirt_start(m);
+        int r = manager_libvirt_start(m);
+        if (r < 0)
+                return r;
+        return broker_client_start(m->broker);
 }
 
 void manager_emit(Manager *m, const char *fmt, ...) {

@@ -26,6 +26,7 @@ struct Manager {
         Thumbnailer *thumbnailer;
         ControlServer *control;
         struct ViewerServer *viewers; /* NULL when viewers are disabled */
+        struct BrokerClient *broker;  /* NULL without [Broker] URL= (hostd-broker.h) */
         /* Opens a domain's agent channel; NULL: agent_channel_connect() (tests put a fake here). */
         AgentConnectFn agent_connect;
         void *agent_connect_userdata;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 
 #include "hostd-console.h"
 #include "hostd-domain.h"
@@ -122,9 +123,14 @@ int viewer_server_new(Manager *m, ViewerServer **ret) {
         s->manager = m;
         s->fd = -EBADF;
 
-        r = ticket_verifier_load(m->config.ticket_public_key, &s->verifier, &error);
+        /* No TicketPublicKey= with a broker: its key comes later (viewer_server_set_ticket_key). */
+        const char *key_path = m->config.ticket_public_key;
+        bool from_broker = !key_path && hostd_broker_config_enabled(&m->config.broker);
+        if (!key_path)
+                key_path = HOSTD_DEFAULT_TICKET_KEY;
+        r = from_broker ? 0 : ticket_verifier_load(key_path, &s->verifier, &error);
         if (r < 0) {
-                log_error("Viewers disabled: cannot load the ticket public key %s: %s", m->config.ticket_public_key,
+                log_error("Viewers disabled: cannot load the ticket public key %s: %s", key_path,
                           error ? error : strerror(-r));
                 free(error);
                 *ret = NULL;
@@ -175,6 +181,7 @@ ViewerServer *viewer_server_free(ViewerServer *s) {
                 close(s->fd);
         tls_context_free(s->tls);
         ticket_verifier_free(s->verifier);
+        EVP_PKEY_free(s->verifier_key);
         free(s);
         return NULL;
 }
@@ -309,13 +316,35 @@ void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata
                                     .queued = wire_conn_queued(v->conn),
                                     .in_flight = viewer_in_flight(v), .frames_sent = v->frames_sent,
                                     .frames_skipped = v->frames_skipped,
-                                    .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP };
+                                    .udp = wire_conn_kind(v->conn) == WIRE_CONN_RUDP,
+                                    .bytes_sent = wire_conn_bytes_out(v->conn) };
                 ViewerLinkFigures link;
                 viewer_adapt_figures(v, &link);
                 info.link = &link;
                 fn(userdata, &info, first);
                 first = false;
         }
+}
+
+int viewer_server_set_ticket_key(ViewerServer *s, EVP_PKEY *key) {
+        if (!s)
+                return -ENOENT;
+        /* The same key again keeps the verifier, and with it the nonces of tickets already used. */
+        if (s->verifier && s->verifier_key && EVP_PKEY_eq(s->verifier_key, key) == 1)
+                return 0;
+        TicketVerifier *v = ticket_verifier_new(key);
+        if (!v)
+                return -EINVAL;
+        if (!EVP_PKEY_up_ref(key)) {
+                ticket_verifier_free(v);
+                return -ENOMEM;
+        }
+        bool replaced = s->verifier != NULL;
+        ticket_verifier_free(s->verifier);
+        EVP_PKEY_free(s->verifier_key);
+        s->verifier = v;
+        s->verifier_key = key;
+        return replaced ? 1 : 0;
 }
 
 void viewer_server_udp_counters(ViewerServer *s, UdpServerCounters *ret) {

@@ -39,10 +39,17 @@ typedef struct ViewerInfo {
         unsigned in_flight;
         uint64_t frames_sent, frames_skipped;
         bool udp; /* on the UDP transport (else TLS) */
+        uint64_t bytes_sent; /* bytes its current connection's transport took */
         const struct ViewerLinkFigures *link; /* transport figures (hostd-viewer-adapt.h) */
 } ViewerInfo;
 typedef void (*ViewerDescribeFn)(void *userdata, const ViewerInfo *info, bool first);
 void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata);
+/* Tickets are checked with key from now on (the broker's, fetched by hostd-broker.c): 1 when it
+ * replaced another key, 0 when it is the key already in use (its replay memory kept), or a
+ * negative errno (-ENOENT: viewers are disabled). Until a key is set, viewers are refused with
+ * desktop-unavailable. */
+typedef struct evp_pkey_st EVP_PKEY;
+int viewer_server_set_ticket_key(ViewerServer *s, EVP_PKEY *key);
 /* The UDP listener's counters (all zero without one). */
 struct UdpServerCounters;
 void viewer_server_udp_counters(ViewerServer *s, struct UdpServerCounters *ret);

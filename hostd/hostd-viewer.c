@@ -464,6 +464,12 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
                 viewer_reject(v, WIRE_CODE_VERSION, "unsupported protocol version", "rejected: protocol version");
                 return;
         }
+        if (!s->verifier) {
+                log_warning("viewer %s: refused: no ticket key from the broker yet", v->peer);
+                viewer_reject(v, WIRE_CODE_DESKTOP_UNAVAILABLE, "this host cannot check tickets yet, try again shortly",
+                              "rejected: no ticket key");
+                return;
+        }
         ServedCheck served = { .manager = m, .udp = v->udp != NULL };
         TicketError e = ticket_verify_served(s->verifier, hello->ticket, hello->ticket_len, (uint64_t) time(NULL),
                                              desktop_served, &served, s->fingerprint, &v->ticket);

@@ -30,7 +30,8 @@ struct ViewerServer {
         int fd;
         sd_event_source *io;
         TlsContext *tls;
-        TicketVerifier *verifier;
+        TicketVerifier *verifier; /* NULL until the broker's key came (TicketPublicKey= unset) */
+        EVP_PKEY *verifier_key;   /* the key set by viewer_server_set_ticket_key(), or NULL */
         uint8_t fingerprint[32]; /* of our certificate, as tickets pin it */
         Viewer *viewers;
         unsigned n_viewers;

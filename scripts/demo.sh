@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# demo.sh: boots the demo desktop `tandem-demo' under hostd and prints milestones as they
-# happen (display attached, first frame, mode changes, login prompt) until Ctrl-C; then removes
-# everything it made. TANDEM_DEMO_SECONDS=N stops it after N seconds instead (for scripts).
+# demo.sh: boots the demo desktop `tandem-demo' under hostd, runs a tandem-broker with a pool
+# holding it, connects tandem-viewer through the broker and prints milestones as they happen
+# (broker up, pool created, display attached, ticket issued, first frame, mode changes, login
+# prompt) until Ctrl-C; then removes everything it made. TANDEM_DEMO_SECONDS=N stops it after N
+# seconds instead (for scripts).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 DOMAIN=tandem-demo
 HOSTD=${TANDEM_HOSTD:-$TANDEM_ROOT/build/hostd/tandem-hostd}
 VIEWER=$TANDEM_ROOT/build/client/tandem-viewer
-TICKET_TOOL=$TANDEM_ROOT/build/tools/tandem-ticket
+BROKER=$TANDEM_ROOT/build/broker/tandem-broker
+CTL=$TANDEM_ROOT/build/broker/tandemctl
 VIEWER_PORT=${TANDEM_DEMO_PORT:-7443}
+BROKER_PORT=${TANDEM_DEMO_BROKER_PORT:-7444}
+POOL=demo
+HOST_NAME=demo-host
 FILMSTRIP=$TANDEM_ROOT/build/demo-filmstrip
 ATTACH_TIMEOUT=30
 
@@ -18,6 +24,7 @@ ATTACH_TIMEOUT=30
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-demo.XXXXXX")
 hostd_pid=""
+broker_pid=""
 viewer_pid=""
 defined=0
 
@@ -32,6 +39,10 @@ cleanup() {
     if [ -n "$hostd_pid" ] && kill -0 "$hostd_pid" 2>/dev/null; then
         kill -TERM "$hostd_pid"
         wait "$hostd_pid" 2>/dev/null || true
+    fi
+    if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
+        kill -TERM "$broker_pid"
+        wait "$broker_pid" 2>/dev/null || true
     fi
     if [ "$defined" = 1 ]; then
         virsh_q destroy "$DOMAIN" >/dev/null 2>&1 || true
@@ -71,12 +82,11 @@ milestone() {
 
 milestone "$DOMAIN started paused (serial log: $serial)"
 
-# tandem-viewer on the desktop from power-on, over TLS with a one-use ticket: a window when there
-# is a display, else headless, filming the boot into $FILMSTRIP.
+# tandem-viewer on the desktop from power-on, through the broker: `tandemctl connect' gets a
+# desktop of the pool and a one-use ticket and runs the viewer with it (on a pipe). A window
+# when there is a display, else headless, filming the boot into $FILMSTRIP.
 start_viewer() {
-    local ticket mode
-    ticket=$("$TICKET_TOOL" mint --key "$tmp/ticket-private.pem" --desktop "$DOMAIN" --user "$USER_NAME" \
-        --host "127.0.0.1:$VIEWER_PORT" --cert "$state/hostd-cert.pem" --ttl 60)
+    local mode
     if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
         mode=(--timeout 86400)
         milestone "tandem-viewer opening a window (click to type into the desktop, Ctrl+Alt releases)"
@@ -86,17 +96,61 @@ start_viewer() {
         mode=(--headless --out "$FILMSTRIP" --filmstrip-interval 500 --timeout 86400)
         milestone "tandem-viewer headless (no DISPLAY): filming the boot into $FILMSTRIP"
     fi
-    printf '%s\n' "$ticket" >"$tmp/ticket"
-    "$VIEWER" "${mode[@]}" --ticket-file "$tmp/ticket" 2>"$tmp/viewer.log" &
+    "$CTL" connect "$POOL" --user "$USER_NAME" --viewer "$VIEWER" -- "${mode[@]}" 2>"$tmp/viewer.log" &
     viewer_pid=$!
 }
 USER_NAME=${SUDO_USER:-${USER:-demo}}
+[[ $USER_NAME =~ ^[A-Za-z][A-Za-z0-9._@-]{0,62}$ ]] || USER_NAME=demo
+
+# Waits until a command succeeds (what: for the error), checking that pid still runs.
+wait_until() {
+    local what=$1 pid=$2 log=$3 t0=$SECONDS
+    shift 3
+    until "$@" >/dev/null 2>&1; do
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; die "demo: $what: the process exited"; }
+        ((SECONDS - t0 < ATTACH_TIMEOUT)) || { tail -n 20 "$log" >&2; die "demo: $what: not within ${ATTACH_TIMEOUT} s"; }
+        sleep 0.2
+    done
+}
+
+# The broker: its SQLite store and state in $tmp/broker, HTTPS on loopback with a certificate
+# made for 127.0.0.1, which hostd and tandemctl verify.
+start_broker() {
+    local dir=$tmp/broker
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/tls-key.pem" \
+        -out "$dir/tls-cert.pem" -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+        >/dev/null 2>&1 || die "demo: openssl cannot make the broker's certificate"
+    cat >"$dir/broker.conf" <<CONF
+[Broker]
+Database=$dir/broker.db
+StateDirectory=$dir
+Listen=127.0.0.1:$BROKER_PORT
+TLSCertificate=$dir/tls-cert.pem
+TLSKey=$dir/tls-key.pem
+CONF
+    TANDEM_LOG_STDERR=1 "$BROKER" --config "$dir/broker.conf" 2>"$broker_log" &
+    broker_pid=$!
+    export TANDEM_BROKER=https://127.0.0.1:$BROKER_PORT TANDEM_BROKER_CA=$dir/tls-cert.pem
+    export TANDEM_TOKEN_FILE=$dir/admin.token
+    unset TANDEM_TOKEN
+    wait_until "broker up" "$broker_pid" "$broker_log" "$CTL" hosts
+    milestone "broker up on $TANDEM_BROKER (pid $broker_pid, store: $dir/broker.db, log: $broker_log)"
+    "$CTL" pools create "$POOL" --kind persistent >/dev/null
+    "$CTL" desktops add --pool "$POOL" --domain "$DOMAIN" >/dev/null
+    "$CTL" users add "$USER_NAME" >/dev/null
+    "$CTL" tokens create host "$HOST_NAME" >"$tmp/host.token"
+    chmod 600 "$tmp/host.token"
+    milestone "pool $POOL created with desktop $DOMAIN; a host token for $HOST_NAME"
+    echo "           the broker's view: TANDEM_BROKER=$TANDEM_BROKER TANDEM_BROKER_CA=$TANDEM_BROKER_CA \\"
+    echo "               TANDEM_TOKEN_FILE=$TANDEM_TOKEN_FILE build/broker/tandemctl desktops"
+}
 
 : >"$hostd_log"
 if [ -x "$HOSTD" ]; then
     mkdir -p "$state"
-    # The broker's part, until it exists: a ticket key pair, and a ticket minted below.
-    "$TICKET_TOOL" keygen "$tmp/ticket-private.pem" "$tmp/ticket-public.pem" >/dev/null
+    broker_log=$tmp/broker.log
+    start_broker
     cat >"$tmp/hostd.conf" <<CONF
 [Hostd]
 URI=$LIBVIRT_URI
@@ -106,7 +160,13 @@ ThumbnailInterval=1
 
 [Viewers]
 Listen=127.0.0.1:$VIEWER_PORT
-TicketPublicKey=$tmp/ticket-public.pem
+
+[Broker]
+URL=$TANDEM_BROKER
+TokenFile=$tmp/host.token
+HostName=$HOST_NAME
+CA=$TANDEM_BROKER_CA
+ReportSeconds=2
 CONF
     "$HOSTD" --check-config --config "$tmp/hostd.conf" >"$tmp/check-config.log" 2>&1 ||
         { cat "$tmp/check-config.log" >&2; die "demo: hostd rejects its config $tmp/hostd.conf"; }
@@ -122,6 +182,11 @@ CONF
     done
     milestone "hostd attached to $DOMAIN's display"
     echo "           live thumbnail: $state/thumbnails/$DOMAIN-0.jpg"
+    # The desktop is placed once hostd's first report names it; tickets need the broker's key.
+    wait_until "hostd's first report" "$hostd_pid" "$hostd_log" \
+        bash -c '"$1" --json desktops show "$2" | grep -q "\"host\": *\"$3\""' _ "$CTL" "$DOMAIN" "$HOST_NAME"
+    wait_until "the broker's ticket key" "$hostd_pid" "$hostd_log" grep -q "checked with the broker's key" "$hostd_log"
+    milestone "hostd registered with the broker as $HOST_NAME and reporting (ticket key from the broker)"
     start_viewer
 else
     say "demo: no hostd at $HOSTD yet (not built in this tree): watching the guest alone"
@@ -143,17 +208,25 @@ new_lines() {
 }
 
 # shellcheck disable=SC2034 # hostd_off is advanced through new_lines' nameref
-hostd_off=0 logins=0 agent_ports=0
+hostd_off=0 viewer_off=0 logins=0 agent_ports=0
 deadline=$((SECONDS + ${TANDEM_DEMO_SECONDS:-0}))
 while :; do
+    new_lines "$tmp/viewer.log" viewer_off
+    while IFS= read -r line; do
+        case "$line" in
+            "tandemctl: desktop "*) milestone "ticket issued by the broker: ${line#tandemctl: }" ;;
+        esac
+    done <<<"$NEW"
     new_lines "$hostd_log" hostd_off
     while IFS= read -r line; do
         case "$line" in
             *": display attached"*) ;; # already said
             *": first frame "*) milestone "first frame ${line##*: first frame }" ;;
             *": mode "*) milestone "console mode ${line##*: mode }" ;;
-            *"viewer "*" watching "*) milestone "viewer connected over TLS: ${line#*: viewer *: }" ;;
+            *"viewer "*" watching "*) milestone "viewer connected through the broker: ${line#*: viewer *: }" ;;
             *"ticket rejected"*) milestone "viewer refused: ${line##*ticket rejected: }" ;;
+            *"Broker "*" unreachable"*) milestone "broker unreachable: hostd drops its reports, viewers go on" ;;
+            *"Broker "*" answers again"*) milestone "broker answers again" ;;
             # The hand-off: the hypervisor path until guestd says hello, and back when it is lost.
             *": agent active ("*) milestone "agent active: ${line##*: agent active }" ;;
             *": agent lost ("*) milestone "agent lost ${line##*: agent lost }" ;;

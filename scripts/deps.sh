@@ -10,6 +10,7 @@ PACKAGES=(
     libzstd-dev zlib1g-dev libssl-dev libsqlite3-dev libsdl2-dev
     libisal-dev  # rudp's Reed-Solomon FEC
     libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev  # the broker's REST API and tandemctl
+    openssl  # the demo's broker certificate (for 127.0.0.1)
     libx11-dev libxfixes-dev libxrandr-dev  # tandem-guestd-session (X11 clipboard, windows, RandR)
     libxml2-dev  # broker: template domain XML -> desktop XML
     # hypervisor

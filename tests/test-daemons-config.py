@@ -65,6 +65,25 @@ def main():
     assert code != 0 and "Invalid TransportOverrides= `lab-*:udp kiosk1'" in out, out
     print("tandem-hostd: --check-config checks the transport policy")
 
+    # hostd's [Broker] (hbroker): a token, an https URL, a pin that is a SHA-256, CA= or Fingerprint=.
+    fp = "ab" * 32
+    good = f"[Broker]\nURL=https://broker:8443\nToken=tdm_x\nHostName=h1\nFingerprint={fp}\nReportSeconds=2\n"
+    with open(path, "w") as f:
+        f.write(good)
+    code, out = check("hostd", path)
+    assert code == 0, f"hostd: good [Broker] refused: {out}"
+    for text, message in (("[Broker]\nURL=https://b:1\n", "exactly one of Token= and TokenFile="),
+                          ("[Broker]\nURL=ftp://b\nToken=t\n", "Invalid URL= `ftp://b'"),
+                          ("[Broker]\nURL=https://b:1\nToken=t\nFingerprint=zz\n", "Invalid Fingerprint= `zz'"),
+                          ("[Broker]\nURL=https://b:1\nToken=t\nHostName=1h\n", "Invalid HostName= `1h'"),
+                          (f"[Broker]\nURL=https://b:1\nToken=t\nCA=/x.pem\nFingerprint={fp}\n", "CA= or Fingerprint="),
+                          ("[Broker]\nURL=https://b:1\nToken=t\nReportSeconds=0\n", "ReportSeconds=")):
+        with open(path, "w") as f:
+            f.write(text)
+        code, out = check("hostd", path)
+        assert code != 0 and message in out, f"{text!r}: {out}"
+    print("tandem-hostd: --check-config checks [Broker]")
+
     # The broker: plain HTTP only on loopback, Listen= an IP address and port, the example parses.
     path = os.path.join(d, "listen.conf")
     for text, message in (("PlainHTTP=yes\nListen=0.0.0.0:8080\n", "PlainHTTP=yes is for tests on loopback only"),
