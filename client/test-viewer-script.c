@@ -112,8 +112,9 @@ static void test_agent_commands(void) {
                              "paste-text p@ss\\n\n"
                              "resize 1920 1080\n"
                              "wait-windows 3\n"
-                             "dump-windows -\n");
-        check(s->n_commands == 11);
+                             "dump-windows -\n"
+                             "wait-file /tmp/x y\n");
+        check(s->n_commands == 12);
         const ScriptCommand *c = s->commands;
         check(c[0].type == SCRIPT_WAIT_AGENT && !c[0].agent.none && c[0].agent.features == 0);
         check(c[1].type == SCRIPT_WAIT_AGENT && c[1].agent.none);
@@ -126,8 +127,9 @@ static void test_agent_commands(void) {
         check(c[8].type == SCRIPT_RESIZE && c[8].mode.width == 1920 && c[8].mode.height == 1080);
         check(c[9].type == SCRIPT_WAIT_WINDOWS && c[9].count == 3);
         check(c[10].type == SCRIPT_DUMP_WINDOWS && strcmp(c[10].text, "-") == 0);
+        check(c[11].type == SCRIPT_WAIT_FILE && strcmp(c[11].text, "/tmp/x y") == 0);
         for (size_t i = 0; i < s->n_commands; i++)
-                check(script_command_has_text(c[i].type) == (i >= 3 && i <= 7) + (i == 10));
+                check(script_command_has_text(c[i].type) == (i >= 3 && i <= 7) + (i >= 10));
         script_free(s);
 
         FAILS("wait-agent", "script.txt:1: `wait-agent' needs 1 argument (wait-agent active|none|FEATURE)");
@@ -137,6 +139,7 @@ static void test_agent_commands(void) {
         FAILS("paste-text a\\x", "script.txt:1: unknown escape `\\x' (\\n, \\t or \\\\)");
         FAILS("clipboard-set-png  ", "script.txt:1: `clipboard-set-png' needs a path");
         FAILS("dump-windows", "script.txt:1: `dump-windows' needs a path");
+        FAILS("wait-file", "script.txt:1: `wait-file' needs a path");
         FAILS("resize 0 10", "script.txt:1: invalid mode size `0' (1-16384)");
         FAILS("wait-windows 1025", "script.txt:1: invalid window count `1025' (0-1024)");
 }

@@ -398,6 +398,12 @@ static int step(ScriptRunner *r, uint64_t now, uint64_t *deadline) {
                         return 1;
                 *deadline = USEC_INFINITY;
                 return 0;
+        case SCRIPT_WAIT_FILE:
+                /* A test's signal that something outside happened (the guest at a prompt). */
+                if (access(c->text, F_OK) == 0)
+                        return 1;
+                *deadline = now + 50 * USEC_PER_MSEC;
+                return 0;
         case SCRIPT_WAIT_WINDOWS:
                 if (client_session_windows(r->session)->n == c->count)
                         return 1;

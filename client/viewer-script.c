@@ -43,6 +43,7 @@ static const char *const command_names[_SCRIPT_COMMAND_MAX] = {
         [SCRIPT_RESIZE] = "resize",
         [SCRIPT_WAIT_WINDOWS] = "wait-windows",
         [SCRIPT_DUMP_WINDOWS] = "dump-windows",
+        [SCRIPT_WAIT_FILE] = "wait-file",
 };
 
 /* The arguments each command takes, for the "needs" message; NULL: the rest of the line. */
@@ -74,6 +75,7 @@ static const struct {
         [SCRIPT_RESIZE] = { 2, "W H" },
         [SCRIPT_WAIT_WINDOWS] = { 1, "N" },
         [SCRIPT_DUMP_WINDOWS] = { 0, NULL },
+        [SCRIPT_WAIT_FILE] = { 0, NULL },
 };
 
 const char *script_command_name(ScriptCommandType type) {
@@ -88,7 +90,8 @@ static bool is_text_command(ScriptCommandType type) {
 
 bool script_command_has_text(ScriptCommandType type) {
         return is_text_command(type) || type == SCRIPT_SAVE || type == SCRIPT_CLIPBOARD_SET_PNG ||
-               type == SCRIPT_CLIPBOARD_EXPECT_PNG || type == SCRIPT_DUMP_WINDOWS;
+               type == SCRIPT_CLIPBOARD_EXPECT_PNG || type == SCRIPT_DUMP_WINDOWS ||
+               type == SCRIPT_WAIT_FILE;
 }
 
 static bool has_text(ScriptCommandType type) {

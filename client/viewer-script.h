@@ -64,6 +64,7 @@ typedef enum ScriptCommandType {
         SCRIPT_RESIZE,
         SCRIPT_WAIT_WINDOWS,
         SCRIPT_DUMP_WINDOWS,
+        SCRIPT_WAIT_FILE,
         _SCRIPT_COMMAND_MAX,
 } ScriptCommandType;
 
@@ -88,7 +89,7 @@ typedef struct ScriptCommand {
                 } agent;
                 uint32_t count;     /* wait-windows */
                 /* type (unescaped, every byte typeable), clipboard-set, clipboard-expect,
-                 * paste-text (unescaped, no NUL), save, clipboard-*-png, dump-windows (the path) */
+                 * paste-text (unescaped, no NUL), save, clipboard-*-png, dump-windows, wait-file (the path) */
                 char *text;
         };
 } ScriptCommand;

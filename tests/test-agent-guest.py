@@ -88,9 +88,11 @@ def main():
     before, during, after = (secrets.token_hex(5) for _ in range(3))
     with tt.Domain("agent-guest") as dom, ht.context(vt.ViewerHostd(dom.name, keys).start()) as hostd:
         dom.start(paused=True)
+        at_prompt = os.path.join(dom.dir, "at-login-prompt")
         script = (
             "wait-frame\n"
             "wait-agent active\n"
+            f"wait-file {at_prompt}\n"  # guestd starts before the gettys: wait for the login prompt
             "type root\\n\nsleep 1500\n"
             f"type echo {before} | tee /dev/ttyS0\\n\nsleep 1000\n"
             # guestd killed; its binary moved away so that init cannot restart it.
@@ -118,6 +120,8 @@ def main():
         print(f"guestd started -> viewer shows 'agent: active' in {(active - started) * 1000:.0f} ms")
 
         # 2. The logon at the getty, from utmp.
+        dom.wait_serial("login:", timeout=120)
+        open(at_prompt, "w").close()
         dom.wait_serial(before, timeout=120)
         d = hostd.wait_status(lambda s: any(x["user"] == "root" for x in
                                             s["domains"][0]["agent"]["sessions"]), what="root's logon")
