@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""tandem-broker with Libvirt=yes on the real libvirtd: a tiny diskless domain (QEMU sits in its
+firmware; no image needed) placed as a desktop of a pool with a 1 s grace and one reset an hour.
+
+  - the broker samples it running and marks it healthy;
+  - it is suspended behind the broker's back -> health vm-hang, a `reset' event whose evidence
+    has cause vm-hang and the paused signal, the broker's reset runs it again (a new QEMU), and
+    GET /metrics counts the reset by its cause;
+  - it is destroyed behind the broker's back -> the cap (1 an hour) is reached: one `alert' event,
+    no second reset, it stays shut off;
+  - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import brokertest as bt  # noqa: E402
+import tandemtest as tt  # noqa: E402
+
+URI = tt.URI
+
+
+def virsh(*args, check=True):
+    p = subprocess.run(["virsh", "-q", "-c", URI, *args], capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"virsh {' '.join(args)}: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+def state(name):
+    return virsh("domstate", name).strip()
+
+
+def wait(what, pred, timeout=60):
+    t0 = time.monotonic()
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def events(b, desktop_id, action):
+    con = b.db()
+    try:
+        rows = con.execute("SELECT actor, evidence FROM events WHERE object_kind = 'desktop' AND object_id = ? "
+                           "AND action = ? ORDER BY id", (str(desktop_id), action)).fetchall()
+    finally:
+        con.close()
+    return [(a, json.loads(e)) for a, e in rows]
+
+
+def health(b, desktop_id):
+    con = b.db()
+    try:
+        return con.execute("SELECT health, health_reason FROM desktops WHERE id = ?", (desktop_id,)).fetchone()
+    finally:
+        con.close()
+
+
+def main():
+    if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
+        print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
+        sys.exit(tt.SKIP)
+    name = tt.unique_name("broker-wire")
+    xml = (f"<domain type='{tt.domain_type()}'><name>{name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+           "<os><type arch='x86_64'>hvm</type></os><devices></devices></domain>")
+    path = os.path.join(bt.tempfile.gettempdir(), name + ".xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    virsh("define", path)
+    os.unlink(path)
+    b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
+    try:
+        virsh("start", name)
+        b.start()
+        assert b.request("POST", "/v1/hosts", {"name": "h1", "libvirt_uri": URI, "address": "127.0.0.1:7443",
+                                                "fingerprint": "ab" * 32, "capacity": 10}).status == 200
+        assert b.request("POST", "/v1/pools", {"name": "p", "kind": "persistent", "hang_grace_seconds": 1,
+                                                "max_resets_per_hour": 1, "hang_action": "reset"}).status == 201
+        r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name, "host": "h1"})
+        assert r.status == 201, r
+        did = r.json["id"]
+
+        wait("healthy", lambda: health(b, did)[0] == "healthy")
+        assert not events(b, did, "reset")
+
+        # Paused behind the broker's back: a VM hang, reset after the grace.
+        virsh("suspend", name)
+        resets = wait("a reset event", lambda: events(b, did, "reset"))
+        actor, ev = resets[0]
+        assert actor == "hang-detector" and ev["cause"] == "vm-hang" and ev["domain_op"] == "reset", ev
+        signals = [e["signal"] for e in ev["decision"]["signals"]]
+        assert "paused" in signals, ev
+        wait("running again", lambda: state(name) == "running")
+        wait("healthy again", lambda: health(b, did)[0] == "healthy")
+        m = b.request("GET", "/metrics").body.decode()
+        assert 'tandem_resets_total{action="reset",cause="vm-hang"} 1' in m, m
+
+        # Destroyed behind its back: the hourly cap (1) is reached -> one alert, no reset.
+        virsh("destroy", name)
+        wait("vm-hang", lambda: health(b, did)[0] == "vm-hang")
+        alerts = wait("an alert event", lambda: events(b, did, "alert"))
+        assert alerts[0][1]["cause"] == "vm-hang" and alerts[0][1]["domain_op"] == "none", alerts
+        assert "cap" in alerts[0][1]["decision"]["why"], alerts
+        time.sleep(3)  # three more passes: still no second reset, still off, still one alert
+        assert len(events(b, did, "reset")) == 1 and len(events(b, did, "alert")) == 1
+        assert state(name) == "shut off", state(name)
+
+        # A person's forced reboot goes through the libvirt power hook: the domain runs.
+        r = b.request("POST", f"/v1/desktops/{did}/reboot", {"force": True})
+        assert r.status == 202, r
+        wait("started by the forced reboot", lambda: state(name) == "running")
+        print("ok")
+    except Exception:
+        print(b.tail(60))
+        raise
+    finally:
+        b.stop()
+        virsh("destroy", name, check=False)
+        virsh("undefine", name, check=False)
+
+
+if __name__ == "__main__":
+    main()
