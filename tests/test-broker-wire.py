@@ -8,6 +8,9 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
     GET /metrics counts the reset by its cause;
   - it is destroyed behind the broker's back -> the cap (1 an hour) is reached: one `alert' event,
     no second reset, it stays shut off;
+  - a second desktop's hostd reports input (input_age 0) while its display frames stay the same:
+    health os-hang, a `reset' event with cause os-hang and the display-stuck signal, the domain
+    reset (still running) and healthy again once the reports stop sending input;
   - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs.
 """
 
@@ -65,11 +68,7 @@ def health(b, desktop_id):
         con.close()
 
 
-def main():
-    if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
-        print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
-        sys.exit(tt.SKIP)
-    name = tt.unique_name("broker-wire")
+def define(name):
     xml = (f"<domain type='{tt.domain_type()}'><name>{name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
            "<os><type arch='x86_64'>hvm</type></os><devices></devices></domain>")
     path = os.path.join(bt.tempfile.gettempdir(), name + ".xml")
@@ -77,9 +76,49 @@ def main():
         f.write(xml)
     virsh("define", path)
     os.unlink(path)
+
+
+def report(b, name, input_age):
+    d = {"name": name, "state": "running", "display_frames": 7}
+    if input_age is not None:
+        d["input_age"] = input_age
+    r = b.request("POST", "/v1/hosts/h1/report", {"domains": [d]})
+    assert r.status == 200 and r.json["known"] == 1, r
+
+
+def os_hang(b, name):
+    """hostd's part: input sent every report, the display's frame count never moves."""
+    r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name, "host": "h1"})
+    assert r.status == 201, r
+    did = r.json["id"]
+    wait("healthy", lambda: health(b, did)[0] == "healthy")
+    report(b, name, None)
+
+    def inputs_until_reset():
+        report(b, name, 0)
+        time.sleep(0.5)  # input_time has second resolution: a new second is a new input
+        return events(b, did, "reset")
+    resets = wait("an os-hang reset", inputs_until_reset)
+    actor, ev = resets[0]
+    assert ev["cause"] == "os-hang" and ev["domain_op"] == "reset", ev
+    assert "display-stuck" in [e["signal"] for e in ev["decision"]["signals"]], ev
+    assert state(name) == "running"
+    wait("healthy after the reset", lambda: health(b, did)[0] == "healthy")
+    assert len(events(b, did, "reset")) == 1
+
+
+def main():
+    if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
+        print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
+        sys.exit(tt.SKIP)
+    name = tt.unique_name("broker-wire")
+    name2 = name + "-os"
+    for n in (name, name2):
+        define(n)
     b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
     try:
-        virsh("start", name)
+        for n in (name, name2):
+            virsh("start", n)
         b.start()
         assert b.request("POST", "/v1/hosts", {"name": "h1", "libvirt_uri": URI, "address": "127.0.0.1:7443",
                                                 "fingerprint": "ab" * 32, "capacity": 10}).status == 200
@@ -104,6 +143,8 @@ def main():
         m = b.request("GET", "/metrics").body.decode()
         assert 'tandem_resets_total{action="reset",cause="vm-hang"} 1' in m, m
 
+        os_hang(b, name2)
+
         # Destroyed behind its back: the hourly cap (1) is reached -> one alert, no reset.
         virsh("destroy", name)
         wait("vm-hang", lambda: health(b, did)[0] == "vm-hang")
@@ -124,8 +165,10 @@ def main():
         raise
     finally:
         b.stop()
-        virsh("destroy", name, check=False)
-        virsh("undefine", name, check=False)
+        b.cleanup()
+        for n in (name, name2):
+            virsh("destroy", n, check=False)
+            virsh("undefine", n, check=False)
 
 
 if __name__ == "__main__":
