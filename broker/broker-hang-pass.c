@@ -167,6 +167,13 @@ static int on_desktop(const StoreDesktopSignals *s, void *userdata) {
                         return -ENOMEM;
                 }
                 hang_desktop_init(&d->hang, c->now);
+                /* The hourly cap survives a restart: the store's resets of the last hour count as
+                 * taken now (their exact times do not matter more than an hour's worth). */
+                unsigned recent = 0;
+                int r = store_desktop_count_actions(p->m->store, d->id, STORE_ACTION_RESET, c->wall - 3600, &recent);
+                if (r < 0)
+                        log_warning_errno(r, "Desktop %s: cannot count its recent resets: %m", d->domain);
+                hang_desktop_seed_actions(&d->hang, recent, c->now);
         }
         d->present = true;
         d->assigned = s->assigned_user != NULL;

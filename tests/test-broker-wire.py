@@ -11,7 +11,9 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
   - a second desktop's hostd reports input (input_age 0) while its display frames stay the same:
     health os-hang, a `reset' event with cause os-hang and the display-stuck signal, the domain
     reset (still running) and healthy again once the reports stop sending input;
-  - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs.
+  - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
+  - the broker restarted, the desktop paused again: the store's reset of the last hour still
+    counts towards the cap -> an alert, no reset.
 """
 
 import json
@@ -159,6 +161,15 @@ def main():
         r = b.request("POST", f"/v1/desktops/{did}/reboot", {"force": True})
         assert r.status == 202, r
         wait("started by the forced reboot", lambda: state(name) == "running")
+
+        # The cap survives a restart: the store's reset of the last hour counts; paused again ->
+        # an alert, not a reset.
+        b.stop()
+        b.start()
+        wait("healthy after the restart", lambda: health(b, did)[0] == "healthy")
+        virsh("suspend", name)
+        wait("an alert after the restart", lambda: len(events(b, did, "alert")) == 2)
+        assert len(events(b, did, "reset")) == 1 and state(name) == "paused", state(name)
         print("ok")
     except Exception:
         print(b.tail(60))
