@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 PowerJob *power_job_unref(PowerJob *j) {
         if (!j || atomic_fetch_sub(&j->refs, 1) > 1)
                 return NULL;
@@ -36,6 +38,10 @@ static int do_power(PowerJob *j) {
 static void *power_main(void *p) {
         PowerJob *j = p;
         j->error = do_power(j);
+        /* Nobody reads back a person's start or reboot: its failure is logged here, once. */
+        if (j->error < 0 && j->log_failure)
+                log_warning_errno(j->error, "%s on %s: %s failed: %s", j->name, j->uri,
+                                  j->acpi_reboot ? "reboot" : broker_power_to_string(j->op), j->message);
         atomic_store(&j->done, true);
         power_job_unref(j);
         return NULL;
@@ -49,6 +55,7 @@ int power_job_start(const char *uri, const char *name, BrokerPower op, bool acpi
         j->name = strdup(name);
         j->op = op;
         j->acpi_reboot = acpi_reboot;
+        j->log_failure = !ret;
         atomic_init(&j->refs, ret ? 2 : 1);
         if (!j->uri || !j->name) {
                 atomic_init(&j->refs, 1);

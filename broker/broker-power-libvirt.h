@@ -18,9 +18,11 @@ typedef struct PowerJob {
         char *uri, *name;
         BrokerPower op;
         bool acpi_reboot;    /* virDomainReboot instead of op (a person's graceful reboot) */
+        bool log_failure;    /* nobody holds a reference: the thread logs a failure */
 } PowerJob;
 
-/* Starts op on NAME at URI; *ret (optional) gets a reference for power_job_done()/unref. */
+/* Starts op on NAME at URI; *ret (optional) gets a reference for power_job_done()/unref;
+ * without it, the thread logs a failure itself. */
 int power_job_start(const char *uri, const char *name, BrokerPower op, bool acpi_reboot, PowerJob **ret);
 PowerJob *power_job_unref(PowerJob *j);
 static inline bool power_job_done(PowerJob *j) {

@@ -162,6 +162,15 @@ def main():
         assert r.status == 202, r
         wait("started by the forced reboot", lambda: state(name) == "running")
 
+        # A forced reboot of a domain libvirt does not have: accepted (it runs off the loop), its
+        # failure logged; the hang pass leaves a desktop it cannot see alone.
+        r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name + "-missing", "host": "h1"})
+        assert r.status == 201, r
+        gone = r.json["id"]
+        assert b.request("POST", f"/v1/desktops/{gone}/reboot", {"force": True}).status == 202
+        wait("the failure logged", lambda: f"{name}-missing on {URI}: reset failed" in b.tail(200))
+        assert health(b, gone)[0] not in ("vm-hang", "healthy") and not events(b, gone, "reset")
+
         # The cap survives a restart: the store's reset of the last hour counts; paused again ->
         # an alert, not a reset.
         b.stop()
