@@ -11,6 +11,8 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
   - a second desktop's hostd reports input (input_age 0) while its display frames stay the same:
     health os-hang, a `reset' event with cause os-hang and the display-stuck signal, the domain
     reset (still running) and healthy again once the reports stop sending input;
+  - a third desktop's QEMU stopped with SIGSTOP: libvirt calls on it miss the 5 s deadline ->
+    vm-hang with the unresponsive signal, and a power cycle (a new QEMU), not virDomainReset;
   - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
   - the broker restarted, the desktop paused again: the store's reset of the last hour still
     counts towards the cap -> an alert, no reset.
@@ -19,6 +21,7 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -109,17 +112,45 @@ def os_hang(b, name):
     assert len(events(b, did, "reset")) == 1
 
 
+def qemu_pid(name):
+    with open(f"/run/libvirt/qemu/{name}.pid") as f:
+        return int(f.read().strip())
+
+
+def unresponsive(b, name):
+    """QEMU stopped: only a power cycle (kill it, start anew) recovers it."""
+    r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name, "host": "h1"})
+    assert r.status == 201, r
+    did = r.json["id"]
+    wait("healthy", lambda: health(b, did)[0] == "healthy")
+    pid = qemu_pid(name)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        resets = wait("a cycle", lambda: events(b, did, "reset"), timeout=90)
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)  # the old QEMU, if the test failed before it died
+        except ProcessLookupError:
+            pass
+    ev = resets[0][1]
+    assert ev["cause"] == "vm-hang" and ev["domain_op"] == "cycle", ev
+    assert "unresponsive" in [e["signal"] for e in ev["decision"]["signals"]], ev
+    wait("a new QEMU", lambda: state(name) == "running" and qemu_pid(name) != pid)
+    wait("healthy after the cycle", lambda: health(b, did)[0] == "healthy")
+
+
 def main():
     if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
         print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
         sys.exit(tt.SKIP)
     name = tt.unique_name("broker-wire")
     name2 = name + "-os"
-    for n in (name, name2):
+    name3 = name + "-stop"
+    for n in (name, name2, name3):
         define(n)
     b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
     try:
-        for n in (name, name2):
+        for n in (name, name2, name3):
             virsh("start", n)
         b.start()
         assert b.request("POST", "/v1/hosts", {"name": "h1", "libvirt_uri": URI, "address": "127.0.0.1:7443",
@@ -146,6 +177,7 @@ def main():
         assert 'tandem_resets_total{action="reset",cause="vm-hang"} 1' in m, m
 
         os_hang(b, name2)
+        unresponsive(b, name3)
 
         # Destroyed behind its back: the hourly cap (1) is reached -> one alert, no reset.
         virsh("destroy", name)
@@ -186,7 +218,7 @@ def main():
     finally:
         b.stop()
         b.cleanup()
-        for n in (name, name2):
+        for n in (name, name2, name3):
             virsh("destroy", n, check=False)
             virsh("undefine", n, check=False)
 
