@@ -19,7 +19,7 @@ typedef struct Desk {
         int64_t id;
         char *domain, *uri;
         bool present;                 /* still in the store at the last tick */
-        bool assigned, seen_running, expected;
+        bool assigned, seen_running;
         HangDesktop hang;
         HangPolicy policy;
         bool policy_ok;
@@ -303,11 +303,8 @@ static void judge_host(HangPass *p, Host *h, const HostSample *s, uint64_t now) 
                 else if (ds->vm_state == HANG_VM_SHUTOFF && ds->state == VIR_DOMAIN_SHUTOFF &&
                          ds->reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN)
                         d->seen_running = false; /* the guest shut itself down */
-                bool expected = d->assigned || d->seen_running;
-                if (expected != d->expected) {
-                        hang_desktop_set_expected_running(&d->hang, expected, s->finished_usec);
-                        d->expected = expected;
-                }
+                /* Every time (it only acts on a change): the detector starts out expecting a run. */
+                hang_desktop_set_expected_running(&d->hang, d->assigned || d->seen_running, s->finished_usec);
                 hang_observe_libvirt(&d->hang, s->finished_usec, ds->vm_state, ds->reason_text, ds->cpu_valid,
                                      ds->cpu_ns);
                 if (ds->unresponsive)

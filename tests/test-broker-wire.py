@@ -13,6 +13,8 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
     reset (still running) and healthy again once the reports stop sending input;
   - a third desktop's QEMU stopped with SIGSTOP: libvirt calls on it miss the 5 s deadline ->
     vm-hang with the unresponsive signal, and a power cycle (a new QEMU), not virDomainReset;
+  - a fourth desktop, defined and never started nor assigned: shut off is its normal state, it
+    stays healthy and off;
   - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
   - the broker restarted, the desktop paused again: the store's reset of the last hour still
     counts towards the cap -> an alert, no reset.
@@ -146,7 +148,8 @@ def main():
     name = tt.unique_name("broker-wire")
     name2 = name + "-os"
     name3 = name + "-stop"
-    for n in (name, name2, name3):
+    name4 = name + "-off"
+    for n in (name, name2, name3, name4):
         define(n)
     b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
     try:
@@ -163,6 +166,15 @@ def main():
 
         wait("healthy", lambda: health(b, did)[0] == "healthy")
         assert not events(b, did, "reset")
+
+        # Never started, nobody's: shut off is not a hang.
+        r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name4, "host": "h1"})
+        assert r.status == 201, r
+        off = r.json["id"]
+        wait("judged", lambda: health(b, off)[0] in ("healthy", "vm-hang"))
+        time.sleep(2.5)  # past the grace, a few passes
+        assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
+        assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
 
         # Paused behind the broker's back: a VM hang, reset after the grace.
         virsh("suspend", name)
@@ -218,7 +230,7 @@ def main():
     finally:
         b.stop()
         b.cleanup()
-        for n in (name, name2, name3):
+        for n in (name, name2, name3, name4):
             virsh("destroy", n, check=False)
             virsh("undefine", n, check=False)
 
