@@ -20,6 +20,7 @@ typedef struct Desk {
         char *domain, *uri;
         bool present;                 /* still in the store at the last tick */
         bool assigned, seen_running;
+        bool guest_shutdown;          /* shut off by the guest itself since it last ran */
         HangDesktop hang;
         HangPolicy policy;
         bool policy_ok;
@@ -298,13 +299,15 @@ static void judge_host(HangPass *p, Host *h, const HostSample *s, uint64_t now) 
                 const DomainSample *ds = find_domain(s, d->domain);
                 if (!ds)
                         continue; /* not defined there: nothing to judge */
-                if (ds->vm_state == HANG_VM_RUNNING)
+                if (ds->vm_state == HANG_VM_RUNNING) {
                         d->seen_running = true;
-                else if (ds->vm_state == HANG_VM_SHUTOFF && ds->state == VIR_DOMAIN_SHUTOFF &&
-                         ds->reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN)
-                        d->seen_running = false; /* the guest shut itself down */
+                        d->guest_shutdown = false;
+                } else if (ds->vm_state == HANG_VM_SHUTOFF && ds->state == VIR_DOMAIN_SHUTOFF &&
+                           ds->reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN)
+                        d->guest_shutdown = true; /* its user shut it down: the next connect starts it */
                 /* Every time (it only acts on a change): the detector starts out expecting a run. */
-                hang_desktop_set_expected_running(&d->hang, d->assigned || d->seen_running, s->finished_usec);
+                hang_desktop_set_expected_running(&d->hang, !d->guest_shutdown && (d->assigned || d->seen_running),
+                                                  s->finished_usec);
                 hang_observe_libvirt(&d->hang, s->finished_usec, ds->vm_state, ds->reason_text, ds->cpu_valid,
                                      ds->cpu_ns);
                 if (ds->unresponsive)

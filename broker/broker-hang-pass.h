@@ -8,8 +8,9 @@
  *   - a reset through libvirt (CYCLE when QEMU does not answer), on a thread of its own.
  * reboot-then-reset: the broker has no path to the guest's agent (hostd holds the channel), so a
  * REBOOT decision resets now; its event says so ("requested": "reboot").
- * A desktop is expected to run when it is assigned, or once a sample saw it running (until the
- * guest shuts itself down): a shut off desktop nobody uses is not hung.
+ * A desktop is expected to run when it is assigned, or once a sample saw it running; not after
+ * the guest shut itself down (until it runs again): a shut off desktop nobody uses, or one its
+ * user shut down, is not hung.
  * The state is in memory (a restarted broker starts every desktop's grace anew); the hourly
  * reset cap is the pool's max_resets_per_hour (0: alert only). */
 #pragma once

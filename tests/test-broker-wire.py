@@ -14,7 +14,7 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
   - a third desktop's QEMU stopped with SIGSTOP: libvirt calls on it miss the 5 s deadline ->
     vm-hang with the unresponsive signal, and a power cycle (a new QEMU), not virDomainReset;
   - a fourth desktop, defined and never started nor assigned: shut off is its normal state, it
-    stays healthy and off;
+    stays healthy and off; started, then shut down by its guest (QEMU quits), it stays off too;
   - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
   - the broker restarted, the desktop paused again: the store's reset of the last hour still
     counts towards the cap -> an alert, no reset.
@@ -172,6 +172,16 @@ def main():
         assert r.status == 201, r
         off = r.json["id"]
         wait("judged", lambda: health(b, off)[0] in ("healthy", "vm-hang"))
+        time.sleep(2.5)  # past the grace, a few passes
+        assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
+        assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
+        # Started, then shut down from inside (QEMU quits: libvirt's reason `shutdown'): its
+        # user's doing, not a hang.
+        virsh("start", name4)
+        wait("seen running", lambda: health(b, off)[0] == "healthy" and state(name4) == "running")
+        time.sleep(1.5)  # a pass sees it running
+        virsh("qemu-monitor-command", name4, "--hmp", "quit", check=False)
+        wait("shut down", lambda: virsh("domstate", "--reason", name4) == "shut off (shutdown)")
         time.sleep(2.5)  # past the grace, a few passes
         assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
         assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
