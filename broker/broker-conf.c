@@ -27,6 +27,8 @@ static const ConfItem broker_items[] = {
         { B, "ConnectionTimeout", conf_parse_unsigned, offsetof(BrokerConfig, connection_timeout), 3600 },
         { B, "BusyTimeoutMs", conf_parse_unsigned, offsetof(BrokerConfig, busy_timeout_ms), 600000 },
         { B, "ReportMaxAge", conf_parse_unsigned, offsetof(BrokerConfig, report_max_age), 86400 },
+        { B, "Libvirt", conf_parse_bool, offsetof(BrokerConfig, libvirt), 0 },
+        { B, "HangCheckSeconds", conf_parse_unsigned, offsetof(BrokerConfig, hang_check_seconds), 3600 },
         { B, "LogLevel", conf_parse_log_level, offsetof(BrokerConfig, log_level), 0 },
         {},
 };
@@ -44,6 +46,7 @@ void broker_config_init(BrokerConfig *c) {
                 .connection_timeout = 60,
                 .busy_timeout_ms = 5000,
                 .report_max_age = 60,
+                .hang_check_seconds = 5,
                 .log_level = LOG_INFO,
         };
 }
@@ -120,6 +123,11 @@ int broker_config_load(BrokerConfig *c, const char *path, bool missing_ok, char 
         if (c->max_body_bytes < 1024 || c->max_report_bytes < 1024 || c->max_header_bytes < 4096) {
                 if (asprintf(error, "%s: MaxBodyBytes= and MaxReportBytes= must be at least 1024, MaxHeaderBytes= 4096",
                              path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (c->hang_check_seconds == 0) {
+                if (asprintf(error, "%s: HangCheckSeconds= must be at least 1", path) < 0)
                         *error = NULL;
                 return -EINVAL;
         }

@@ -17,6 +17,8 @@ typedef struct BrokerConfig {
         unsigned max_connections, connection_timeout;
         unsigned busy_timeout_ms;
         unsigned report_max_age;
+        bool libvirt;                /* the broker drives libvirt itself: power ops, hang pass */
+        unsigned hang_check_seconds; /* the hang pass's period (with Libvirt=yes) */
         int log_level;
 
         /* From listen, by broker_config_load(). */

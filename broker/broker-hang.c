@@ -323,6 +323,15 @@ static void record_action(HangDesktop *d, uint64_t now, HangVerdict v) {
         d->last_action = v;
 }
 
+void hang_desktop_seed_actions(HangDesktop *d, unsigned n, uint64_t at_usec) {
+        for (unsigned i = 0; i < n && i < HANG_MAX_ACTIONS_PER_HOUR; i++) {
+                d->actions[d->action_head] = at_usec;
+                d->action_head = (d->action_head + 1) % HANG_MAX_ACTIONS_PER_HOUR;
+                if (d->n_actions < HANG_MAX_ACTIONS_PER_HOUR)
+                        d->n_actions++;
+        }
+}
+
 static uint64_t backoff_for(const HangPolicy *p, unsigned level) {
         /* Level 1 (one action taken) waits backoff_usec, each further one twice as long. */
         uint64_t b = p->backoff_usec;

@@ -172,6 +172,11 @@ void hang_desktop_init(HangDesktop *d, uint64_t now_usec);
 /* The broker's intent: a desktop it has powered off (or is provisioning) is not hung. */
 void hang_desktop_set_expected_running(HangDesktop *d, bool running, uint64_t now_usec);
 
+/* Actions taken before this state existed (a broker restart: the store's recent resets), counted
+ * as taken at at_usec towards max_actions_per_hour (at most HANG_MAX_ACTIONS_PER_HOUR kept); the
+ * backoff is not restored. Call right after hang_desktop_init(). */
+void hang_desktop_seed_actions(HangDesktop *d, unsigned n, uint64_t at_usec);
+
 /* Texts given to the observers (reason, call) are kept by pointer: pass static strings. */
 
 /* A libvirt sample: state, libvirt's reason as text (for evidence), vCPU time in ns. */

@@ -5,9 +5,12 @@
 #include <stdlib.h>
 
 #include "broker-conf.h"
+#include "broker-hang-pass.h"
+#include "broker-libvirt.h"
 #include "broker-manager.h"
 #include "daemon.h"
 #include "log.h"
+#include "broker-power-libvirt.h"
 
 static int load_config(void *config, const char *path, bool missing_ok, char **error) {
         return broker_config_load(config, path, missing_ok, error);
@@ -19,21 +22,46 @@ static void describe_config(const void *config, const char *path) {
                c->state_directory, c->listen, c->plain_http ? "plain HTTP" : "HTTPS", c->ticket_lifetime);
 }
 
+typedef struct Broker {
+        Manager *manager;
+        HangPass *hang_pass; /* Libvirt=yes */
+} Broker;
+
+static void stop(void *state) {
+        Broker *b = state;
+        if (!b)
+                return;
+        hang_pass_free(b->hang_pass);
+        manager_free(b->manager);
+        free(b);
+}
+
 static int start(void *config, sd_event *e, void **ret_state) {
-        Manager *m = NULL;
+        const BrokerConfig *c = config;
+        Broker *b = calloc(1, sizeof *b);
         char *error = NULL;
-        int r = manager_new(config, e, &m, &error);
+        if (!b)
+                return log_error_errno(-ENOMEM, "Cannot start the broker: %m"), -ENOMEM;
+        int r = manager_new(config, e, &b->manager, &error);
         if (r < 0) {
                 log_error_errno(r, "%s", error ? error : "Cannot start the broker: %m");
                 free(error);
+                stop(b);
                 return r;
         }
-        *ret_state = m;
+        if (c->libvirt) {
+                broker_libvirt_quiet();
+                manager_set_power(b->manager, &broker_power_libvirt_ops, NULL);
+                r = hang_pass_new(b->manager, &b->hang_pass);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot start the hang pass: %m");
+                        stop(b);
+                        return r;
+                }
+                log_info("Libvirt: power operations on each host's URI, hang pass every %us", c->hang_check_seconds);
+        }
+        *ret_state = b;
         return 0;
-}
-
-static void stop(void *state) {
-        manager_free(state);
 }
 
 static const DaemonOps ops = {

@@ -367,6 +367,24 @@ static void test_precedence(void) {
         check(evidence(&r, HANG_SIGNAL_UNRESPONSIVE)->value >= 30000);
 }
 
+/* A broker restart: the store's resets of the last hour count towards the cap (3 by default). */
+static void test_seeded_actions(void) {
+        HangDesktop d;
+        reset_world(&d);
+        hang_desktop_seed_actions(&d, 3, now);
+        HangDecision r = run_until(&d, feed_paused_user, HANG_VERDICT_ALERT, 120, NULL);
+        check(strcmp(r.why, "reset cap reached") == 0 && r.record && r.actions_last_hour == 3);
+        /* An hour after the seeded ones, a reset is allowed again. */
+        now += USEC_PER_HOUR;
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_RESET, 120, NULL);
+        check(r.actions_last_hour == 1);
+        /* Two seeded of three: one more reset, then the cap. */
+        reset_world(&d);
+        hang_desktop_seed_actions(&d, 2, now);
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_RESET, 120, NULL);
+        check(r.actions_last_hour == 3);
+}
+
 /* A desktop that stays broken: resets at grace, then backoff 60 s, 120 s, then the cap. */
 static void test_cap_and_backoff(void) {
         HangDesktop d;
@@ -616,6 +634,7 @@ int main(void) {
         test_grace();
         test_precedence();
         test_cap_and_backoff();
+        test_seeded_actions();
         test_recovery();
         test_graceful();
         test_alert_only();

@@ -89,7 +89,10 @@ def main():
     for text, message in (("PlainHTTP=yes\nListen=0.0.0.0:8080\n", "PlainHTTP=yes is for tests on loopback only"),
                           ("Listen=broker.example:8443\n", "invalid value `broker.example:8443' for Listen="),
                           ("Listen=127.0.0.1:0\n", "for Listen="),
-                          ("TLSCertificate=/x.pem\n", "TLSCertificate= and TLSKey= go together")):
+                          ("TLSCertificate=/x.pem\n", "TLSCertificate= and TLSKey= go together"),
+                          ("Libvirt=maybe\n", "Libvirt="),
+                          ("HangCheckSeconds=0\n", "HangCheckSeconds= must be at least 1"),
+                          ("HangCheckSeconds=3601\n", "HangCheckSeconds=")):
         with open(path, "w") as f:
             f.write("[Broker]\n" + text)
         code, out = check("broker", path)

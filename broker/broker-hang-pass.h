@@ -1,0 +1,26 @@
+/* The broker's hang pass (Libvirt=yes): every HangCheckSeconds, each host that has desktops is
+ * sampled (broker-libvirt-sample.h: threads, never blocking the loop) and hostd's reported signals
+ * are read from the store (display progress, input, agent heartbeat); each desktop's HangDesktop
+ * (broker-hang.h) judges them with its pool's policy, and the decisions become:
+ *   - health and its reason on the desktop (healthy, vm-hang, os-hang, agent-hang);
+ *   - an event for each new decision (action reset, alert or hang-suspect), the decision's JSON
+ *     as evidence with "cause" (the class: GET /metrics counts resets by it);
+ *   - a reset through libvirt (CYCLE when QEMU does not answer), on a thread of its own.
+ * reboot-then-reset: the broker has no path to the guest's agent (hostd holds the channel), so a
+ * REBOOT decision resets now; its event says so ("requested": "reboot").
+ * A desktop is expected to run when it is assigned, or once a sample saw it running; not after
+ * the guest shut itself down (until it runs again): a shut off desktop nobody uses, or one its
+ * user shut down, is not hung.
+ * The state is in memory (a restarted broker starts every desktop's grace anew); the hourly
+ * reset cap is the pool's max_resets_per_hour (0: alert only). */
+#pragma once
+
+#include "broker-manager.h"
+
+typedef struct HangPass HangPass;
+
+int hang_pass_new(Manager *m, HangPass **ret);
+HangPass *hang_pass_free(HangPass *p);
+static inline void hang_pass_freep(HangPass **p) {
+        hang_pass_free(*p);
+}

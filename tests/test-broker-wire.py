@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""tandem-broker with Libvirt=yes on the real libvirtd: a tiny diskless domain (QEMU sits in its
+firmware; no image needed) placed as a desktop of a pool with a 1 s grace and one reset an hour.
+
+  - the broker samples it running and marks it healthy;
+  - it is suspended behind the broker's back -> health vm-hang, a `reset' event whose evidence
+    has cause vm-hang and the paused signal, the broker's reset runs it again (a new QEMU), and
+    GET /metrics counts the reset by its cause;
+  - it is destroyed behind the broker's back -> the cap (1 an hour) is reached: one `alert' event,
+    no second reset, it stays shut off;
+  - a second desktop's hostd reports input (input_age 0) while its display frames stay the same:
+    health os-hang, a `reset' event with cause os-hang and the display-stuck signal, the domain
+    reset (still running) and healthy again once the reports stop sending input;
+  - a third desktop's QEMU stopped with SIGSTOP: libvirt calls on it miss the 5 s deadline ->
+    vm-hang with the unresponsive signal, and a power cycle (a new QEMU), not virDomainReset;
+  - a fourth desktop, defined and never started nor assigned: shut off is its normal state, it
+    stays healthy and off; started, then shut down by its guest (QEMU quits), it stays off too;
+  - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
+  - the broker restarted, the desktop paused again: the store's reset of the last hour still
+    counts towards the cap -> an alert, no reset.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import brokertest as bt  # noqa: E402
+import tandemtest as tt  # noqa: E402
+
+URI = tt.URI
+
+
+def virsh(*args, check=True):
+    p = subprocess.run(["virsh", "-q", "-c", URI, *args], capture_output=True, text=True, timeout=60)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"virsh {' '.join(args)}: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+def state(name):
+    return virsh("domstate", name).strip()
+
+
+def wait(what, pred, timeout=60):
+    t0 = time.monotonic()
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() - t0 > timeout:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def events(b, desktop_id, action):
+    con = b.db()
+    try:
+        rows = con.execute("SELECT actor, evidence FROM events WHERE object_kind = 'desktop' AND object_id = ? "
+                           "AND action = ? ORDER BY id", (str(desktop_id), action)).fetchall()
+    finally:
+        con.close()
+    return [(a, json.loads(e)) for a, e in rows]
+
+
+def health(b, desktop_id):
+    con = b.db()
+    try:
+        return con.execute("SELECT health, health_reason FROM desktops WHERE id = ?", (desktop_id,)).fetchone()
+    finally:
+        con.close()
+
+
+def define(name):
+    xml = (f"<domain type='{tt.domain_type()}'><name>{name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>"
+           "<os><type arch='x86_64'>hvm</type></os><devices></devices></domain>")
+    path = os.path.join(bt.tempfile.gettempdir(), name + ".xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    virsh("define", path)
+    os.unlink(path)
+
+
+def report(b, name, input_age):
+    d = {"name": name, "state": "running", "display_frames": 7}
+    if input_age is not None:
+        d["input_age"] = input_age
+    r = b.request("POST", "/v1/hosts/h1/report", {"domains": [d]})
+    assert r.status == 200 and r.json["known"] == 1, r
+
+
+def os_hang(b, name):
+    """hostd's part: input sent every report, the display's frame count never moves."""
+    r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name, "host": "h1"})
+    assert r.status == 201, r
+    did = r.json["id"]
+    wait("healthy", lambda: health(b, did)[0] == "healthy")
+    report(b, name, None)
+
+    def inputs_until_reset():
+        report(b, name, 0)
+        time.sleep(0.5)  # input_time has second resolution: a new second is a new input
+        return events(b, did, "reset")
+    resets = wait("an os-hang reset", inputs_until_reset)
+    actor, ev = resets[0]
+    assert ev["cause"] == "os-hang" and ev["domain_op"] == "reset", ev
+    assert "display-stuck" in [e["signal"] for e in ev["decision"]["signals"]], ev
+    assert state(name) == "running"
+    wait("healthy after the reset", lambda: health(b, did)[0] == "healthy")
+    assert len(events(b, did, "reset")) == 1
+
+
+def qemu_pid(name):
+    with open(f"/run/libvirt/qemu/{name}.pid") as f:
+        return int(f.read().strip())
+
+
+def unresponsive(b, name):
+    """QEMU stopped: only a power cycle (kill it, start anew) recovers it."""
+    r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name, "host": "h1"})
+    assert r.status == 201, r
+    did = r.json["id"]
+    wait("healthy", lambda: health(b, did)[0] == "healthy")
+    pid = qemu_pid(name)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        resets = wait("a cycle", lambda: events(b, did, "reset"), timeout=90)
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)  # the old QEMU, if the test failed before it died
+        except ProcessLookupError:
+            pass
+    ev = resets[0][1]
+    assert ev["cause"] == "vm-hang" and ev["domain_op"] == "cycle", ev
+    assert "unresponsive" in [e["signal"] for e in ev["decision"]["signals"]], ev
+    wait("a new QEMU", lambda: state(name) == "running" and qemu_pid(name) != pid)
+    wait("healthy after the cycle", lambda: health(b, did)[0] == "healthy")
+
+
+def main():
+    if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
+        print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
+        sys.exit(tt.SKIP)
+    name = tt.unique_name("broker-wire")
+    name2 = name + "-os"
+    name3 = name + "-stop"
+    name4 = name + "-off"
+    for n in (name, name2, name3, name4):
+        define(n)
+    b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
+    try:
+        for n in (name, name2, name3):
+            virsh("start", n)
+        b.start()
+        assert b.request("POST", "/v1/hosts", {"name": "h1", "libvirt_uri": URI, "address": "127.0.0.1:7443",
+                                                "fingerprint": "ab" * 32, "capacity": 10}).status == 200
+        assert b.request("POST", "/v1/pools", {"name": "p", "kind": "persistent", "hang_grace_seconds": 1,
+                                                "max_resets_per_hour": 1, "hang_action": "reset"}).status == 201
+        r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name, "host": "h1"})
+        assert r.status == 201, r
+        did = r.json["id"]
+
+        wait("healthy", lambda: health(b, did)[0] == "healthy")
+        assert not events(b, did, "reset")
+
+        # Never started, nobody's: shut off is not a hang.
+        r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name4, "host": "h1"})
+        assert r.status == 201, r
+        off = r.json["id"]
+        wait("judged", lambda: health(b, off)[0] in ("healthy", "vm-hang"))
+        time.sleep(2.5)  # past the grace, a few passes
+        assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
+        assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
+        # Started, then shut down from inside (QEMU quits: libvirt's reason `shutdown'): its
+        # user's doing, not a hang.
+        virsh("start", name4)
+        wait("seen running", lambda: health(b, off)[0] == "healthy" and state(name4) == "running")
+        time.sleep(1.5)  # a pass sees it running
+        virsh("qemu-monitor-command", name4, "--hmp", "quit", check=False)
+        wait("shut down", lambda: virsh("domstate", "--reason", name4) == "shut off (shutdown)")
+        time.sleep(2.5)  # past the grace, a few passes
+        assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
+        assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
+
+        # Paused behind the broker's back: a VM hang, reset after the grace.
+        virsh("suspend", name)
+        resets = wait("a reset event", lambda: events(b, did, "reset"))
+        actor, ev = resets[0]
+        assert actor == "hang-detector" and ev["cause"] == "vm-hang" and ev["domain_op"] == "reset", ev
+        signals = [e["signal"] for e in ev["decision"]["signals"]]
+        assert "paused" in signals, ev
+        wait("running again", lambda: state(name) == "running")
+        wait("healthy again", lambda: health(b, did)[0] == "healthy")
+        m = b.request("GET", "/metrics").body.decode()
+        assert 'tandem_resets_total{action="reset",cause="vm-hang"} 1' in m, m
+
+        os_hang(b, name2)
+        unresponsive(b, name3)
+
+        # Destroyed behind its back: the hourly cap (1) is reached -> one alert, no reset.
+        virsh("destroy", name)
+        wait("vm-hang", lambda: health(b, did)[0] == "vm-hang")
+        alerts = wait("an alert event", lambda: events(b, did, "alert"))
+        assert alerts[0][1]["cause"] == "vm-hang" and alerts[0][1]["domain_op"] == "none", alerts
+        assert "cap" in alerts[0][1]["decision"]["why"], alerts
+        time.sleep(3)  # three more passes: still no second reset, still off, still one alert
+        assert len(events(b, did, "reset")) == 1 and len(events(b, did, "alert")) == 1
+        assert state(name) == "shut off", state(name)
+
+        # A person's forced reboot goes through the libvirt power hook: the domain runs.
+        r = b.request("POST", f"/v1/desktops/{did}/reboot", {"force": True})
+        assert r.status == 202, r
+        wait("started by the forced reboot", lambda: state(name) == "running")
+
+        # A forced reboot of a domain libvirt does not have: accepted (it runs off the loop), its
+        # failure logged; the hang pass leaves a desktop it cannot see alone.
+        r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name + "-missing", "host": "h1"})
+        assert r.status == 201, r
+        gone = r.json["id"]
+        assert b.request("POST", f"/v1/desktops/{gone}/reboot", {"force": True}).status == 202
+        wait("the failure logged", lambda: f"{name}-missing on {URI}: reset failed" in b.tail(200))
+        assert health(b, gone)[0] not in ("vm-hang", "healthy") and not events(b, gone, "reset")
+
+        # The cap survives a restart: the store's reset of the last hour counts; paused again ->
+        # an alert, not a reset.
+        b.stop()
+        b.start()
+        wait("healthy after the restart", lambda: health(b, did)[0] == "healthy")
+        virsh("suspend", name)
+        wait("an alert after the restart", lambda: len(events(b, did, "alert")) == 2)
+        assert len(events(b, did, "reset")) == 1 and state(name) == "paused", state(name)
+        print("ok")
+    except Exception:
+        print(b.tail(60))
+        raise
+    finally:
+        b.stop()
+        b.cleanup()
+        for n in (name, name2, name3, name4):
+            virsh("destroy", n, check=False)
+            virsh("undefine", n, check=False)
+
+
+if __name__ == "__main__":
+    main()
