@@ -52,16 +52,7 @@ static bool param_name_ok(ApiCall *c, const char *name, const char *what) {
 
 void api_hosts_list(ApiCall *c) {
         static const char sql[] = "SELECT h.id, " HOST_JSON " FROM hosts h WHERE h.id > ?1 ORDER BY h.id LIMIT ?2";
-        int64_t after, limit;
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        if (api_page(c, NULL, &after, &limit) < 0)
-                return;
-        int r = store_prepare(c->store, sql, &st);
-        if (r < 0)
-                return api_reply_store_error(c, r, "hosts");
-        sqlite3_bind_int64(st, 1, after);
-        sqlite3_bind_int64(st, 2, limit + 1);
-        api_reply_list(c, st, limit);
+        api_list_page(c, sql, "hosts");
 }
 
 static bool host_owner_ok(ApiCall *c, const char *name) {
@@ -161,26 +152,12 @@ void api_hosts_report(ApiCall *c) {
 
 void api_pools_list(ApiCall *c) {
         static const char sql[] = "SELECT p.id, " POOL_JSON " FROM pools p WHERE p.id > ?1 ORDER BY p.id LIMIT ?2";
-        int64_t after, limit;
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        if (api_page(c, NULL, &after, &limit) < 0)
-                return;
-        int r = store_prepare(c->store, sql, &st);
-        if (r < 0)
-                return api_reply_store_error(c, r, "pools");
-        sqlite3_bind_int64(st, 1, after);
-        sqlite3_bind_int64(st, 2, limit + 1);
-        api_reply_list(c, st, limit);
+        api_list_page(c, sql, "pools");
 }
 
 static void pool_reply(ApiCall *c, const char *name, unsigned status) {
         static const char sql[] = "SELECT " POOL_JSON " FROM pools p WHERE p.name = ?1";
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        int r = store_prepare(c->store, sql, &st);
-        if (r < 0)
-                return api_reply_store_error(c, r, "pool");
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        api_reply_row(c, st, status, "such pool");
+        api_reply_by_name(c, sql, name, status, "pool", "such pool");
 }
 
 void api_pools_get(ApiCall *c) {

@@ -65,16 +65,7 @@ int token_insert(Store *s, const uint8_t hash[32], int role, const char *owner, 
 
 void api_tokens_list(ApiCall *c) {
         static const char sql[] = "SELECT id, " TOKEN_JSON " FROM api_tokens WHERE id > ?1 ORDER BY id LIMIT ?2";
-        int64_t after, limit;
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        if (api_page(c, NULL, &after, &limit) < 0)
-                return;
-        int r = store_prepare(c->store, sql, &st);
-        if (r < 0)
-                return api_reply_store_error(c, r, "tokens");
-        sqlite3_bind_int64(st, 1, after);
-        sqlite3_bind_int64(st, 2, limit + 1);
-        api_reply_list(c, st, limit);
+        api_list_page(c, sql, "tokens");
 }
 
 static int user_exists(ApiCall *c, const char *name) {
@@ -163,26 +154,12 @@ void api_tokens_delete(ApiCall *c) {
 
 void api_users_list(ApiCall *c) {
         static const char sql[] = "SELECT u.id, " USER_JSON " FROM users u WHERE u.id > ?1 ORDER BY u.id LIMIT ?2";
-        int64_t after, limit;
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        if (api_page(c, NULL, &after, &limit) < 0)
-                return;
-        int r = store_prepare(c->store, sql, &st);
-        if (r < 0)
-                return api_reply_store_error(c, r, "users");
-        sqlite3_bind_int64(st, 1, after);
-        sqlite3_bind_int64(st, 2, limit + 1);
-        api_reply_list(c, st, limit);
+        api_list_page(c, sql, "users");
 }
 
 static void user_reply(ApiCall *c, const char *name, unsigned status) {
         static const char sql[] = "SELECT " USER_JSON " FROM users u WHERE u.name = ?1";
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        int r = store_prepare(c->store, sql, &st);
-        if (r < 0)
-                return api_reply_store_error(c, r, "user");
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        api_reply_row(c, st, status, "such user");
+        api_reply_by_name(c, sql, name, status, "user", "such user");
 }
 
 void api_users_get(ApiCall *c) {

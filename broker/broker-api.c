@@ -394,3 +394,26 @@ void api_handle(void *userdata, HttpRequest *req, HttpResponse *resp) {
         store_rollback(m->store);
         count(m, resp);
 }
+
+void api_list_page(ApiCall *c, const char *sql, const char *noun) {
+        int64_t after, limit;
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        if (api_page(c, NULL, &after, &limit) < 0)
+                return;
+        int r = store_prepare(c->store, sql, &st);
+        if (r < 0)
+                return api_reply_store_error(c, r, noun);
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, limit + 1);
+        api_reply_list(c, st, limit);
+}
+
+void api_reply_by_name(ApiCall *c, const char *sql, const char *name, unsigned status, const char *noun,
+                       const char *what) {
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        int r = store_prepare(c->store, sql, &st);
+        if (r < 0)
+                return api_reply_store_error(c, r, noun);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        api_reply_row(c, st, status, what);
+}

@@ -48,6 +48,12 @@ int api_page(ApiCall *c, const char *const *known, int64_t *ret_after, int64_t *
 void api_reply_list(ApiCall *c, sqlite3_stmt *st, int64_t limit);
 /* The first row's json_text (column 0) as the answer, or 404 not-found naming what. */
 void api_reply_row(ApiCall *c, sqlite3_stmt *st, unsigned status, const char *what);
+/* A plain list route: a page of sql's (id, json_text) rows (?1 after, ?2 limit + 1); noun names
+ * the rows in a store error. */
+void api_list_page(ApiCall *c, const char *sql, const char *noun);
+/* One object by name: sql's first row with ?1 = name, as api_reply_row(). */
+void api_reply_by_name(ApiCall *c, const char *sql, const char *name, unsigned status, const char *noun,
+                       const char *what);
 
 /* Handlers. */
 void api_hosts_list(ApiCall *c);
