@@ -307,7 +307,10 @@ static void judge_host(HangPass *p, Host *h, const HostSample *s, uint64_t now) 
                 const DomainSample *ds = find_domain(s, d->domain);
                 if (!ds)
                         continue; /* not defined there: nothing to judge */
-                if (ds->vm_state == HANG_VM_RUNNING) {
+                /* A paused or crashed QEMU was started by someone: it is meant to run, also when
+                 * the broker (just restarted) never saw it running. */
+                if (ds->vm_state == HANG_VM_RUNNING || ds->vm_state == HANG_VM_PAUSED ||
+                    ds->vm_state == HANG_VM_CRASHED) {
                         d->seen_running = true;
                         d->guest_shutdown = false;
                 } else if (ds->vm_state == HANG_VM_SHUTOFF && ds->state == VIR_DOMAIN_SHUTOFF &&
