@@ -37,17 +37,11 @@ static int pick(Store *s, int64_t pool_id, bool floating, int64_t user_id, int64
         static const char free_sql[] =
                 "SELECT id FROM desktops WHERE pool_id = ?1 AND assigned_user_id IS NULL AND ready = ?2 "
                 "AND health IN ('unknown', 'healthy') ORDER BY id LIMIT 1";
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *held = NULL, *free_st = NULL;
-        int r = store_prepare(s, held_sql, &held);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(held, 1, pool_id);
-        sqlite3_bind_int64(held, 2, user_id);
-        r = store_step(s, held);
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *free_st = NULL;
+        int r = store_find_id(s, held_sql, pool_id, user_id, ret_id);
         if (r < 0)
                 return r;
         if (r > 0) {
-                *ret_id = sqlite3_column_int64(held, 0);
                 *ret_new = false;
                 return 0;
         }
@@ -92,19 +86,10 @@ static int open_session(Store *s, int64_t desktop_id, int64_t user_id, const cha
                 "SELECT id FROM sessions WHERE desktop_id = ?1 AND user_id = ?2 AND end IS NULL ORDER BY id DESC LIMIT 1";
         static const char insert_sql[] =
                 "INSERT INTO sessions(user_id, desktop_id, client_address, start) VALUES (?2, ?1, ?3, ?4)";
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *find = NULL, *insert = NULL;
-        int r = store_prepare(s, find_sql, &find);
-        if (r < 0)
-                return r;
-        sqlite3_bind_int64(find, 1, desktop_id);
-        sqlite3_bind_int64(find, 2, user_id);
-        r = store_step(s, find);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                *ret_id = sqlite3_column_int64(find, 0);
-                return 0;
-        }
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *insert = NULL;
+        int r = store_find_id(s, find_sql, desktop_id, user_id, ret_id);
+        if (r != 0)
+                return r < 0 ? r : 0;
         r = store_prepare(s, insert_sql, &insert);
         if (r < 0)
                 return r;

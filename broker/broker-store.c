@@ -123,6 +123,19 @@ int store_step(Store *s, sqlite3_stmt *st) {
         return store_errno(s, sqlite3_extended_errcode(s->db));
 }
 
+int store_find_id(Store *s, const char *sql, int64_t a, int64_t b, int64_t *ret_id) {
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        int r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, a);
+        sqlite3_bind_int64(st, 2, b);
+        r = store_step(s, st);
+        if (r > 0)
+                *ret_id = sqlite3_column_int64(st, 0);
+        return r;
+}
+
 int store_begin_immediate(Store *s) {
         return store_exec(s, "BEGIN IMMEDIATE");
 }

@@ -61,3 +61,6 @@ int store_exec(Store *s, const char *sql);
 
 /* SQLITE_ROW -> 1, SQLITE_DONE -> 0, else negative errno. */
 int store_step(Store *s, sqlite3_stmt *st);
+/* The first row's column 0 of sql (static, as store_prepare()) with ?1 = a and ?2 = b: 1 and
+ * *ret_id set, 0 when there is no row, or negative errno. */
+int store_find_id(Store *s, const char *sql, int64_t a, int64_t b, int64_t *ret_id);
