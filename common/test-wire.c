@@ -96,7 +96,8 @@ static void test_golden(void) {
         /* Names and facts. */
         check(strcmp(wire_type_name(WIRE_TYPE_TILE), "tile") == 0);
         check(strcmp(wire_type_name(WIRE_TYPE_DISPLAY_MODE), "display-mode") == 0);
-        check(strcmp(wire_type_name(0x70), "unknown") == 0);
+        check(strcmp(wire_type_name(0x7f), "unknown") == 0);
+        check(strcmp(wire_type_name(WIRE_TYPE_MEDIA_PACKET), "media-packet") == 0);
         check(wire_type_channel(WIRE_TYPE_KEY) == WIRE_CHANNEL_INPUT);
         check(wire_type_direction(WIRE_TYPE_PING) == WIRE_DIR_BOTH);
         check(wire_type_direction(WIRE_TYPE_HELLO) == WIRE_DIR_C2S);
@@ -281,7 +282,7 @@ static void test_encode_rejections(void) {
         check(wire_encode_bye(&b, &(WireBye) { .reason = (const char *) big, .reason_len = 256 }) == -EMSGSIZE);
         check(wire_encode_bye(&b, &(WireBye) { .reason = "a\0b", .reason_len = 3 }) == -EINVAL);
         check(wire_encode_notice(&b, &(WireNotice) { .text = "\xc3", .text_len = 1 }) == -EINVAL);
-        check(wire_encode(&b, &(WireMessage) { .type = 0x70 }) == -ENOMSG);
+        check(wire_encode(&b, &(WireMessage) { .type = 0x7f }) == -ENOMSG);
         check(buffer_len(&b) == 0);
         check(wire_encode_bye(&b, &(WireBye) { .reason = (const char *) big, .reason_len = 255 }) == 0);
         buffer_done(&b);
@@ -304,9 +305,10 @@ static void test_unknown_types(void) {
                 check(wire_header_check(&h) == -EMSGSIZE);
         }
         check(known == wire_types_count);
-        /* Reserved ranges hold no type yet. */
-        for (uint16_t t = WIRE_RESERVED_MEDIA_FIRST; t <= WIRE_RESERVED_MEDIA_LAST; t++)
-                check(!wire_type_info(t));
+        /* The media channel's types are known there and nowhere else. */
+        check(wire_type_info(WIRE_TYPE_MEDIA_PACKET));
+        WireHeader m = { .size = 0, .type = WIRE_TYPE_MEDIA_PACKET, .channel = WIRE_CHANNEL_DISPLAY };
+        check(wire_header_check(&m) == -EPROTO);
 
         WireHeader h = { .size = WIRE_TILE_SIZE_MAX, .type = WIRE_TYPE_TILE, .channel = WIRE_CHANNEL_DISPLAY };
         check(wire_header_check(&h) == 0);

@@ -40,6 +40,8 @@ typedef struct RudpConn {
 uint8_t wire_rudp_channel(uint16_t type, uint8_t wire_channel) {
         if (type == WIRE_TYPE_TILE)
                 return WIRE_RUDP_TILE_CHANNEL;
+        if (type == WIRE_TYPE_MEDIA_PACKET || type == WIRE_TYPE_MIC_PACKET)
+                return WIRE_RUDP_MEDIA_CHANNEL;
         return wire_channel; /* 0..7; a wrong channel is refused by wire_header_check() first */
 }
 
