@@ -17,8 +17,9 @@
 /* Bytes queued toward hostd, or toward one helper; past it heartbeats and session messages are
  * dropped (and re-sent whole with the next hello), relayed messages wait. */
 #define GUESTD_OUT_LIMIT ((size_t) 256 << 10)
-/* Room a relayed message needs: the largest frame of the protocol. */
-#define GUESTD_RELAY_ROOM (WIRE_HEADER_SIZE + AGENT_KNOWN_SIZE_MAX)
+/* Room a relayed message needs: the largest frame of the helpers' channels (clipboard, windows,
+ * display), not of the whole protocol: a media packet is larger than GUESTD_OUT_LIMIT. */
+#define GUESTD_RELAY_ROOM (WIRE_HEADER_SIZE + AGENT_CLIPBOARD_DATA_SIZE_MAX)
 /* Helper connections at once; more are refused. */
 #define GUESTD_HELPERS_MAX 8
 /* What the root daemon itself offers. */
