@@ -3,6 +3,7 @@
  * windows and display channels between hostd and the active helper. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -35,9 +36,18 @@ struct Spawned {
         Spawned *next;
         Manager *manager;
         char session[AGENT_LOGON_SESSION_MAX + 1];
-        pid_t pid;
+        pid_t pid;                  /* 0 while waiting to be started again */
         sd_event_source *child;
+        sd_event_source *restart;   /* after a crash */
+        uint64_t started_usec;
+        unsigned crashes;           /* in a row, each within HELPER_STABLE_USEC of its start */
 };
+
+/* A helper that crashed is started again after 1 s, doubling to 60 s while it keeps crashing;
+ * one that ran for a minute before crashing starts the count anew. */
+#define HELPER_RESTART_FIRST_USEC (UINT64_C(1000000))
+#define HELPER_RESTART_MAX_USEC (UINT64_C(60000000))
+#define HELPER_STABLE_USEC (UINT64_C(60000000))
 
 static void helper_update(Helper *h);
 
@@ -323,14 +333,46 @@ static void spawned_free(Spawned *sp) {
                         break;
                 }
         sd_event_source_disable_unref(sp->child);
+        sd_event_source_disable_unref(sp->restart);
         free(sp);
 }
 
-static int on_child(sd_event_source *s _unused_, const siginfo_t *si, void *userdata) {
+static int spawned_start(Spawned *sp, const GuestdSession *s);
+
+static int on_restart(sd_event_source *source _unused_, uint64_t usec _unused_, void *userdata) {
         Spawned *sp = userdata;
+        sp->restart = sd_event_source_disable_unref(sp->restart);
+        const GuestdSession *s = guestd_sessions_find(&sp->manager->sessions, sp->session);
+        if (!s || !s->display[0] || spawned_start(sp, s) < 0)
+                spawned_free(sp); /* logged off meanwhile, or cannot start: the next logon will */
+        return 0;
+}
+
+static int on_child(sd_event_source *source _unused_, const siginfo_t *si, void *userdata) {
+        Spawned *sp = userdata;
+        Manager *m = sp->manager;
+        bool crashed = si->si_code != CLD_EXITED || si->si_status != 0;
         log_info("Session helper of session %s (pid %d) exited (%s %d)", sp->session, (int) sp->pid,
                  si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
-        spawned_free(sp);
+        sp->child = sd_event_source_disable_unref(sp->child);
+        sp->pid = 0;
+        /* A clean exit is the helper's choice (its display or connection ended); a crash of a
+         * session still logged on is not the user's: start it again, with backoff. */
+        if (!crashed || !guestd_sessions_find(&m->sessions, sp->session)) {
+                spawned_free(sp);
+                return 0;
+        }
+        uint64_t now = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        sp->crashes = now - sp->started_usec >= HELPER_STABLE_USEC ? 1 : sp->crashes + 1;
+        uint64_t delay = HELPER_RESTART_FIRST_USEC;
+        for (unsigned i = 1; i < sp->crashes && delay < HELPER_RESTART_MAX_USEC; i++)
+                delay *= 2;
+        delay = MIN(delay, HELPER_RESTART_MAX_USEC);
+        log_warning("Session helper of session %s crashed: starting it again in %" PRIu64 " s", sp->session,
+                    delay / 1000000);
+        if (sd_event_add_time_relative(m->event, &sp->restart, CLOCK_MONOTONIC, delay, 0, on_restart, sp) < 0)
+                spawned_free(sp);
         return 0;
 }
 
@@ -352,11 +394,37 @@ _Noreturn static void exec_helper(const char *helper, const struct passwd *pw, c
         if (chdir(pw->pw_dir) < 0)
                 (void) chdir("/");
         /* The helper's default socket is only right when SessionSocket= is the default too. */
+        /* --once: after a restart of tandem-guestd it starts a new helper; the old one must not
+         * come back as a second helper of the same display. */
         if (socket_path)
-                execl(helper, helper, "--display", display, "--socket", socket_path, (char *) NULL);
+                execl(helper, helper, "--once", "--display", display, "--socket", socket_path, (char *) NULL);
         else
-                execl(helper, helper, "--display", display, (char *) NULL);
+                execl(helper, helper, "--once", "--display", display, (char *) NULL);
         _exit(127);
+}
+
+/* Forks and execs the helper for s into sp. */
+static int spawned_start(Spawned *sp, const GuestdSession *s) {
+        Manager *m = sp->manager;
+        const char *helper = m->config->session_helper;
+        struct passwd *pw = getpwuid(s->uid);
+        if (!pw) {
+                log_warning("Session %s: no user with uid %u, no helper", s->id, s->uid);
+                return -ESRCH;
+        }
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_warning_errno(-errno, "Session %s: cannot fork the helper: %m", s->id), -errno;
+        if (pid == 0)
+                exec_helper(helper, pw, s->display, m->config->session_socket);
+        sp->pid = pid;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &sp->started_usec);
+        int r = sd_event_add_child(m->event, &sp->child, pid, WEXITED, on_child, sp);
+        if (r < 0)
+                log_warning_errno(r, "Session %s: cannot watch helper pid %d: %m", s->id, (int) pid);
+        log_info("Started %s --display %s --socket %s for %s (pid %d)", helper, s->display,
+                 m->config->session_socket, s->user, (int) pid);
+        return 0;
 }
 
 static void spawn_helper(Manager *m, const GuestdSession *s) {
@@ -368,32 +436,17 @@ static void spawn_helper(Manager *m, const GuestdSession *s) {
                          s->display);
                 return;
         }
-        struct passwd *pw = getpwuid(s->uid);
-        if (!pw) {
-                log_warning("Session %s: no user with uid %u, no helper", s->id, s->uid);
-                return;
-        }
         Spawned *sp = calloc(1, sizeof(*sp));
         if (!sp)
                 return;
         sp->manager = m;
         memcpy(sp->session, s->id, sizeof(sp->session));
-        pid_t pid = fork();
-        if (pid < 0) {
-                log_warning_errno(-errno, "Session %s: cannot fork the helper: %m", s->id);
+        if (spawned_start(sp, s) < 0) {
                 free(sp);
                 return;
         }
-        if (pid == 0)
-                exec_helper(helper, pw, s->display, m->config->session_socket);
-        sp->pid = pid;
-        int r = sd_event_add_child(m->event, &sp->child, pid, WEXITED, on_child, sp);
-        if (r < 0)
-                log_warning_errno(r, "Session %s: cannot watch helper pid %d: %m", s->id, (int) pid);
         sp->next = m->spawned;
         m->spawned = sp;
-        log_info("Started %s --display %s --socket %s for %s (pid %d)", helper, s->display,
-                 m->config->session_socket, s->user, (int) pid);
 }
 
 void helpers_on_logon(Manager *m, const GuestdSession *s, bool logon) {
@@ -403,11 +456,17 @@ void helpers_on_logon(Manager *m, const GuestdSession *s, bool logon) {
                 spawn_helper(m, s);
                 return;
         }
-        for (Spawned *sp = m->spawned; sp; sp = sp->next)
-                if (strcmp(sp->session, s->id) == 0) {
-                        log_info("Session %s ended: stopping its helper (pid %d)", s->id, (int) sp->pid);
-                        kill(sp->pid, SIGTERM);
+        for (Spawned *sp = m->spawned, *next; sp; sp = next) {
+                next = sp->next;
+                if (strcmp(sp->session, s->id) != 0)
+                        continue;
+                if (!sp->pid) {
+                        spawned_free(sp); /* was waiting to be started again */
+                        continue;
                 }
+                log_info("Session %s ended: stopping its helper (pid %d)", s->id, (int) sp->pid);
+                kill(sp->pid, SIGTERM);
+        }
 }
 
 void helpers_free(Manager *m) {
@@ -421,8 +480,10 @@ void helpers_free(Manager *m) {
         while (m->spawned) {
                 Spawned *sp = m->spawned;
                 m->spawned = sp->next;
-                kill(sp->pid, SIGTERM);
+                if (sp->pid)
+                        kill(sp->pid, SIGTERM);
                 sd_event_source_disable_unref(sp->child);
+                sd_event_source_disable_unref(sp->restart);
                 free(sp);
         }
         m->listen_io = sd_event_source_disable_unref(m->listen_io);

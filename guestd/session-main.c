@@ -19,6 +19,8 @@ static void help(void) {
                "  --display D      the X display (default: $DISPLAY)\n"
                "  --socket PATH    the root daemon's socket (default: " DEFAULT_SOCKET ")\n"
                "  --fd N           an already-connected socket to speak on instead\n"
+               "  --once           exit when the connection ends (tandem-guestd starts a new helper\n"
+               "                   when it starts again) instead of connecting again\n"
                "  --log-level L    debug, info, notice, warning or err (default: info)\n"
                "  -h, --help       this text\n");
 }
@@ -33,6 +35,7 @@ int main(int argc, char **argv) {
                 { "display", required_argument, NULL, 'd' },
                 { "socket", required_argument, NULL, 's' },
                 { "fd", required_argument, NULL, 'f' },
+                { "once", no_argument, NULL, 'o' },
                 { "log-level", required_argument, NULL, 'l' },
                 { "help", no_argument, NULL, 'h' },
                 {},
@@ -59,6 +62,9 @@ int main(int argc, char **argv) {
                         o.socket_path = NULL;
                         break;
                 }
+                case 'o':
+                        o.once = true;
+                        break;
                 case 'l':
                         r = log_level_from_string(optarg);
                         if (r < 0) {

@@ -184,8 +184,11 @@ static int on_reconnect(sd_event_source *source, uint64_t usec, void *userdata) 
         return 0;
 }
 
-/* The peer is gone: with --fd the helper's work is over; with a socket it tries again later. */
+/* The peer is gone: with --fd or --once the helper's work is over (a restarted tandem-guestd
+ * starts its own helpers: one that reconnected would be a second for the same display); with a
+ * socket it tries again later. */
 static void disconnect(Session *s, int r) {
+        bool was_connected = s->conn;
         if (s->conn) {
                 const char *why = wire_conn_error(s->conn);
                 if (r == -ECONNRESET)
@@ -196,7 +199,7 @@ static void disconnect(Session *s, int r) {
                 s->conn = wire_conn_free(s->conn);
                 clipboard_peer_lost(s->clipboard);
         }
-        if (!s->options.socket_path) {
+        if (!s->options.socket_path || (s->options.once && was_connected)) {
                 sd_event_exit(s->event, r == -ECONNRESET ? 0 : 1);
                 return;
         }

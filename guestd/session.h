@@ -28,6 +28,7 @@ typedef struct SessionOptions {
         const char *display;     /* NULL: $DISPLAY */
         const char *socket_path; /* connect here (and reconnect) unless fd >= 0 */
         int fd;                  /* an already-connected socket, or -1 */
+        bool once;               /* exit when a connection ends instead of connecting again */
 } SessionOptions;
 
 typedef struct Session {

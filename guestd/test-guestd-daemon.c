@@ -205,6 +205,35 @@ static void relay_flood(WireConn *hostd, WireConn *helper, const uint8_t *chunk)
         flush_all(helper);
 }
 
+/* The helper's pids, one a line, as the stand-in helper wrote them; the count. */
+static unsigned helper_pids(pid_t *pids, unsigned max) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/helper-pids", out_dir);
+        FILE *f = fopen(path, "re");
+        unsigned n = 0;
+        int pid;
+        if (!f)
+                return 0;
+        while (n < max && fscanf(f, "%d", &pid) == 1)
+                pids[n++] = pid;
+        fclose(f);
+        return n;
+}
+
+/* A helper that crashes while its session is logged on is started again. */
+static void test_helper_crash(void) {
+        pid_t pids[8];
+        unsigned n = 0;
+        for (int i = 0; i < 500 && (n = helper_pids(pids, 8)) < 1; i++)
+                usleep(20000);
+        check(n == 1);
+        check(kill(pids[0], SIGKILL) == 0);
+        for (int i = 0; i < 1000 && (n = helper_pids(pids, 8)) < 2; i++)
+                usleep(20000);
+        check(n == 2 && pids[1] != pids[0]);
+        check(kill(pids[1], 0) == 0);
+}
+
 static void test_helper_relay(WireConn *hostd, uint64_t base_caps) {
         AgentMessage m;
         WireConn *helper = conn_of(connect_helper());
@@ -469,7 +498,8 @@ int main(int argc, char **argv) {
         snprintf(helper, sizeof(helper), "%s/helper", dir);
         FILE *f = fopen(helper, "we");
         check(f);
-        fprintf(f, "#!/bin/sh\necho \"$(id -u) $DISPLAY $HOME $1 $2\" >%s/helper-ran\nexec sleep 30\n", out_dir);
+        fprintf(f, "#!/bin/sh\necho \"$(id -u) $DISPLAY $HOME $1 $2 $3\" >%s/helper-ran\necho $$ >>%s/helper-pids\n"
+                   "exec sleep 30\n", out_dir, out_dir);
         fclose(f);
         check(chmod(helper, 0755) == 0);
         snprintf(conf, sizeof(conf), "%s/guestd.conf", dir);
@@ -542,11 +572,12 @@ int main(int argc, char **argv) {
         char ran[512], want[512];
         snprintf(ran, sizeof(ran), "%s/helper-ran", out_dir);
         check(wait_file(ran, text, sizeof(text)));
-        snprintf(want, sizeof(want), "%u :5 %s --display :5\n", (unsigned) nobody->pw_uid, nobody->pw_dir);
+        snprintf(want, sizeof(want), "%u :5 %s --once --display :5\n", (unsigned) nobody->pw_uid, nobody->pw_dir);
         if (strcmp(text, want) != 0)
                 fprintf(stderr, "helper ran as `%s', want `%s'\n", text, want);
         check(strcmp(text, want) == 0);
         check(peer_as(nobody->pw_uid) == 0);
+        test_helper_crash();
         put_utmp(DEAD_PROCESS, 501, ":5", "", "");
         expect(hostd, AGENT_TYPE_LOGOFF, &m);
         check(m.logoff.session_len == 2 && memcmp(m.logoff.session, ":5", 2) == 0);
