@@ -20,6 +20,7 @@ static const ConfItem guestd_items[] = {
         { "Guestd", "RebootCommand", conf_parse_string, offsetof(GuestdConfig, reboot_command), 0 },
         { "Guestd", "ShutdownCommand", conf_parse_string, offsetof(GuestdConfig, shutdown_command), 0 },
         { "Guestd", "Logind", conf_parse_bool, offsetof(GuestdConfig, use_logind), 0 },
+        { "Guestd", "Media", conf_parse_bool, offsetof(GuestdConfig, media), 0 },
         { "Guestd", "LogLevel", conf_parse_log_level, offsetof(GuestdConfig, log_level), 0 },
         {},
 };
@@ -33,6 +34,7 @@ void guestd_config_init(GuestdConfig *c) {
                 .session_helper = strdup("/usr/bin/tandem-guestd-session"),
                 .utmp_path = strdup(_PATH_UTMP),
                 .use_logind = true,
+                .media = true,
                 .log_level = LOG_INFO,
                 .port_fd = -1,
         };

@@ -14,6 +14,7 @@ typedef struct GuestdConfig {
         char *reboot_command;    /* overrides logind / PID 1 when set (run with /bin/sh -c) */
         char *shutdown_command;
         bool use_logind;         /* Logind=no forces the utmp fallback */
+        bool media;              /* Media=no: no org.tandem.Media1 */
         int log_level;
         int port_fd;             /* --port-fd: an inherited connected socket; -1 when none */
 } GuestdConfig;

@@ -52,7 +52,7 @@ static int arm_timer(Manager *m, sd_event_source **s, uint64_t delay, sd_event_t
 }
 
 uint64_t manager_caps(Manager *m) {
-        return GUESTD_CAPS | m->announced_caps;
+        return GUESTD_CAPS | m->announced_caps | (m->media ? AGENT_CAP_MEDIA : 0);
 }
 
 /* ---- sending ---------------------------------------------------------------------------- */
@@ -196,6 +196,7 @@ static void on_hostd_hello(Manager *m, const AgentHello *h) {
         m->hostd_hello.software = m->hostd_software;
         m->hostd_hello.software_len = strlen(m->hostd_software);
         m->hostd_hello_seen = true;
+        media_on_path_down(m->media); /* a new hostd knows none of our streams */
         send_state(m);
         helpers_on_hostd_hello(m); /* the helper answers with its hello and its windows */
 }
@@ -213,6 +214,10 @@ static void on_port_message(Manager *m, const AgentMessage *msg) {
         case AGENT_CHANNEL_WINDOWS:
         case AGENT_CHANNEL_DISPLAY:
                 helpers_relay_from_hostd(m, msg);
+                break;
+        case AGENT_CHANNEL_MEDIA:
+                if (m->media)
+                        media_on_hostd(m->media, msg);
                 break;
         case AGENT_CHANNEL_POWER:
                 if (msg->type == AGENT_TYPE_POWER_REQUEST)
@@ -374,6 +379,7 @@ static void port_closed(Manager *m, int error) {
         m->conn = wire_conn_free(m->conn);
         m->resync = false;
         m->hostd_hello_seen = false;
+        media_on_path_down(m->media);
 
         if (m->port_kind == PORT_FD) {
                 log_info_errno(error, "Agent connection closed (%s), exiting", why ?: "end of stream");
@@ -481,6 +487,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         helpers_free(m);
+        m->media = media_service_free(m->media);
         if (m->conn) {
                 /* Tell hostd now rather than let it wait for missed heartbeats; one try, no wait. */
                 static const char why[] = "tandem-guestd stopping";
@@ -537,6 +544,13 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return r;
         start_sessions(m);
+        if (m->config->media) {
+                r = media_service_new(m, &m->media);
+                if (r < 0)
+                        log_info_errno(r, "No %s on the system bus (%m): no media redirection", MEDIA_BUS_NAME);
+                else
+                        log_info("%s on the system bus", MEDIA_BUS_NAME);
+        }
         r = helpers_listen(m);
         if (r < 0)
                 log_warning_errno(r, "No session helpers (cannot listen on %s): %m", m->config->session_socket);

@@ -13,6 +13,7 @@
 #include "guestd-logind.h"
 #include "guestd-sessions.h"
 #include "guestd-utmp.h"
+#include "media-service.h"
 
 /* Bytes queued toward hostd, or toward one helper; past it heartbeats and session messages are
  * dropped (and re-sent whole with the next hello), relayed messages wait. */
@@ -71,6 +72,8 @@ typedef struct Manager {
         size_t n_helpers;
         Spawned *spawned;
         uint64_t announced_caps;      /* what our last hello to hostd said */
+
+        MediaService *media;          /* org.tandem.Media1; NULL without a system bus */
 } Manager;
 
 int manager_new(sd_event *e, GuestdConfig *config, Manager **ret);

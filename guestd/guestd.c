@@ -24,8 +24,8 @@ static void describe_config(const void *config, const char *path) {
         printf("%s: OK\nPort=%s\n", path, c->port_name);
         if (c->port_path)
                 printf("PortPath=%s\n", c->port_path);
-        printf("HeartbeatSeconds=%u\nSessionSocket=%s\nSessionHelper=%s\nLogind=%s\nUtmpPath=%s\n",
-               c->heartbeat_seconds, c->session_socket, c->session_helper, c->use_logind ? "yes" : "no",
+        printf("HeartbeatSeconds=%u\nSessionSocket=%s\nSessionHelper=%s\nLogind=%s\nMedia=%s\nUtmpPath=%s\n",
+               c->heartbeat_seconds, c->session_socket, c->session_helper, c->use_logind ? "yes" : "no", c->media ? "yes" : "no",
                c->utmp_path);
 }
 
