@@ -7,6 +7,7 @@ struct MediaFile {
         const uint8_t *data;
         size_t len;
         size_t pos;              /* the next unread byte */
+        size_t first;            /* where the first packet starts (IVF: after its header) */
         MediaFileInfo info;
         uint64_t index;          /* packets handed out (video pts) */
         bool failed;

@@ -29,7 +29,7 @@ int media_ivf_open(MediaFile *f) {
                 .fps_num = rate,
                 .fps_den = scale,
         };
-        f->pos = header;
+        f->pos = f->first = header;
         return 0;
 }
 

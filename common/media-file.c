@@ -120,7 +120,7 @@ void media_file_rewind(MediaFile *f) {
         if (f->info.codec == MEDIA_CODEC_OPUS)
                 media_ogg_rewind(f);
         else if (f->info.codec == MEDIA_CODEC_VP8)
-                f->pos = 32;
+                f->pos = f->first;
         else
                 f->pos = 0;
 }
