@@ -133,8 +133,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         const char *path = argv[optind];
-        uint8_t *data;
-        size_t len;
+        uint8_t *data = NULL;
+        size_t len = 0;
         int r = read_file(path, &data, &len);
         if (r < 0) {
                 fprintf(stderr, "Cannot read %s: %s\n", path, strerror(-r));

@@ -9,8 +9,10 @@
  * and oversized packets, bad arguments -> D-Bus errors, a thousand opens -> 8 redirected and the
  * rest `limit'; a caller leaving the bus -> its streams closed toward hostd; a hostd that stops
  * reading -> packets dropped (calls still answered), whole frames, a keyframe after the gap and
- * a KeyframeRequested; a new hostd hello -> Closed agent-lost; guestd alive all along and exiting
- * cleanly when the port closes. Skips without dbus-daemon. */
+ * a KeyframeRequested; a new hostd hello -> Closed agent-lost; tandem-media-send (argv[3]) on an
+ * IVF file: redirect, its packets in order with pts and keyframes, closed, exit 0 and its output;
+ * render-locally -> exit 3 and the reason; not a media file -> exit 1; guestd alive all along and
+ * exiting cleanly when the port closes. Skips without dbus-daemon. */
 #include "check.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -301,8 +303,94 @@ static pid_t start_guestd(const char *guestd) {
 
 static uint8_t big[MEDIA_PACKET_MAX + 1];
 
+/* tandem-media-send FILE in a child: its pid, its stdout in *ret_fd. */
+static pid_t start_send(const char *send, const char *file, int *ret_fd) {
+        int p[2];
+        check(pipe(p) == 0);
+        pid_t pid = fork();
+        check(pid >= 0);
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                dup2(p[1], 1);
+                setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_addr, 1);
+                execl(send, send, "--fast", "--window", "9", file, (char *) NULL);
+                _exit(127);
+        }
+        close(p[1]);
+        *ret_fd = p[0];
+        return pid;
+}
+
+static int finish_send(pid_t pid, int fd, char *out, size_t size) {
+        size_t n = 0;
+        ssize_t k;
+        while (n + 1 < size && (k = read(fd, out + n, size - 1 - n)) > 0)
+                n += (size_t) k;
+        out[n] = 0;
+        close(fd);
+        int status;
+        check(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+        return WEXITSTATUS(status);
+}
+
+/* An IVF file of 4 frames (keyframes first and last). */
+static void write_ivf(const char *path) {
+        FILE *f = fopen(path, "we");
+        check(f);
+        uint8_t h[32] = "DKIF";
+        h[6] = 32;
+        memcpy(h + 8, "VP80", 4);
+        h[12] = 64, h[14] = 48, h[16] = 25, h[20] = 1;
+        check(fwrite(h, 1, 32, f) == 32);
+        for (int i = 0; i < 4; i++) {
+                uint8_t fh[12] = { 50, 0, 0, 0, (uint8_t) i };
+                uint8_t body[50];
+                memset(body, i, sizeof(body));
+                body[0] = i == 0 || i == 3 ? 0x10 : 0x11;
+                check(fwrite(fh, 1, 12, f) == 12 && fwrite(body, 1, 50, f) == 50);
+        }
+        check(fclose(f) == 0);
+}
+
+static void test_send(const char *send) {
+        char file[256], out[512];
+        int fd;
+        AgentMessage m;
+        snprintf(file, sizeof(file), "%s/clip.ivf", dir);
+        write_ivf(file);
+        pid_t pid = start_send(send, file, &fd);
+        expect_media(AGENT_TYPE_MEDIA_OPEN, &m);
+        check(m.media_open.codec == AGENT_CODEC_VP8 && m.media_open.window == 9 && m.media_open.width == 64 &&
+              m.media_open.height == 48);
+        uint32_t id = m.media_open.stream;
+        open_reply(id, AGENT_ANSWER_REDIRECT, 0);
+        for (int i = 0; i < 4; i++) {
+                expect_media(AGENT_TYPE_MEDIA_PACKET, &m);
+                check(m.media_packet.stream == id && m.media_packet.pts_us == (uint64_t) i * 40000 &&
+                      m.media_packet.keyframe == (i == 0 || i == 3) && m.media_packet.data_len == 50 &&
+                      m.media_packet.data[1] == i);
+        }
+        expect_media(AGENT_TYPE_MEDIA_CLOSE, &m);
+        check(m.media_close.stream == id && m.media_close.why == AGENT_WHY_CLOSED);
+        check(finish_send(pid, fd, out, sizeof(out)) == 0);
+        char want[128];
+        snprintf(want, sizeof(want), "redirect stream %u\nsent 4 packets\n", id);
+        if (strcmp(out, want) != 0)
+                fprintf(stderr, "tandem-media-send said: %s", out);
+        check(strcmp(out, want) == 0);
+
+        /* Told to render locally: exit 3 and the reason. */
+        pid = start_send(send, file, &fd);
+        expect_media(AGENT_TYPE_MEDIA_OPEN, &m);
+        open_reply(m.media_open.stream, AGENT_ANSWER_RENDER_LOCALLY, AGENT_WHY_POLICY);
+        check(finish_send(pid, fd, out, sizeof(out)) == 3 && strcmp(out, "render-locally policy\n") == 0);
+        /* Not a media file: exit 1. */
+        pid = start_send(send, "/etc/passwd", &fd);
+        check(finish_send(pid, fd, out, sizeof(out)) == 1);
+}
+
 int main(int argc, char **argv) {
-        check(argc == 3);
+        check(argc == 4);
         if (system("command -v dbus-daemon >/dev/null") != 0) {
                 printf("skip: no dbus-daemon (package dbus-daemon)\n");
                 return 77;
@@ -479,6 +567,9 @@ int main(int argc, char **argv) {
         check(strcmp(call_error(&a, "Close", "u", video), "") == 0);
         expect_media(AGENT_TYPE_MEDIA_CLOSE, &m);
         check(m.media_close.stream == video && m.media_close.why == AGENT_WHY_CLOSED);
+
+        /* tandem-media-send: a file streamed in order, then closed; render-locally; errors. */
+        test_send(argv[3]);
 
         /* The port closes: guestd exits cleanly. */
         hostd = wire_conn_free(hostd);

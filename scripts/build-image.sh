@@ -5,6 +5,10 @@
 # Optional: TANDEM_GUESTD=/path/to/tandem-guestd is installed as /usr/bin/tandem-guestd, stripped,
 # with the shared libraries it loads (ldd's list and the dynamic loader: Debian has no static
 # libsystemd). scripts/test.sh and demo.sh pass build/guestd/tandem-guestd (no sanitizers).
+# With it (gmedia): dbus-daemon (the host's Debian binary and its libraries) for the system bus,
+# org.tandem.Media1's policy, tandem-media-send from beside tandem-guestd (or TANDEM_MEDIA_SEND),
+# and test clips in /usr/share/tandem/media made by tandem-media-gen (TANDEM_MEDIA_GEN, else
+# tools/tandem-media-gen of the same build; without it the image has no clips).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -12,6 +16,11 @@ DEBS=$TANDEM_CACHE/debs
 OUT=$TANDEM_IMAGE_DIR
 ROOTFS_SRC=$TANDEM_ROOT/scripts/image/rootfs
 GUESTD=${TANDEM_GUESTD:-}
+# gmedia: the media client and clip maker, from guestd's build unless given
+MEDIA_SEND=${TANDEM_MEDIA_SEND:-$([ -n "$GUESTD" ] && echo "$(dirname "$GUESTD")/tandem-media-send" || true)}
+MEDIA_GEN=${TANDEM_MEDIA_GEN:-$([ -n "$GUESTD" ] && echo "$(dirname "$GUESTD")/../tools/tandem-media-gen" || true)}
+[ -n "$MEDIA_SEND" ] && [ -x "$MEDIA_SEND" ] || MEDIA_SEND=
+[ -n "$MEDIA_GEN" ] && [ -x "$MEDIA_GEN" ] || MEDIA_GEN=
 # Load order matters: each needs the ones before it.
 MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console)
 # tty0 last: it becomes /dev/console, so boot messages and init's output are on the VGA screen.
@@ -86,7 +95,8 @@ busybox=$bbver
 cmdline=$CMDLINE
 scripts=$(find "$0" "$ROOTFS_SRC" -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
 guestd=$([ -n "$GUESTD" ] && sha256sum <"$GUESTD" | cut -d' ' -f1 || echo none)
-guestd_libs=$([ -n "$GUESTD" ] && guestd_closure "$GUESTD" | xargs -r sha256sum | cut -d' ' -f1 | sha256sum | cut -d' ' -f1 || echo none)"
+guestd_libs=$([ -n "$GUESTD" ] && guestd_closure "$GUESTD" | xargs -r sha256sum | cut -d' ' -f1 | sha256sum | cut -d' ' -f1 || echo none)
+media=$([ -n "$GUESTD" ] && cat /usr/bin/dbus-daemon "$TANDEM_ROOT/guestd/org.tandem.Media1.conf" ${MEDIA_SEND:+"$MEDIA_SEND"} ${MEDIA_GEN:+"$MEDIA_GEN"} | sha256sum | cut -d' ' -f1 || echo none)"
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ] &&
     [ -f "$OUT/vmlinuz" ] && [ -f "$OUT/initrd.img" ]; then
     say "image: up to date in $OUT ($kpkg $kver)"
@@ -123,6 +133,23 @@ if [ -n "$GUESTD" ]; then
     install_dynamic "$GUESTD" "$root" tandem-guestd
     say "image: with agent $GUESTD ($(du -sh "$root/usr/bin/tandem-guestd" | cut -f1), libraries $(guestd_closure "$GUESTD" | xargs -r readlink -f | sed "s|^|$root|" | xargs du -ch | tail -n1 | cut -f1))"
 fi
+
+# --- gmedia: the system bus, org.tandem.Media1's policy, tandem-media-send, test clips -----------
+if [ -n "$GUESTD" ]; then
+    [ -x /usr/bin/dbus-daemon ] || die "image: no /usr/bin/dbus-daemon (./tandem deps)"
+    install_dynamic /usr/bin/dbus-daemon "$root" dbus-daemon
+    install -D -m 644 "$TANDEM_ROOT/guestd/org.tandem.Media1.conf" "$root/usr/share/dbus-1/system.d/org.tandem.Media1.conf"
+    [ -z "$MEDIA_SEND" ] || install_dynamic "$MEDIA_SEND" "$root" tandem-media-send
+    mkdir -p "$root/usr/share/tandem/media"
+    if [ -n "$MEDIA_GEN" ]; then
+        "$MEDIA_GEN" vp8 "$root/usr/share/tandem/media/test.ivf" --seconds 2 --size 320x240 >&2
+        "$MEDIA_GEN" opus "$root/usr/share/tandem/media/test.opus" --seconds 2 --tone 440 >&2
+    else
+        say "image: no tandem-media-gen, no test clips in /usr/share/tandem/media"
+    fi
+    say "image: with dbus-daemon$([ -n "$MEDIA_SEND" ] && echo ", tandem-media-send") and media clips ($(du -sh "$root/usr/share/tandem/media" | cut -f1))"
+fi
+# --- end gmedia ---------------------------------------------------------------------------------
 
 (cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc -R 0:0 --quiet) |
     zstd -q -19 -T0 >"$work/initrd.img"
