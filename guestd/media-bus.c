@@ -224,18 +224,20 @@ static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* Any local user may call (the bus policy says so too): sd-bus refuses callers of another uid
+ * without SD_BUS_VTABLE_UNPRIVILEGED. */
 static const sd_bus_vtable media_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Open",
                                 SD_BUS_ARGS("s", kind, "s", codec, "u", window, "(iiuu)", rect, "b", visible,
                                             "u", sample_rate, "y", channels),
-                                SD_BUS_RESULT("u", stream, "b", redirect, "s", reason), method_open, 0),
+                                SD_BUS_RESULT("u", stream, "b", redirect, "s", reason), method_open, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Push", SD_BUS_ARGS("u", stream, "t", pts_us, "b", keyframe, "ay", data),
-                                SD_BUS_NO_RESULT, method_push, 0),
+                                SD_BUS_NO_RESULT, method_push, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetGeometry",
                                 SD_BUS_ARGS("u", stream, "u", window, "(iiuu)", rect, "b", visible),
-                                SD_BUS_NO_RESULT, method_set_geometry, 0),
-        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_ARGS("u", stream), SD_BUS_NO_RESULT, method_close, 0),
+                                SD_BUS_NO_RESULT, method_set_geometry, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_ARGS("u", stream), SD_BUS_NO_RESULT, method_close, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Closed", SD_BUS_ARGS("u", stream, "s", reason), 0),
         SD_BUS_SIGNAL_WITH_ARGS("KeyframeRequested", SD_BUS_ARGS("u", stream), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ViewersChanged", SD_BUS_ARGS("as", codecs), 0),

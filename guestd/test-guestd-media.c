@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
@@ -304,7 +306,7 @@ static pid_t start_guestd(const char *guestd) {
 static uint8_t big[MEDIA_PACKET_MAX + 1];
 
 /* tandem-media-send FILE in a child: its pid, its stdout in *ret_fd. */
-static pid_t start_send(const char *send, const char *file, int *ret_fd) {
+static pid_t start_send(const char *send, const char *file, bool as_nobody, int *ret_fd) {
         int p[2];
         check(pipe(p) == 0);
         pid_t pid = fork();
@@ -313,6 +315,8 @@ static pid_t start_send(const char *send, const char *file, int *ret_fd) {
                 prctl(PR_SET_PDEATHSIG, SIGTERM);
                 dup2(p[1], 1);
                 setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_addr, 1);
+                if (as_nobody && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+                        _exit(126);
                 execl(send, send, "--fast", "--window", "9", file, (char *) NULL);
                 _exit(127);
         }
@@ -358,7 +362,7 @@ static void test_send(const char *send) {
         AgentMessage m;
         snprintf(file, sizeof(file), "%s/clip.ivf", dir);
         write_ivf(file);
-        pid_t pid = start_send(send, file, &fd);
+        pid_t pid = start_send(send, file, false, &fd);
         expect_media(AGENT_TYPE_MEDIA_OPEN, &m);
         check(m.media_open.codec == AGENT_CODEC_VP8 && m.media_open.window == 9 && m.media_open.width == 64 &&
               m.media_open.height == 48);
@@ -379,13 +383,14 @@ static void test_send(const char *send) {
                 fprintf(stderr, "tandem-media-send said: %s", out);
         check(strcmp(out, want) == 0);
 
-        /* Told to render locally: exit 3 and the reason. */
-        pid = start_send(send, file, &fd);
+        /* Told to render locally: exit 3 and the reason. Another uid than guestd's may call. */
+        check(chmod(dir, 0755) == 0 && chmod(file, 0644) == 0);
+        pid = start_send(send, file, geteuid() == 0, &fd);
         expect_media(AGENT_TYPE_MEDIA_OPEN, &m);
         open_reply(m.media_open.stream, AGENT_ANSWER_RENDER_LOCALLY, AGENT_WHY_POLICY);
         check(finish_send(pid, fd, out, sizeof(out)) == 3 && strcmp(out, "render-locally policy\n") == 0);
         /* Not a media file: exit 1. */
-        pid = start_send(send, "/etc/passwd", &fd);
+        pid = start_send(send, "/etc/passwd", false, &fd);
         check(finish_send(pid, fd, out, sizeof(out)) == 1);
 }
 
