@@ -69,6 +69,10 @@ int manager_send(Manager *m, const AgentMessage *msg) {
         return r;
 }
 
+size_t manager_port_queued(Manager *m) {
+        return m->conn ? buffer_len(wire_conn_out(m->conn)) : 0;
+}
+
 size_t manager_port_room(Manager *m) {
         return m->conn ? buffer_room(wire_conn_out(m->conn)) : 0;
 }
@@ -285,7 +289,7 @@ static int port_connected(Manager *m, int fd) {
         int r = fd_transport_new(fd, &t);
         if (r < 0)
                 return r;
-        r = agent_conn_new(t, GUESTD_OUT_LIMIT, AGENT_DIR_H2G, &m->conn);
+        r = agent_conn_new(t, GUESTD_PORT_OUT_LIMIT, AGENT_DIR_H2G, &m->conn);
         if (r < 0)
                 return r;
         r = sd_event_add_io(m->event, &m->conn_io, wire_conn_fd(m->conn), EPOLLIN, on_conn_io, m);

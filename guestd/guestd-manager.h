@@ -15,9 +15,14 @@
 #include "guestd-utmp.h"
 #include "media-service.h"
 
-/* Bytes queued toward hostd, or toward one helper; past it heartbeats and session messages are
- * dropped (and re-sent whole with the next hello), relayed messages wait. */
+/* Bytes queued toward one helper, and toward hostd besides media (GUESTD_PORT_OUT_LIMIT); past
+ * it heartbeats and session messages are dropped (and re-sent whole with the next hello),
+ * relayed messages wait. */
 #define GUESTD_OUT_LIMIT ((size_t) 256 << 10)
+/* The port's queue: media packets are queued only while it holds less than MEDIA_RELAY_MAX
+ * (media-service.h), so that GUESTD_OUT_LIMIT always remains for control, session and helper
+ * messages however much media comes. */
+#define GUESTD_PORT_OUT_LIMIT (GUESTD_OUT_LIMIT + MEDIA_RELAY_MAX)
 /* Room a relayed message needs: the largest frame of the helpers' channels (clipboard, windows,
  * display), not of the whole protocol: a media packet is larger than GUESTD_OUT_LIMIT. */
 #define GUESTD_RELAY_ROOM (WIRE_HEADER_SIZE + AGENT_CLIPBOARD_DATA_SIZE_MAX)
@@ -86,6 +91,7 @@ void manager_send_hello(Manager *m);
 /* Encodes a message to hostd when the host is there: 0, or -ENOTCONN / -ENOBUFS (dropped). */
 int manager_send(Manager *m, const AgentMessage *msg);
 size_t manager_port_room(Manager *m);
+size_t manager_port_queued(Manager *m);
 void manager_port_update(Manager *m);
 
 /* guestd-helpers.c */

@@ -163,11 +163,11 @@ static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (len == 0 || len > MEDIA_PACKET_MAX)
                 return sd_bus_error_setf(error, ERROR_TOO_LARGE, "A packet is 1 to %zu bytes, not %zu",
                                          MEDIA_PACKET_MAX, len);
-        size_t queued = GUESTD_OUT_LIMIT - manager_port_room(s->manager);
+        size_t queued = manager_port_queued(s->manager);
         bool video = st->kind == MEDIA_KIND_VIDEO;
         if (video && st->need_keyframe && !key) {
                 st->dropped++;
-        } else if (queued + WIRE_HEADER_SIZE + 13 + len > MEDIA_RELAY_MAX) {
+        } else if (!s->manager->conn || queued + WIRE_HEADER_SIZE + 13 + len > MEDIA_RELAY_MAX) {
                 /* hostd is not keeping up: drop rather than queue without bound or block. */
                 st->dropped++;
                 if (video && !st->need_keyframe) {

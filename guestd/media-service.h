@@ -14,11 +14,11 @@ typedef struct MediaService MediaService;
 /* Streams open (or being opened) at once, in all and per bus peer. */
 #define MEDIA_STREAMS_MAX 64
 #define MEDIA_STREAMS_PER_CALLER 8
-/* The largest packet an application may push: the port's whole queue must not go to one. */
-#define MEDIA_PACKET_MAX ((size_t) 160 << 10)
+/* The largest packet an application may push: the agent protocol's. */
+#define MEDIA_PACKET_MAX ((size_t) AGENT_MEDIA_PACKET_DATA_MAX)
 /* Media packets are queued toward hostd only while the port's queue stays under this; over it
- * they are dropped (the rest of the queue is for control, session and helper messages). */
-#define MEDIA_RELAY_MAX (GUESTD_OUT_LIMIT - ((size_t) 64 << 10))
+ * they are dropped. The queue holds GUESTD_OUT_LIMIT more for everything else. */
+#define MEDIA_RELAY_MAX ((size_t) 1 << 20)
 /* How long an Open waits for hostd's media-open-reply. */
 #define MEDIA_OPEN_TIMEOUT_USEC (UINT64_C(2) * 1000000)
 

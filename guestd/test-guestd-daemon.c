@@ -313,7 +313,10 @@ static void test_helper_relay(WireConn *hostd, uint64_t base_caps) {
  * stream holds whole frames only and ends in hello, sessions-reset and exactly the sessions open
  * now. */
 #define RESYNC_SESSIONS 200
-#define RESYNC_CYCLES 16
+/* Enough to overflow the port's queue, which has room for 1 MiB of media besides its 256 KiB:
+ * long lines make long logons (the session and the tty). */
+#define RESYNC_CYCLES 96
+#define RESYNC_LINE "c%02d-%03d-padding-padding-pad"
 static void test_resync(WireConn *hostd) {
         static struct utmp recs[RESYNC_SESSIONS];
         struct stat st;
@@ -324,7 +327,7 @@ static void test_resync(WireConn *hostd) {
                 for (int i = 0; i < RESYNC_SESSIONS; i++) {
                         struct utmp *u = &recs[i];
                         *u = (struct utmp) { .ut_type = USER_PROCESS, .ut_pid = 1000 + i };
-                        snprintf(u->ut_line, sizeof(u->ut_line), "c%02d-%03d", cycle, i);
+                        snprintf(u->ut_line, sizeof(u->ut_line), RESYNC_LINE, cycle, i);
                         snprintf(u->ut_user, sizeof(u->ut_user), "root");
                         u->ut_tv.tv_sec = 1000 + cycle;
                 }
@@ -354,7 +357,7 @@ static void test_resync(WireConn *hostd) {
                 char want[32];
                 if (m.logon.session_len == 4 && memcmp(m.logon.session, "tty1", 4) == 0)
                         continue;
-                snprintf(want, sizeof(want), "c%02d-%03d", RESYNC_CYCLES - 1, logons);
+                snprintf(want, sizeof(want), RESYNC_LINE, RESYNC_CYCLES - 1, logons);
                 check(m.logon.session_len == strlen(want) && memcmp(m.logon.session, want, strlen(want)) == 0);
                 logons++;
         }
