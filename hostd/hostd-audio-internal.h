@@ -17,6 +17,8 @@
 #define AUDIO_OUT_INTERFACE "org.qemu.Display1.AudioOutListener"
 #define AUDIO_IN_PATH "/org/qemu/Display1/AudioInListener"
 #define AUDIO_IN_INTERFACE "org.qemu.Display1.AudioInListener"
+/* The sender our registrations name (see audio_listener_register()). */
+#define AUDIO_SENDER ":1.0"
 
 /* Voices per direction QEMU may have at once (an HDA codec has one of each; a peer announcing
  * more is refused). */
@@ -94,6 +96,7 @@ struct Audio {
         char *desktop;
         sd_bus *bus; /* the display connection */
         sd_bus_slot *ping_slot;
+        bool name_sender; /* QEMU < 8.0 (see audio_listener_register()) */
         AudioListener out, in;
         AudioOutVoice voices[AUDIO_VOICES_MAX];
         AudioInVoice mics[AUDIO_VOICES_MAX];

@@ -149,10 +149,16 @@ static void audio_listener_register(AudioListener *l) {
             (r = sd_bus_start(l->bus)) < 0 || (r = sd_bus_attach_event(l->bus, a->manager->event, 0)) < 0 ||
             (r = sd_event_add_post(a->manager->event, &l->drain_source, on_listener_drain, l)) < 0)
                 goto fail;
-        r = sd_bus_call_method_async(a->bus, &l->register_slot, NULL, AUDIO_PATH, AUDIO_INTERFACE,
-                                     l->out ? "RegisterOutListener" : "RegisterInListener", on_registered, l, "h",
-                                     peer);
-        if (r < 0)
+        /* QEMU before 8.0 keys its audio listeners by the caller's bus name and crashes on a call
+         * without one, which a peer-to-peer connection never has (fixed in 8.0: "audio/dbus: there
+         * are no sender for p2p mode"): name one for it. (sd-bus peers, the tests' fake QEMU, drop
+         * such calls: only for the QEMU that needs it.) */
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        if ((r = sd_bus_message_new_method_call(a->bus, &call, NULL, AUDIO_PATH, AUDIO_INTERFACE,
+                                                l->out ? "RegisterOutListener" : "RegisterInListener")) < 0 ||
+            (a->name_sender && (r = sd_bus_message_set_sender(call, AUDIO_SENDER)) < 0) ||
+            (r = sd_bus_message_append(call, "h", peer)) < 0 ||
+            (r = sd_bus_call_async(a->bus, &l->register_slot, call, on_registered, l, 0)) < 0)
                 goto fail;
         return;
 fail:
@@ -178,6 +184,12 @@ int audio_new(Manager *m, const char *desktop, sd_bus *display_bus, Audio **ret)
         if (!a->desktop)
                 return -ENOMEM;
         a->bus = sd_bus_ref(display_bus);
+        unsigned long version = 0;
+        if (m->conn && virConnectGetVersion(m->conn, &version) == 0 && version > 0 && version < 8000000) {
+                a->name_sender = true;
+                log_debug("%s: QEMU %lu.%lu: naming a sender on audio registrations", desktop, version / 1000000,
+                          version / 1000 % 1000);
+        }
         a->out = (AudioListener) { .audio = a, .out = true };
         a->in = (AudioListener) { .audio = a, .out = false };
         a->in.state = AUDIO_LISTENER_NONE;
