@@ -120,6 +120,7 @@ static int on_listener_drain(sd_event_source *s, void *userdata) {
 
 static void audio_listener_register(AudioListener *l) {
         Audio *a = l->audio;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         _cleanup_(closep) int peer = -EBADF;
         int sv[2], r;
 
@@ -153,7 +154,6 @@ static void audio_listener_register(AudioListener *l) {
          * without one, which a peer-to-peer connection never has (fixed in 8.0: "audio/dbus: there
          * are no sender for p2p mode"): name one for it. (sd-bus peers, the tests' fake QEMU, drop
          * such calls: only for the QEMU that needs it.) */
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         if ((r = sd_bus_message_new_method_call(a->bus, &call, NULL, AUDIO_PATH, AUDIO_INTERFACE,
                                                 l->out ? "RegisterOutListener" : "RegisterInListener")) < 0 ||
             (a->name_sender && (r = sd_bus_message_set_sender(call, AUDIO_SENDER)) < 0) ||
