@@ -24,6 +24,45 @@ void audio_in_send_start(Audio *a, AudioInVoice *mic, Viewer *v) {
         WireMicStart start = { .stream = mic->stream, .codec = 0, .sample_rate = AUDIO_OPUS_RATE,
                                .channels = mic->channels };
         (void) wire_encode_mic_start(wire_conn_out(v->conn), &start);
+        mic->session = v->session;
+}
+
+typedef struct RoleChange {
+        AudioInVoice *mic;
+        Viewer *interactive;
+} RoleChange;
+
+static void find_interactive(Audio *a, Viewer *v, void *userdata) {
+        RoleChange *c = userdata;
+        if (v->interactive)
+                c->interactive = v;
+}
+
+static void stop_old(Audio *a, Viewer *v, void *userdata) {
+        RoleChange *c = userdata;
+        if (v->session != c->mic->session)
+                return;
+        WireMicStop stop = { .stream = c->mic->stream };
+        (void) wire_encode_mic_stop(wire_conn_out(v->conn), &stop);
+        viewer_flush(v);
+}
+
+void audio_roles_changed(Audio *a) {
+        for (size_t i = 0; i < AUDIO_VOICES_MAX; i++) {
+                RoleChange c = { .mic = &a->mics[i] };
+                if (!c.mic->used || !c.mic->enabled)
+                        continue;
+                audio_foreach_viewer(a, WIRE_CAP_MICROPHONE, find_interactive, &c);
+                if (c.interactive && c.interactive->session == c.mic->session)
+                        continue;
+                audio_foreach_viewer(a, WIRE_CAP_MICROPHONE, stop_old, &c);
+                c.mic->session = 0;
+                buffer_clear(&c.mic->ring); /* the old viewer's voice is not the new one's */
+                if (c.interactive) {
+                        audio_in_send_start(a, c.mic, c.interactive);
+                        viewer_flush(c.interactive);
+                }
+        }
 }
 
 static void send_start(Audio *a, Viewer *v, void *userdata) {
@@ -43,6 +82,7 @@ static void mic_disable(Audio *a, AudioInVoice *mic) {
         if (!mic->enabled)
                 return;
         mic->enabled = false;
+        mic->session = 0;
         audio_foreach_viewer(a, WIRE_CAP_MICROPHONE, send_stop, &mic->stream);
         manager_emit(a->manager, "mic-stop %s %u", a->desktop, mic->stream);
         buffer_clear(&mic->ring);

@@ -87,6 +87,7 @@ typedef struct AudioInVoice {
         OpusDecoder *decoder;
         uint8_t channels; /* of the mic stream */
         uint32_t stream;
+        uint64_t session; /* of the viewer that was sent mic-start, 0: none */
         Buffer ring; /* QEMU's format, read by Read */
         size_t ring_max;
 } AudioInVoice;

@@ -33,6 +33,8 @@ Audio *manager_audio(Manager *m, const char *desktop);
 /* A viewer got in (after its welcome): media-start of the playing streams, and mic-start if it
  * is the interactive one and the guest records. */
 void audio_viewer_joined(Audio *a, struct Viewer *v);
+/* The interactive role moved (handover, or the interactive viewer left): the microphone follows it. */
+void audio_roles_changed(Audio *a);
 /* A mic-packet from a viewer of this desktop. */
 void audio_viewer_mic_packet(Audio *a, struct Viewer *v, const WireMicPacket *p);
 

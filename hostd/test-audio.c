@@ -6,7 +6,8 @@
  * the opus cap gets nothing; disable -> media-stop; a viewer joining while the voice plays gets
  * media-start. Microphone: the guest records -> the interactive viewer (cap microphone) gets
  * mic-start, its Opus mic-packets of a sine come out of QEMU's Read at QEMU's rate with the
- * sine's frequency; a view-only viewer's packets are ignored (one notice), malformed ones
+ * sine's frequency, and the microphone follows a handover of the interactive role; a view-only
+ * viewer's packets are ignored (one notice), malformed ones
  * counted; Read on an empty ring is silence of the size asked. Malformed Init/Write from QEMU
  * are refused and counted, and hostd goes on. */
 #include "check.h"
@@ -29,6 +30,7 @@
 typedef struct Rec {
         HarnessRaw *raw;
         bool welcomed;
+        uint64_t session;
         unsigned starts, stops, packets, mic_starts, mic_stops, notices, media_other;
         WireMediaStart start;
         uint32_t stop_stream;
@@ -48,6 +50,7 @@ static void rec_message(HarnessRaw *raw, const WireMessage *m, void *userdata) {
         switch (m->type) {
         case WIRE_TYPE_WELCOME:
                 r->welcomed = true;
+                r->session = m->welcome.session;
                 break;
         case WIRE_TYPE_NOTICE:
                 r->notices++;
@@ -317,8 +320,21 @@ static void test_microphone(Harness *h, Rec *interactive, Rec *viewer) {
         check(fabs(hz - 600.0) < 12.0);
         check(peak > 0.35 && peak < 0.65);
 
-        check(fake_qemu_audio_set_enabled(h->qemu, false, 9, false) >= 0);
+        /* The microphone follows the interactive role: handed over, the old viewer gets mic-stop and
+         * the new one mic-start of the same stream. */
+        Rec *next = rec_new(h, TICKET_ROLE_INTERACTIVE, MEDIA_CAPS | WIRE_CAP_MICROPHONE);
+        check(harness_run_until(h, rec_welcomed, next, WAIT) == 0);
+        check(next->mic_starts == 0); /* view-only until the handover */
+        WireHandover ho = { .to_session = next->session };
+        check(wire_encode_handover(wire_conn_out(interactive->raw->conn), &ho) >= 0);
+        check(harness_raw_send(interactive->raw, "", 0) >= 0);
+        check(harness_run_until(h, has_mic_start, next, WAIT) == 0);
         check(harness_run_until(h, has_mic_stop, interactive, WAIT) == 0);
+        check(next->mic_start.stream == interactive->mic_start.stream);
+
+        check(fake_qemu_audio_set_enabled(h->qemu, false, 9, false) >= 0);
+        check(harness_run_until(h, has_mic_stop, next, WAIT) == 0);
+        rec_free(next);
 }
 
 static void test_malformed(Harness *h) {
