@@ -68,6 +68,10 @@ static void voice_enable(Audio *a, AudioOutVoice *voice) {
         voice->stream = audio_next_stream(a);
         voice->seq = 0;
         voice->silent_frames = 0;
+        /* Figures of this stream only (a test reading them must not see the last one's). */
+        voice->peak = voice->peak_run = 0;
+        voice->tone_hz = 0;
+        voice->crossings_run = voice->samples_run = 0;
         /* A new stream starts clean: the encoder's history is of the last one. */
         opus_encoder_ctl(voice->encoder, OPUS_RESET_STATE);
         audio_foreach_viewer(a, OPUS_CAPS, send_start, voice);
