@@ -10,6 +10,8 @@ with the template's <audio type='dbus'/> and AC97 card, and runs hostd on it:
     sine and its frequency (zero crossings, hostd's own figure) within 2% of 1000 Hz;
   - the voice stops when the tone ends (state idle again);
   - after a guest reboot (QEMU resets the card) the same works again, nothing done by hand;
+  - the guest records (`tandem-tone --record 2`): QEMU's Read calls are answered (silence, no
+    viewer's microphone), status mic.state recording;
   - the viewer's side: a headless tandem-viewer with --media-out must write the stream's WAV with
     the same tone. Until vmedia's viewer (issue 7) is merged, the viewer has no --media-out: the
     test then exits 77 (skipped) after the hostd-side checks passed, saying so."""
@@ -145,6 +147,30 @@ def main():
             b = play_tone(h, dom, 2, packets_before=a["packets"])
             print(f"after the reboot: {b['packets'] - a['packets']} more packets, "
                   f"registrations {a['registrations']} -> {b['registrations']}")
+
+            # The guest records: QEMU reads from hostd's record listener (a synchronous call in its
+            # main loop); with no viewer's microphone, hostd answers silence at once.
+            reads_before = b["mic"]["reads"]
+            h.type_text(dom.name, "tandem-tone --record 2 >/dev/ttyS0 2>&1\n")
+            recording = []
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                m = audio_of(h.status(), dom.name)["mic"]
+                if m["state"] == "recording":
+                    recording.append(m)
+                with open(dom.serial_log, errors="replace") as f:
+                    serial = f.read()
+                if "tandem-tone: recorded" in serial or "cannot record" in serial:
+                    break
+                time.sleep(0.2)
+            line = [l for l in serial.splitlines() if "tandem-tone: recorded" in l or "cannot record" in l]
+            print(f"guest: {line}")
+            m = audio_of(h.status(), dom.name)["mic"]
+            print(f"mic after recording: {m}")
+            assert line and "recorded" in line[-1], serial[-1500:]
+            assert recording, "the record voice never showed as recording"
+            assert m["reads"] > reads_before, m
+            assert "peak 0.000" in line[-1], f"silence expected with no microphone: {line[-1]}"
 
             if not media_out:
                 print("hostd side OK. skip: the viewer side needs tandem-viewer --media-out (vmedia's branch, "

@@ -2,7 +2,9 @@
  * (default /dev/snd/pcmC0D0p), 48 kHz (or 44.1 kHz) s16 stereo at half scale, through the
  * kernel's PCM ioctls: no alsa-lib, so the demo image needs no ALSA configuration files. It
  * first unmutes the card's master and PCM controls and sets them to full volume (the AC97 codec
- * driver starts muted). Says what it did on stdout; exit 0 when every frame was written. */
+ * driver starts muted). Says what it did on stdout; exit 0 when every frame was written.
+ * tandem-tone --record SECONDS [DEVICE]: records (default /dev/snd/pcmC0D0c) and prints the
+ * frames read and their peak and zero-crossing frequency: the microphone path, QEMU's Read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -96,12 +98,74 @@ static int set_params(int fd, unsigned rate, unsigned *period) {
         return 0;
 }
 
+static int record(double seconds, const char *dev) {
+        unsigned rate = 48000, period = 0;
+        int fd = open(dev, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                fprintf(stderr, "tandem-tone: %s: %s\n", dev, strerror(errno));
+                return 1;
+        }
+        int r = set_params(fd, rate, &period);
+        if (r < 0) {
+                rate = 44100;
+                r = set_params(fd, rate, &period);
+        }
+        if (r < 0 || ioctl(fd, SNDRV_PCM_IOCTL_PREPARE) < 0 || ioctl(fd, SNDRV_PCM_IOCTL_START) < 0) {
+                fprintf(stderr, "tandem-tone: cannot record from %s: %s\n", dev, strerror(r < 0 ? -r : errno));
+                return 1;
+        }
+        if (period == 0 || period > 65536)
+                period = 1024;
+        printf("tandem-tone: recording %.1f s at %u Hz\n", seconds, rate);
+        fflush(stdout);
+        int16_t *buf = malloc((size_t) period * CHANNELS * sizeof(int16_t));
+        if (!buf)
+                return 1;
+        unsigned long total = (unsigned long) (seconds * rate), done = 0, ups = 0;
+        int peak = 0, last = 0;
+        while (done < total) {
+                struct snd_xferi x = { .buf = buf, .frames = period };
+                if (ioctl(fd, SNDRV_PCM_IOCTL_READI_FRAMES, &x) < 0) {
+                        if (errno == EPIPE) {
+                                ioctl(fd, SNDRV_PCM_IOCTL_PREPARE);
+                                ioctl(fd, SNDRV_PCM_IOCTL_START);
+                                continue;
+                        }
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        fprintf(stderr, "tandem-tone: read: %s\n", strerror(errno));
+                        return 1;
+                }
+                for (long i = 0; i < x.result; i++) {
+                        int s = buf[i * CHANNELS];
+                        peak = abs(s) > peak ? abs(s) : peak;
+                        ups += last < 0 && s >= 0;
+                        last = s;
+                }
+                done += (unsigned long) x.result;
+        }
+        close(fd);
+        free(buf);
+        printf("tandem-tone: recorded %lu frames, peak %.3f, %.1f Hz\n", done, peak / 32768.0,
+               done ? (double) ups * rate / done : 0.0);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         const char *dev = argc > 3 ? argv[3] : "/dev/snd/pcmC0D0p";
         char *end;
 
+        if (argc >= 3 && strcmp(argv[1], "--record") == 0) {
+                double seconds = strtod(argv[2], &end);
+                if (*end || !(seconds > 0 && seconds <= 600)) {
+                        fprintf(stderr, "tandem-tone: bad duration `%s'\n", argv[2]);
+                        return 2;
+                }
+                return record(seconds, argc > 3 ? argv[3] : "/dev/snd/pcmC0D0c");
+        }
+
         if (argc < 3) {
-                fprintf(stderr, "usage: tandem-tone HZ SECONDS [PCM-DEVICE]\n");
+                fprintf(stderr, "usage: tandem-tone HZ SECONDS [PCM-DEVICE]\n       tandem-tone --record SECONDS [PCM-DEVICE]\n");
                 return 2;
         }
         double hz = strtod(argv[1], &end);
