@@ -14,7 +14,6 @@ PACKAGES=(
     libx11-dev libxfixes-dev libxrandr-dev  # tandem-guestd-session (X11 clipboard, windows, RandR)
     libxml2-dev  # broker: template domain XML -> desktop XML
     libopus-dev  # vmaudio: hostd encodes the VM's sound to Opus (and decodes the viewer's microphone)
-    libasound2-dev  # vmaudio: tandem-tone, the demo image's tone player (raw ALSA)
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
     qemu-utils  # qemu-img: libvirt's storage driver makes the desktops' qcow2 overlays with it
