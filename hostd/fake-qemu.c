@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,185 @@ static int method_set_ui_info(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* ---- Audio (vmaudio): like QEMU on a peer-to-peer display, one listener of each kind at a time;
+ * a second registration while the first is connected is refused. ---- */
+
+static int method_register_audio(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        FakeQemu *q = userdata;
+        bool out = strcmp(sd_bus_message_get_member(m), "RegisterOutListener") == 0;
+        sd_bus **slot = out ? &q->audio_out : &q->audio_in;
+        int fd, r;
+
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+        if (*slot && sd_bus_is_open(*slot) > 0) {
+                q->audio_refused++;
+                return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "`p2p' is already registered!");
+        }
+        *slot = sd_bus_flush_close_unref(*slot);
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        r = server_bus(fd, sd_bus_get_event(q->bus), slot);
+        if (r < 0)
+                return r;
+        if (out)
+                q->audio_out_registrations++;
+        else
+                q->audio_in_registrations++;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable audio_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("RegisterOutListener", "h", "", method_register_audio, 0),
+        SD_BUS_METHOD("RegisterInListener", "h", "", method_register_audio, 0),
+        SD_BUS_VTABLE_END,
+};
+
+bool fake_qemu_audio_ready(FakeQemu *q, bool out) {
+        sd_bus *b = out ? q->audio_out : q->audio_in;
+        return b && sd_bus_is_ready(b) > 0;
+}
+
+static int audio_call(FakeQemu *q, bool out, const char *member, sd_bus_message **ret) {
+        sd_bus *b = out ? q->audio_out : q->audio_in;
+        if (!b)
+                return -ENOTCONN;
+        return sd_bus_message_new_method_call(b, ret, NULL,
+                                              out ? "/org/qemu/Display1/AudioOutListener"
+                                                  : "/org/qemu/Display1/AudioInListener",
+                                              out ? "org.qemu.Display1.AudioOutListener"
+                                                  : "org.qemu.Display1.AudioInListener",
+                                              member);
+}
+
+static int on_audio_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        FakeQemu *q = userdata;
+        q->audio_replies++;
+        if (sd_bus_message_get_error(m))
+                q->audio_errors++;
+        return 0;
+}
+
+static int audio_send(FakeQemu *q, bool out, sd_bus_message *m, int r) {
+        if (r >= 0)
+                r = sd_bus_call_async(out ? q->audio_out : q->audio_in, NULL, m, on_audio_reply, q, 0);
+        if (r >= 0)
+                q->audio_calls++;
+        sd_bus_message_unref(m);
+        return r;
+}
+
+int fake_qemu_audio_init_raw(FakeQemu *q, bool out, uint64_t id, uint8_t bits, bool is_signed, bool is_float,
+                             uint32_t freq, uint8_t nchannels, uint32_t bytes_per_frame, uint32_t bytes_per_second,
+                             bool be) {
+        sd_bus_message *m;
+        int r = audio_call(q, out, "Init", &m);
+        if (r < 0)
+                return r;
+        return audio_send(q, out, m,
+                          sd_bus_message_append(m, "tybbuyuub", id, bits, (int) is_signed, (int) is_float, freq,
+                                                nchannels, bytes_per_frame, bytes_per_second, (int) be));
+}
+
+int fake_qemu_audio_init(FakeQemu *q, bool out, uint64_t id, uint8_t bits, bool is_float, uint32_t freq,
+                         uint8_t nchannels) {
+        uint32_t frame = (uint32_t) bits / 8 * nchannels;
+        return fake_qemu_audio_init_raw(q, out, id, bits, true, is_float, freq, nchannels, frame, frame * freq, false);
+}
+
+int fake_qemu_audio_set_enabled(FakeQemu *q, bool out, uint64_t id, bool enabled) {
+        sd_bus_message *m;
+        int r = audio_call(q, out, "SetEnabled", &m);
+        if (r < 0)
+                return r;
+        return audio_send(q, out, m, sd_bus_message_append(m, "tb", id, (int) enabled));
+}
+
+int fake_qemu_audio_set_volume(FakeQemu *q, bool out, uint64_t id, bool mute, const uint8_t *volume, size_t n) {
+        sd_bus_message *m;
+        int r = audio_call(q, out, "SetVolume", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "tb", id, (int) mute);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', volume, n);
+        return audio_send(q, out, m, r);
+}
+
+int fake_qemu_audio_fini(FakeQemu *q, bool out, uint64_t id) {
+        sd_bus_message *m;
+        int r = audio_call(q, out, "Fini", &m);
+        if (r < 0)
+                return r;
+        return audio_send(q, out, m, sd_bus_message_append(m, "t", id));
+}
+
+int fake_qemu_audio_write(FakeQemu *q, uint64_t id, const void *data, size_t len) {
+        sd_bus_message *m;
+        int r = audio_call(q, true, "Write", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "t", id);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', data, len);
+        return audio_send(q, true, m, r);
+}
+
+int fake_qemu_audio_write_sine(FakeQemu *q, uint64_t id, double hz, double amplitude, uint32_t rate,
+                               uint8_t channels, size_t frames, double *phase) {
+        uint8_t *pcm = malloc(frames * channels * 2 + 1);
+        if (!pcm)
+                return -ENOMEM;
+        for (size_t i = 0; i < frames; i++) {
+                int16_t s = (int16_t) lrint(sin(*phase) * amplitude * 32767.0);
+                for (uint8_t c = 0; c < channels; c++) {
+                        pcm[(i * channels + c) * 2] = (uint8_t) ((uint16_t) s & 0xff);
+                        pcm[(i * channels + c) * 2 + 1] = (uint8_t) ((uint16_t) s >> 8);
+                }
+                *phase = fmod(*phase + 2.0 * M_PI * hz / rate, 2.0 * M_PI);
+        }
+        int r = fake_qemu_audio_write(q, id, pcm, frames * channels * 2);
+        free(pcm);
+        return r;
+}
+
+static int on_read_reply(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        FakeQemu *q = userdata;
+        const void *data;
+        size_t len;
+
+        q->audio_replies++;
+        if (sd_bus_message_get_error(m) || sd_bus_message_read_array(m, 'y', &data, &len) < 0) {
+                q->audio_errors++;
+                return 0;
+        }
+        uint8_t *p = realloc(q->audio_read, q->audio_read_len + len + 1);
+        if (!p)
+                return -ENOMEM;
+        memcpy(p + q->audio_read_len, data, len);
+        q->audio_read = p;
+        q->audio_read_len += len;
+        q->audio_reads++;
+        return 0;
+}
+
+int fake_qemu_audio_read(FakeQemu *q, uint64_t id, uint64_t size) {
+        sd_bus_message *m;
+        int r = audio_call(q, false, "Read", &m);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "tt", id, size);
+        if (r >= 0)
+                r = sd_bus_call_async(q->audio_in, NULL, m, on_read_reply, q, 0);
+        if (r >= 0)
+                q->audio_calls++;
+        sd_bus_message_unref(m);
+        return r;
+}
+
 static const sd_bus_vtable vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("ConsoleIDs", "au", prop_console_ids, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -169,7 +349,9 @@ int fake_qemu_new(sd_event *e, int fd, FakeQemu **ret) {
                                           q)) < 0 ||
             (r = sd_bus_add_object_vtable(q->bus, NULL, CONSOLE_PATH, "org.qemu.Display1.Keyboard", keyboard_vtable,
                                           q)) < 0 ||
-            (r = sd_bus_add_object_vtable(q->bus, NULL, CONSOLE_PATH, "org.qemu.Display1.Mouse", mouse_vtable, q)) < 0)
+            (r = sd_bus_add_object_vtable(q->bus, NULL, CONSOLE_PATH, "org.qemu.Display1.Mouse", mouse_vtable, q)) < 0 ||
+            (r = sd_bus_add_object_vtable(q->bus, NULL, "/org/qemu/Display1/Audio", "org.qemu.Display1.Audio",
+                                          audio_vtable, q)) < 0)
                 return r;
         *ret = TAKE_PTR(q);
         return 0;
@@ -179,14 +361,19 @@ FakeQemu *fake_qemu_free(FakeQemu *q) {
         if (!q)
                 return NULL;
         sd_bus_flush_close_unref(q->listener);
+        sd_bus_flush_close_unref(q->audio_out);
+        sd_bus_flush_close_unref(q->audio_in);
         sd_bus_flush_close_unref(q->bus);
         free(q->surface);
+        free(q->audio_read);
         free(q);
         return NULL;
 }
 
 void fake_qemu_close(FakeQemu *q) {
         q->listener = sd_bus_flush_close_unref(q->listener);
+        q->audio_out = sd_bus_flush_close_unref(q->audio_out);
+        q->audio_in = sd_bus_flush_close_unref(q->audio_in);
         sd_bus_close(q->bus);
 }
 

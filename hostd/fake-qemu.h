@@ -43,6 +43,14 @@ typedef struct FakeQemu {
         bool auto_scanout;
         uint32_t width, height;
         uint8_t *surface; /* width * height * 4, x8r8g8b8 */
+        /* org.qemu.Display1.Audio (vmaudio): the listeners hostd registered (one each, as QEMU
+         * takes on a peer-to-peer display), and what Read calls on the record listener returned. */
+        sd_bus *audio_out, *audio_in;
+        unsigned audio_out_registrations, audio_in_registrations, audio_refused;
+        unsigned audio_calls, audio_replies, audio_errors; /* our audio listener calls, their answers */
+        uint8_t *audio_read;                  /* the data of every Read answer, in order */
+        size_t audio_read_len;
+        unsigned audio_reads; /* Read answers */
 } FakeQemu;
 
 /* Serves the display on fd (owned from now on, closed on failure too). Returns 0 or a negative
@@ -70,6 +78,28 @@ int fake_qemu_update(FakeQemu *q, int32_t x, int32_t y, int32_t w, int32_t h, ui
 int fake_qemu_cursor_define(FakeQemu *q, int32_t w, int32_t h, int32_t hot_x, int32_t hot_y, const void *argb,
                             size_t len);
 int fake_qemu_mouse_set(FakeQemu *q, int32_t x, int32_t y, bool on);
+
+/* ---- Audio (vmaudio) ---- */
+
+/* Whether hostd's playback (out) or record listener is registered and its connection is up. */
+bool fake_qemu_audio_ready(FakeQemu *q, bool out);
+/* Init with the arguments as given (malformed ones too) on the out or in listener. */
+int fake_qemu_audio_init_raw(FakeQemu *q, bool out, uint64_t id, uint8_t bits, bool is_signed, bool is_float,
+                             uint32_t freq, uint8_t nchannels, uint32_t bytes_per_frame, uint32_t bytes_per_second,
+                             bool be);
+/* Init of a little-endian voice, sizes computed: s16 (bits 16) or f32 (bits 32, is_float). */
+int fake_qemu_audio_init(FakeQemu *q, bool out, uint64_t id, uint8_t bits, bool is_float, uint32_t freq,
+                         uint8_t nchannels);
+int fake_qemu_audio_set_enabled(FakeQemu *q, bool out, uint64_t id, bool enabled);
+int fake_qemu_audio_set_volume(FakeQemu *q, bool out, uint64_t id, bool mute, const uint8_t *volume, size_t n);
+int fake_qemu_audio_fini(FakeQemu *q, bool out, uint64_t id);
+int fake_qemu_audio_write(FakeQemu *q, uint64_t id, const void *data, size_t len);
+/* Writes frames of a sine (s16le, every channel the same, amplitude 0..1) from *phase (radians,
+ * advanced), as QEMU's mixing engine would hand the guest's sound card output over. */
+int fake_qemu_audio_write_sine(FakeQemu *q, uint64_t id, double hz, double amplitude, uint32_t rate,
+                               uint8_t channels, size_t frames, double *phase);
+/* Read(id, size) on the record listener; the answer's data is appended to audio_read. */
+int fake_qemu_audio_read(FakeQemu *q, uint64_t id, uint64_t size);
 
 /* QEMU goes away: both connections close. */
 void fake_qemu_close(FakeQemu *q);

@@ -136,6 +136,9 @@ static const ConfItem hostd_items[] = {
         { "Agent", "Power", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
         { "Agent", "PasteMax", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
         { "Agent", "Overrides", conf_parse_string, offsetof(HostdConfig, agent.overrides), 0 },
+        { "Audio", "Enabled", conf_parse_bool, offsetof(HostdConfig, audio.enabled), 0 },       /* vmaudio */
+        { "Audio", "Microphone", conf_parse_bool, offsetof(HostdConfig, audio.microphone), 0 }, /* vmaudio */
+        { "Audio", "Bitrate", conf_parse_unsigned, offsetof(HostdConfig, audio.bitrate), 510000 }, /* vmaudio */
         {},
 };
 
@@ -151,6 +154,7 @@ void hostd_config_init(HostdConfig *c) {
                 .reconnect_max = 30,
                 .listen = strdup("0.0.0.0:7443"),
                 .broker = { .report_seconds = 5, .thumbnail_seconds = 10 },
+                .audio = { .enabled = true, .microphone = true, .bitrate = 96000 }, /* vmaudio */
                 .max_viewers = 8,
                 .frames_in_flight = 2,
                 .resume_seconds = 180,
@@ -187,6 +191,11 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
         }
         if (!c->uri[0] || !c->state_directory[0]) {
                 if (asprintf(error, "%s: URI= and StateDirectory= must not be empty", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (c->audio.bitrate < 6000) { /* vmaudio: Opus's range is 6..510 kb/s */
+                if (asprintf(error, "%s: [Audio] Bitrate= must be 6000..510000 (bits per second)", path) < 0)
                         *error = NULL;
                 return -EINVAL;
         }

@@ -29,6 +29,13 @@ typedef struct HostdBrokerConfig {
         unsigned thumbnail_seconds; /* a desktop's thumbnail at most this often, when it changed */
 } HostdBrokerConfig;
 
+/* [Audio]: the VM's own sound card, sent to viewers as Opus (hostd-audio.h). */
+typedef struct HostdAudioConfig {
+        bool enabled;     /* Enabled=: listen to QEMU's D-Bus audio at all */
+        bool microphone;  /* Microphone=: let the guest record the interactive viewer's microphone */
+        unsigned bitrate; /* Bitrate=: Opus bits per second per stream */
+} HostdAudioConfig;
+
 typedef struct HostdConfig {
         char *uri;               /* libvirt URI to watch */
         char *state_directory;   /* thumbnails, control socket */
@@ -52,6 +59,7 @@ typedef struct HostdConfig {
         AgentConfig agent;            /* [Agent] (hostd-agent-policy.h) */
         int log_level;
         HostdBrokerConfig broker;     /* [Broker]: registering and reporting (hostd-broker.h) */
+        HostdAudioConfig audio;       /* [Audio] (vmaudio) */
 } HostdConfig;
 
 #define HOSTD_DEFAULT_CONFIG "/etc/tandem/hostd.conf"

@@ -14,6 +14,7 @@
 #include "hostd-broker.h"
 #include "agent.h"
 #include "hostd-agent.h"
+#include "hostd-audio.h"
 #include "hostd-console.h"
 #include "hostd-control-command.h"
 #include "hostd-display.h"
@@ -203,6 +204,11 @@ static void reply_status(ControlClient *c) {
                 if (d->agent) {
                         client_write(c, ",\"agent\":", 9);
                         agent_describe_json(d->agent, agent_json_write, c);
+                }
+                Audio *au = d->display ? display_audio(d->display) : NULL; /* vmaudio */
+                if (au) {
+                        client_write(c, ",\"audio\":", 9);
+                        audio_describe_json(au, agent_json_write, c);
                 }
                 client_write(c, "}", 1);
         }

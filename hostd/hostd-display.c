@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <systemd/sd-bus.h>
 
+#include "hostd-audio.h"
 #include "hostd-console.h"
 #include "hostd-input-queue.h"
 #include "hostd-manager.h"
@@ -47,6 +48,7 @@ struct Display {
         bool closed;
         InputQueue *input;
         uint64_t input_usec; /* CLOCK_MONOTONIC of the last input sent on, 0: none (the broker's hang signal) */
+        Audio *audio; /* the VM's sound on this connection (hostd-audio.h), NULL with [Audio] Enabled=no */
 };
 
 static void display_console_detach(DisplayConsole *dc) {
@@ -69,6 +71,7 @@ Display *display_free(Display *d) {
                 console_free(dc->console);
         }
         free(d->consoles);
+        audio_free(d->audio); /* before the bus it registered on */
         input_queue_free(d->input);
         sd_bus_slot_unref(d->ids_slot);
         sd_bus_slot_unref(d->disconnect_slot);
@@ -477,6 +480,11 @@ int display_new(Manager *m, const char *domain, int fd, DisplayClosedFn on_close
                                      "org.qemu.Display1.VM", "ConsoleIDs");
         if (r < 0)
                 return r;
+        if (m->config.audio.enabled) {
+                r = audio_new(m, domain, d->bus, &d->audio);
+                if (r < 0)
+                        return r;
+        }
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -549,6 +557,10 @@ int display_mouse_move_abs(Display *d, unsigned console_id, uint32_t x, uint32_t
 int display_mouse_move_rel(Display *d, unsigned console_id, int32_t dx, int32_t dy) {
         return display_input_call(d, console_id, "org.qemu.Display1.Mouse", "RelMotion", "ii", (uint32_t) dx,
                                   (uint32_t) dy);
+}
+
+Audio *display_audio(Display *d) {
+        return d ? d->audio : NULL;
 }
 
 uint64_t display_input_usec(Display *d) {

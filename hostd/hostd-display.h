@@ -31,6 +31,8 @@ int display_mouse_move_abs(Display *d, unsigned console_id, uint32_t x, uint32_t
 int display_mouse_move_rel(Display *d, unsigned console_id, int32_t dx, int32_t dy);
 /* CLOCK_MONOTONIC of the last keyboard or mouse input sent to the guest, 0: none yet. */
 uint64_t display_input_usec(Display *d);
+/* The VM's sound on this display connection (hostd-audio.h), NULL without. */
+struct Audio *display_audio(Display *d);
 /* Input calls waiting in the paced queue (hostd-input-queue.h). */
 size_t display_input_pending(Display *d);
 /* Console.SetUIInfo: asks the guest's display (virtio-gpu, or any with EDID support) for a mode of

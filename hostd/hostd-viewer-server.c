@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "hostd-audio.h" /* vmaudio */
 #include "hostd-console.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
@@ -287,6 +288,9 @@ void viewer_server_interactive_left(ViewerServer *s, const char *desktop) {
         if (next)
                 next->interactive = true;
         broadcast_roles(s, desktop);
+        Audio *au = manager_audio(s->manager, desktop); /* vmaudio: the microphone follows the role */
+        if (au)
+                audio_roles_changed(au);
 }
 
 void viewer_server_handover(ViewerServer *s, Viewer *from, uint64_t to_session) {
@@ -304,6 +308,9 @@ void viewer_server_handover(ViewerServer *s, Viewer *from, uint64_t to_session) 
         to->input_notice_sent = false;
         log_info("%s: %s hands control to %s", from->ticket.desktop, from->ticket.user, to->ticket.user);
         broadcast_roles(s, from->ticket.desktop);
+        Audio *au = manager_audio(s->manager, from->ticket.desktop); /* vmaudio */
+        if (au)
+                audio_roles_changed(au);
 }
 
 void viewer_server_describe(ViewerServer *s, ViewerDescribeFn fn, void *userdata) {

@@ -11,6 +11,7 @@
 
 #include "display-codec.h"
 #include "hostd-agent.h"
+#include "hostd-audio.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
 #include "hostd-encoder-lossy.h"
@@ -26,7 +27,8 @@
 #define REFINE_DELAY_USEC (250 * 1000ULL)
 #define PROTOCOL_VERSION 1
 /* Codecs, cursor and input channels; the agent's status, clipboard, windows and resize. */
-#define SERVER_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE)
+#define SERVER_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE | \
+                     WIRE_CAP_MEDIA | WIRE_CAP_MEDIA_OPUS | WIRE_CAP_MICROPHONE) /* vmaudio: media, opus, mic */
 #define CAP_RESUME (1ULL << 5) /* announced when ResumeSeconds= is not 0 */
 #define CAP_UDP (1ULL << 6)    /* the desktop's policy lets this session run on UDP */
 
@@ -514,6 +516,9 @@ static void viewer_handle_hello(Viewer *v, const WireHello *hello) {
         Agent *a = manager_agent(m, v->ticket.desktop);
         if (a)
                 agent_viewer_joined(a, v);
+        Audio *au = manager_audio(m, v->ticket.desktop); /* vmaudio */
+        if (au)
+                audio_viewer_joined(au, v);
 }
 
 static void viewer_handle_input(Viewer *v, const WireMessage *msg) {
@@ -629,6 +634,12 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
                 Agent *a = manager_agent(v->server->manager, v->ticket.desktop);
                 if (a)
                         agent_viewer_message(a, v, msg);
+                break;
+        }
+        case WIRE_TYPE_MIC_PACKET: { /* vmaudio */
+                Audio *au = manager_audio(v->server->manager, v->ticket.desktop);
+                if (au)
+                        audio_viewer_mic_packet(au, v, &msg->mic_packet);
                 break;
         }
         default:

@@ -54,6 +54,7 @@ struct Viewer {
         bool interactive;
         bool input_notice_sent;
         bool agent_notice_sent; /* one notice agent-refused per session */
+        bool mic_notice_sent;   /* vmaudio: one notice for a view-only viewer's microphone */
         uint64_t caps;          /* the viewer's, from hello or resume */
         Console *console; /* NULL while the desktop has no display */
         Encoder *encoder;

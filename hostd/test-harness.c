@@ -590,6 +590,8 @@ static int on_raw_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         raw->bye_code = m.bye.code;
                 if (m.type == WIRE_TYPE_REJECT)
                         raw->reject_code = m.reject.code;
+                if (raw->on_message)
+                        raw->on_message(raw, &m, raw->userdata);
         }
         if (r < 0 && raw->error == 0)
                 raw->error = r;
@@ -615,7 +617,7 @@ static int connect_loopback(const char *host) {
         return fd;
 }
 
-static int raw_new(Harness *h, const char *ticket_text, const WireResume *resume, HarnessRaw **ret) {
+static int raw_new(Harness *h, const char *ticket_text, const WireResume *resume, uint64_t caps, HarnessRaw **ret) {
         _cleanup_(harness_raw_freep) HarnessRaw *raw = calloc(1, sizeof(HarnessRaw));
         _cleanup_(freep) char *own = NULL;
         uint8_t ticket[TICKET_SIZE_MAX];
@@ -656,7 +658,7 @@ static int raw_new(Harness *h, const char *ticket_text, const WireResume *resume
         if (resume)
                 r = wire_encode_resume(wire_conn_out(raw->conn), resume);
         else {
-                WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = 0x1f, .ticket = ticket,
+                WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = caps, .ticket = ticket,
                                     .ticket_len = ticket_len };
                 r = wire_encode_hello(wire_conn_out(raw->conn), &hello);
         }
@@ -671,11 +673,15 @@ static int raw_new(Harness *h, const char *ticket_text, const WireResume *resume
 }
 
 int harness_raw_new(Harness *h, const char *ticket_text, HarnessRaw **ret) {
-        return raw_new(h, ticket_text, NULL, ret);
+        return raw_new(h, ticket_text, NULL, 0x1f, ret);
+}
+
+int harness_raw_new_caps(Harness *h, const char *ticket_text, uint64_t caps, HarnessRaw **ret) {
+        return raw_new(h, ticket_text, NULL, caps, ret);
 }
 
 int harness_raw_new_resume(Harness *h, const WireResume *resume, HarnessRaw **ret) {
-        return raw_new(h, NULL, resume, ret);
+        return raw_new(h, NULL, resume, 0x1f, ret);
 }
 
 HarnessRaw *harness_raw_free(HarnessRaw *raw) {

@@ -141,10 +141,15 @@ typedef struct HarnessRaw {
         int bye_code; /* -1 until a bye arrives */
         int reject_code; /* 0 until a reject arrives */
         int error;    /* the receive error that ended it, 0 while open */
+        /* vmaudio: called with every message received, after the counts above; NULL: none. */
+        void (*on_message)(struct HarnessRaw *raw, const WireMessage *m, void *userdata);
+        void *userdata;
 } HarnessRaw;
 
 /* Connects and queues a hello with ticket (NULL: a fresh interactive one for `raw`). */
 int harness_raw_new(Harness *h, const char *ticket, HarnessRaw **ret);
+/* The same with the hello's caps given (vmaudio: media, codecs, microphone). */
+int harness_raw_new_caps(Harness *h, const char *ticket, uint64_t caps, HarnessRaw **ret);
 /* Connects and queues the resume message m instead of a hello. */
 int harness_raw_new_resume(Harness *h, const WireResume *m, HarnessRaw **ret);
 HarnessRaw *harness_raw_free(HarnessRaw *r);

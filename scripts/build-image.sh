@@ -23,6 +23,27 @@ MEDIA_GEN=${TANDEM_MEDIA_GEN:-$([ -n "$GUESTD" ] && echo "$(dirname "$GUESTD")/.
 [ -n "$MEDIA_GEN" ] && [ -x "$MEDIA_GEN" ] || MEDIA_GEN=
 # Load order matters: each needs the ones before it.
 MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_console)
+# --- vmaudio: the VM's sound card and a tone player (opt-in: TANDEM_IMAGE_SOUND=1) ------------
+# Debian's cloud kernel has no sound at all (CONFIG_SOUND unset), so a sound image takes the generic
+# kernel instead (linux-image-amd64, with the same virtio modules) and adds the AC97 driver (QEMU's
+# <sound model='ac97'/>), which init loads from /lib/modules/sound.list, and the tone player
+# tests/guest/tandem-tone (TANDEM_TONE=its path) as /usr/bin/tandem-tone.
+SOUND=${TANDEM_IMAGE_SOUND:-}
+TONE=${TANDEM_TONE:-}
+SOUND_MODULES=(soundcore snd snd-timer snd-pcm ac97_bus snd-ac97-codec snd-intel8x0)
+resolve_sound_kernel() {
+    apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
+        sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-amd64\) (= \([^)]*\)).*/\1 \2/p' | head -n1
+}
+install_sound() { # ROOT MODDIR
+    local root=$1 moddir=$2 m
+    [ -n "$SOUND" ] || return 0
+    for m in "${SOUND_MODULES[@]}"; do install_module "$moddir" "$m" "$root/lib/modules"; done
+    printf '%s\n' "${SOUND_MODULES[@]}" >"$root/lib/modules/sound.list"
+    [ -z "$TONE" ] || install_dynamic "$TONE" "$root" tandem-tone
+    say "image: with sound (${SOUND_MODULES[*]})${TONE:+ and tandem-tone}"
+}
+# --- end vmaudio -------------------------------------------------------------------------------
 # tty0 last: it becomes /dev/console, so boot messages and init's output are on the VGA screen.
 CMDLINE="console=ttyS0 console=tty0 panic=10"
 
@@ -87,6 +108,7 @@ install_dynamic() {
 mkdir -p "$DEBS" "$OUT"
 read -r kpkg kver < <(resolve_kernel) || true
 [ -n "${kpkg:-}" ] || die "image: cannot resolve linux-image-cloud-amd64 (run apt-get update?)"
+[ -z "$SOUND" ] || read -r kpkg kver < <(resolve_sound_kernel) || die "image: cannot resolve linux-image-amd64" # vmaudio
 bbver=$(candidate busybox-static)
 [ -n "$bbver" ] || die "image: no busybox-static in the apt lists"
 
@@ -95,6 +117,7 @@ busybox=$bbver
 cmdline=$CMDLINE
 scripts=$(find "$0" "$ROOTFS_SRC" -type f -print0 | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1)
 guestd=$([ -n "$GUESTD" ] && sha256sum <"$GUESTD" | cut -d' ' -f1 || echo none)
+sound=${SOUND:+yes} tone=$([ -n "$TONE" ] && sha256sum <"$TONE" | cut -d' ' -f1 || echo none)
 guestd_libs=$([ -n "$GUESTD" ] && guestd_closure "$GUESTD" | xargs -r sha256sum | cut -d' ' -f1 | sha256sum | cut -d' ' -f1 || echo none)
 media=$([ -n "$GUESTD" ] && cat /usr/bin/dbus-daemon "$TANDEM_ROOT/guestd/org.tandem.Media1.conf" ${MEDIA_SEND:+"$MEDIA_SEND"} ${MEDIA_GEN:+"$MEDIA_GEN"} | sha256sum | cut -d' ' -f1 || echo none)"
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ] &&
@@ -128,6 +151,7 @@ mknod -m 600 "$root/dev/console" c 5 1
 
 moddir=$(echo "$work"/kernel/lib/modules/*)
 for m in "${MODULES[@]}"; do install_module "$moddir" "$m" "$root/lib/modules"; done
+install_sound "$root" "$moddir" # vmaudio
 
 if [ -n "$GUESTD" ]; then
     install_dynamic "$GUESTD" "$root" tandem-guestd

@@ -13,6 +13,7 @@ PACKAGES=(
     openssl  # the demo's broker certificate (for 127.0.0.1)
     libx11-dev libxfixes-dev libxrandr-dev  # tandem-guestd-session (X11 clipboard, windows, RandR)
     libxml2-dev  # broker: template domain XML -> desktop XML
+    libopus-dev  # vmaudio: hostd encodes the VM's sound to Opus (and decodes the viewer's microphone)
     # hypervisor
     libvirt-daemon-system libvirt-clients qemu-system-x86
     qemu-utils  # qemu-img: libvirt's storage driver makes the desktops' qcow2 overlays with it

@@ -7,7 +7,7 @@ set -euo pipefail
 [ $# -eq 3 ] || die "usage: $0 NAME dbus|vnc SERIAL_LOG"
 name=$1 display=$2 serial_log=$3
 case "$display" in
-    dbus) graphics="<graphics type='dbus' p2p='yes'/>" ;;
+    dbus) graphics="<graphics type='dbus' p2p='yes'><audio id='1'/></graphics>" ;;
     vnc) graphics="<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>" ;;
     *) die "display must be dbus or vnc, not \`$display'" ;;
 esac

@@ -33,7 +33,8 @@ AGENT_PORT_NAME = "org.tandem.agent.0"
 TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts",
                         "demo-domain.xml.in")
 GRAPHICS = {
-    "dbus": "<graphics type='dbus' p2p='yes'/>",
+    # <audio id='1'/>: the template's D-Bus audio backend on this display (the VM's sound).
+    "dbus": "<graphics type='dbus' p2p='yes'><audio id='1'/></graphics>",
     "vnc": "<graphics type='vnc' autoport='yes' listen='127.0.0.1'/>",
 }
 
