@@ -71,9 +71,14 @@ static void agent_record(FakeAgent *a, const AgentMessage *m) {
 static int on_agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         FakeAgent *a = userdata;
         AgentMessage m;
-        int r;
-        while ((r = agent_conn_receive(a->conn, &m)) > 0)
+        int r = 0;
+        while (a->conn && (r = agent_conn_receive(a->conn, &m)) > 0) {
                 agent_record(a, &m);
+                if (a->on_message)
+                        a->on_message(a, &m, a->userdata);
+        }
+        if (!a->conn)
+                return 0;
         if (r < 0) {
                 fake_agent_close(a);
                 a->closed++;
@@ -226,8 +231,11 @@ static int on_raw_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
         RawViewer *v = userdata;
         WireMessage m;
         int r;
-        while ((r = wire_conn_receive(v->conn, &m)) > 0)
+        while ((r = wire_conn_receive(v->conn, &m)) > 0) {
                 raw_record(v, &m);
+                if (v->on_message)
+                        v->on_message(v, &m, v->userdata);
+        }
         if (r < 0 && v->error == 0)
                 v->error = r;
         raw_viewer_flush(v);
@@ -243,6 +251,10 @@ int raw_viewer_flush(RawViewer *v) {
         else
                 sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
         return v->error;
+}
+
+void raw_viewer_pause(RawViewer *v, bool paused) {
+        sd_event_source_set_enabled(v->io, paused ? SD_EVENT_OFF : SD_EVENT_ON);
 }
 
 Buffer *raw_viewer_out(RawViewer *v) {
