@@ -5,7 +5,8 @@
  * agent lost, guest reboot, last viewer gone); every guest cap tripping with the session going on;
  * a stalled viewer's video dropped to the next keyframe with the queue bounded; keyframe requests
  * coalesced; the display interplay (the video's rectangle is not in a media viewer's tiles, is in
- * another's, and comes back when the video stops); the status JSON. */
+ * another's, and comes back when the video hides or stops; a window stacked above the video's
+ * keeps its part); the status JSON. */
 #include "check.h"
 #include <errno.h>
 #include <stdio.h>
@@ -716,6 +717,48 @@ static void test_display_interplay(void) {
         world_free(&w);
 }
 
+/* A video in a window, partly under another window: only the part that shows is masked. */
+static void test_display_occlusion(void) {
+        World w;
+        ViewerLog lm, lp;
+        world_new(&w, NULL);
+        check(fake_agent_hello(&w.agent, AGENT_CAPS | AGENT_CAP_WINDOWS) >= 0);
+        WAIT_FOR(w.h, agent_features(w.a) & AGENT_CAP_WINDOWS); /* a repeated hello: caps changed */
+        RawViewer *vm = viewer(&w, MEDIA_CAPS, &lm);
+        RawViewer *vp = viewer(&w, PLAIN_CAPS, &lp);
+        AgentWindowUpdate player = { .id = 10, .state = 1, .x = 0, .y = 0, .width = FB_W, .height = FB_H,
+                                     .title = "player", .title_len = 6 };
+        AgentWindowUpdate dialog = { .id = 11, .state = 1 | 2, .x = 128, .y = 0, .width = 64, .height = FB_H,
+                                     .title = "dialog", .title_len = 6 };
+        uint8_t ids[8] = { 10, 0, 0, 0, 11, 0, 0, 0 }; /* bottom to top */
+        AgentWindowStack stack = { .ids = ids, .ids_len = sizeof(ids) };
+        check(agent_encode_window_update(fake_agent_out(&w.agent), &player) >= 0);
+        check(agent_encode_window_update(fake_agent_out(&w.agent), &dialog) >= 0);
+        check(agent_encode_window_stack(fake_agent_out(&w.agent), &stack) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, w.a->n_windows == 2 && w.a->n_stack == 2);
+        AgentMediaOpen o = { .stream = 1, .kind = MEDIA_KIND_VIDEO, .codec = MEDIA_CODEC_VP8, .window = 10, .x = 64,
+                             .y = 64, .width = 128, .height = 64, .visible = 1 };
+        check(agent_encode_media_open(fake_agent_out(&w.agent), &o) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, lm.starts == 1);
+        repaint(&w, 3, &lm, &lp);
+        Rect shown = { 64, 64, 64, 64 }, covered = { 128, 64, 64, 64 };
+        check(!tiles_touch(&lm, shown));
+        check(tiles_cover(&lm, covered));
+        /* The dialog is minimized: all of the video shows, all of it is masked. */
+        dialog.state = 1 | 4;
+        check(agent_encode_window_update(fake_agent_out(&w.agent), &dialog) >= 0);
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, w.a->windows[1].state == 5 || w.a->windows[0].state == 5);
+        repaint(&w, 4, &lm, &lp);
+        check(!tiles_touch(&lm, shown) && !tiles_touch(&lm, covered));
+        check(tiles_cover(&lp, shown) && tiles_cover(&lp, covered));
+        viewer_done(vm, &lm);
+        viewer_done(vp, &lp);
+        world_free(&w);
+}
+
 /* ---- status ---- */
 
 static void json_append(void *userdata, const char *data, size_t len) {
@@ -754,6 +797,7 @@ int main(void) {
         test_budget();
         test_keyframe_requests();
         test_display_interplay();
+        test_display_occlusion();
         test_status();
         printf("test-hostd-media: ok\n");
         return 0;
