@@ -55,6 +55,7 @@ typedef struct RawViewer {
         Harness *harness;
         WireConn *conn;
         sd_event_source *io;
+        sd_event_source *timer; /* rudp's timers (raw_viewer_new_udp()) */
         bool welcomed;
         int error;
         unsigned statuses;
@@ -78,6 +79,10 @@ typedef struct RawViewer {
 
 /* A viewer with caps (wire caps) and a ticket of role, handshaking over a socketpair. */
 int raw_viewer_new(Harness *h, uint64_t caps, TicketRole role, RawViewer **ret);
+/* The same over rudp on a datagram socketpair (no DTLS), what hostd sends going through
+ * server_path's impairment and rate limit (NULL: none), as harness_viewer_new_udp() does. */
+int raw_viewer_new_udp(Harness *h, uint64_t caps, TicketRole role, const FdDatagramOptions *server_path,
+                       RawViewer **ret);
 RawViewer *raw_viewer_free(RawViewer *v);
 Buffer *raw_viewer_out(RawViewer *v);
 /* A paused viewer reads nothing: what hostd sends it piles up, like a stalled link. */

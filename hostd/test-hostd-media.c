@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "hostd-agent-internal.h"
+#include "fd-datagram.h"
 #include "hostd-conf.h"
 #include "hostd-manager.h"
 #include "hostd-media-internal.h"
@@ -613,6 +614,56 @@ static void test_budget(void) {
         world_free(&w);
 }
 
+/* Over UDP the budget is a share of rudp's estimate of the link: a video above it is dropped to
+ * keyframes (the guest asked for them), audio is not dropped by hostd, the display goes on. */
+static void test_budget_udp(void) {
+        World w;
+        ViewerLog l;
+        static uint8_t frame[40000];
+        Setup s = { .media = { .viewer_share = 50 } };
+        FdDatagramOptions link = { .rate = 1000000, .queue_usec = 50000 };
+        world_new(&w, &s);
+        RawViewer *v;
+        memset(&l, 0, sizeof(l));
+        buffer_init(&l.data, 64u << 20);
+        check(raw_viewer_new_udp(w.h, MEDIA_CAPS, TICKET_ROLE_INTERACTIVE, &link, &v) >= 0);
+        v->on_message = viewer_message;
+        v->userdata = &l;
+        WAIT_FOR(w.h, v->welcomed && l.frames > 0);
+        check(open_answer(&w, 1, MEDIA_KIND_VIDEO, MEDIA_CODEC_VP8) == REDIRECT);
+        check(open_answer(&w, 2, MEDIA_KIND_AUDIO, MEDIA_CODEC_OPUS) == REDIRECT);
+        WAIT_FOR(w.h, l.starts == 2);
+        unsigned requests = w.guest.keyframe_requests;
+        /* 3 s of a 1.2 MB/s video (a keyframe a second) and 50 audio packets/s. */
+        for (unsigned i = 0; i < 150; i++) {
+                if (i % 5 == 0) {
+                        unsigned f = i / 5;
+                        fill(frame, sizeof(frame), f);
+                        frame[0] = (uint8_t) f;
+                        guest_packet(&w, 1, f * 33333ULL, f % 30 == 0, frame, sizeof(frame));
+                }
+                if (i % 3 == 0)
+                        guest_packet(&w, 2, i * 6667ULL, false, frame, 200);
+                run_for(w.h, 6667);
+        }
+        Media *m = agent_media(w.a);
+        MediaStream *vs = media_find_guest(m, 1), *as = media_find_guest(m, 2);
+        check(vs && as);
+        check(m->n_budgets == 1);   /* the link was measured: the share applied */
+        check(vs->dropped > 0);     /* more than the share: video dropped ... */
+        check(w.guest.keyframe_requests > requests); /* ... and keyframes asked for */
+        check(as->dropped == 0);    /* audio first */
+        /* The display goes on: a change reaches the viewer. */
+        unsigned frames = l.frames;
+        for (size_t i = 0; i < FB_W * FB_H; i++)
+                w.px[i] = 0x405060 + (uint32_t) i;
+        check(fake_qemu_update(w.h->qemu, 0, 0, FB_W, FB_H, FB_W * 4, 0x20020888, w.px, sizeof(w.px)) >= 0);
+        WAIT_FOR(w.h, l.frames > frames);
+        check(v->error == 0 && agent_state(w.a) == AGENT_ACTIVE);
+        viewer_done(v, &l);
+        world_free(&w);
+}
+
 static void test_keyframe_requests(void) {
         World w;
         ViewerLog l;
@@ -795,6 +846,7 @@ int main(void) {
         test_guest_reboot();
         test_caps();
         test_budget();
+        test_budget_udp();
         test_keyframe_requests();
         test_display_interplay();
         test_display_occlusion();
