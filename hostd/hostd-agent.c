@@ -447,9 +447,11 @@ static void agent_process(Agent *a) {
                         return;
                 }
                 a->counters.messages++;
-                /* Media packets are held to the media caps (hostd-media-caps.c), per stream. */
+                /* Packets of an open media stream are held to the media caps (hostd-media-caps.c)
+                 * instead; any other, a stray packet included, costs a token. */
                 bool media_packet = m.type == AGENT_TYPE_MEDIA_PACKET && a->state == AGENT_ACTIVE &&
-                                    (a->features & AGENT_CAP_MEDIA);
+                                    (a->features & AGENT_CAP_MEDIA) &&
+                                    media_guest_stream_open(a->media, m.media_packet.stream);
                 if (!media_packet && !agent_take_token(a, now)) {
                         agent_violation(a, AGENT_CODE_RATE_LIMIT, "more than %u messages/s",
                                         a->manager->config.agent.message_rate);

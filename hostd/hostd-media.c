@@ -24,6 +24,10 @@ uint64_t media_now(Media *m) {
         return agent_now(m->agent);
 }
 
+bool media_guest_stream_open(Media *m, uint32_t guest_id) {
+        return media_find_guest(m, guest_id) != NULL;
+}
+
 unsigned media_n_streams(const Media *m) {
         return (unsigned) m->n_streams;
 }
@@ -199,7 +203,8 @@ void media_stream_close(Media *m, MediaStream *s, uint8_t why, bool tell_guest) 
                 Viewer *v = agent_find_viewer(m->agent, s->subs[i].session);
                 if (!v)
                         continue;
-                WireMediaStop st = { .stream = s->id, .why = MIN(why, (uint8_t) MEDIA_WHY_POLICY) };
+                /* media-stop has the first five whys; the others (no-viewer) are a plain close. */
+                WireMediaStop st = { .stream = s->id, .why = why <= MEDIA_WHY_POLICY ? why : MEDIA_WHY_CLOSED };
                 (void) wire_encode_media_stop(wire_conn_out(v->conn), &st);
                 agent_viewer_written(v);
         }

@@ -65,5 +65,8 @@ void media_describe_json(Media *m, MediaWriteFn write, void *userdata);
 
 /* The codecs (1 << codec) all media viewers of the desktop decode now, as media-viewers says. */
 uint32_t media_viewer_codecs(Media *m);
+/* Whether the guest's stream is open (its packets are held to the media caps, not the agent's
+ * message rate). */
+bool media_guest_stream_open(Media *m, uint32_t guest_id);
 /* How many guest streams are open. */
 unsigned media_n_streams(const Media *m);

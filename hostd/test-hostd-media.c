@@ -539,6 +539,14 @@ static void test_caps(void) {
         guest_packet(&w, 1, 99, true, big, 10);
         WAIT_FOR(w.h, m->counters.unknown_stream >= 1);
         check(agent_state(w.a) == AGENT_ACTIVE && w.a->counters.drops_protocol == 0 && w.a->counters.drops_rate == 0);
+        /* ... but they are not free: a flood of them is a flood of messages (MessageRate=). */
+        for (unsigned i = 0; i < 1000; i++) {
+                AgentMediaPacket p2 = { .stream = 1, .pts_us = i, .data = big, .data_len = 1 };
+                check(agent_encode_media_packet(fake_agent_out(&w.agent), &p2) >= 0);
+        }
+        check(fake_agent_flush(&w.agent) >= 0);
+        WAIT_FOR(w.h, w.a->counters.drops_rate == 1);
+        check(v->error == 0 && harness_console(w.h) != NULL); /* the viewer and the display go on */
         viewer_done(v, &l);
         world_free(&w);
 }
