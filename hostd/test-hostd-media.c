@@ -623,13 +623,14 @@ static void test_budget(void) {
 }
 
 /* Over UDP the budget is a share of rudp's estimate of the link: a video above it is dropped to
- * keyframes (the guest asked for them), audio is not dropped by hostd, the display goes on. */
+ * keyframes (the guest asked for them), audio is not dropped by hostd, media packets the link
+ * loses do not repaint the screen, the display goes on. */
 static void test_budget_udp(void) {
         World w;
         ViewerLog l;
         static uint8_t frame[40000];
         Setup s = { .media = { .viewer_share = 50 } };
-        FdDatagramOptions link = { .rate = 1000000, .queue_usec = 50000 };
+        FdDatagramOptions link = { .rate = 1000000, .queue_usec = 50000, .loss = 0.03, .seed = 7 };
         world_new(&w, &s);
         RawViewer *v;
         memset(&l, 0, sizeof(l));
@@ -641,7 +642,12 @@ static void test_budget_udp(void) {
         check(open_answer(&w, 1, MEDIA_KIND_VIDEO, MEDIA_CODEC_VP8) == REDIRECT);
         check(open_answer(&w, 2, MEDIA_KIND_AUDIO, MEDIA_CODEC_OPUS) == REDIRECT);
         WAIT_FOR(w.h, l.starts == 2);
-        unsigned requests = w.guest.keyframe_requests;
+        Viewer *sv = agent_find_viewer(w.a, l.session);
+        check(sv);
+        /* The first screen refined, nothing left to send. */
+        WAIT_FOR(w.h, !encoder_has_lossy(sv->encoder) && region_is_empty(&sv->pending));
+        run_for(w.h, 300 * 1000);
+        unsigned requests = w.guest.keyframe_requests, still = l.frames;
         /* 3 s of a 1.2 MB/s video (a keyframe a second) and 50 audio packets/s. */
         for (unsigned i = 0; i < 150; i++) {
                 if (i % 5 == 0) {
@@ -661,6 +667,8 @@ static void test_budget_udp(void) {
         check(vs->dropped > 0);     /* more than the share: video dropped ... */
         check(w.guest.keyframe_requests > requests); /* ... and keyframes asked for */
         check(as->dropped == 0);    /* audio first */
+        /* Media packets the link lost are not tiles: the still screen was not sent again. */
+        check(l.frames == still);
         /* The display goes on: a change reaches the viewer. */
         unsigned frames = l.frames;
         for (size_t i = 0; i < FB_W * FB_H; i++)
