@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "hostd-media-internal.h"
-#include "hostd-viewer-adapt.h"
+#include "tcp-info.h"
 #include "hostd-viewer-resume.h"
 #include "hostd-viewer.h"
 
@@ -32,19 +32,32 @@ void media_budget_forget(Media *m, uint64_t session) {
                 }
 }
 
+/* What the link to v carries, bytes/s, or 0 when the transport cannot say: rudp's bottleneck
+ * estimate over UDP; over TCP the kernel's delivery rate, but only from a sample the sender did
+ * not limit (a 5 Mbit/s video on a fast link would otherwise measure its own rate, and its share
+ * of that would shrink it round after round): there the send queue bounds media instead. */
+static uint64_t link_rate(Viewer *v) {
+        RudpStats st;
+        TcpFigures tcp;
+        if (wire_conn_rudp_stats(v->conn, &st) == 0)
+                return st.bandwidth;
+        if (tcp_figures(wire_conn_fd(v->conn), &tcp) == 0 && !tcp.delivery_rate_app_limited)
+                return tcp.delivery_rate;
+        return 0;
+}
+
 /* Whether v may take len bytes of a stream of kind now; takes them from its budget if so. */
 static bool budget_allows(Media *m, Viewer *v, uint8_t kind, size_t len) {
         size_t queued = wire_conn_queued(v->conn);
         if (queued + len > (kind == MEDIA_KIND_VIDEO ? MEDIA_VIDEO_QUEUE_MAX : MEDIA_AUDIO_QUEUE_MAX))
                 return false;
-        ViewerLinkFigures f;
-        viewer_adapt_figures(v, &f);
-        if (!f.measured || f.rate == 0)
-                return true; /* no estimate (a test's memory pair): the queue bound alone */
+        uint64_t rate = link_rate(v);
+        if (rate == 0)
+                return true; /* no estimate: the queue bound alone */
         MediaBudget *b = media_budget(m, v->session);
         if (!b)
                 return kind == MEDIA_KIND_AUDIO;
-        double share = (double) f.rate * media_config(m)->viewer_share / 100.0;
+        double share = (double) rate * media_config(m)->viewer_share / 100.0;
         double burst = share * MEDIA_BUDGET_BURST_USEC / 1e6;
         uint64_t now = media_now(m);
         if (now > b->usec) {

@@ -147,7 +147,9 @@ static int add_sub(MediaStream *s, Viewer *v) {
         return 1;
 }
 
-static void start_for_viewer(Media *m, MediaStream *s, Viewer *v) {
+/* late: the stream runs already, so the viewer needs a keyframe before the guest's next one is
+ * due (a new stream starts with one anyway). */
+static void start_for_viewer(Media *m, MediaStream *s, Viewer *v, bool late) {
         if (!media_viewer_decodes(v, s->codec))
                 return;
         int r = add_sub(s, v);
@@ -161,7 +163,7 @@ static void start_for_viewer(Media *m, MediaStream *s, Viewer *v) {
                 return;
         }
         send_start(m, s, v);
-        if (s->kind == MEDIA_KIND_VIDEO)
+        if (late && s->kind == MEDIA_KIND_VIDEO)
                 media_request_keyframe(m, s);
 }
 
@@ -172,7 +174,7 @@ typedef struct StartAll {
 
 static bool start_one(Viewer *v, void *userdata) {
         StartAll *a = userdata;
-        start_for_viewer(a->media, a->stream, v);
+        start_for_viewer(a->media, a->stream, v, false);
         return true;
 }
 
@@ -369,6 +371,11 @@ static void handle_packet(Media *m, const AgentMediaPacket *p) {
                 return;
         }
         (void) media_relay_packet(m, s, p);
+        if (s->n_subs == 0) {
+                /* Its viewers went without our hearing of it (freed with their server). */
+                m->counters.closed_no_viewer++;
+                media_stream_close(m, s, MEDIA_WHY_NO_VIEWER, true);
+        }
 }
 
 int media_handle(Media *m, const AgentMessage *msg) {
@@ -407,7 +414,7 @@ void media_agent_lost(Media *m) {
 
 void media_viewer_joined(Media *m, Viewer *v) {
         for (size_t i = 0; i < m->n_streams; i++)
-                start_for_viewer(m, m->streams[i], v);
+                start_for_viewer(m, m->streams[i], v, true);
         update_viewer_codecs(m, false);
 }
 
