@@ -112,8 +112,11 @@ void media_stream_close(Media *m, MediaStream *s, uint8_t why, bool tell_guest);
 /* A stream broke a cap (why limit) or the protocol (malformed): logged once per channel, closed. */
 void media_stream_violation(Media *m, MediaStream *s, uint8_t why, const char *what);
 bool media_viewer_decodes(const struct Viewer *v, uint8_t codec);
+/* hostd-media-viewers.c */
 /* Marks the stream's rectangle changed for its viewers (it appeared, moved or went away). */
 void media_refresh_rect(Media *m, MediaStream *s);
+/* media-start to every viewer that can decode the new stream. */
+void media_start_all(Media *m, MediaStream *s);
 
 /* hostd-media-relay.c */
 int media_relay_packet(Media *m, MediaStream *s, const AgentMediaPacket *p);
