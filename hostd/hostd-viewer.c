@@ -26,7 +26,8 @@
 /* How long the screen must stay still before lossy tiles are refined to exact pixels. */
 #define REFINE_DELAY_USEC (250 * 1000ULL)
 #define PROTOCOL_VERSION 1
-/* Codecs, cursor and input channels; the agent's status, clipboard, windows and resize. */
+/* Codecs, cursor and input channels; the agent's status, clipboard, windows and resize; media
+ * (guest streams relayed by hostd-media*.c) and the codecs hostd relays. */
 #define SERVER_CAPS                                                                                                \
         (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE | WIRE_CAP_MEDIA |     \
          WIRE_CAP_MEDIA_OPUS | WIRE_CAP_MEDIA_VP8 | WIRE_CAP_MEDIA_H264)
