@@ -20,6 +20,7 @@
 #include "hostd-conf.h"
 #include "hostd-manager.h"
 #include "hostd-media-internal.h"
+#include "hostd-viewer-resume.h"
 #include "hostd-viewer.h"
 #include "test-agent-peers.h"
 #include "test-harness.h"
@@ -151,6 +152,7 @@ static void viewer_message(RawViewer *v, const WireMessage *m, void *userdata) {
 
 typedef struct Setup {
         const char *agent_keys; /* [Agent] Overrides=*:... */
+        int resume_seconds;     /* [Viewers] ResumeSeconds=; 0: the default */
         MediaConfig media;      /* zero fields: the defaults */
 } Setup;
 
@@ -179,7 +181,7 @@ typedef struct World {
 } World;
 
 static void world_new(World *w, const Setup *s) {
-        HarnessOptions o = { .configure = configure };
+        HarnessOptions o = { .configure = configure, .resume_seconds = s ? s->resume_seconds : 0 };
         memset(w, 0, sizeof(*w));
         w->setup = s ? *s : (Setup) {};
         o.configure_userdata = &w->setup;
@@ -681,6 +683,39 @@ static void test_budget_udp(void) {
         world_free(&w);
 }
 
+/* A viewer whose connection dropped keeps its session for a resume: its streams stay, its
+ * packets are dropped meanwhile (it resumes from a keyframe); when the session ends, its streams
+ * without other viewers are closed (no-viewer). */
+static void test_detached_viewer(void) {
+        World w;
+        ViewerLog l;
+        uint8_t data[64] = { 1 };
+        Setup s = { .resume_seconds = 2 };
+        world_new(&w, &s);
+        RawViewer *v = viewer(&w, MEDIA_CAPS | (UINT64_C(1) << 5) /* resume */, &l);
+        check(open_answer(&w, 5, MEDIA_KIND_VIDEO, MEDIA_CODEC_VP8) == REDIRECT);
+        WAIT_FOR(w.h, l.starts == 1);
+        guest_packet(&w, 5, 0, true, data, sizeof(data));
+        WAIT_FOR(w.h, l.packets == 1);
+        Viewer *sv = agent_find_viewer(w.a, l.session);
+        check(sv && viewer_resume_detach(sv, -ECONNRESET, "test: link down"));
+        check(viewer_is_detached(sv));
+        for (unsigned i = 1; i <= 5; i++)
+                guest_packet(&w, 5, i * 1000, false, data, sizeof(data));
+        Media *m = agent_media(w.a);
+        MediaStream *st = media_find_guest(m, 5);
+        check(st);
+        WAIT_FOR(w.h, st->packets_in == 6);
+        check(st->dropped == 5 && st->n_subs == 1 && l.packets == 1);
+        check(w.guest.closes == 0 && w.guest.codecs == ((1u << MEDIA_CODEC_OPUS) | (1u << MEDIA_CODEC_VP8)));
+        /* No resume comes: the session ends, the stream with it. */
+        WAIT_FOR(w.h, w.guest.closes == 1);
+        check(w.guest.close.stream == 5 && w.guest.close.why == MEDIA_WHY_NO_VIEWER && media_n_streams(m) == 0);
+        WAIT_FOR(w.h, w.guest.codecs == 0);
+        viewer_done(v, &l);
+        world_free(&w);
+}
+
 static void test_keyframe_requests(void) {
         World w;
         ViewerLog l;
@@ -866,6 +901,7 @@ int main(void) {
         test_budget();
         test_budget_udp();
         test_keyframe_requests();
+        test_detached_viewer();
         test_display_interplay();
         test_display_occlusion();
         test_status();
