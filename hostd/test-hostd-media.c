@@ -1,9 +1,11 @@
 /* hostd's relay of guest media (hostd-media.h) in the in-process harness: a fake agent with cap
- * media on the domain's channel, raw viewers with and without the media caps. The open answers
- * (redirect, no-viewer, codec-unsupported, policy, limit, malformed) and media-viewers; the relay
- * byte for byte (data, pts, keyframe, seq), geometry, a late viewer's start; the ends (guest close,
- * agent lost, guest reboot, last viewer gone); every guest cap tripping with the session going on;
- * a stalled viewer's video dropped to the next keyframe with the queue bounded; keyframe requests
+ * media on the domain's channel, raw viewers with and without the media caps (over a socketpair,
+ * and over rudp on a rate-limited, lossy datagram pair). The open answers (redirect, no-viewer,
+ * codec-unsupported, policy, limit, malformed) and media-viewers; the relay byte for byte (data,
+ * pts, keyframe, seq), geometry, a late viewer's start; the ends (guest close, agent lost, guest
+ * reboot, last viewer gone, a detached viewer's session ending); every guest cap tripping with
+ * the session going on; a stalled viewer's video dropped to the next keyframe with the queue
+ * bounded, and over UDP to the share of rudp's estimate with audio first; keyframe requests
  * coalesced; the display interplay (the video's rectangle is not in a media viewer's tiles, is in
  * another's, and comes back when the video hides or stops; a window stacked above the video's
  * keeps its part); the status JSON. */
