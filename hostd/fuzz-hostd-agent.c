@@ -1,7 +1,8 @@
 /* Fuzzes hostd's handling of what a guest agent sends: the input is the guest-to-hostd byte stream
  * on the domain's agent channel of an in-process hostd (test-harness.h, the channel a socketpair
  * from test-agent-peers.h), cut into pieces drawn from the input, with an interactive viewer that
- * has every agent cap watching (so the relays to viewers run too). hostd must never crash or
+ * has every agent cap and the media caps watching (so the relays to viewers run too, media's
+ * included: opens, packets, geometry, closes under the caps of hostd-media.h). hostd must never crash or
  * leak, whatever the guest sends; afterwards the display is still attached and the agent either
  * still open or closed (dropped for misbehaving). Rate limits and the partial-frame deadline run
  * on hostd's own clock, as in the daemon.
@@ -17,11 +18,14 @@
 #include "check.h"
 #include "hostd-agent.h"
 #include "hostd-manager.h"
+#include "hostd-media.h"
 #include "test-agent-peers.h"
 #include "test-harness.h"
 
 #define HEAD 2
-#define VIEWER_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE)
+#define VIEWER_CAPS                                                                                                \
+        (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE | WIRE_CAP_MEDIA |     \
+         WIRE_CAP_MEDIA_OPUS | WIRE_CAP_MEDIA_VP8 | WIRE_CAP_MEDIA_H264)
 
 static Harness *harness;
 static FakeAgent agent;
@@ -95,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         turn();
         check(harness_console(harness) != NULL);
         check(viewer->error == 0);
+        check(media_n_streams(agent_media(a)) <= harness->manager->config.media.max_streams);
         AgentState st = agent_state(a);
         check(st == AGENT_OPEN || st == AGENT_ACTIVE || (st == AGENT_IDLE && !agent.conn) || st == AGENT_IDLE);
         return 0;

@@ -7,6 +7,7 @@
 
 #include "agent.h"
 #include "hostd-agent.h"
+#include "hostd-media.h"
 #include "wire-conn.h"
 #include "wire-gen.h"
 
@@ -135,6 +136,8 @@ struct Agent {
         void *power_userdata;
         uint8_t power_action;
         sd_event_source *power_timer;
+        /* media relay (hostd-media*.c) */
+        Media *media;
         AgentCounters counters;
 };
 

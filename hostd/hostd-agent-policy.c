@@ -22,7 +22,7 @@ void agent_config_init(AgentConfig *c) {
                 /* Clipboard: pasting into the desktop is allowed, copying out of it (the direction
                  * data leaves a VDI desktop by) only where a policy says so. */
                 .policy = { .enabled = true, .clipboard = AGENT_CLIPBOARD_TO_GUEST, .resize = AGENT_RESIZE_BOTH,
-                            .windows = true, .power = true, .paste_max = 1024 },
+                            .windows = true, .power = true, .paste_max = 1024, .media = true },
         };
 }
 
@@ -76,6 +76,9 @@ int agent_policy_set(AgentPolicy *p, const char *key, size_t key_len, const char
         } else if (span_is(key, key_len, "Windows")) {
                 if (parse_bool_span(value, value_len, &p->windows) < 0)
                         goto bad_bool;
+        } else if (span_is(key, key_len, "Media")) {
+                if (parse_bool_span(value, value_len, &p->media) < 0)
+                        goto bad_bool;
         } else if (span_is(key, key_len, "Power")) {
                 if (parse_bool_span(value, value_len, &p->power) < 0)
                         goto bad_bool;
@@ -97,7 +100,7 @@ int agent_policy_set(AgentPolicy *p, const char *key, size_t key_len, const char
                         return -EINVAL;
                 }
         } else {
-                *why = "unknown key (Agent, Clipboard, Resize, Windows, Power, PasteMax)";
+                *why = "unknown key (Agent, Clipboard, Resize, Windows, Power, PasteMax, Media)";
                 return -EINVAL;
         }
         return 0;
@@ -198,6 +201,8 @@ uint64_t agent_policy_caps(const AgentPolicy *p) {
                 caps |= AGENT_CAP_RESIZE;
         if (p->power)
                 caps |= AGENT_CAP_POWER;
+        /* Even with Media=off: the guest's opens are then answered `policy', not left to time out. */
+        caps |= AGENT_CAP_MEDIA;
         return caps;
 }
 

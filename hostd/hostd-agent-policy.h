@@ -30,6 +30,7 @@ typedef struct AgentPolicy {
         bool windows;
         bool power;
         unsigned paste_max; /* characters of one paste-text typed; 0: paste as keystrokes off */
+        bool media;         /* Media=: guest media redirected to viewers (hostd-media.h) */
 } AgentPolicy;
 
 typedef struct AgentConfig {

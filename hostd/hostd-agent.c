@@ -13,6 +13,7 @@
 #include "hostd-agent-internal.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-media.h"
 #include "hostd-viewer.h"
 #include "log.h"
 
@@ -22,7 +23,7 @@
 /* What hostd can do with an agent (agent.def's caps); the policy narrows it per desktop. */
 #define HOSTD_AGENT_CAPS                                                                                           \
         (AGENT_CAP_HEARTBEAT | AGENT_CAP_SESSIONS | AGENT_CAP_CLIPBOARD_TEXT | AGENT_CAP_CLIPBOARD_IMAGE |         \
-         AGENT_CAP_WINDOWS | AGENT_CAP_RESIZE | AGENT_CAP_POWER)
+         AGENT_CAP_WINDOWS | AGENT_CAP_RESIZE | AGENT_CAP_POWER | AGENT_CAP_MEDIA)
 
 static void agent_open(Agent *a);
 static void agent_schedule_reopen(Agent *a, unsigned seconds);
@@ -49,6 +50,10 @@ const AgentPolicy *agent_policy(const Agent *a) {
         return &a->policy;
 }
 
+Media *agent_media(Agent *a) {
+        return a->media;
+}
+
 Agent *manager_agent(Manager *m, const char *desktop) {
         Domain *d = manager_find_domain(m, desktop);
         return d ? d->agent : NULL;
@@ -63,6 +68,11 @@ int agent_new(Domain *d, Agent **ret) {
         agent_config_policy(&d->manager->config.agent, d->name, &a->policy);
         a->cause = a->policy.enabled ? AGENT_CAUSE_NONE : AGENT_CAUSE_DISABLED;
         a->clip.next_guest_serial = a->clip.next_viewer_serial = 1;
+        int r = media_new(a, &a->media);
+        if (r < 0) {
+                free(a);
+                return r;
+        }
         *ret = a;
         return 0;
 }
@@ -86,6 +96,7 @@ Agent *agent_free(Agent *a) {
         agent_paste_free(a);
         agent_windows_clear(a, false);
         agent_sessions_clear(a);
+        media_free(a->media);
         free(a);
         return NULL;
 }
@@ -145,6 +156,8 @@ static bool status_to_viewer(Viewer *v, void *userdata) {
 void agent_viewer_joined(Agent *a, Viewer *v) {
         agent_send_status(a, v);
         agent_windows_send_all(a, v);
+        if (agent_features(a) & AGENT_CAP_MEDIA)
+                media_viewer_joined(a->media, v);
 }
 
 static void agent_features_text(uint64_t features, char *buf, size_t size) {
@@ -208,6 +221,7 @@ static void agent_lost(Agent *a, AgentCause cause, const char *why, unsigned reo
         agent_close_channel(a);
         agent_power_fail(a, -ECONNRESET);
         agent_clipboard_reset(a);
+        media_agent_lost(a->media);
         a->state = AGENT_IDLE;
         a->features = 0;
         a->have_heartbeat = false;
@@ -335,6 +349,8 @@ static int agent_handle_hello(Agent *a, const AgentHello *h) {
                 a->active_usec = a->heartbeat_usec = agent_now(a);
                 a->features = features;
                 agent_changed(a, AGENT_CAUSE_HELLO, "hello");
+                if (features & AGENT_CAP_MEDIA)
+                        media_agent_active(a->media);
                 return 0;
         }
         /* A repeated hello: the guest's caps changed (its session helper came or went). */
@@ -346,7 +362,11 @@ static int agent_handle_hello(Agent *a, const AgentHello *h) {
                         agent_clipboard_reset(a);
                 if (gone & AGENT_CAP_WINDOWS)
                         agent_windows_clear(a, false);
+                if (gone & AGENT_CAP_MEDIA)
+                        media_agent_lost(a->media);
                 agent_changed(a, AGENT_CAUSE_HELLO, "caps changed");
+                if (features & AGENT_CAP_MEDIA)
+                        media_agent_active(a->media);
         }
         return 0;
 }
@@ -382,6 +402,8 @@ static int agent_handle(Agent *a, const AgentMessage *m) {
                 return m->type == AGENT_TYPE_RESIZE_DONE ? agent_resize_done(a, &m->resize_done) : 0;
         case AGENT_CHANNEL_POWER:
                 return m->type == AGENT_TYPE_POWER_REPLY ? agent_power_reply(a, &m->power_reply) : 0;
+        case AGENT_CHANNEL_MEDIA:
+                return (a->features & AGENT_CAP_MEDIA) ? media_handle(a->media, m) : 0;
         default:
                 return 0;
         }
@@ -425,7 +447,12 @@ static void agent_process(Agent *a) {
                         return;
                 }
                 a->counters.messages++;
-                if (!agent_take_token(a, now)) {
+                /* Packets of an open media stream are held to the media caps (hostd-media-caps.c)
+                 * instead; any other, a stray packet included, costs a token. */
+                bool media_packet = m.type == AGENT_TYPE_MEDIA_PACKET && a->state == AGENT_ACTIVE &&
+                                    (a->features & AGENT_CAP_MEDIA) &&
+                                    media_guest_stream_open(a->media, m.media_packet.stream);
+                if (!media_packet && !agent_take_token(a, now)) {
                         agent_violation(a, AGENT_CODE_RATE_LIMIT, "more than %u messages/s",
                                         a->manager->config.agent.message_rate);
                         return;

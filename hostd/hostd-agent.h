@@ -70,5 +70,9 @@ void agent_power_cancel(Agent *a, void *userdata);
 typedef void (*AgentWriteFn)(void *userdata, const char *data, size_t len);
 void agent_describe_json(Agent *a, AgentWriteFn write, void *userdata);
 
+/* The desktop's media relay (hostd-media.h). */
+struct Media;
+struct Media *agent_media(Agent *a);
+
 /* The agent of a desktop, or NULL. */
 Agent *manager_agent(Manager *m, const char *desktop);

@@ -139,6 +139,16 @@ static const ConfItem hostd_items[] = {
         { "Audio", "Enabled", conf_parse_bool, offsetof(HostdConfig, audio.enabled), 0 },       /* vmaudio */
         { "Audio", "Microphone", conf_parse_bool, offsetof(HostdConfig, audio.microphone), 0 }, /* vmaudio */
         { "Audio", "Bitrate", conf_parse_unsigned, offsetof(HostdConfig, audio.bitrate), 510000 }, /* vmaudio */
+        { "Agent", "Media", parse_agent_policy, AGENT_POLICY_OFFSET, 0 },
+        { "Media", "MaxStreams", conf_parse_unsigned, offsetof(HostdConfig, media.max_streams), 1024 },
+        { "Media", "MaxVideoPacket", conf_parse_unsigned, offsetof(HostdConfig, media.max_video_packet), 524288 },
+        { "Media", "MaxAudioPacket", conf_parse_unsigned, offsetof(HostdConfig, media.max_audio_packet), 524288 },
+        { "Media", "StreamBitrate", conf_parse_unsigned, offsetof(HostdConfig, media.stream_bitrate), 1000000000 },
+        { "Media", "DesktopBitrate", conf_parse_unsigned, offsetof(HostdConfig, media.desktop_bitrate), 1000000000 },
+        { "Media", "VideoPacketRate", conf_parse_unsigned, offsetof(HostdConfig, media.video_packet_rate), 100000 },
+        { "Media", "AudioPacketRate", conf_parse_unsigned, offsetof(HostdConfig, media.audio_packet_rate), 100000 },
+        { "Media", "IdleSeconds", conf_parse_unsigned, offsetof(HostdConfig, media.idle_seconds), 86400 },
+        { "Media", "ViewerShare", conf_parse_unsigned, offsetof(HostdConfig, media.viewer_share), 100 },
         {},
 };
 
@@ -161,6 +171,7 @@ void hostd_config_init(HostdConfig *c) {
                 .log_level = LOG_INFO,
         };
         agent_config_init(&c->agent);
+        media_config_init(&c->media);
 }
 
 void hostd_config_done(HostdConfig *c) {
@@ -232,6 +243,11 @@ int hostd_config_load(HostdConfig *c, const char *path, bool missing_ok, char **
             c->agent.message_rate == 0 || c->agent.message_burst == 0 || c->agent.backoff_max_seconds == 0) {
                 if (asprintf(error, "%s: [Agent] HeartbeatSeconds=, MissedHeartbeats=, PartialFrameSeconds=, "
                              "MessageRate=, MessageBurst= and BackoffMaxSeconds= must be at least 1", path) < 0)
+                        *error = NULL;
+                return -EINVAL;
+        }
+        if (media_config_check(&c->media, &why) < 0) {
+                if (asprintf(error, "%s: [Media] %s", path, why) < 0)
                         *error = NULL;
                 return -EINVAL;
         }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "hostd-agent-policy.h"
+#include "hostd-media.h"
 
 /* Which transports a desktop's viewers may use ([Viewers] Transport=, TransportOverrides=). */
 typedef enum HostdTransport {
@@ -57,6 +58,7 @@ typedef struct HostdConfig {
         HostdTransport transport;     /* the default policy */
         char *transport_overrides;    /* "PATTERN:auto|udp|tcp ..." per desktop, the first match wins */
         AgentConfig agent;            /* [Agent] (hostd-agent-policy.h) */
+        MediaConfig media;            /* [Media]: the caps guest media is held to (hostd-media.h) */
         int log_level;
         HostdBrokerConfig broker;     /* [Broker]: registering and reporting (hostd-broker.h) */
         HostdAudioConfig audio;       /* [Audio] (vmaudio) */

@@ -20,6 +20,7 @@
 #include "hostd-display.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-media.h"
 #include "hostd-viewer-server.h"
 #include "hostd-viewer-adapt.h"
 #include "log.h"
@@ -204,6 +205,8 @@ static void reply_status(ControlClient *c) {
                 if (d->agent) {
                         client_write(c, ",\"agent\":", 9);
                         agent_describe_json(d->agent, agent_json_write, c);
+                        client_write(c, ",\"media\":", 9);
+                        media_describe_json(agent_media(d->agent), agent_json_write, c);
                 }
                 Audio *au = d->display ? display_audio(d->display) : NULL; /* vmaudio */
                 if (au) {

@@ -87,6 +87,10 @@ static void mark_lost(Viewer *v) {
         bool any = false;
 
         while (wire_conn_next_lost(v->conn, &channel, &id) > 0) {
+                /* A lost media packet is not a tile: the viewer sees the gap in its seq and asks
+                 * for a keyframe; it must not repaint the screen. */
+                if (channel != WIRE_RUDP_TILE_CHANNEL)
+                        continue;
                 TileSlot *slot = &u->ring[id % VIEWER_UDP_TILE_RING];
                 u->tiles_lost++;
                 any = true;

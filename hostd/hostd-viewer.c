@@ -17,6 +17,7 @@
 #include "hostd-encoder-lossy.h"
 #include "hostd-domain.h"
 #include "hostd-manager.h"
+#include "hostd-media.h"
 #include "hostd-viewer-adapt.h"
 #include "hostd-viewer-resume.h"
 #include "log.h"
@@ -26,9 +27,12 @@
 /* How long the screen must stay still before lossy tiles are refined to exact pixels. */
 #define REFINE_DELAY_USEC (250 * 1000ULL)
 #define PROTOCOL_VERSION 1
-/* Codecs, cursor and input channels; the agent's status, clipboard, windows and resize. */
-#define SERVER_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE | \
-                     WIRE_CAP_MEDIA | WIRE_CAP_MEDIA_OPUS | WIRE_CAP_MICROPHONE) /* vmaudio: media, opus, mic */
+/* Codecs, cursor and input channels; the agent's status, clipboard, windows and resize; media
+ * (guest streams relayed by hostd-media*.c, the VM's sound by hostd-audio*.c), the codecs hostd
+ * relays, and the VM's microphone. */
+#define SERVER_CAPS                                                                                                \
+        (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE | WIRE_CAP_MEDIA |     \
+         WIRE_CAP_MEDIA_OPUS | WIRE_CAP_MEDIA_VP8 | WIRE_CAP_MEDIA_H264 | WIRE_CAP_MICROPHONE)
 #define CAP_RESUME (1ULL << 5) /* announced when ResumeSeconds= is not 0 */
 #define CAP_UDP (1ULL << 6)    /* the desktop's policy lets this session run on UDP */
 
@@ -82,6 +86,7 @@ void viewer_drop(Viewer *v, int error, const char *why) {
         else
                 log_info("viewer %s (%s): %s", v->peer, v->ticket.user[0] ? v->ticket.user : "no ticket yet", why);
         bool was_interactive = v->interactive && v->state == VIEWER_ACTIVE;
+        bool was_active = v->state == VIEWER_ACTIVE;
         if (v->state == VIEWER_ACTIVE)
                 viewer_adapt_log(v, "end");
         v->adapt = viewer_adapt_free(v->adapt);
@@ -92,6 +97,9 @@ void viewer_drop(Viewer *v, int error, const char *why) {
         v->timer = sd_event_source_disable_unref(v->timer);
         v->udp = viewer_udp_free(v->udp);
         viewer_unlink(v); /* no more console hooks */
+        Agent *agent = was_active ? manager_agent(s->manager, v->ticket.desktop) : NULL;
+        if (agent)
+                media_viewer_left(agent_media(agent), v); /* after the unlink: the others remain */
         v->next = s->closing; /* the server frees it if it goes first */
         s->closing = v;
         if (sd_event_add_defer(s->manager->event, &v->release, on_free_later, v) < 0)
@@ -348,6 +356,9 @@ static int viewer_pump(Viewer *v) {
                 if (r < 0)
                         return r;
         }
+        Agent *agent = manager_agent(v->server->manager, v->ticket.desktop);
+        if (agent)
+                media_mask_pending(agent_media(agent), v, &v->pending); /* the viewer draws its videos there */
         if (region_is_empty(&v->pending))
                 return 0;
         if (viewer_in_flight(v) >= viewer_in_flight_limit(v)) {
@@ -618,6 +629,12 @@ static void viewer_handle(Viewer *v, const WireMessage *msg) {
         case WIRE_TYPE_BYE:
                 viewer_drop(v, 0, "viewer said bye");
                 break;
+        case WIRE_TYPE_MEDIA_KEYFRAME_REQUEST: {
+                Agent *a = manager_agent(v->server->manager, v->ticket.desktop);
+                if (a)
+                        media_viewer_keyframe_request(agent_media(a), v, msg->media_keyframe_request.stream);
+                break;
+        }
         case WIRE_TYPE_KEY:
         case WIRE_TYPE_MOUSE_BUTTON:
         case WIRE_TYPE_MOUSE_ABSOLUTE:

@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include "byte-transport.h"
+#include "fd-datagram.h"
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
 #include "macro.h"
 #include "unaligned.h"
+#include "wire-conn-rudp.h"
 
 /* ---- the fake agent ---- */
 
@@ -71,9 +73,14 @@ static void agent_record(FakeAgent *a, const AgentMessage *m) {
 static int on_agent_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         FakeAgent *a = userdata;
         AgentMessage m;
-        int r;
-        while ((r = agent_conn_receive(a->conn, &m)) > 0)
+        int r = 0;
+        while (a->conn && (r = agent_conn_receive(a->conn, &m)) > 0) {
                 agent_record(a, &m);
+                if (a->on_message)
+                        a->on_message(a, &m, a->userdata);
+        }
+        if (!a->conn)
+                return 0;
         if (r < 0) {
                 fake_agent_close(a);
                 a->closed++;
@@ -226,8 +233,11 @@ static int on_raw_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
         RawViewer *v = userdata;
         WireMessage m;
         int r;
-        while ((r = wire_conn_receive(v->conn, &m)) > 0)
+        while ((r = wire_conn_receive(v->conn, &m)) > 0) {
                 raw_record(v, &m);
+                if (v->on_message)
+                        v->on_message(v, &m, v->userdata);
+        }
         if (r < 0 && v->error == 0)
                 v->error = r;
         raw_viewer_flush(v);
@@ -242,7 +252,24 @@ int raw_viewer_flush(RawViewer *v) {
                 sd_event_source_set_enabled(v->io, SD_EVENT_OFF);
         else
                 sd_event_source_set_io_events(v->io, wire_conn_poll_events(v->conn));
+        if (v->timer) {
+                uint64_t next = wire_conn_next_timeout(v->conn);
+                sd_event_source_set_time(v->timer, next == UINT64_MAX ? UINT64_MAX - 1 : next);
+                sd_event_source_set_enabled(v->timer, v->error < 0 || next == UINT64_MAX ? SD_EVENT_OFF : SD_EVENT_ONESHOT);
+        }
         return v->error;
+}
+
+static int on_raw_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        RawViewer *v = userdata;
+        uint64_t now;
+        sd_event_now(v->harness->event, CLOCK_MONOTONIC, &now);
+        wire_conn_on_timeout(v->conn, now);
+        return on_raw_io(NULL, -1, 0, v); /* what the timers delivered, and the next deadline */
+}
+
+void raw_viewer_pause(RawViewer *v, bool paused) {
+        sd_event_source_set_enabled(v->io, paused ? SD_EVENT_OFF : SD_EVENT_ON);
 }
 
 Buffer *raw_viewer_out(RawViewer *v) {
@@ -289,9 +316,62 @@ fail:
         return r;
 }
 
+int raw_viewer_new_udp(Harness *h, uint64_t caps, TicketRole role, const FdDatagramOptions *server_path,
+                       RawViewer **ret) {
+        _cleanup_(freep) char *text = NULL;
+        uint8_t ticket[TICKET_SIZE_MAX];
+        size_t ticket_len;
+        DatagramTransport *ct, *st;
+        WireConn *sc;
+        Viewer *server_side;
+        int fds[2], r;
+
+        RawViewer *v = calloc(1, sizeof(RawViewer));
+        if (!v)
+                return -ENOMEM;
+        v->harness = h;
+        buffer_init(&v->data, 64u << 20);
+        if ((r = harness_ticket(h, "raw-udp", role, &text)) < 0 ||
+            (r = ticket_text_decode(text, strlen(text), ticket, sizeof(ticket), &ticket_len)) < 0)
+                goto fail;
+        if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        int size = 4 << 20;
+        for (int i = 0; i < 2; i++) {
+                (void) setsockopt(fds[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+                (void) setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        }
+        if ((r = fd_datagram_new(fds[1], server_path, &st)) < 0) {
+                close(fds[0]);
+                goto fail;
+        }
+        if ((r = wire_conn_new_rudp(st, NULL, true, VIEWER_OUT_LIMIT, &sc)) < 0 ||
+            (r = viewer_new_conn(h->manager->viewers, sc, "raw-udp", &server_side)) < 0) {
+                close(fds[0]);
+                goto fail;
+        }
+        if ((r = fd_datagram_new(fds[0], NULL, &ct)) < 0 || (r = wire_conn_new_rudp(ct, NULL, false, 64u << 20, &v->conn)) < 0)
+                goto fail;
+        wire_conn_set_accept(v->conn, WIRE_DIR_S2C);
+        WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = caps, .ticket = ticket, .ticket_len = ticket_len };
+        if ((r = wire_encode_hello(wire_conn_out(v->conn), &hello)) < 0 ||
+            (r = sd_event_add_io(h->event, &v->io, wire_conn_fd(v->conn), EPOLLIN, on_raw_io, v)) < 0 ||
+            (r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX - 1, 0, on_raw_timer, v)) < 0)
+                goto fail;
+        raw_viewer_flush(v);
+        *ret = v;
+        return 0;
+fail:
+        raw_viewer_free(v);
+        return r;
+}
+
 RawViewer *raw_viewer_free(RawViewer *v) {
         if (!v)
                 return NULL;
+        sd_event_source_disable_unref(v->timer);
         sd_event_source_disable_unref(v->io);
         wire_conn_free(v->conn);
         buffer_done(&v->data);

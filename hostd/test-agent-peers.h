@@ -13,7 +13,8 @@
 #include "wire-conn.h"
 #include "wire-gen.h"
 
-typedef struct FakeAgent {
+typedef struct FakeAgent FakeAgent;
+struct FakeAgent {
         Harness *harness;
         WireConn *conn; /* NULL until hostd connects, and after it closed */
         sd_event_source *io;
@@ -33,7 +34,10 @@ typedef struct FakeAgent {
         AgentResizeRequest resize;
         unsigned power_requests;
         uint8_t power_action;
-} FakeAgent;
+        /* Called for every message hostd sends, after it was counted above (NULL: none). */
+        void (*on_message)(struct FakeAgent *a, const AgentMessage *m, void *userdata);
+        void *userdata;
+};
 
 /* Fills opts->agent_connect so that hostd's agent channel is a FakeAgent. */
 void fake_agent_setup(FakeAgent *a, HarnessOptions *opts);
@@ -51,6 +55,7 @@ typedef struct RawViewer {
         Harness *harness;
         WireConn *conn;
         sd_event_source *io;
+        sd_event_source *timer; /* rudp's timers (raw_viewer_new_udp()) */
         bool welcomed;
         int error;
         unsigned statuses;
@@ -67,10 +72,19 @@ typedef struct RawViewer {
         Buffer data;
         uint32_t data_serial, data_total;
         unsigned modes;
+        /* Called for every message hostd sends, after it was counted above (NULL: none). */
+        void (*on_message)(struct RawViewer *v, const WireMessage *m, void *userdata);
+        void *userdata;
 } RawViewer;
 
 /* A viewer with caps (wire caps) and a ticket of role, handshaking over a socketpair. */
 int raw_viewer_new(Harness *h, uint64_t caps, TicketRole role, RawViewer **ret);
+/* The same over rudp on a datagram socketpair (no DTLS), what hostd sends going through
+ * server_path's impairment and rate limit (NULL: none), as harness_viewer_new_udp() does. */
+int raw_viewer_new_udp(Harness *h, uint64_t caps, TicketRole role, const FdDatagramOptions *server_path,
+                       RawViewer **ret);
 RawViewer *raw_viewer_free(RawViewer *v);
 Buffer *raw_viewer_out(RawViewer *v);
+/* A paused viewer reads nothing: what hostd sends it piles up, like a stalled link. */
+void raw_viewer_pause(RawViewer *v, bool paused);
 int raw_viewer_flush(RawViewer *v);

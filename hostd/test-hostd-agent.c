@@ -131,9 +131,9 @@ static void test_detection(void) {
         world_agent_active(&w, ALL_CAPS | AGENT_CAP_MEDIA | (UINT64_C(1) << 40));
         WAIT_FOR(w.h, v->statuses == 2);
         check(v->status.mode == WIRE_MODE_AGENT && v->status.cause == WIRE_CAUSE_AGENT_HELLO);
-        /* Media (not hostd's) and unknown bits are not features. */
-        check(v->status.features == ALL_CAPS);
-        check(agent_features(w.a) == ALL_CAPS);
+        /* Media is hostd's too (hostd-media.h); unknown bits are not features. */
+        check(v->status.features == (ALL_CAPS | AGENT_CAP_MEDIA));
+        check(agent_features(w.a) == (ALL_CAPS | AGENT_CAP_MEDIA));
 
         /* A repeated hello is a caps update. */
         check(fake_agent_hello(&w.agent, AGENT_CAP_HEARTBEAT | AGENT_CAP_WINDOWS) >= 0);

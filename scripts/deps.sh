@@ -28,6 +28,7 @@ PACKAGES=(
     # benchmarks: tjbench, the reference bench-encode compares the JPEG path with;
     # TigerVNC's viewer, the VNC client bench-wire-bytes counts QEMU's VNC server's bytes to
     libjpeg-turbo-progs tigervnc-viewer
+    libavcodec-dev libavutil-dev  # hmedia: bench-media encodes/decodes its 720p VP8 clip
 )
 
 missing=()

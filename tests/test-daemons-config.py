@@ -84,6 +84,25 @@ def main():
         assert code != 0 and message in out, f"{text!r}: {out}"
     print("tandem-hostd: --check-config checks [Broker]")
 
+    # hostd's [Media] caps and [Agent] Media= (hmedia); hostd.conf.example parses.
+    with open(path, "w") as f:
+        f.write("[Agent]\nMedia=no\nOverrides=lab-*:Media=yes\n[Media]\nMaxStreams=2\nViewerShare=30\n")
+    code, out = check("hostd", path)
+    assert code == 0, f"hostd: good [Media] refused: {out}"
+    for text, message in (("[Media]\nViewerShare=0\n", "ViewerShare= must be 1..100"),
+                          ("[Media]\nMaxVideoPacket=600000\n", "MaxVideoPacket="),
+                          ("[Media]\nIdleSeconds=0\n", "IdleSeconds="),
+                          ("[Agent]\nMedia=maybe\n", "Media="),
+                          ("[Agent]\nOverrides=x*:Media=maybe\n", "Invalid [Agent] Overrides=")):
+        with open(path, "w") as f:
+            f.write(text)
+        code, out = check("hostd", path)
+        assert code != 0 and message in out, f"{text!r}: {out}"
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "hostd", "hostd.conf.example")
+    code, out = check("hostd", example)
+    assert code == 0, f"hostd.conf.example refused: {out}"
+    print("tandem-hostd: --check-config checks [Media]; hostd.conf.example parses")
+
     # The broker: plain HTTP only on loopback, Listen= an IP address and port, the example parses.
     path = os.path.join(d, "listen.conf")
     for text, message in (("PlainHTTP=yes\nListen=0.0.0.0:8080\n", "PlainHTTP=yes is for tests on loopback only"),
