@@ -617,3 +617,7 @@ int client_session_window_action(ClientSession *s, uint32_t id, uint8_t op, int3
                 log_input(s, "window-action %u %u %d %d %u %u", id, op, x, y, width, height);
         return r;
 }
+
+ClientMedia *client_session_media(ClientSession *s) {
+        return NULL; /* the double has no media channel */
+}

@@ -27,6 +27,9 @@ PACKAGES=(
     # benchmarks: tjbench, the reference bench-encode compares the JPEG path with;
     # TigerVNC's viewer, the VNC client bench-wire-bytes counts QEMU's VNC server's bytes to
     libjpeg-turbo-progs tigervnc-viewer
+    # the viewer's media (issue 7): VP8/H.264 decode, Opus; tandem-media-gen's encoders
+    # (libavcodec59 brings libvpx, libx264 and libopus); libavformat: the tests' reference demuxer
+    libavcodec-dev libavformat-dev libavutil-dev libopus-dev
 )
 
 missing=()
