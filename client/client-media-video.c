@@ -56,6 +56,8 @@ int media_video_decoder_new(uint8_t codec, MediaVideoDecoder **ret) {
          * holding pictures back), which keyframe-after-loss and A/V sync rely on. */
         d->ctx->thread_count = 1;
         d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+        /* A hostile header cannot make it allocate more than our largest picture. */
+        d->ctx->max_pixels = (int64_t) CLIENT_MEDIA_VIDEO_SIZE_MAX * CLIENT_MEDIA_VIDEO_SIZE_MAX;
         if (avcodec_open2(d->ctx, c, NULL) < 0)
                 return -EIO;
         *ret = TAKE_PTR(d);

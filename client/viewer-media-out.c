@@ -163,8 +163,9 @@ void media_out_start(MediaOut *o, const ClientMediaStream *st) {
                 return;
         s->pts = open_file(o, s, ".pts");
         if (!s->video && s->pts) {
+                static const uint8_t room[44];
                 s->data = open_file(o, s, ".wav");
-                if (s->data && wav_header(s) < 0)
+                if (s->data && (fwrite(room, 1, sizeof(room), s->data) != sizeof(room) || wav_header(s) < 0))
                         stream_fail(o, s, "the WAV header");
         }
 }
@@ -220,11 +221,13 @@ void media_out_audio(MediaOut *o, const ClientMediaStream *st, const int16_t *pc
                 return;
         size_t n = frames * s->channels;
         bool ok = true;
-        /* s16le: as the machine has them on little-endian hosts, swapped on others */
-        for (size_t i = 0; i < n && ok; i++) {
-                uint8_t b[2];
-                le16(b, (uint16_t) pcm[i]);
-                ok = fwrite(b, 1, 2, s->data) == 2;
+        uint8_t b[1024];
+        for (size_t i = 0; i < n && ok;) { /* s16le whatever the machine's order */
+                size_t k = MIN(n - i, sizeof(b) / 2);
+                for (size_t x = 0; x < k; x++)
+                        le16(b + 2 * x, (uint16_t) pcm[i + x]);
+                ok = fwrite(b, 2, k, s->data) == k;
+                i += k;
         }
         s->wav_bytes += n * 2;
         if (ok && s->pts)
