@@ -695,7 +695,7 @@ static void cleanup(void) {
 }
 
 int main(void) {
-        av_log_set_level(AV_LOG_ERROR);
+        av_log_set_level(AV_LOG_QUIET);
         check(mkdtemp(tmpdir));
         atexit(cleanup);
 

@@ -105,7 +105,7 @@ static int open_encoder(const MediaGenOptions *o, AVCodecContext **ret) {
                 ctx->framerate = (AVRational) { (int) o->fps, 1 };
                 ctx->gop_size = (int) o->keyframe_interval;
                 ctx->max_b_frames = 0;
-                ctx->bit_rate = o->bitrate ? o->bitrate : (int64_t) o->width * o->height * o->fps / 8;
+                ctx->bit_rate = o->bitrate ? o->bitrate : MAX((int64_t) o->width * o->height * o->fps / 8, 100000);
                 if (o->codec == MEDIA_GEN_H264) {
                         ctx->profile = FF_PROFILE_H264_CONSTRAINED_BASELINE;
                         av_opt_set(ctx->priv_data, "profile", "baseline", 0);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/log.h>
+
 #include "media-gen.h"
 #include "parse-util.h"
 
@@ -117,6 +119,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "tandem-media-gen: unknown codec `%s' (vp8, opus or h264)\n", kind);
                 return 1;
         }
+        av_log_set_level(AV_LOG_ERROR); /* the encoders' banners are not ours to print */
         MediaGenOptions check = o;
         if (media_gen_options_finish(&check) < 0) {
                 fprintf(stderr, "tandem-media-gen: invalid values (size even and at most 4096, fps 1-120, "
