@@ -14,6 +14,8 @@
 #include "viewer-core.h"
 #include "viewer-exit.h"
 #include "viewer-headless.h"
+
+#include <libavutil/log.h>
 #include "viewer-util.h"
 #if HAVE_SDL2
 #include "viewer-sdl.h"
@@ -395,5 +397,7 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+        /* libavcodec says what it thinks of a bad packet on stderr; the media code handles it. */
+        av_log_set_level(AV_LOG_QUIET);
         return run(argc, argv);
 }
