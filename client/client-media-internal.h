@@ -17,6 +17,15 @@ typedef struct QueuedPicture {
         size_t size;
 } QueuedPicture;
 
+/* A video packet waiting for client_media_pump() (paced), with the loss before it. */
+typedef struct PendingPacket {
+        struct PendingPacket *next;
+        uint64_t order; /* arrival across streams */
+        uint32_t lost;
+        WireMediaPacket p; /* p.data points into data[] */
+        uint8_t data[];
+} PendingPacket;
+
 typedef struct MediaStream {
         ClientMediaStream pub;
         bool have_seq;
@@ -24,6 +33,8 @@ typedef struct MediaStream {
 
         /* video */
         MediaVideoDecoder *video;
+        PendingPacket *pending, *pending_tail;
+        uint32_t pending_lost; /* dropped from the queue: the next packet comes after a loss */
         bool need_keyframe;
         bool requested;        /* a keyframe request went */
         uint64_t last_request;
@@ -49,6 +60,8 @@ struct ClientMedia {
         MediaStream *streams[CLIENT_MEDIA_STREAMS_MAX];
         size_t n_streams;
         uint64_t refused_streams; /* media-start over CLIENT_MEDIA_STREAMS_MAX */
+        size_t pending_bytes;     /* paced: every stream's waiting packets */
+        uint64_t pending_order;
 
         pthread_mutex_t lock; /* the streams' jitter buffers, against client_media_mix() */
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client-media-internal.h"
 
@@ -57,7 +58,18 @@ static void picture_done(QueuedPicture *q) {
         *q = (QueuedPicture) {};
 }
 
+static void pending_drop(ClientMedia *m, MediaStream *st) {
+        while (st->pending) {
+                PendingPacket *p = st->pending;
+                st->pending = p->next;
+                m->pending_bytes -= p->p.data_len;
+                free(p);
+        }
+        st->pending_tail = NULL;
+}
+
 static void stream_free(ClientMedia *m, MediaStream *st) {
+        pending_drop(m, st);
         media_video_decoder_free(st->video);
         for (size_t i = 0; i < CLIENT_MEDIA_VIDEO_QUEUE; i++)
                 picture_done(&st->queue[i]);
@@ -274,6 +286,75 @@ static int video_packet(ClientMedia *m, MediaStream *st, const WireMediaPacket *
         return queue_picture(st, &pic, now);
 }
 
+/* Paced: the packet waits (a copy) for client_media_pump(). */
+static int video_defer(ClientMedia *m, MediaStream *st, const WireMediaPacket *p, uint32_t lost) {
+        if (p->data_len > CLIENT_MEDIA_PENDING_BYTES_MAX)
+                return 0;
+        if (m->pending_bytes + p->data_len > CLIENT_MEDIA_PENDING_BYTES_MAX) {
+                /* Decoding is behind by megabytes: this stream's backlog goes, as if lost. */
+                for (PendingPacket *q = st->pending; q; q = q->next)
+                        st->pending_lost += 1 + q->lost;
+                pending_drop(m, st);
+                if (m->pending_bytes + p->data_len > CLIENT_MEDIA_PENDING_BYTES_MAX) {
+                        st->pending_lost += 1 + lost;
+                        return 0; /* the other streams' backlog fills it: this one is lost too */
+                }
+        }
+        PendingPacket *q = malloc(sizeof(PendingPacket) + p->data_len);
+        if (!q)
+                return -ENOMEM;
+        memcpy(q->data, p->data, p->data_len);
+        q->next = NULL;
+        q->order = m->pending_order++;
+        q->lost = lost + st->pending_lost;
+        st->pending_lost = 0;
+        q->p = *p;
+        q->p.data = q->data;
+        if (st->pending_tail)
+                st->pending_tail->next = q;
+        else
+                st->pending = q;
+        st->pending_tail = q;
+        m->pending_bytes += p->data_len;
+        return 0;
+}
+
+static uint64_t cpu_now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+size_t client_media_pump(ClientMedia *m, uint64_t now, uint64_t budget_usec) {
+        uint64_t start = budget_usec ? cpu_now_usec() : 0;
+        for (;;) {
+                MediaStream *next = NULL;
+                size_t waiting = 0;
+                for (size_t i = 0; i < m->n_streams; i++) {
+                        MediaStream *st = m->streams[i];
+                        for (PendingPacket *q = st->pending; q; q = q->next)
+                                waiting++;
+                        if (st->pending && (!next || st->pending->order < next->pending->order))
+                                next = st;
+                }
+                if (!next || (budget_usec && cpu_now_usec() - start >= budget_usec))
+                        return waiting;
+                PendingPacket *q = next->pending;
+                next->pending = q->next;
+                if (!next->pending)
+                        next->pending_tail = NULL;
+                m->pending_bytes -= q->p.data_len;
+                int r = video_packet(m, next, &q->p, q->lost, now); /* may stop nothing: callbacks only */
+                free(q);
+                if (r < 0)
+                        return waiting - 1; /* out of memory: the next pump tries on */
+        }
+}
+
+size_t client_media_pending_bytes(ClientMedia *m) {
+        return m->pending_bytes;
+}
+
 static int handle_packet(ClientMedia *m, const WireMediaPacket *p, uint64_t now) {
         MediaStream *st = stream_find(m, p->stream);
         if (!st)
@@ -287,6 +368,8 @@ static int handle_packet(ClientMedia *m, const WireMediaPacket *p, uint64_t now)
         }
         st->have_seq = true;
         st->next_seq = p->seq + 1;
+        if (st->pub.kind == WIRE_KIND_VIDEO && m->options.paced)
+                return video_defer(m, st, p, lost);
         if (st->pub.kind == WIRE_KIND_VIDEO)
                 return video_packet(m, st, p, lost, now);
         return media_audio_packet(m, st, p, lost, now);

@@ -32,6 +32,7 @@
 #define CLIENT_MEDIA_KEYFRAME_INTERVAL_USEC UINT64_C(1000000) /* at most one request per stream */
 #define CLIENT_MEDIA_PLAYOUT_DELAY_USEC UINT64_C(60000)    /* video without audio */
 #define CLIENT_MEDIA_PLC_PACKETS_MAX 10         /* a longer audio gap restarts the decoder */
+#define CLIENT_MEDIA_PENDING_BYTES_MAX (8u << 20) /* paced: video packets waiting for decode */
 
 typedef struct ClientMedia ClientMedia;
 
@@ -87,6 +88,11 @@ typedef struct ClientMediaOptions {
         uint8_t audio_channels;
         bool mixer;      /* keep decoded audio for client_media_mix() (a jitter buffer per stream) */
         bool microphone; /* we have a source: cap microphone, mic-start is taken */
+        /* Video packets wait for client_media_pump() instead of being decoded as they come, so a
+         * front end spreads decoding over its loop and its display never stalls on a burst.
+         * Over CLIENT_MEDIA_PENDING_BYTES_MAX waiting, a stream's waiting packets are dropped
+         * (as lost: it waits for a keyframe and asks for one). */
+        bool paced;
 } ClientMediaOptions;
 
 /* WIRE_CAP_MEDIA and the codecs this build decodes (libavcodec's decoders here, libopus),
@@ -111,6 +117,11 @@ size_t client_media_n_streams(ClientMedia *m);
 /* The i-th stream (0 <= i < n), in start order. */
 const ClientMediaStream *client_media_stream_at(ClientMedia *m, size_t i);
 const ClientMediaStream *client_media_stream(ClientMedia *m, uint32_t id);
+
+/* Paced: decodes waiting video packets, oldest first across streams, until budget_usec of
+ * decoding has been spent (0: all). Returns how many are still waiting. */
+size_t client_media_pump(ClientMedia *m, uint64_t now, uint64_t budget_usec);
+size_t client_media_pending_bytes(ClientMedia *m);
 
 /* The picture of a video stream to show at now: takes the frames that are due from the queue
  * (dropping those whose successor is due too). NULL: nothing decoded yet. */

@@ -47,7 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 buffer_init(&out, 1u << 20);
                 init = true;
         }
-        ClientMediaOptions o = { .mixer = true, .audio_rate = 48000, .audio_channels = 2, .microphone = true };
+        /* Paced (packets wait for the pump) when the first frame's size is odd: both paths. */
+        ClientMediaOptions o = { .mixer = true, .audio_rate = 48000, .audio_channels = 2, .microphone = true,
+                                 .paced = size > 0 && (data[0] & 1) };
         ClientMedia *m;
         if (client_media_new(&o, &callbacks, NULL, &m) < 0)
                 return 0;
@@ -74,6 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         if (p)
                                 fuzz_sink += p->planes[0][0];
                 }
+                if (msg.type == WIRE_TYPE_MEDIA_PACKET && (msg.media_packet.seq & 3) == 0)
+                        (void) client_media_pump(m, now, 0);
                 client_media_mix(m, mix, 240, now);
                 if (client_media_mic_active(m))
                         (void) client_media_mic_push(m, mix, 240, now);

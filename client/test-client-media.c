@@ -230,6 +230,53 @@ static void test_video(MediaGenCodec codec, uint8_t wire_codec, const char *name
         clip_done(&clip);
 }
 
+/* Paced: packets wait for client_media_pump(), decode the same, and a backlog over the byte cap
+ * is dropped as a loss (keyframe request, recovery). */
+static void test_paced(void) {
+        Clip clip;
+        RefFrame *ref;
+        Got g;
+        ClientMedia *m;
+        ClientMediaOptions o = { .paced = true };
+
+        clip_make(&(MediaGenOptions) { .codec = MEDIA_GEN_VP8, .seconds = 1, .width = 160, .height = 120, .fps = 20,
+                                       .keyframe_interval = 10 },
+                  tmpdir, "paced.ivf", &clip);
+        size_t n_ref = clip_reference_video(&clip, MEDIA_GEN_VP8, &ref);
+        got_init(&g);
+        check(client_media_new(&o, &got_callbacks, &g, &m) == 0);
+        WireMessage s = start_msg(1, WIRE_KIND_VIDEO, WIRE_CODEC_VP8, 0, 0);
+        check(client_media_handle(m, &s, 1) == 0);
+        for (size_t i = 0; i < clip.n; i++)
+                check(packet(m, 1, (uint32_t) i, &clip.packets[i], 1) == 0);
+        check(g.n_frames == 0 && client_media_pending_bytes(m) > 0);
+        check(client_media_pump(m, 2, 0) == 0);
+        check(client_media_pending_bytes(m) == 0);
+        check(g.n_frames == n_ref);
+        check_frames_equal(ref, 0, g.frames, n_ref);
+
+        /* Over the cap: 17 packets of 512 KiB. The backlog goes; the stream asks for a keyframe
+         * and decodes from the next one. */
+        static uint8_t big[512 * 1024];
+        memset(big, 0x5a, sizeof(big));
+        ClipPacket bp = { .data = big, .len = sizeof(big) };
+        uint32_t seq = (uint32_t) clip.n;
+        for (int i = 0; i < 17; i++)
+                check(packet(m, 1, seq++, &bp, 3) == 0);
+        check(client_media_pending_bytes(m) <= CLIENT_MEDIA_PENDING_BYTES_MAX);
+        ClipPacket key = clip.packets[10];
+        key.pts_us = 5000000;
+        check(packet(m, 1, seq++, &key, 3) == 0);
+        check(client_media_pump(m, 3, 0) == 0);
+        check(keyframe_requests(&g, 1) == 1);
+        check(g.n_frames == n_ref + 1 && g.frames[n_ref].pts_us == 5000000);
+        check(client_media_pending_bytes(m) == 0);
+        client_media_free(m);
+        got_done(&g);
+        ref_frames_free(ref, n_ref);
+        clip_done(&clip);
+}
+
 static void test_opus(uint8_t channels) {
         Clip clip;
         Got g;
@@ -761,6 +808,7 @@ int main(void) {
                 test_video(MEDIA_GEN_H264, WIRE_CODEC_H264, "test.h264");
         else
                 fprintf(stderr, "no H.264 decoder here: skipping the H.264 clip\n");
+        test_paced();
         test_opus(2);
         test_opus(1);
         test_hostile();

@@ -8,6 +8,9 @@
 #include "viewer-util.h"
 
 #define VIDEO_MAX 16
+/* Decoding per loop turn at most (then input and drawing have their turn): a 720p VP8 frame
+ * takes a few ms, so one or two frames a turn. */
+#define DECODE_BUDGET_USEC UINT64_C(8000)
 #define MIC_RING_FRAMES (SDL_MEDIA_RATE / 2) /* half a second of capture waiting at most */
 
 typedef struct VideoOut {
@@ -37,6 +40,7 @@ void sdl_media_configure(ViewerOptions *options) {
         options->client.media.mixer = true;
         options->client.media.audio_rate = SDL_MEDIA_RATE;
         options->client.media.audio_channels = SDL_MEDIA_CHANNELS;
+        options->client.media.paced = true; /* decoded in sdl_media_tick(), a budget per loop turn */
 }
 
 static ClientMedia *media(SdlMedia *m) {
@@ -188,6 +192,7 @@ bool sdl_media_tick(SdlMedia *m, uint64_t now) {
         mic_send(m, now);
         if (!cm)
                 return false;
+        (void) client_media_pump(cm, now, DECODE_BUDGET_USEC);
         for (size_t i = 0; i < m->n_video; i++) {
                 VideoOut *o = &m->video[i];
                 const ClientMediaPicture *p = client_media_present(cm, o->id, now);
