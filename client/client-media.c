@@ -108,6 +108,7 @@ void client_media_reset(ClientMedia *m) {
 ClientMedia *client_media_free(ClientMedia *m) {
         if (!m)
                 return NULL;
+        m->cb = (ClientMediaCallbacks) {}; /* freed, not stopped: nobody is told */
         client_media_reset(m);
         pthread_mutex_destroy(&m->lock);
         free(m);

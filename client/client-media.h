@@ -102,7 +102,7 @@ const char *client_media_codec_name(uint8_t codec);
 
 int client_media_new(const ClientMediaOptions *options, const ClientMediaCallbacks *callbacks, void *userdata,
                      ClientMedia **ret);
-/* Every stream is stopped (on_stop with WIRE_WHY_CLOSED) before it is freed. */
+/* Frees every stream without a callback (client_media_reset() first to have them stopped). */
 ClientMedia *client_media_free(ClientMedia *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ClientMedia *, client_media_free);
 

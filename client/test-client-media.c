@@ -193,8 +193,10 @@ static void test_video(MediaGenCodec codec, uint8_t wire_codec, const char *name
         check(st && st->decoded == n_ref && st->resets == 0 && st->keyframe_requests == 0);
         check(st->video_width == 320 && st->video_height == 240);
         check(keyframe_requests(&g, 7) == 0);
+        client_media_reset(m);
+        check(g.stops == 1 && g.last_why == WIRE_WHY_CLOSED && client_media_n_streams(m) == 0);
         client_media_free(m);
-        check(g.stops == 1 && g.last_why == WIRE_WHY_CLOSED);
+        check(g.stops == 1);
         got_done(&g);
 
         /* Packet 5 lost: frames 0-4, one request (the later gaps come within the second), then
@@ -674,7 +676,8 @@ static void test_media_out(void) {
         check(t->audio_ms == n_pcm * 1000 / 48000);
         WireMessage stop = { .type = WIRE_TYPE_MEDIA_STOP, .media_stop = { .stream = 5, .why = WIRE_WHY_CLOSED } };
         check(client_media_handle(m, &stop, 1) == 0);
-        client_media_free(m); /* stops the audio stream */
+        client_media_reset(m); /* stops the audio stream (as when the session ends) */
+        client_media_free(m);
         check(t->running == 0);
         media_out_free(g.media_out);
         g.media_out = NULL;
