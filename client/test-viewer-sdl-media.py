@@ -34,14 +34,15 @@ def frames(data):
         off += 8 + size
 
 
-def stream(seed, visible_after):
-    """The seed's media-start (moved to RECT) and packets; then, if asked, a geometry that hides it."""
+def stream(seed, visible_after, rect=RECT, window=0):
+    """The seed's media-start (moved to rect of window) and packets; then, if asked, a geometry that hides it."""
     out = b""
     for kind, frame in frames(seed):
         if kind == MEDIA_START:
             head, payload = frame[:8], bytearray(frame[8:])
-            x, y, w, h = RECT
-            payload[16:32] = struct.pack("<iiII", x, y, w, h)  # after stream, source, kind, codec, rate, channels, window
+            x, y, w, h = rect
+            # after stream u32, source, kind, codec u8, rate u32, channels u8: window u32, x, y, w, h
+            payload[12:32] = struct.pack("<IiiII", window, x, y, w, h)
             payload[32] = 1
             out += head + bytes(payload)
         elif kind == MEDIA_PACKET:
@@ -104,6 +105,31 @@ def run(x, tmp, media, want_video):
         raise AssertionError(f"no media start line: {err}")
 
 
+def run_seamless(x, tmp, media):
+    """--seamless: guest window 100 (the fake's, at (0, 0), 20x10) has the stream (window 100,
+    its whole rectangle): its seamless window shows video, not the framebuffer's cut."""
+    viewer = subprocess.Popen([VIEWER, "--timeout", "120", "--seamless",
+                               f"fake:mode=256x192,frames=1,desktop=seammedia,agent=10,windows=1,media={media}"],
+                              env=x.env, stderr=subprocess.PIPE, text=True)
+    try:
+        win = wait_for("guest window 0", lambda: x.window("^win 0$"))
+
+        def video():
+            p = x.pixels(win)
+            if not p or p[:2] != (20, 10):
+                return False
+            _, _, get = p
+            samples = [(xx, y) for y in range(2, 8, 2) for xx in range(2, 18, 3)]
+            return all(not fake_pattern(*get(xx, y), xx, y) for xx, y in samples)
+        wait_for("video in the seamless window", video)
+    finally:
+        viewer.send_signal(signal.SIGTERM)
+        status = viewer.wait(timeout=60)
+        err = viewer.stderr.read()
+    if status != 0:
+        raise AssertionError(f"exit status {status}: {err}")
+
+
 def main():
     if os.environ.get("TANDEM_VIEWER_HAS_SDL2") != "1":
         skip("built without SDL2")
@@ -123,6 +149,11 @@ def main():
                 f.write(stream(seed, visible))
             run(x, tmp, path, visible)
             print(f"ok   {'video drawn in its rectangle, the framebuffer around it' if visible else 'visible=0: the framebuffer only'}")
+        path = os.path.join(tmp, "seamless")
+        with open(path, "wb") as f:
+            f.write(stream(seed, True, (0, 0, 20, 10), 100))
+        run_seamless(x, tmp, path)
+        print("ok   --seamless: the video in its guest window's own window")
     finally:
         x.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -21,8 +21,22 @@ typedef struct VideoOut {
         bool has_picture;
 } VideoOut;
 
+/* A video stream's texture on a seamless window's renderer. */
+typedef struct ExtraTexture {
+        uint32_t id;
+        SDL_Renderer *renderer;
+        SDL_Texture *texture;
+        uint32_t w, h;
+        uint64_t serial;
+} ExtraTexture;
+
+#define EXTRA_MAX 64
+
 struct SdlMedia {
         Viewer *v;
+        SeamlessOverlay overlay;
+        ExtraTexture extra[EXTRA_MAX];
+        size_t n_extra;
         SDL_Renderer *renderer;
         VideoOut video[VIDEO_MAX];
         size_t n_video;
@@ -102,6 +116,8 @@ SdlMedia *sdl_media_free(SdlMedia *m) {
         for (size_t i = 0; i < m->n_video; i++)
                 if (m->video[i].texture)
                         SDL_DestroyTexture(m->video[i].texture);
+        for (size_t i = 0; i < m->n_extra; i++)
+                SDL_DestroyTexture(m->extra[i].texture);
         if (m->mic_lock)
                 SDL_DestroyMutex(m->mic_lock);
         free(m);
@@ -115,10 +131,19 @@ static VideoOut *video_find(SdlMedia *m, uint32_t id) {
         return NULL;
 }
 
+static void extra_drop(SdlMedia *m, size_t i) {
+        SDL_DestroyTexture(m->extra[i].texture);
+        m->extra[i] = m->extra[--m->n_extra];
+}
+
 void sdl_media_stream(SdlMedia *m, const ClientMediaStream *st, bool stopped) {
         if (st->kind != WIRE_KIND_VIDEO)
                 return;
         VideoOut *o = video_find(m, st->id);
+        if (stopped)
+                for (size_t i = m->n_extra; i-- > 0;)
+                        if (m->extra[i].id == st->id)
+                                extra_drop(m, i);
         if (stopped) {
                 if (!o)
                         return;
@@ -215,6 +240,82 @@ bool sdl_media_tick(SdlMedia *m, uint64_t now) {
                 redraw = true;
         }
         return redraw;
+}
+
+/* The stream's picture as a texture of renderer r (a seamless window's), uploaded when new. */
+static SDL_Texture *extra_texture(SdlMedia *m, SDL_Renderer *r, uint32_t id, const ClientMediaPicture *p) {
+        ExtraTexture *e = NULL;
+        for (size_t i = 0; i < m->n_extra && !e; i++)
+                if (m->extra[i].id == id && m->extra[i].renderer == r)
+                        e = &m->extra[i];
+        if (e && (e->w != p->width || e->h != p->height)) {
+                extra_drop(m, (size_t) (e - m->extra));
+                e = NULL;
+        }
+        if (!e) {
+                if (m->n_extra == EXTRA_MAX)
+                        return NULL;
+                SDL_Texture *t = SDL_CreateTexture(r, SDL_PIXELFORMAT_IYUV, SDL_TEXTUREACCESS_STREAMING, (int) p->width,
+                                                   (int) p->height);
+                if (!t)
+                        return NULL;
+                e = &m->extra[m->n_extra++];
+                *e = (ExtraTexture) { .id = id, .renderer = r, .texture = t, .w = p->width, .h = p->height,
+                                      .serial = p->serial - 1 };
+        }
+        if (e->serial != p->serial) {
+                SDL_UpdateYUVTexture(e->texture, NULL, p->planes[0], p->strides[0], p->planes[1], p->strides[1],
+                                     p->planes[2], p->strides[2]);
+                e->serial = p->serial;
+        }
+        return e->texture;
+}
+
+/* A seamless window showing guest window `window' at geom (framebuffer pixels, drawn 1:1). */
+static void seamless_draw(SDL_Renderer *r, uint32_t window, const SDL_Rect *geom, void *userdata) {
+        SdlMedia *m = userdata;
+        ClientMedia *cm = media(m);
+        const ClientFramebuffer *fb = m->v->session ? client_session_framebuffer(m->v->session) : NULL;
+        if (!cm || !fb)
+                return;
+        const ClientWindows *windows = client_session_windows(m->v->session);
+        for (size_t i = 0; i < m->n_video; i++) {
+                VideoOut *o = &m->video[i];
+                const ClientMediaStream *st = client_media_stream(cm, o->id);
+                const ClientMediaPicture *p = st ? client_media_present(cm, o->id, now_usec()) : NULL;
+                MediaRect d, s;
+                if (!p || (st->window != 0 && st->window != window) ||
+                    !client_media_visible_rect(st, p->width, p->height, windows, fb->width, fb->height, &d, &s))
+                        continue;
+                /* Its part inside this window (a screen stream may cover several). */
+                MediaRect c = d;
+                int64_t x1 = MIN(d.x + d.w, (int64_t) geom->x + geom->w), y1 = MIN(d.y + d.h, (int64_t) geom->y + geom->h);
+                c.x = MAX(d.x, (int64_t) geom->x);
+                c.y = MAX(d.y, (int64_t) geom->y);
+                c.w = x1 - c.x;
+                c.h = y1 - c.y;
+                if (c.w <= 0 || c.h <= 0)
+                        continue;
+                SDL_Texture *t = extra_texture(m, r, o->id, p);
+                if (!t)
+                        continue;
+                SDL_Rect sr = { (int) (s.x + (c.x - d.x) * s.w / d.w), (int) (s.y + (c.y - d.y) * s.h / d.h),
+                                (int) MAX(c.w * s.w / d.w, 1), (int) MAX(c.h * s.h / d.h, 1) };
+                SDL_Rect dr = { (int) (c.x - geom->x), (int) (c.y - geom->y), (int) c.w, (int) c.h };
+                SDL_RenderCopy(r, t, &sr, &dr);
+        }
+}
+
+static void seamless_forget(SDL_Renderer *r, void *userdata) {
+        SdlMedia *m = userdata;
+        for (size_t i = m->n_extra; i-- > 0;)
+                if (m->extra[i].renderer == r)
+                        extra_drop(m, i);
+}
+
+const SeamlessOverlay *sdl_media_seamless_overlay(SdlMedia *m) {
+        m->overlay = (SeamlessOverlay) { .draw = seamless_draw, .forget = seamless_forget, .userdata = m };
+        return &m->overlay;
 }
 
 void sdl_media_render(SdlMedia *m, const SDL_Rect *dst, uint32_t fb_w, uint32_t fb_h) {

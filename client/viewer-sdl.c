@@ -587,6 +587,8 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
         viewer_connect(v, ticket, &frontend, &d);
         if (!v->done && sdl_media_new(v, d.renderer, &d.media) < 0)
                 viewer_message("Cannot set up media playback, ignoring");
+        if (d.media && d.seamless)
+                seamless_set_overlay(d.seamless, sdl_media_seamless_overlay(d.media));
         while (!v->done) {
                 uint64_t now = now_usec(), deadline = viewer_tick(v, now);
                 SDL_Event e;
@@ -601,8 +603,11 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
                 }
                 if (session_ready(v))
                         viewer_process(v);
-                if (d.media && sdl_media_tick(d.media, now_usec()))
+                if (d.media && sdl_media_tick(d.media, now_usec())) {
                         d.redraw = true;
+                        if (d.seamless)
+                                seamless_redraw(d.seamless);
+                }
                 if (d.redraw)
                         render(&d);
                 if (d.seamless)
