@@ -114,8 +114,10 @@ static int open_encoder(const MediaGenOptions *o, AVCodecContext **ret) {
                         /* SPS/PPS in band at every keyframe: any keyframe starts a decoder */
                         av_opt_set(ctx->priv_data, "x264-params", "repeat-headers=1:annexb=1", 0);
                 } else {
-                        av_opt_set(ctx->priv_data, "deadline", "realtime", 0);
-                        av_opt_set_int(ctx->priv_data, "cpu-used", 8, 0);
+                        /* Not "realtime": libvpx then adapts its speed to the wall clock, and the
+                         * same arguments would give other bytes on a busy machine. */
+                        av_opt_set(ctx->priv_data, "deadline", "good", 0);
+                        av_opt_set_int(ctx->priv_data, "cpu-used", 5, 0);
                         av_opt_set_int(ctx->priv_data, "lag-in-frames", 0, 0);
                 }
         }
