@@ -68,6 +68,7 @@ struct ClientSession {
         size_t media_len, media_off;
         ClientMediaOptions media_options;
         ClientMedia *media;
+        Buffer media_replies; /* what the client media code sent hostd: logged, then dropped */
 };
 
 void fake_session_pixel(uint32_t frame, uint32_t x, uint32_t y, uint8_t ret_bgr[3]) {
@@ -265,6 +266,54 @@ static int media_load(ClientSession *s) {
  * ends the session as the real one would. */
 static bool media_step(ClientSession *s, uint64_t now);
 
+/* The ClientMedia's callbacks: its replies into a buffer the fake logs from; the rest go to the
+ * viewer's callbacks with the viewer's userdata. */
+static Buffer *media_out(void *userdata) {
+        return &((ClientSession *) userdata)->media_replies;
+}
+
+static void media_on_start(const ClientMediaStream *st, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_start)
+                s->cb.media.on_start(st, s->userdata);
+}
+
+static void media_on_geometry(const ClientMediaStream *st, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_geometry)
+                s->cb.media.on_geometry(st, s->userdata);
+}
+
+static void media_on_stop(const ClientMediaStream *st, uint8_t why, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_stop)
+                s->cb.media.on_stop(st, why, s->userdata);
+}
+
+static void media_on_video(const ClientMediaStream *st, const ClientMediaPicture *pic, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_video)
+                s->cb.media.on_video(st, pic, s->userdata);
+}
+
+static void media_on_audio(const ClientMediaStream *st, const int16_t *pcm, size_t frames, uint64_t pts_us,
+                           bool concealed, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_audio)
+                s->cb.media.on_audio(st, pcm, frames, pts_us, concealed, s->userdata);
+}
+
+static void media_on_mic(bool on, uint32_t rate, uint8_t channels, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_mic)
+                s->cb.media.on_mic(on, rate, channels, s->userdata);
+}
+
+static const ClientMediaCallbacks fake_media_callbacks = {
+        .out = media_out, .on_start = media_on_start, .on_geometry = media_on_geometry, .on_stop = media_on_stop,
+        .on_video = media_on_video, .on_audio = media_on_audio, .on_mic = media_on_mic,
+};
+
 int client_session_new(const char *ticket, const ClientOptions *options, const ClientCallbacks *callbacks,
                        void *userdata, ClientSession **ret) {
         ClientSession *s = calloc(1, sizeof(ClientSession));
@@ -276,6 +325,7 @@ int client_session_new(const char *ticket, const ClientOptions *options, const C
                 .cb = *callbacks, .userdata = userdata, .timer_fd = -EBADF,
                 .width = 64, .height = 48, .frames = 3, .interval_ms = 10, .want_clip = -1,
         };
+        buffer_init(&s->media_replies, 4u << 20);
         r = parse_scenario(s, ticket);
         if (r >= 0 && !s->desktop && !(s->desktop = strdup("fake-desktop")))
                 r = -ENOMEM;
@@ -310,6 +360,7 @@ ClientSession *client_session_free(ClientSession *s) {
                 close(s->timer_fd);
         s->cb.media = (ClientMediaCallbacks) {};
         client_media_free(s->media);
+        buffer_done(&s->media_replies);
         free(s->media_path);
         free(s->media_data);
         free(s->fb.pixels);
@@ -421,6 +472,28 @@ static void agent_status(ClientSession *s, uint8_t mode, uint64_t features, uint
 
 static int close_with(ClientSession *s, int error, const char *reason);
 
+/* "keyframe-request STREAM" and "mic-packet STREAM SEQ PTS LEN" into the input log. */
+static void media_log_replies(ClientSession *s) {
+        const uint8_t *p = buffer_data(&s->media_replies);
+        size_t len = buffer_len(&s->media_replies), off = 0;
+        while (len - off >= WIRE_HEADER_SIZE) {
+                WireHeader h;
+                WireMessage m;
+                wire_header_parse(p + off, &h);
+                if (h.size > len - off - WIRE_HEADER_SIZE)
+                        break;
+                if (s->input_log_path && wire_decode(h.type, h.channel, p + off + WIRE_HEADER_SIZE, h.size, &m) == 0) {
+                        if (m.type == WIRE_TYPE_MEDIA_KEYFRAME_REQUEST)
+                                log_input(s, "keyframe-request %u", m.media_keyframe_request.stream);
+                        else if (m.type == WIRE_TYPE_MIC_PACKET)
+                                log_input(s, "mic-packet %u %u %llu %zu", m.mic_packet.stream, m.mic_packet.seq,
+                                          (unsigned long long) m.mic_packet.pts_us, m.mic_packet.data_len);
+                }
+                off += WIRE_HEADER_SIZE + h.size;
+        }
+        buffer_clear(&s->media_replies);
+}
+
 static bool media_step(ClientSession *s, uint64_t now) {
         while (s->media && s->media_len - s->media_off >= WIRE_HEADER_SIZE) {
                 WireHeader h;
@@ -484,9 +557,7 @@ int client_session_process(ClientSession *s) {
                 s->next_frame = now;
                 if (s->media_data) {
                         /* The viewer's own media callbacks get the viewer's userdata. */
-                        ClientMediaCallbacks mc = s->cb.media;
-                        mc.out = NULL;
-                        r = client_media_new(&s->media_options, &mc, s->userdata, &s->media);
+                        r = client_media_new(&s->media_options, &fake_media_callbacks, s, &s->media);
                         if (r < 0)
                                 return close_with(s, r, "out of memory");
                 }
@@ -494,8 +565,13 @@ int client_session_process(ClientSession *s) {
         case FAKE_RUNNING:
                 break;
         }
-        /* One media message per call, a call per millisecond while there are any. */
+        /* One media message per call, a call per millisecond while there are any; the replies
+         * (keyframe requests, the microphone's packets) logged. */
         bool media_more = s->state == FAKE_RUNNING && media_step(s, now);
+        if (s->media)
+                media_log_replies(s);
+        if (s->media && client_media_mic_active(s->media))
+                media_more = true; /* the microphone sends as the viewer's ticks push */
         /* The fake guest asks for what we grabbed. */
         if (s->state == FAKE_RUNNING && s->want_clip >= 0 && !s->asking) {
                 uint8_t format = (uint8_t) s->want_clip;

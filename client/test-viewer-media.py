@@ -4,6 +4,7 @@ session test double: its `media=PATH` scenario hands wire media frames written b
 fuzz-media-seeds (real VP8, H.264 and Opus packets from tandem-media-gen's code) to the real
 client media code, so the command line, the viewer core, the script's wait-media-* commands and
 the files and stderr lines of --media-out are the real ones; only hostd is not."""
+import math
 import os
 import re
 import struct
@@ -30,13 +31,13 @@ def check(name, ok, detail=""):
         print(f"FAIL {name} {detail}")
 
 
-def viewer(tmp, media, script, *extra, timeout="20"):
+def viewer(tmp, media, script, *extra, timeout="20", ticket_extra=""):
     path = os.path.join(tmp, "script.txt")
     with open(path, "w") as f:
         f.write(script)
     out = os.path.join(tmp, "out-" + os.path.basename(media))
     p = subprocess.run([VIEWER, "--headless", "--media-out", out, "--script", path, "--timeout", timeout, *extra,
-                        f"fake:media={media},frames=1"],
+                        f"fake:media={media},frames=1{ticket_extra}"],
                        capture_output=True, text=True, env=env_headless(), timeout=60)
     return p.returncode, p.stderr, out
 
@@ -90,6 +91,33 @@ def main():
             lines = [l.split() for l in f.read().splitlines()]
         check("opus: a pts line per packet (the stop's count), samples adding up to the wav's",
               stop and len(lines) == int(stop.group(1)) and len(lines) >= 25 and sum(int(l[1]) for l in lines) * 4 == data_len, str(lines[:3]))
+
+        # Loss: every other VP8 packet missing -> keyframe requests go to hostd (at most 1/s).
+        log = os.path.join(tmp, "input.log")
+        code, err, out = viewer(tmp, os.path.join(seeds, "vp8-loss"), "wait-media-stop\n", ticket_extra=f",input-log={log}")
+        with open(log) as f:
+            lines = f.read().splitlines()
+        check("vp8 with loss: a keyframe request", lines.count("keyframe-request 1") == 1, str(lines))
+
+        # --mic-wav: hostd's mic-start -> the file's second of tone as 20 ms Opus mic-packets.
+        wav = os.path.join(tmp, "tone.wav")
+        samples = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i / 16000))) for i in range(16000))
+        with open(wav, "wb") as f:
+            f.write(b"RIFF" + struct.pack("<I", 36 + len(samples)) + b"WAVEfmt " +
+                    struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", len(samples)) + samples)
+        mic = os.path.join(tmp, "mic-start")
+        payload = struct.pack("<IBIB", 0x80000002, 0, 48000, 1)
+        with open(mic, "wb") as f:
+            f.write(struct.pack("<IHBB", len(payload), 0x75, 7, 0) + payload)
+        log = os.path.join(tmp, "mic.log")
+        code, err, out = viewer(tmp, mic, "sleep 1500\n", "--mic-wav", wav, ticket_extra=f",input-log={log}")
+        with open(log) as f:
+            lines = [l.split() for l in f.read().splitlines() if l.startswith("mic-packet")]
+        check("--mic-wav: a microphone source, so hostd's mic-start is taken and turns it on",
+              code == 0 and "microphone on" in err, err)
+        check("--mic-wav: 50 mic-packets of 20 ms in order (the whole second, once)",
+              len(lines) == 50 and all(l[1] == str(0x80000002) and l[2] == str(i) and l[3] == str(i * 20000)
+                                       for i, l in enumerate(lines)), str(lines[:3]) + f" ... {len(lines)}")
 
         # The waits time out like the others (--timeout: status 5).
         code, err, out = viewer(tmp, os.path.join(seeds, "vp8"), "wait-media-frames 100\n", timeout="1.5")
