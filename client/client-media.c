@@ -92,8 +92,11 @@ static MediaStream *stream_find(ClientMedia *m, uint32_t id) {
 
 static void stream_stop(ClientMedia *m, size_t i, uint8_t why) {
         MediaStream *st = m->streams[i];
+        /* The table under the lock: client_media_mix() walks it on the audio thread. */
+        pthread_mutex_lock(&m->lock);
         memmove(m->streams + i, m->streams + i + 1, (m->n_streams - i - 1) * sizeof(MediaStream *));
         m->n_streams--;
+        pthread_mutex_unlock(&m->lock);
         if (m->cb.on_stop)
                 m->cb.on_stop(&st->pub, why, m->userdata);
         stream_free(m, st);
@@ -184,7 +187,9 @@ static int handle_start(ClientMedia *m, const WireMediaStart *s) {
                 stream_free(m, st);
                 return r;
         }
+        pthread_mutex_lock(&m->lock);
         m->streams[m->n_streams++] = st;
+        pthread_mutex_unlock(&m->lock);
         if (m->cb.on_start)
                 m->cb.on_start(&st->pub, m->userdata);
         return 0;

@@ -9,6 +9,7 @@
  * library: the .y4m/.wav/.pts files and the stderr lines. */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -796,6 +797,54 @@ static void test_gen_deterministic(void) {
         check(media_gen_options_finish(&bad) == -EINVAL);
 }
 
+/* client_media_mix() on another thread (SDL's audio thread) while streams start, play and stop
+ * on this one: nothing freed under it (ASan), the mix keeps coming. */
+typedef struct Mixer {
+        ClientMedia *m;
+        volatile bool stop;
+        unsigned long mixes, loud;
+} Mixer;
+
+static void *mixer_thread(void *userdata) {
+        Mixer *x = userdata;
+        int16_t out[480 * 2];
+        for (uint64_t t = 1; !x->stop; t += 10000) {
+                client_media_mix(x->m, out, 480, t);
+                x->mixes++;
+                x->loud += out[100] != 0;
+        }
+        return NULL;
+}
+
+static void test_mixer_thread(void) {
+        Clip audio;
+        Got g;
+        Mixer x = {};
+        pthread_t th;
+        ClientMediaOptions o = { .mixer = true, .audio_rate = 48000, .audio_channels = 2 };
+
+        clip_make(&(MediaGenOptions) { .codec = MEDIA_GEN_OPUS, .seconds = 1, .channels = 2 }, tmpdir, "mixer.opus", &audio);
+        got_init(&g);
+        check(client_media_new(&o, &got_callbacks, &g, &x.m) == 0);
+        check(pthread_create(&th, NULL, mixer_thread, &x) == 0);
+        for (uint32_t round = 0; round < 40; round++) {
+                for (uint32_t id = 1; id <= 3; id++) {
+                        WireMessage s = start_msg(round * 10 + id, WIRE_KIND_AUDIO, WIRE_CODEC_OPUS, 48000, 2);
+                        check(client_media_handle(x.m, &s, 1) == 0);
+                }
+                for (size_t i = 0; i < audio.n; i++)
+                        for (uint32_t id = 1; id <= 3; id++)
+                                check(packet(x.m, round * 10 + id, (uint32_t) i, &audio.packets[i], 1 + i * 20000) == 0);
+                client_media_reset(x.m);
+        }
+        x.stop = true;
+        check(pthread_join(th, NULL) == 0);
+        check(x.mixes > 0);
+        client_media_free(x.m);
+        got_done(&g);
+        clip_done(&audio);
+}
+
 static unsigned mic_ons, mic_offs;
 
 static void got_mic(bool on, uint32_t rate, uint8_t channels, void *userdata) {
@@ -908,6 +957,7 @@ int main(void) {
                 test_session(seed);
         test_media_out();
         test_jitter();
+        test_mixer_thread();
         test_mic();
         test_gen_deterministic();
         return 0;
