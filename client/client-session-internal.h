@@ -49,6 +49,7 @@ struct ClientSession {
         uint32_t last_frame_end;
         uint64_t stale_tiles;
         ClientSessionAgent agent; /* client-session-agent.h */
+        ClientMedia *media;       /* client-media.h; NULL with options.no_media */
 };
 
 

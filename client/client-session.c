@@ -16,6 +16,7 @@
 #include "client-cells.h"
 #include "client-resume.h"
 #include "client-session-internal.h"
+#include "client-session-media.h"
 #include "dtls-datagram.h"
 #include "wire-conn-rudp.h"
 #include "macro.h"
@@ -33,6 +34,8 @@ void client_session_closed(ClientSession *s, int error, const char *reason) {
         if (s->state == SESSION_CLOSED)
                 return;
         s->state = SESSION_CLOSED;
+        if (s->media)
+                client_media_reset(s->media); /* every stream stops */
         if (s->cb.on_closed)
                 s->cb.on_closed(s, error, reason, s->userdata);
 }
@@ -136,7 +139,10 @@ static ClientSession *session_alloc(const ClientOptions *options, const ClientCa
         s->options = options ? *options : (ClientOptions) {};
         s->role = 1;
         s->decoder = decoder_new();
-        if (!s->decoder || (!s->options.no_resume && client_resume_new(&s->options, &s->resume) < 0)) {
+        if (!s->decoder || (!s->options.no_resume && client_resume_new(&s->options, &s->resume) < 0) ||
+            client_session_media_new(s) < 0) {
+                client_media_free(s->media);
+                client_resume_free(s->resume);
                 decoder_free(s->decoder);
                 free(s);
                 return NULL;
@@ -150,7 +156,8 @@ int client_session_start_conn(ClientSession *s, WireConn *conn) {
         client_session_conn_changed(s);
         wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
         WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
-                            .caps = CLIENT_CAPS | CAP_UDP | (s->resume ? CAP_RESUME : 0),
+                            .caps = CLIENT_CAPS | CAP_UDP | (s->resume ? CAP_RESUME : 0) |
+                                    client_session_media_caps(s),
                             .ticket = s->ticket, .ticket_len = s->ticket_len };
         r = wire_encode_hello(wire_conn_out(s->conn), &hello);
         if (r < 0 || !(s->options.lossless || s->options.quality))
@@ -289,6 +296,8 @@ int client_session_new_conn(WireConn *conn, const uint8_t *ticket, size_t ticket
 ClientSession *client_session_free(ClientSession *s) {
         if (!s)
                 return NULL;
+        s->cb.media = (ClientMediaCallbacks) {}; /* freed, not stopped: nobody is told */
+        client_media_free(s->media);
         cell_frames_done(&s->cells);
         client_session_agent_done(&s->agent);
         client_auto_free(s->autop);
@@ -487,6 +496,8 @@ static int session_handle(ClientSession *s, const WireMessage *m) {
         default:
                 if (client_session_agent_type(m->type))
                         return client_session_agent_handle(s, m);
+                if (client_media_type(m->type))
+                        return s->media ? client_media_handle(s->media, m, client_resume_now()) : -EPROTO;
                 return -EPROTO; /* a known type hostd must not send us */
         }
 }

@@ -10,6 +10,7 @@
 
 #include "byte-transport.h"
 #include "client-agent.h"
+#include "client-media.h"
 #include "decoder.h"
 #include "macro.h"
 #include "wire-conn.h"
@@ -64,6 +65,10 @@ typedef struct ClientCallbacks {
         void (*on_clipboard_request)(ClientSession *s, uint8_t format, void *userdata);
         /* The guest's window table changed (client_session_windows()). */
         void (*on_windows)(ClientSession *s, void *userdata);
+
+        /* The media channel (client-media.h): its callbacks get the session's userdata; out is
+         * the session's own (whatever is set there is not used). */
+        ClientMediaCallbacks media;
 } ClientCallbacks;
 
 typedef enum ClientTransport {
@@ -86,6 +91,10 @@ typedef struct ClientOptions {
          * (a client_session_new_transport() session without it cannot resume). */
         int (*open_transport)(void *userdata, ByteTransport **ret);
         void *open_userdata;
+        /* The media channel (client-media.h): offered (cap media and the codecs here) unless
+         * no_media; the options say how audio is decoded and whether a microphone is offered. */
+        bool no_media;
+        ClientMediaOptions media;
 } ClientOptions;
 
 /* Parses the ticket (base64url text) for its host and fingerprint and starts connecting
@@ -174,6 +183,11 @@ const ClientWindows *client_session_windows(ClientSession *s);
  * table, -EOPNOTSUPP when the windows feature is off. */
 int client_session_window_action(ClientSession *s, uint32_t id, uint8_t op, int32_t x, int32_t y, uint32_t width,
                                  uint32_t height);
+
+/* ---- The media channel (client-media.h): streams, presentation, the mixer, the microphone ---- */
+
+/* NULL with options.no_media. Streams stop (on_stop) when the session closes. */
+ClientMedia *client_session_media(ClientSession *s);
 
 /* Sends bye and closes once it is written. */
 int client_session_close(ClientSession *s);

@@ -16,6 +16,7 @@
 
 #include "macro.h"
 #include "viewer-util.h"
+#include "wire.h"
 
 typedef enum FakeState {
         FAKE_CONNECTING,
@@ -59,6 +60,15 @@ struct ClientSession {
         int want_clip;      /* format the fake guest asks for at the next process, -1: none */
         bool asking;        /* on_clipboard_request was called: waiting for clipboard_send() */
         bool guest_grabbed; /* the guest's grab is the current one */
+
+        /* media=PATH: wire frames of the media channel, one handed to a real ClientMedia per
+         * frame interval once welcomed (its replies go nowhere) */
+        char *media_path;
+        uint8_t *media_data;
+        size_t media_len, media_off;
+        ClientMediaOptions media_options;
+        ClientMedia *media;
+        Buffer media_replies; /* what the client media code sent hostd: logged, then dropped */
 };
 
 void fake_session_pixel(uint32_t frame, uint32_t x, uint32_t y, uint8_t ret_bgr[3]) {
@@ -156,6 +166,11 @@ static int parse_scenario(ClientSession *s, const char *ticket) {
                         s->desktop = strdup(v);
                         if (!s->desktop)
                                 return -ENOMEM;
+                } else if (strcmp(item, "media") == 0) {
+                        free(s->media_path);
+                        s->media_path = strdup(v);
+                        if (!s->media_path)
+                                return -ENOMEM;
                 } else if (strcmp(item, "guest-clip") == 0) {
                         free(s->guest_clip);
                         s->guest_clip = strdup(v);
@@ -223,6 +238,82 @@ static int arm(ClientSession *s, uint64_t at) {
         return timerfd_settime(s->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
 }
 
+static int media_load(ClientSession *s) {
+        FILE *f = fopen(s->media_path, "re");
+        if (!f)
+                return -errno;
+        size_t cap = 0;
+        for (;;) {
+                if (s->media_len == cap) {
+                        cap = cap ? cap * 2 : 65536;
+                        uint8_t *p = cap <= (64u << 20) ? realloc(s->media_data, cap) : NULL;
+                        if (!p) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        s->media_data = p;
+                }
+                size_t n = fread(s->media_data + s->media_len, 1, cap - s->media_len, f);
+                if (n == 0)
+                        break;
+                s->media_len += n;
+        }
+        fclose(f);
+        return 0;
+}
+
+/* The next media message of the file into the ClientMedia; false at the end. A protocol error
+ * ends the session as the real one would. */
+static bool media_step(ClientSession *s, uint64_t now);
+
+/* The ClientMedia's callbacks: its replies into a buffer the fake logs from; the rest go to the
+ * viewer's callbacks with the viewer's userdata. */
+static Buffer *media_out(void *userdata) {
+        return &((ClientSession *) userdata)->media_replies;
+}
+
+static void media_on_start(const ClientMediaStream *st, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_start)
+                s->cb.media.on_start(st, s->userdata);
+}
+
+static void media_on_geometry(const ClientMediaStream *st, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_geometry)
+                s->cb.media.on_geometry(st, s->userdata);
+}
+
+static void media_on_stop(const ClientMediaStream *st, uint8_t why, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_stop)
+                s->cb.media.on_stop(st, why, s->userdata);
+}
+
+static void media_on_video(const ClientMediaStream *st, const ClientMediaPicture *pic, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_video)
+                s->cb.media.on_video(st, pic, s->userdata);
+}
+
+static void media_on_audio(const ClientMediaStream *st, const int16_t *pcm, size_t frames, uint64_t pts_us,
+                           bool concealed, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_audio)
+                s->cb.media.on_audio(st, pcm, frames, pts_us, concealed, s->userdata);
+}
+
+static void media_on_mic(bool on, uint32_t rate, uint8_t channels, void *userdata) {
+        ClientSession *s = userdata;
+        if (s->cb.media.on_mic)
+                s->cb.media.on_mic(on, rate, channels, s->userdata);
+}
+
+static const ClientMediaCallbacks fake_media_callbacks = {
+        .out = media_out, .on_start = media_on_start, .on_geometry = media_on_geometry, .on_stop = media_on_stop,
+        .on_video = media_on_video, .on_audio = media_on_audio, .on_mic = media_on_mic,
+};
+
 int client_session_new(const char *ticket, const ClientOptions *options, const ClientCallbacks *callbacks,
                        void *userdata, ClientSession **ret) {
         ClientSession *s = calloc(1, sizeof(ClientSession));
@@ -234,9 +325,14 @@ int client_session_new(const char *ticket, const ClientOptions *options, const C
                 .cb = *callbacks, .userdata = userdata, .timer_fd = -EBADF,
                 .width = 64, .height = 48, .frames = 3, .interval_ms = 10, .want_clip = -1,
         };
+        buffer_init(&s->media_replies, 4u << 20);
         r = parse_scenario(s, ticket);
         if (r >= 0 && !s->desktop && !(s->desktop = strdup("fake-desktop")))
                 r = -ENOMEM;
+        if (r >= 0 && s->media_path)
+                r = media_load(s);
+        if (options)
+                s->media_options = options->media;
         if (r >= 0) {
                 s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
                 if (s->timer_fd < 0)
@@ -262,6 +358,11 @@ ClientSession *client_session_free(ClientSession *s) {
                 return NULL;
         if (s->timer_fd >= 0)
                 close(s->timer_fd);
+        s->cb.media = (ClientMediaCallbacks) {};
+        client_media_free(s->media);
+        buffer_done(&s->media_replies);
+        free(s->media_path);
+        free(s->media_data);
         free(s->fb.pixels);
         free(s->guest_clip);
         client_windows_done(&s->windows);
@@ -369,6 +470,49 @@ static void agent_status(ClientSession *s, uint8_t mode, uint64_t features, uint
         }
 }
 
+static int close_with(ClientSession *s, int error, const char *reason);
+
+/* "keyframe-request STREAM" and "mic-packet STREAM SEQ PTS LEN" into the input log. */
+static void media_log_replies(ClientSession *s) {
+        const uint8_t *p = buffer_data(&s->media_replies);
+        size_t len = buffer_len(&s->media_replies), off = 0;
+        while (len - off >= WIRE_HEADER_SIZE) {
+                WireHeader h;
+                WireMessage m;
+                wire_header_parse(p + off, &h);
+                if (h.size > len - off - WIRE_HEADER_SIZE)
+                        break;
+                if (s->input_log_path && wire_decode(h.type, h.channel, p + off + WIRE_HEADER_SIZE, h.size, &m) == 0) {
+                        if (m.type == WIRE_TYPE_MEDIA_KEYFRAME_REQUEST)
+                                log_input(s, "keyframe-request %u", m.media_keyframe_request.stream);
+                        else if (m.type == WIRE_TYPE_MIC_PACKET)
+                                log_input(s, "mic-packet %u %u %llu %zu", m.mic_packet.stream, m.mic_packet.seq,
+                                          (unsigned long long) m.mic_packet.pts_us, m.mic_packet.data_len);
+                }
+                off += WIRE_HEADER_SIZE + h.size;
+        }
+        buffer_clear(&s->media_replies);
+}
+
+static bool media_step(ClientSession *s, uint64_t now) {
+        while (s->media && s->media_len - s->media_off >= WIRE_HEADER_SIZE) {
+                WireHeader h;
+                WireMessage m;
+                wire_header_parse(s->media_data + s->media_off, &h);
+                if (h.size > s->media_len - s->media_off - WIRE_HEADER_SIZE)
+                        break;
+                const uint8_t *payload = s->media_data + s->media_off + WIRE_HEADER_SIZE;
+                s->media_off += WIRE_HEADER_SIZE + h.size;
+                if (!client_media_type(h.type) || wire_decode(h.type, h.channel, payload, h.size, &m) < 0)
+                        continue;
+                int r = client_media_handle(s->media, &m, now);
+                if (r < 0)
+                        close_with(s, r, "media protocol error");
+                return true;
+        }
+        return false;
+}
+
 static int close_with(ClientSession *s, int error, const char *reason) {
         s->state = FAKE_CLOSED;
         s->closed_error = error < 0 ? error : -ECONNRESET;
@@ -411,10 +555,23 @@ int client_session_process(ClientSession *s) {
                         agent_status(s, s->agent_features ? WIRE_MODE_AGENT : WIRE_MODE_HYPERVISOR, s->agent_features,
                                      s->agent_features ? WIRE_CAUSE_AGENT_HELLO : WIRE_CAUSE_AGENT_CLOSED);
                 s->next_frame = now;
+                if (s->media_data) {
+                        /* The viewer's own media callbacks get the viewer's userdata. */
+                        r = client_media_new(&s->media_options, &fake_media_callbacks, s, &s->media);
+                        if (r < 0)
+                                return close_with(s, r, "out of memory");
+                }
                 break;
         case FAKE_RUNNING:
                 break;
         }
+        /* One media message per call, a call per millisecond while there are any; the replies
+         * (keyframe requests, the microphone's packets) logged. */
+        bool media_more = s->state == FAKE_RUNNING && media_step(s, now);
+        if (s->media)
+                media_log_replies(s);
+        if (s->media && client_media_mic_active(s->media))
+                media_more = true; /* the microphone sends as the viewer's ticks push */
         /* The fake guest asks for what we grabbed. */
         if (s->state == FAKE_RUNNING && s->want_clip >= 0 && !s->asking) {
                 uint8_t format = (uint8_t) s->want_clip;
@@ -446,8 +603,10 @@ int client_session_process(ClientSession *s) {
                         return close_with(s, -ECONNRESET, "Connection reset by peer");
                 s->next_frame += (uint64_t) s->interval_ms * USEC_PER_MSEC;
         }
-        if (s->state == FAKE_RUNNING)
-                return arm(s, s->sent < s->frames ? s->next_frame : USEC_INFINITY);
+        if (s->state == FAKE_RUNNING) {
+                uint64_t at = s->sent < s->frames ? s->next_frame : USEC_INFINITY;
+                return arm(s, media_more ? MIN(at, now + USEC_PER_MSEC) : at);
+        }
         return s->state == FAKE_CLOSED ? s->closed_error : 0;
 }
 
@@ -616,4 +775,8 @@ int client_session_window_action(ClientSession *s, uint32_t id, uint8_t op, int3
         if (r >= 0)
                 log_input(s, "window-action %u %u %d %d %u %u", id, op, x, y, width, height);
         return r;
+}
+
+ClientMedia *client_session_media(ClientSession *s) {
+        return s->media;
 }

@@ -16,6 +16,10 @@
  *   guest-clip=TEXT  once the clipboard is on, the guest grabs TEXT (sent when asked for)
  *   windows=N        once the windows feature is on, N guest windows: id 100+i at (8i, 6i),
  *                    20x10, titled "win i" (i from 0), stacked in order
+ *   media=PATH       wire frames of the media channel (as fuzz-media-seeds writes them), one a
+ *                    millisecond into a real ClientMedia (client-media.h) once welcomed; what it
+ *                    sends hostd is logged as "keyframe-request STREAM" and
+ *                    "mic-packet STREAM SEQ PTS LEN"
  *
  * The fake guest asks for every clipboard grab of ours (text first) and logs what it got:
  * "clipboard-in FORMAT LEN TEXT" (the text's first 64 bytes, for format 0). Agent calls are

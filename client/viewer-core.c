@@ -56,6 +56,8 @@ Viewer *viewer_free(Viewer *v) {
                 return NULL;
         script_runner_free(v->runner);
         client_session_free(v->session);
+        media_out_free(v->media_out);
+        mic_wav_free(v->mic_wav);
         script_free(v->script);
         free(v->picture.pixels);
         free(v->desktop);
@@ -118,6 +120,8 @@ static bool shot_due(Viewer *v, uint64_t now) {
         return v->shots == 0 || now >= v->last_shot + v->options.filmstrip_interval;
 }
 
+static void media_totals(Viewer *v);
+
 static void on_welcome(ClientSession *s, const char *desktop, int role, void *userdata) {
         Viewer *v = userdata;
 
@@ -136,6 +140,8 @@ static void on_welcome(ClientSession *s, const char *desktop, int role, void *us
                 int r = script_runner_new(v->script, s, &v->picture, v->options.format, now_usec(), &v->runner);
                 if (r < 0)
                         viewer_quit(v, VIEWER_EXIT_USAGE, "Failed to start the script: %s", strerror(-r));
+                else
+                        media_totals(v);
         }
         if (v->frontend && v->frontend->title)
                 v->frontend->title(v->desktop, role, v->frontend_data);
@@ -288,7 +294,68 @@ static void on_windows(ClientSession *s, void *userdata) {
                 v->frontend->windows(v->frontend_data);
 }
 
+/* ---- the media channel: lines and files (viewer-media-out.h), the script's totals ---- */
+
+static void media_totals(Viewer *v) {
+        if (v->runner)
+                script_runner_media(v->runner, media_out_totals(v->media_out));
+}
+
+static void on_media_start(const ClientMediaStream *st, void *userdata) {
+        Viewer *v = userdata;
+        media_out_start(v->media_out, st);
+        media_totals(v);
+        if (v->frontend && v->frontend->media)
+                v->frontend->media(st, false, v->frontend_data);
+}
+
+static void on_media_geometry(const ClientMediaStream *st, void *userdata) {
+        Viewer *v = userdata;
+        if (v->frontend && v->frontend->media)
+                v->frontend->media(st, false, v->frontend_data);
+}
+
+static void on_media_stop(const ClientMediaStream *st, uint8_t why, void *userdata) {
+        Viewer *v = userdata;
+        media_out_stop(v->media_out, st, why);
+        media_totals(v);
+        if (v->frontend && v->frontend->media)
+                v->frontend->media(st, true, v->frontend_data);
+}
+
+static void on_media_video(const ClientMediaStream *st, const ClientMediaPicture *pic, void *userdata) {
+        Viewer *v = userdata;
+        media_out_video(v->media_out, st, pic);
+        media_totals(v);
+        if (v->frontend && v->frontend->media)
+                v->frontend->media(st, false, v->frontend_data);
+}
+
+static void on_media_audio(const ClientMediaStream *st, const int16_t *pcm, size_t frames, uint64_t pts_us,
+                           bool concealed, void *userdata) {
+        Viewer *v = userdata;
+        media_out_audio(v->media_out, st, pcm, frames, pts_us);
+        media_totals(v);
+}
+
+static void on_mic(bool on, uint32_t sample_rate, uint8_t channels, void *userdata) {
+        Viewer *v = userdata;
+        viewer_message("microphone %s", on ? "on" : "off");
+        if (v->mic_wav)
+                mic_wav_switch(v->mic_wav, on, sample_rate, channels, now_usec());
+        if (v->frontend && v->frontend->mic)
+                v->frontend->mic(on, sample_rate, channels, v->frontend_data);
+}
+
 static const ClientCallbacks callbacks = {
+        .media = {
+                .on_start = on_media_start,
+                .on_geometry = on_media_geometry,
+                .on_stop = on_media_stop,
+                .on_video = on_media_video,
+                .on_audio = on_media_audio,
+                .on_mic = on_mic,
+        },
         .on_agent_status = on_agent_status,
         .on_clipboard_grab = on_clipboard_grab,
         .on_clipboard_data = on_clipboard_data,
@@ -317,7 +384,26 @@ void viewer_connect(Viewer *v, const char *ticket, const ViewerFrontend *fronten
                 return;
         }
 
-        int r = client_session_new(ticket, &v->options.client, &callbacks, v, &v->session);
+        if (v->options.media_out_dir && mkdir(v->options.media_out_dir, 0755) < 0 && errno != EEXIST) {
+                viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot create %s: %s", v->options.media_out_dir, strerror(errno));
+                return;
+        }
+        int r = media_out_new(v->options.media_out_dir, stderr, &v->media_out);
+        if (r >= 0 && v->options.mic_wav) {
+                r = mic_wav_load(v->options.mic_wav, &v->mic_wav);
+                if (r < 0) {
+                        viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot use %s as the microphone: %s", v->options.mic_wav,
+                                    strerror(-r));
+                        return;
+                }
+                v->options.client.media.microphone = true;
+        }
+        if (r < 0) {
+                viewer_quit(v, VIEWER_EXIT_USAGE, "Out of memory");
+                return;
+        }
+
+        r = client_session_new(ticket, &v->options.client, &callbacks, v, &v->session);
         if (r == -EINVAL || r == -EBADMSG)
                 viewer_quit(v, VIEWER_EXIT_USAGE, "Invalid ticket: %s", strerror(-r));
         else if (r < 0)
@@ -412,6 +498,9 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
                 }
                 deadline = MIN(deadline, d);
         }
+
+        if (v->mic_wav && v->session && !v->closed)
+                deadline = MIN(deadline, mic_wav_tick(v->mic_wav, client_session_media(v->session), now));
 
         if (v->picture_new && !v->filmstrip_failed) {
                 if (shot_due(v, now))

@@ -10,6 +10,8 @@
 #include "client-session.h"
 #include "macro.h"
 #include "viewer-image.h"
+#include "viewer-media-out.h"
+#include "viewer-mic-wav.h"
 #include "viewer-script-runner.h"
 #include "viewer-script.h"
 
@@ -27,6 +29,8 @@ typedef struct ViewerOptions {
         enum { VIEWER_RESIZE_DEFAULT, VIEWER_RESIZE_OFF, VIEWER_RESIZE_ON, VIEWER_RESIZE_FIXED } resize;
         uint32_t resize_width, resize_height;
         bool seamless;               /* --seamless: one window per guest window (SDL) */
+        const char *media_out_dir;   /* --media-out: viewer-media-out.h's files; NULL: the lines only */
+        const char *mic_wav;         /* --mic-wav: the microphone plays this WAV file (headless) */
 } ViewerOptions;
 
 /* Calls into the window front end; any may be NULL. */
@@ -49,6 +53,11 @@ typedef struct ViewerFrontend {
         bool (*clipboard_request)(uint8_t format, void *userdata);
         /* The guest's window table changed. */
         void (*windows)(void *userdata);
+        /* The media channel: a stream started, moved or stopped (stopped: st is gone after the
+         * call), or has a new decoded frame (SDL presents by client_session_media()). */
+        void (*media)(const ClientMediaStream *st, bool stopped, void *userdata);
+        /* hostd wants our microphone (on) or no longer. */
+        void (*mic)(bool on, uint32_t sample_rate, uint8_t channels, void *userdata);
 } ViewerFrontend;
 
 /* How often the connection quality is looked at. */
@@ -83,6 +92,10 @@ typedef struct Viewer {
         bool link_shown;
         int link_level, link_transport;
         char link_text[128];
+
+        /* The media channel's lines, files and totals (viewer-media-out.h); --mic-wav's player. */
+        MediaOut *media_out;
+        MicWav *mic_wav;
 
         /* The agent's state as last said ("agent: ..." on stderr when it changes). */
         bool agent_shown;

@@ -26,6 +26,7 @@ struct ScriptRunner {
         size_t typed;          /* type: characters sent */
 
         uint64_t frames, last_frame;
+        ScriptMediaTotals media;
 
         /* Our clipboard as the script set it (clipboard-set*), answered when hostd asks. */
         uint8_t *clip_data;
@@ -73,6 +74,10 @@ ScriptRunner *script_runner_free(ScriptRunner *r) {
 void script_runner_frame(ScriptRunner *r, uint64_t now) {
         r->frames++;
         r->last_frame = now;
+}
+
+void script_runner_media(ScriptRunner *r, const ScriptMediaTotals *totals) {
+        r->media = *totals;
 }
 
 static void end(ScriptRunner *r, int status) {
@@ -406,6 +411,21 @@ static int step(ScriptRunner *r, uint64_t now, uint64_t *deadline) {
                 return 0;
         case SCRIPT_WAIT_WINDOWS:
                 if (client_session_windows(r->session)->n == c->count)
+                        return 1;
+                *deadline = USEC_INFINITY;
+                return 0;
+        case SCRIPT_WAIT_MEDIA_FRAMES:
+                if (r->media.video_frames >= c->amount)
+                        return 1;
+                *deadline = USEC_INFINITY;
+                return 0;
+        case SCRIPT_WAIT_MEDIA_AUDIO:
+                if (r->media.audio_ms >= c->amount)
+                        return 1;
+                *deadline = USEC_INFINITY;
+                return 0;
+        case SCRIPT_WAIT_MEDIA_STOP:
+                if (r->media.started > 0 && r->media.running == 0)
                         return 1;
                 *deadline = USEC_INFINITY;
                 return 0;

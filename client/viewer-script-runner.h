@@ -29,6 +29,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ScriptRunner *, script_runner_free);
 /* A frame completed at now. */
 void script_runner_frame(ScriptRunner *r, uint64_t now);
 
+/* The media channel's totals (wait-media-*): video frames and milliseconds of audio decoded,
+ * streams that ever started and that run now. */
+typedef struct ScriptMediaTotals {
+        uint64_t video_frames, audio_ms, started, running;
+} ScriptMediaTotals;
+void script_runner_media(ScriptRunner *r, const ScriptMediaTotals *totals);
+
 /* The guest's clipboard, from the session's callbacks (client-session.h): a grab (formats 0: none)
  * and data. data returns true when it answered the script's own request (the front end then
  * leaves it alone). request: hostd asks for our clipboard; true when the script set it (and the

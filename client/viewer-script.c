@@ -44,6 +44,9 @@ static const char *const command_names[_SCRIPT_COMMAND_MAX] = {
         [SCRIPT_WAIT_WINDOWS] = "wait-windows",
         [SCRIPT_DUMP_WINDOWS] = "dump-windows",
         [SCRIPT_WAIT_FILE] = "wait-file",
+        [SCRIPT_WAIT_MEDIA_FRAMES] = "wait-media-frames",
+        [SCRIPT_WAIT_MEDIA_AUDIO] = "wait-media-audio",
+        [SCRIPT_WAIT_MEDIA_STOP] = "wait-media-stop",
 };
 
 /* The arguments each command takes, for the "needs" message; NULL: the rest of the line. */
@@ -76,6 +79,9 @@ static const struct {
         [SCRIPT_WAIT_WINDOWS] = { 1, "N" },
         [SCRIPT_DUMP_WINDOWS] = { 0, NULL },
         [SCRIPT_WAIT_FILE] = { 0, NULL },
+        [SCRIPT_WAIT_MEDIA_FRAMES] = { 1, "N" },
+        [SCRIPT_WAIT_MEDIA_AUDIO] = { 1, "MS" },
+        [SCRIPT_WAIT_MEDIA_STOP] = { 0, "" },
 };
 
 const char *script_command_name(ScriptCommandType type) {
@@ -290,7 +296,14 @@ static int parse_args(Parser *p, ScriptCommand *c, char *args) {
         case SCRIPT_WAIT_STILL:
                 return parse_ms(p, cmd, words[0], &c->ms);
         case SCRIPT_WAIT_FRAME:
+        case SCRIPT_WAIT_MEDIA_STOP:
                 return 0;
+        case SCRIPT_WAIT_MEDIA_FRAMES:
+                if (parse_u64(words[0], UINT32_MAX, &c->amount) < 0)
+                        return parse_error(p, "invalid frame count `%.*s' (0-%u)", QUOTE_MAX, words[0], UINT32_MAX);
+                return 0;
+        case SCRIPT_WAIT_MEDIA_AUDIO:
+                return parse_ms(p, cmd, words[0], &c->amount);
         case SCRIPT_KEY:
         case SCRIPT_KEY_DOWN:
         case SCRIPT_KEY_UP:

@@ -20,6 +20,12 @@
  *   wait-windows N             until the guest's window table holds N windows
  *   dump-windows PATH          appends the window table to PATH (`-': stdout) as JSON lines
  *
+ * and for the media channel (client-media.h):
+ *
+ *   wait-media-frames N        until N video frames were decoded in total (every stream)
+ *   wait-media-audio MS        until MS milliseconds of audio were decoded in total
+ *   wait-media-stop            until a stream has run and none runs now
+ *
  * TEXT is the rest of the line, spaces included, with the escapes \n \t \\; CODE is a keycode
  * or a key name (viewer-keymap.h); BUTTON is left, middle, right, wheel-up, wheel-down or 0-4;
  * PATH is the rest of the line. `type' takes only text a US keyboard types; the clipboard and
@@ -65,6 +71,9 @@ typedef enum ScriptCommandType {
         SCRIPT_WAIT_WINDOWS,
         SCRIPT_DUMP_WINDOWS,
         SCRIPT_WAIT_FILE,
+        SCRIPT_WAIT_MEDIA_FRAMES,
+        SCRIPT_WAIT_MEDIA_AUDIO,
+        SCRIPT_WAIT_MEDIA_STOP,
         _SCRIPT_COMMAND_MAX,
 } ScriptCommandType;
 
@@ -88,6 +97,7 @@ typedef struct ScriptCommand {
                         uint64_t features; /* wait-agent: these on (0: active is enough) */
                 } agent;
                 uint32_t count;     /* wait-windows */
+                uint64_t amount;    /* wait-media-frames (frames), wait-media-audio (ms) */
                 /* type (unescaped, every byte typeable), clipboard-set, clipboard-expect,
                  * paste-text (unescaped, no NUL), save, clipboard-*-png, dump-windows, wait-file (the path) */
                 char *text;

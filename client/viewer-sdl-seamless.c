@@ -28,6 +28,7 @@ struct Seamless {
         size_t n;
         int32_t origin_x, origin_y;
         uint32_t raised; /* the guest window last raised for the guest's focus */
+        SeamlessOverlay overlay; /* viewer-sdl-media.c's video */
         bool keys_down[KEYCODE_MAX + 1];
 };
 
@@ -47,7 +48,9 @@ int seamless_new(Viewer *v, Seamless **ret) {
         return 0;
 }
 
-static void window_destroy(SeamlessWindow *w) {
+static void window_destroy(Seamless *s, SeamlessWindow *w) {
+        if (w->renderer && s->overlay.forget)
+                s->overlay.forget(w->renderer, s->overlay.userdata);
         if (w->texture)
                 SDL_DestroyTexture(w->texture);
         if (w->renderer)
@@ -61,7 +64,7 @@ Seamless *seamless_free(Seamless *s) {
         if (!s)
                 return NULL;
         for (size_t i = 0; i < s->n; i++)
-                window_destroy(&s->wins[i]);
+                window_destroy(s, &s->wins[i]);
         free(s->wins);
         free(s);
         return NULL;
@@ -129,7 +132,7 @@ static SeamlessWindow *window_create(Seamless *s, const ClientWindow *cw) {
                 w->renderer = SDL_CreateRenderer(w->window, -1, 0);
         if (!w->renderer) {
                 viewer_message("Cannot open a window for guest window %u: %s", cw->id, SDL_GetError());
-                window_destroy(w);
+                window_destroy(s, w);
                 return NULL;
         }
         s->n++;
@@ -194,7 +197,7 @@ void seamless_sync(Seamless *s) {
                         i++;
                         continue;
                 }
-                window_destroy(&s->wins[i]);
+                window_destroy(s, &s->wins[i]);
                 s->wins[i] = s->wins[--s->n];
         }
         /* The guest's focused window on top. */
@@ -240,6 +243,15 @@ void seamless_frame(Seamless *s, const ClientFramebuffer *fb) {
         }
 }
 
+void seamless_set_overlay(Seamless *s, const SeamlessOverlay *overlay) {
+        s->overlay = overlay ? *overlay : (SeamlessOverlay) {};
+}
+
+void seamless_redraw(Seamless *s) {
+        for (size_t i = 0; i < s->n; i++)
+                s->wins[i].redraw = true;
+}
+
 void seamless_render(Seamless *s) {
         for (size_t i = 0; i < s->n; i++) {
                 SeamlessWindow *w = &s->wins[i];
@@ -250,6 +262,10 @@ void seamless_render(Seamless *s) {
                 if (w->texture && w->has_cut) {
                         SDL_Rect r = { w->dst.x, w->dst.y, w->dst.w, w->dst.h };
                         SDL_RenderCopy(w->renderer, w->texture, &r, &r);
+                }
+                if (s->overlay.draw) {
+                        SDL_Rect g = { w->geom.x, w->geom.y, w->geom.w, w->geom.h };
+                        s->overlay.draw(w->renderer, w->id, &g, s->overlay.userdata);
                 }
                 SDL_RenderPresent(w->renderer);
                 w->redraw = false;

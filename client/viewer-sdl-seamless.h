@@ -26,5 +26,15 @@ void seamless_frame(Seamless *s, const ClientFramebuffer *fb);
 void seamless_render(Seamless *s);
 /* True when the event belonged to a seamless window (and was handled). */
 bool seamless_handle_event(Seamless *s, const SDL_Event *e);
+/* Something drawn over each window's cut (the media's video): draw gets the window's renderer
+ * and the guest window's rectangle (framebuffer pixels, drawn 1:1 from the window's top-left);
+ * forget is called before a renderer goes. seamless_redraw() draws every window again. */
+typedef struct SeamlessOverlay {
+        void (*draw)(SDL_Renderer *r, uint32_t window, const SDL_Rect *geom, void *userdata);
+        void (*forget)(SDL_Renderer *r, void *userdata);
+        void *userdata;
+} SeamlessOverlay;
+void seamless_set_overlay(Seamless *s, const SeamlessOverlay *overlay);
+void seamless_redraw(Seamless *s);
 /* Whether guest windows are shown instead of the desktop. */
 bool seamless_showing(const Seamless *s);

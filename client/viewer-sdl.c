@@ -9,6 +9,7 @@
 
 #include "viewer-exit.h"
 #include "viewer-keymap.h"
+#include "viewer-sdl-media.h"
 #include "viewer-sdl-seamless.h"
 #include "viewer-util.h"
 
@@ -56,6 +57,7 @@ typedef struct Sdl {
          * reports for it is not taken for a local copy (and grabbed back). */
         char *from_guest;
         Seamless *seamless; /* --seamless */
+        SdlMedia *media;    /* viewer-sdl-media.h */
 } Sdl;
 
 static void update_title(Sdl *d) {
@@ -297,7 +299,22 @@ static void on_windows(void *userdata) {
                 seamless_sync(d->seamless);
 }
 
+static void on_media(const ClientMediaStream *st, bool stopped, void *userdata) {
+        Sdl *d = userdata;
+        if (d->media)
+                sdl_media_stream(d->media, st, stopped);
+        d->redraw = true;
+}
+
+static void on_mic(bool on, uint32_t rate, uint8_t channels, void *userdata) {
+        Sdl *d = userdata;
+        if (d->media && d->v->options.client.media.microphone)
+                sdl_media_mic(d->media, on, rate, channels);
+}
+
 static const ViewerFrontend frontend = {
+        .media = on_media,
+        .mic = on_mic,
         .agent = on_agent,
         .clipboard_grab = on_clipboard_grab,
         .clipboard_data = on_clipboard_data,
@@ -507,6 +524,11 @@ static void render(Sdl *d) {
         SDL_RenderClear(d->renderer);
         if (d->texture)
                 SDL_RenderCopy(d->renderer, d->texture, NULL, NULL);
+        if (d->texture && d->media) {
+                int w, h;
+                SDL_GetRendererOutputSize(d->renderer, &w, &h);
+                sdl_media_render(d->media, &(SDL_Rect) { 0, 0, w, h }, d->width, d->height);
+        }
         SDL_RenderPresent(d->renderer);
         d->redraw = false;
 }
@@ -526,6 +548,7 @@ static void sdl_done(Sdl *d) {
                 SDL_DestroyRenderer(d->renderer);
         if (d->window)
                 SDL_DestroyWindow(d->window);
+        d->media = sdl_media_free(d->media);
         free(d->shadow);
         free(d->desktop);
         free(d->from_guest);
@@ -560,7 +583,12 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
         if (d.seamless)
                 seamless_set_desktop(d.seamless, d.window);
 
+        sdl_media_configure(&v->options);
         viewer_connect(v, ticket, &frontend, &d);
+        if (!v->done && sdl_media_new(v, d.renderer, &d.media) < 0)
+                viewer_message("Cannot set up media playback, ignoring");
+        if (d.media && d.seamless)
+                seamless_set_overlay(d.seamless, sdl_media_seamless_overlay(d.media));
         while (!v->done) {
                 uint64_t now = now_usec(), deadline = viewer_tick(v, now);
                 SDL_Event e;
@@ -575,6 +603,11 @@ int viewer_sdl_run(Viewer *v, const char *ticket) {
                 }
                 if (session_ready(v))
                         viewer_process(v);
+                if (d.media && sdl_media_tick(d.media, now_usec())) {
+                        d.redraw = true;
+                        if (d.seamless)
+                                seamless_redraw(d.seamless);
+                }
                 if (d.redraw)
                         render(&d);
                 if (d.seamless)

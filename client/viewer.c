@@ -14,6 +14,8 @@
 #include "viewer-core.h"
 #include "viewer-exit.h"
 #include "viewer-headless.h"
+
+#include <libavutil/log.h>
 #include "viewer-util.h"
 #if HAVE_SDL2
 #include "viewer-sdl.h"
@@ -49,6 +51,10 @@ static void help(void) {
                "  --seamless                 with the agent's windows feature, one window per guest\n"
                "                             window instead of the whole desktop (falls back to the\n"
                "                             desktop window without it)\n"
+               "  --media-out DIR            redirected media to DIR/stream-N.y4m|.wav|.pts (headless)\n"
+               "  --mic                      offer the microphone (SDL's capture device) to the guest\n"
+               "  --mic-wav FILE             offer FILE (16-bit PCM WAV) as the microphone (headless)\n"
+               "  --no-media                 offer no media channel: hostd encodes video in the screen\n"
                "  --ticket-file FILE         read the ticket from FILE (- for stdin), keeping it\n"
                "                             out of the process list\n"
                "  -h --help                  show this help\n\n"
@@ -60,6 +66,7 @@ static void help(void) {
                "  wait-agent active|none|FEATURE, clipboard-set TEXT, clipboard-set-png PATH,\n"
                "  clipboard-expect TEXT, clipboard-expect-png PATH, paste-text TEXT, resize W H,\n"
                "  wait-windows N, dump-windows PATH|-\n"
+               "  wait-media-frames N, wait-media-audio MS, wait-media-stop\n"
                "CODE is a keycode (0x1c) or a QEMU key name (ret, ctrl_r, f1, up, kp_enter, ...).\n\n"
                "Window: click to capture keyboard and mouse, Ctrl+Alt releases them. Ctrl+Alt+V types\n"
                "the local clipboard's text (at most 4096 bytes) through the guest's keyboard, agent or\n"
@@ -92,6 +99,10 @@ enum {
         ARG_TRANSPORT,
         ARG_RESIZE,
         ARG_SEAMLESS,
+        ARG_MEDIA_OUT,
+        ARG_MIC_WAV,
+        ARG_MIC,
+        ARG_NO_MEDIA,
 };
 
 typedef struct Args {
@@ -159,6 +170,10 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "no-resume", no_argument, NULL, ARG_NO_RESUME },
                 { "resize", required_argument, NULL, ARG_RESIZE },
                 { "seamless", no_argument, NULL, ARG_SEAMLESS },
+                { "media-out", required_argument, NULL, ARG_MEDIA_OUT },
+                { "mic-wav", required_argument, NULL, ARG_MIC_WAV },
+                { "mic", no_argument, NULL, ARG_MIC },
+                { "no-media", no_argument, NULL, ARG_NO_MEDIA },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -241,6 +256,18 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_SEAMLESS:
                         a->options.seamless = true;
+                        break;
+                case ARG_MEDIA_OUT:
+                        a->options.media_out_dir = optarg;
+                        break;
+                case ARG_MIC_WAV:
+                        a->options.mic_wav = optarg;
+                        break;
+                case ARG_MIC:
+                        a->options.client.media.microphone = true; /* the SDL window's capture device */
+                        break;
+                case ARG_NO_MEDIA:
+                        a->options.client.no_media = true;
                         break;
                 case 'h':
                         help();
@@ -370,5 +397,7 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+        /* libavcodec says what it thinks of a bad packet on stderr; the media code handles it. */
+        av_log_set_level(AV_LOG_QUIET);
         return run(argc, argv);
 }

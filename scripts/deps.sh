@@ -28,7 +28,9 @@ PACKAGES=(
     # benchmarks: tjbench, the reference bench-encode compares the JPEG path with;
     # TigerVNC's viewer, the VNC client bench-wire-bytes counts QEMU's VNC server's bytes to
     libjpeg-turbo-progs tigervnc-viewer
-    libavcodec-dev libavutil-dev  # hmedia: bench-media encodes/decodes its 720p VP8 clip
+    # media (issue 7): the viewer's VP8/H.264 decode, tandem-media-gen's and bench-media's encoders
+    # (libavcodec59 brings libvpx, libx264 and libopus); libavformat: the tests' reference demuxer
+    libavcodec-dev libavformat-dev libavutil-dev
 )
 
 missing=()
