@@ -50,7 +50,7 @@ setup() {
 build() {
     local dir cc opts=() targets=()
     case "$1" in
-        guestd) dir=build cc=gcc targets=(tandem-guestd tandem-media-send tandem-media-gen) ;; # + the media client and the clips it sends
+        guestd) dir=build cc=gcc targets=(tandem-guestd tandem-media-send tools/tandem-media-gen:executable) ;; # + the media client and the clips it sends
         default) dir=build cc=gcc ;;
         asan) dir=build-asan cc=gcc opts=("-Db_sanitize=address,undefined" -Db_lundef=false) ;;
         clang) dir=build-clang cc=clang ;;
