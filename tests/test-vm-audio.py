@@ -137,7 +137,7 @@ def main():
             proc = None
             if media_out:
                 script = "wait-media-audio 2000\n"
-                proc, _ = vt.viewer(h.ticket(dom.name), script=script, args=("--media-out", out_dir), timeout=240)
+                proc = vt.viewer(h.ticket(dom.name), script=script, args=("--media-out", out_dir), timeout=240)
 
             a = play_tone(h, dom, 1, packets_before=0)
 
