@@ -59,7 +59,6 @@ struct PoolPass {
         sd_event_source *timer, *io;
         uint64_t interval_usec;
         int64_t started; /* Unix seconds: rows reserved before were left by an earlier broker */
-        bool reconciled;
         PoolDone *done;
         Slot *slots;
         size_t n_slots;
@@ -358,7 +357,8 @@ static bool backing_off(PoolPass *p, int64_t pool_id, int64_t now) {
         return mo && mo->failures > 0 && now < mo->retry_after;
 }
 
-/* A killed broker's leftovers (first pass only): undo provisions, redo resets and removals. */
+/* A killed broker's leftovers (rows under way with no job of ours): undo provisions, redo resets
+ * and removals. Retried every pass until the host answers. */
 static void reconcile(Tick *t, Desk *d) {
         PoolPass *p = t->p;
         Store *s = p->m->store;
@@ -366,6 +366,8 @@ static void reconcile(Tick *t, Desk *d) {
         if (d->state == provision_states[1] /* provisioning */) {
                 if (d->provision_time > p->started)
                         return; /* reserved by another broker sharing the store, after we started */
+                if (backing_off(p, d->pool_id, t->now))
+                        return; /* its host did not answer the last time */
                 if (!d->uri) {
                         (void) store_pool_desktop_drop(s, d->id, "provisioning", t->now, "provision-abandoned",
                                                        "{\"cause\":\"broker restarted\"}");
@@ -380,7 +382,7 @@ static void reconcile(Tick *t, Desk *d) {
         } else if (d->state == provision_states[3] /* resetting */) {
                 (void) store_pool_desktop_transition(s, d->id, "resetting", "reset-pending", t->now);
                 d->state = provision_states[2];
-        } else if (d->state == provision_states[4] /* removing */ && d->uri) {
+        } else if (d->state == provision_states[4] /* removing */ && d->uri && !backing_off(p, d->pool_id, t->now)) {
                 PoolJob *j = job_new(POOL_JOB_REMOVE, d, pool ? pool->template_name : NULL, "surplus");
                 if (!j || submit(p, j) < 0)
                         log_warning("Pools: cannot resume %s's removal", d->name);
@@ -479,7 +481,8 @@ static void tick(PoolPass *p) {
                 Desk *d = &t.desks[i];
                 if (is_busy(p, d->id))
                         continue;
-                if (!p->reconciled && d->state != provision_states[0])
+                /* Not ours (nothing of ours in flight), yet under way: a killed broker's. */
+                if (d->state != provision_states[0] && d->state != provision_states[2])
                         reconcile(&t, d);
                 if (is_busy(p, d->id))
                         continue;
@@ -496,7 +499,6 @@ static void tick(PoolPass *p) {
                 if (d->state == provision_states[2] /* reset-pending */)
                         start_reset(&t, d);
         }
-        p->reconciled = true;
         for (size_t i = 0; i < t.n_pools; i++) {
                 Pool *pool = &t.pools[i];
                 PoolPlan plan;

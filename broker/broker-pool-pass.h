@@ -10,9 +10,11 @@
  *     otherwise; an event "reset-to-template" with the cause;
  *   - removes unassigned surplus that the broker made when max_size shrank below the pool's size
  *     (assigned desktops are never removed; an operator's desktops neither);
- *   - on its first pass, finishes or undoes what a killed broker left: a 'provisioning' row's
- *     domain (if any) is removed with its overlays and the row dropped; 'resetting' starts over;
- *     'removing' is removed.
+ *   - finishes or undoes what a killed broker left (a row under way with no job of this broker;
+ *     for 'provisioning', reserved before this broker started): the domain of a 'provisioning'
+ *     row (if any) is removed with its overlays and the row dropped, so the upkeep provisions
+ *     anew; 'resetting' starts over; 'removing' is removed. Until the host answers, the row
+ *     stays and counts against max_size.
  * Failures are events with libvirt's message ("provision-failed", "reset-failed") and back the
  * pool off (2^n passes, at most 5 minutes), so a missing template does not spin. */
 #pragma once
