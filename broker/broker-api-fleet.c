@@ -152,6 +152,8 @@ void api_hosts_report(ApiCall *c) {
                        json_pack("{s:I,s:I,s:I,s:I,s:I}", "known", (json_int_t) res.known, "unknown", (json_int_t) res.unknown,
                                  "thumbnails", (json_int_t) res.thumbnails, "logons", (json_int_t) res.logons, "logoffs",
                                  (json_int_t) res.logoffs));
+        if (res.logoffs > 0)
+                manager_kick_upkeep(c->m); /* a floating desktop may wait for its reset */
 }
 
 /* ---- pools ---- */
@@ -236,6 +238,7 @@ void api_pools_create(ApiCall *c) {
         if (r < 0)
                 return api_reply_store_error(c, r, "pool");
         pool_reply(c, p.name, 201);
+        manager_kick_upkeep(c->m);
 }
 
 void api_pools_update(ApiCall *c) {
@@ -282,6 +285,7 @@ void api_pools_update(ApiCall *c) {
         if (r < 0)
                 return api_reply_store_error(c, r, "such pool");
         pool_reply(c, c->params[0], 200);
+        manager_kick_upkeep(c->m);
 }
 
 void api_pools_delete(ApiCall *c) {

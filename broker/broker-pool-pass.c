@@ -56,7 +56,7 @@ typedef struct HostRow {
 
 struct PoolPass {
         Manager *m;
-        sd_event_source *timer, *io;
+        sd_event_source *timer, *io, *kick;
         uint64_t interval_usec;
         int64_t started; /* Unix seconds: rows reserved before were left by an earlier broker */
         PoolDone *done;
@@ -98,6 +98,11 @@ PoolPass *pool_pass_free(PoolPass *p) {
                 return NULL;
         sd_event_source_disable_unref(p->timer);
         sd_event_source_disable_unref(p->io);
+        sd_event_source_disable_unref(p->kick);
+        if (p->m && p->m->upkeep_userdata == p) {
+                p->m->upkeep_kick = NULL;
+                p->m->upkeep_userdata = NULL;
+        }
         for (size_t i = 0; i < p->n_slots; i++) {
                 pool_worker_free(p->slots[i].worker);
                 free(p->slots[i].uri);
@@ -641,6 +646,17 @@ static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
+static int on_kick(sd_event_source *src, void *userdata) {
+        tick(userdata);
+        return 0;
+}
+
+/* From the API, inside a request: the pass runs once the loop is back, however many kicks. */
+static void kick(void *userdata) {
+        PoolPass *p = userdata;
+        sd_event_source_set_enabled(p->kick, SD_EVENT_ONESHOT);
+}
+
 int pool_pass_new(Manager *m, PoolPass **ret) {
         _cleanup_(pool_pass_freep) PoolPass *p = calloc(1, sizeof *p);
         if (!p)
@@ -656,10 +672,16 @@ int pool_pass_new(Manager *m, PoolPass **ret) {
         r = sd_event_add_io(m->event, &p->io, pool_done_fd(p->done), EPOLLIN, on_done, p);
         if (r < 0)
                 return r;
+        r = sd_event_add_defer(m->event, &p->kick, on_kick, p);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(p->kick, SD_EVENT_OFF);
         /* The first pass at once: a restarted broker finishes what it left. */
         r = sd_event_add_time(m->event, &p->timer, CLOCK_MONOTONIC, 0, USEC_PER_SEC / 100, on_timer, p);
         if (r < 0)
                 return r;
+        m->upkeep_kick = kick;
+        m->upkeep_userdata = p;
         *ret = TAKE_PTR(p);
         return 0;
 }
