@@ -286,7 +286,8 @@ static int on_desktop(const StorePoolDesktop *sd, void *userdata) {
         c->total++;
         if (pool_desktop_ready(&v, t->now))
                 c->ready++;
-        else if (!done || (!sd->assigned && strcmp(sd->power_state, "starting") == 0))
+        else if ((!done && state != provision_states[4] /* removing: going away */) ||
+                 (!sd->assigned && strcmp(sd->power_state, "starting") == 0))
                 c->starting++;
         bool removable = sd->provisioned && done && !sd->assigned && sd->open_sessions == 0 && sd->libvirt_uri;
         if (removable)
