@@ -41,8 +41,11 @@ int store_pool_desktops_foreach(Store *s, StorePoolDesktopFn cb, void *userdata)
                 "SELECT d.id, d.pool_id, ifnull(d.host_id, 0), d.domain_name, d.provision_state, d.power_state, "
                 "d.health, d.mac, d.reset_cause, h.libvirt_uri, d.provisioned, d.ready, d.assigned_user_id IS NOT NULL, "
                 "ifnull(d.state_changed, 0), ifnull(d.provision_time, 0), "
-                "(SELECT count(*) FROM sessions s WHERE s.desktop_id = d.id AND s.end IS NULL), "
-                "ifnull((SELECT max(s.end) FROM sessions s WHERE s.desktop_id = d.id), 0) "
+                /* Sessions matter to assigned desktops only (disconnect limit, surplus removal). */
+                "CASE WHEN d.assigned_user_id IS NULL THEN 0 ELSE "
+                "(SELECT count(*) FROM sessions s WHERE s.desktop_id = d.id AND s.end IS NULL) END, "
+                "CASE WHEN d.assigned_user_id IS NULL THEN 0 ELSE "
+                "ifnull((SELECT max(s.end) FROM sessions s WHERE s.desktop_id = d.id), 0) END "
                 "FROM desktops d LEFT JOIN hosts h ON h.id = d.host_id ORDER BY d.pool_id, d.id";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
         int r = store_prepare(s, sql, &st);

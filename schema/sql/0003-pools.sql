@@ -16,6 +16,8 @@ ALTER TABLE desktops ADD COLUMN provision_time INTEGER;             -- when prov
 ALTER TABLE desktops ADD COLUMN reset_cause TEXT NOT NULL DEFAULT ''; -- logoff, disconnect-limit
 
 CREATE INDEX desktops_provision ON desktops(provision_state) WHERE provision_state != 'done';
+-- When a desktop's sessions last ended (the floating pools' disconnect limit), without a scan.
+CREATE INDEX sessions_desktop_end ON sessions(desktop_id, end);
 
 -- max_size is the last line here, too: no insert takes a pool past it, whoever inserts.
 CREATE TRIGGER desktops_max_size BEFORE INSERT ON desktops
