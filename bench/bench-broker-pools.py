@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Pool upkeep through a real tandem-broker (Libvirt=yes) on libvirt's test driver: each simulated
 host is a test:///FILE URI (a template domain with a disk in a storage pool: every provision makes
-a qcow2 overlay through the storage API, defines and starts a domain).
+a qcow2 overlay through the storage API, defines and starts a domain). The template's disk is 1 MiB:
+the test driver's pool holds 100 GiB, so 1 GiB overlays would fill a host at 99 desktops.
 
 1. Provisions per second: a floating pool with min_ready N (no max) created on an empty fleet;
    the time until N desktops are ready (from the pool's creation through the REST API).
@@ -32,7 +33,7 @@ NODE = """<node>
   <test:runstate>5</test:runstate>
 </domain>
 <pool type='dir'><name>images</name><target><path>/fake-images</path></target>
-  <volume type='file'><name>tmpl.img</name><capacity>1073741824</capacity></volume>
+  <volume type='file'><name>tmpl.img</name><capacity>1048576</capacity></volume>
 </pool>
 </node>
 """
