@@ -89,5 +89,7 @@ void api_pools_connect(ApiCall *c) {
                               "session", (json_int_t) a.session_id, "newly_assigned", a.newly_assigned);
         free(ticket);
         api_reply_json(c, 200, j);
+        if (a.newly_assigned)
+                manager_kick_upkeep(c->m); /* one ready desktop fewer */
         metrics_connect_observe(&c->m->metrics, now_usec() - http_request_start_usec(c->req));
 }

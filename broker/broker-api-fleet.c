@@ -24,12 +24,18 @@
         "'resize', json(CASE WHEN p.resize THEN 'true' ELSE 'false' END), 'transport', p.transport, "                 \
         "'disconnect_limit_seconds', p.disconnect_limit_seconds, "                                                   \
         "'desktops', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id), "                                      \
-        "'ready', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id AND d.ready AND d.assigned_user_id IS NULL))"
+        "'ready', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id AND d.ready AND d.assigned_user_id IS NULL "   \
+        "AND d.provision_state = 'done'), "                                                                            \
+        "'provisioning', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id "                                      \
+        "AND d.provision_state IN ('provisioning', 'reset-pending', 'resetting')), "                                  \
+        "'removing', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id AND d.provision_state = 'removing'))"
 
 #define DESKTOP_JSON                                                                                                  \
         "json_object('id', d.id, 'domain', d.domain_name, 'uuid', d.uuid, 'pool', p.name, 'host', h.name, "          \
         "'power_state', d.power_state, 'health', d.health, 'health_reason', d.health_reason, "                       \
         "'assigned_user', u.name, 'ready', json(CASE WHEN d.ready THEN 'true' ELSE 'false' END), "                    \
+        "'provision_state', d.provision_state, 'provisioned', json(CASE WHEN d.provisioned THEN 'true' ELSE 'false' END), " \
+        "'mac', d.mac, 'overlays', json(d.overlays), "                                                                \
         "'signals', json_object('libvirt_state', d.libvirt_state, 'state_changed', d.state_changed, "               \
         "'report_time', d.report_time, 'cpu_time_ns', d.cpu_time_ns, 'cpu_time_changed', d.cpu_time_changed, "       \
         "'display_frames', d.display_frames, 'display_changed', d.display_changed, 'input_time', d.input_time, "      \
@@ -146,6 +152,8 @@ void api_hosts_report(ApiCall *c) {
                        json_pack("{s:I,s:I,s:I,s:I,s:I}", "known", (json_int_t) res.known, "unknown", (json_int_t) res.unknown,
                                  "thumbnails", (json_int_t) res.thumbnails, "logons", (json_int_t) res.logons, "logoffs",
                                  (json_int_t) res.logoffs));
+        if (res.logoffs > 0)
+                manager_kick_upkeep(c->m); /* a floating desktop may wait for its reset */
 }
 
 /* ---- pools ---- */
@@ -230,6 +238,7 @@ void api_pools_create(ApiCall *c) {
         if (r < 0)
                 return api_reply_store_error(c, r, "pool");
         pool_reply(c, p.name, 201);
+        manager_kick_upkeep(c->m);
 }
 
 void api_pools_update(ApiCall *c) {
@@ -276,6 +285,7 @@ void api_pools_update(ApiCall *c) {
         if (r < 0)
                 return api_reply_store_error(c, r, "such pool");
         pool_reply(c, c->params[0], 200);
+        manager_kick_upkeep(c->m);
 }
 
 void api_pools_delete(ApiCall *c) {
@@ -423,6 +433,8 @@ void api_desktops_create(ApiCall *c) {
                 r = store_desktop_event(c->store, c->now, c->auth.actor, "desktop-create", id, NULL);
         if (r >= 0)
                 r = store_commit(c->store);
+        if (r == -EPERM) /* the store's desktops_max_size trigger (store_step rolled back) */
+                return http_respond_error(c->resp, 409, "pool-full", "Pool `%s' is at its max_size", d.pool);
         if (r < 0)
                 return api_reply_store_error(c, r, "desktop");
         desktop_reply(c, id, 201);

@@ -31,12 +31,13 @@ static int lookup_id(Store *s, const char *sql, const char *name, int64_t *ret_i
 static int pick(Store *s, int64_t pool_id, bool floating, int64_t user_id, int64_t *ret_id, bool *ret_new) {
         static const char held_sql[] = "SELECT id FROM desktops WHERE pool_id = ?1 AND assigned_user_id = ?2";
         /* Floating: ready desktops only. Persistent: the broker starts what it assigns, so a
-         * stopped desktop will do, ready ones first. Hung or failed desktops never. One query per
+         * stopped desktop will do, ready ones first. Hung or failed desktops never, nor one the pool
+         * upkeep is provisioning, resetting or removing (reset-pending is not ready until it booted). One query per
          * readiness, so each walks the index desktops_free (pool_id, ready, rowid) in order
          * instead of sorting every free desktop of the pool. */
         static const char free_sql[] =
                 "SELECT id FROM desktops WHERE pool_id = ?1 AND assigned_user_id IS NULL AND ready = ?2 "
-                "AND health IN ('unknown', 'healthy') ORDER BY id LIMIT 1";
+                "AND health IN ('unknown', 'healthy') AND provision_state IN ('done', 'reset-pending') ORDER BY id LIMIT 1";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *free_st = NULL;
         int r = store_find_id(s, held_sql, pool_id, user_id, ret_id);
         if (r < 0)

@@ -29,6 +29,7 @@ static const ConfItem broker_items[] = {
         { B, "ReportMaxAge", conf_parse_unsigned, offsetof(BrokerConfig, report_max_age), 86400 },
         { B, "Libvirt", conf_parse_bool, offsetof(BrokerConfig, libvirt), 0 },
         { B, "HangCheckSeconds", conf_parse_unsigned, offsetof(BrokerConfig, hang_check_seconds), 3600 },
+        { B, "PoolCheckSeconds", conf_parse_unsigned, offsetof(BrokerConfig, pool_check_seconds), 3600 },
         { B, "LogLevel", conf_parse_log_level, offsetof(BrokerConfig, log_level), 0 },
         {},
 };
@@ -47,6 +48,7 @@ void broker_config_init(BrokerConfig *c) {
                 .busy_timeout_ms = 5000,
                 .report_max_age = 60,
                 .hang_check_seconds = 5,
+                .pool_check_seconds = 5,
                 .log_level = LOG_INFO,
         };
 }
@@ -126,8 +128,9 @@ int broker_config_load(BrokerConfig *c, const char *path, bool missing_ok, char 
                         *error = NULL;
                 return -EINVAL;
         }
-        if (c->hang_check_seconds == 0) {
-                if (asprintf(error, "%s: HangCheckSeconds= must be at least 1", path) < 0)
+        if (c->hang_check_seconds == 0 || c->pool_check_seconds == 0) {
+                if (asprintf(error, "%s: %s= must be at least 1", path,
+                             c->hang_check_seconds == 0 ? "HangCheckSeconds" : "PoolCheckSeconds") < 0)
                         *error = NULL;
                 return -EINVAL;
         }

@@ -19,6 +19,7 @@ typedef struct BrokerConfig {
         unsigned report_max_age;
         bool libvirt;                /* the broker drives libvirt itself: power ops, hang pass */
         unsigned hang_check_seconds; /* the hang pass's period (with Libvirt=yes) */
+        unsigned pool_check_seconds; /* the pool upkeep's period (with Libvirt=yes) */
         int log_level;
 
         /* From listen, by broker_config_load(). */

@@ -21,7 +21,16 @@ typedef struct Manager {
         void *power_userdata;
         BrokerMetrics metrics;
         uint64_t started_usec;
+        /* The pool upkeep (Libvirt=yes), told when a pool may need it before its next period:
+         * a desktop was assigned, a pool changed, a logoff arrived. NULL without it. */
+        void (*upkeep_kick)(void *userdata);
+        void *upkeep_userdata;
 } Manager;
+
+static inline void manager_kick_upkeep(Manager *m) {
+        if (m->upkeep_kick)
+                m->upkeep_kick(m->upkeep_userdata);
+}
 
 /* Opens the store (migrating it), the ticket key (making it on first start), the TLS certificate
  * (making a self-signed one in the state directory when none is configured), the admin token

@@ -50,6 +50,25 @@ static const Series store_series[] = {
           "SELECT action, ifnull(json_extract(evidence, '$.cause'), 'unknown'), count(*) FROM events "
           "WHERE action IN ('reset', 'reboot', 'reboot-request') GROUP BY 1, 2",
           { "action", "cause" } },
+        { "tandem_pool_desktops", "Desktops per pool: ready (unassigned), all, and being provisioned or reset.",
+          "gauge",
+          "SELECT p.name, 'ready', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id AND d.ready "
+          "AND d.assigned_user_id IS NULL AND d.provision_state = 'done') FROM pools p UNION ALL "
+          "SELECT p.name, 'total', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id) FROM pools p UNION ALL "
+          "SELECT p.name, 'provisioning', (SELECT count(*) FROM desktops d WHERE d.pool_id = p.id "
+          "AND d.provision_state IN ('provisioning', 'reset-pending', 'resetting')) FROM pools p",
+          { "pool", "state" } },
+        { "tandem_desktops_provisioned_total", "Desktops the pool upkeep provisioned from a template.", "counter",
+          "SELECT count(*) FROM events WHERE action = 'provision'", {} },
+        { "tandem_desktops_reset_to_template_total", "Floating desktops reset to their template, by cause.",
+          "counter",
+          "SELECT ifnull(json_extract(evidence, '$.cause'), 'unknown'), count(*) FROM events "
+          "WHERE action = 'reset-to-template' GROUP BY 1",
+          { "cause" } },
+        { "tandem_provision_failures_total", "Failed provisions and resets to template, by action.", "counter",
+          "SELECT 'provision', count(*) FROM events WHERE action = 'provision-failed' UNION ALL "
+          "SELECT 'reset-to-template', count(*) FROM events WHERE action = 'reset-failed'",
+          { "action" } },
         { "tandem_sessions_open", "Sessions without an end.", "gauge",
           "SELECT count(*) FROM sessions WHERE end IS NULL", {} },
         { "tandem_sessions_total", "Sessions ever opened.", "counter", "SELECT count(*) FROM sessions", {} },

@@ -26,7 +26,10 @@ int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata) {
                 "ifnull(d.input_time, 0), ifnull(d.agent_heartbeat, 0), d.libvirt_timeouts, ifnull(h.last_report, 0), "
                 "p.hang_grace_seconds, p.max_resets_per_hour, p.hang_action "
                 "FROM desktops d JOIN pools p ON p.id = d.pool_id LEFT JOIN hosts h ON h.id = d.host_id "
-                "LEFT JOIN users u ON u.id = d.assigned_user_id ORDER BY d.id";
+                "LEFT JOIN users u ON u.id = d.assigned_user_id "
+                /* A desktop the pool upkeep is making, resetting or removing is its business:
+                 * the hang detector sees it again (from scratch) once it is done. */
+                "WHERE d.provision_state IN ('done', 'reset-pending') ORDER BY d.id";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
         int r = store_prepare(s, sql, &st);
         if (r < 0)

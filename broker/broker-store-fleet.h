@@ -36,7 +36,8 @@ typedef struct StoreDesktopSignals {
         const char *hang_action;
 } StoreDesktopSignals;
 
-/* Calls cb for every desktop (ordered by id); the strings live until cb returns. A negative
+/* Calls cb for every desktop (ordered by id) but those the pool upkeep is provisioning, resetting
+ * or removing (broker-store-pool.h); the strings live until cb returns. A negative
  * return from cb stops the walk and is returned. */
 typedef int (*StoreDesktopSignalsFn)(const StoreDesktopSignals *d, void *userdata);
 int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata);

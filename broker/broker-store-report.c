@@ -119,7 +119,10 @@ static int apply_session_event(Store *s, int64_t host_id, const char *host, cons
                                        "WHERE d.domain_name = ?1 AND d.host_id = ?2";
         static const char logon_sql[] = "UPDATE desktops SET logged_on_user = ?2 WHERE id = ?1";
         static const char logoff_sql[] = "UPDATE desktops SET logged_on_user = '' WHERE id = ?1";
-        static const char floating_sql[] = "UPDATE desktops SET ready = 0 WHERE id = ?1";
+        /* reset-pending: the pool upkeep (Libvirt=yes) resets it to its template. */
+        static const char floating_sql[] =
+                "UPDATE desktops SET ready = 0, reset_cause = 'logoff', provision_time = ?2, provision_state = "
+                "CASE WHEN provision_state = 'done' THEN 'reset-pending' ELSE provision_state END WHERE id = ?1";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *find = NULL, *upd = NULL;
         int64_t id;
         bool floating;
@@ -169,6 +172,7 @@ static int apply_session_event(Store *s, int64_t host_id, const char *host, cons
         if (r < 0)
                 return r;
         sqlite3_bind_int64(nr, 1, id);
+        sqlite3_bind_int64(nr, 2, now);
         r = store_step(s, nr);
         if (r < 0)
                 return r;

@@ -6,6 +6,7 @@
 
 #include "broker-conf.h"
 #include "broker-hang-pass.h"
+#include "broker-pool-pass.h"
 #include "broker-libvirt.h"
 #include "broker-manager.h"
 #include "daemon.h"
@@ -25,12 +26,14 @@ static void describe_config(const void *config, const char *path) {
 typedef struct Broker {
         Manager *manager;
         HangPass *hang_pass; /* Libvirt=yes */
+        PoolPass *pool_pass; /* Libvirt=yes */
 } Broker;
 
 static void stop(void *state) {
         Broker *b = state;
         if (!b)
                 return;
+        pool_pass_free(b->pool_pass);
         hang_pass_free(b->hang_pass);
         manager_free(b->manager);
         free(b);
@@ -58,7 +61,14 @@ static int start(void *config, sd_event *e, void **ret_state) {
                         stop(b);
                         return r;
                 }
-                log_info("Libvirt: power operations on each host's URI, hang pass every %us", c->hang_check_seconds);
+                r = pool_pass_new(b->manager, &b->pool_pass);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot start the pool upkeep: %m");
+                        stop(b);
+                        return r;
+                }
+                log_info("Libvirt: power operations on each host's URI, hang pass every %us, pool upkeep every %us",
+                         c->hang_check_seconds, c->pool_check_seconds);
         }
         *ret_state = b;
         return 0;

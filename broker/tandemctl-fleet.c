@@ -11,11 +11,12 @@
 static const char *const host_columns[] = { "NAME=name", "ADDRESS=address", "STATE=state", "DESKTOPS=desktops",
                                             "LAST REPORT=last_report", "URI=libvirt_uri", NULL };
 static const char *const pool_columns[] = { "NAME=name", "KIND=kind", "DESKTOPS=desktops", "READY=ready",
-                                            "MIN READY=min_ready", "MAX=max_size", "HANG=hang_action",
+                                            "PROVISIONING=provisioning", "MIN READY=min_ready", "MAX=max_size",
+                                            "TEMPLATE=template", "HANG=hang_action",
                                             "TRANSPORT=transport", NULL };
 static const char *const desktop_columns[] = { "ID=id", "DOMAIN=domain", "POOL=pool", "HOST=host",
                                                "POWER=power_state", "HEALTH=health", "USER=assigned_user",
-                                               "READY=ready", NULL };
+                                               "READY=ready", "STATE=provision_state", NULL };
 
 /* GET/POST/... one object and print it. */
 static int one(const char *method, const char *path, json_t *body, const char *doing) {
