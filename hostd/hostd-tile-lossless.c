@@ -12,11 +12,16 @@
  * stable ZSTD_CCtx_setParameter(); when a libzstd refuses it, gradient tiles are merely larger. */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "hostd-tile.h"
 
 /* Room for the largest header: mode, count, 256 RGB entries. */
 #define HEADER_RESERVE (2 + 3 * LOSSLESS_PALETTE_MAX)
+/* put_rgb_row() writes one byte past the last pixel. */
+#define SLACK 4
 #define TILE_PIXELS_MAX (DISPLAY_TILE_MAX_DIM * DISPLAY_TILE_MAX_DIM)
 #define HASH_BITS 10
 #define HASH_SIZE (1u << HASH_BITS)
@@ -31,7 +36,7 @@
 struct LosslessEncoder {
         ZSTD_CCtx *zc;
         ZSTD_CCtx *zc_gradient; /* GRADIENT_ZSTD_LEVEL, literals Huffman-coded */
-        uint8_t *content; /* HEADER_RESERVE + 3 * TILE_PIXELS_MAX */
+        uint8_t *content; /* HEADER_RESERVE + 3 * TILE_PIXELS_MAX + SLACK */
         uint8_t *rle;     /* HEADER_RESERVE + TILE_PIXELS_MAX: runs are used only when smaller than one byte a pixel */
         uint8_t *out;
         size_t out_size;
@@ -60,7 +65,7 @@ LosslessEncoder *lossless_encoder_new(void) {
             ZSTD_isError(ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_compressionLevel, GRADIENT_ZSTD_LEVEL)))
                 return NULL;
         (void) ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
-        l->content = malloc(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX);
+        l->content = malloc(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX + SLACK);
         l->rle = malloc(HEADER_RESERVE + (size_t) TILE_PIXELS_MAX);
         l->out_size = ZSTD_compressBound(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX);
         l->out = malloc(l->out_size);
@@ -295,20 +300,45 @@ static size_t rle_encode(const uint8_t *index, size_t pixels, uint8_t *out, size
         return n;
 }
 
-static void put_raw(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *out) {
-        for (unsigned y = 0; y < h; y++) {
-                const uint8_t *p = src + y * stride;
-                for (unsigned x = 0; x < w; x++, p += 4, out += 3) {
-                        out[0] = p[2];
-                        out[1] = p[1];
-                        out[2] = p[0];
-                }
+/* The framebuffer's B,G,R,X as the wire's R,G,B: one 32-bit load, a byte swap and one 32-bit store
+ * a pixel. The store's fourth byte lands on the next pixel's first and is overwritten by it;
+ * the last pixel writes one byte past 3 * w, which the buffers leave room for (SLACK). */
+static inline void put_rgb_row(const uint8_t *bgrx, unsigned w, uint8_t *out) {
+        for (unsigned x = 0; x < w; x++) {
+                uint32_t v;
+                memcpy(&v, bgrx + 4 * (size_t) x, 4);
+                v = __builtin_bswap32(v) >> 8; /* B,G,R,X -> R,G,B,0 in memory order */
+                memcpy(out + 3 * (size_t) x, &v, 4);
         }
 }
 
+static void put_raw(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *out) {
+        for (unsigned y = 0; y < h; y++, out += 3 * (size_t) w)
+                put_rgb_row(src + y * stride, w, out);
+}
+
+/* clamp(L + U - UL, 0, 255) without leaving 8 bits: with d+ = U ⊖ UL and d- = UL ⊖ U (saturating
+ * subtractions, one of them 0), it is (L ⊕ d+) ⊖ d-, saturating both; SSE2 has all three. */
+static inline uint8_t predict_u8(uint8_t l, uint8_t u, uint8_t ul) {
+        unsigned up = u > ul ? u - ul : 0, down = ul > u ? ul - u : 0, p = l + up;
+        p = p > 255 ? 255 : p;
+        return (uint8_t) (p > down ? p - down : 0);
+}
+
+#ifdef __SSE2__
+/* Residuals of bytes i..i+15 (four pixels), i >= 4. */
+static inline void gradient_step(const uint8_t *row, const uint8_t *up, size_t i, uint8_t *res) {
+        __m128i l = _mm_loadu_si128((const __m128i *) (row + i - 4));
+        __m128i u = _mm_loadu_si128((const __m128i *) (up + i));
+        __m128i ul = _mm_loadu_si128((const __m128i *) (up + i - 4));
+        __m128i v = _mm_loadu_si128((const __m128i *) (row + i));
+        __m128i p = _mm_subs_epu8(_mm_adds_epu8(l, _mm_subs_epu8(u, ul)), _mm_subs_epu8(ul, u));
+        _mm_storeu_si128((__m128i *) (res + i), _mm_sub_epi8(v, p));
+}
+#endif
+
 /* Residuals of one row in the framebuffer's own byte order (B,G,R,X), against clamp(L + U - UL)
- * with 0 for neighbours outside the tile (up == NULL: the first row). No branch depends on the
- * pixels, so compilers turn this into vector code. */
+ * with 0 for neighbours outside the tile (up == NULL: the first row). */
 static void gradient_row(const uint8_t *row, const uint8_t *up, size_t bytes, uint8_t *res) {
         if (!up) {
                 for (size_t i = 0; i < 4 && i < bytes; i++)
@@ -319,12 +349,20 @@ static void gradient_row(const uint8_t *row, const uint8_t *up, size_t bytes, ui
         }
         for (size_t i = 0; i < 4 && i < bytes; i++)
                 res[i] = (uint8_t) (row[i] - up[i]);
-        for (size_t i = 4; i < bytes; i++) {
-                int p = row[i - 4] + up[i] - up[i - 4];
-                p = p < 0 ? 0 : p;
-                p = p > 255 ? 255 : p;
-                res[i] = (uint8_t) (row[i] - p);
+        size_t i = 4;
+#ifdef __SSE2__
+        /* Four pixels a step: x86-64's baseline, so no dispatch. */
+        for (; i + 16 <= bytes; i += 16)
+                gradient_step(row, up, i, res);
+        /* The rest as one more step ending at the row's end, overlapping the last: a residual
+         * depends on the source only, so computing some twice is harmless. */
+        if (i < bytes && bytes >= 20) {
+                gradient_step(row, up, bytes - 16, res);
+                i = bytes;
         }
+#endif
+        for (; i < bytes; i++)
+                res[i] = (uint8_t) (row[i] - predict_u8(row[i - 4], up[i], up[i - 4]));
 }
 
 /* Residuals against clamp(L + U - UL), computed a row at a time on BGRX bytes into `scratch`
@@ -334,11 +372,7 @@ static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned
         for (unsigned y = 0; y < h; y++, out += 3 * (size_t) w) {
                 const uint8_t *row = src + y * stride;
                 gradient_row(row, y > 0 ? row - stride : NULL, bytes, scratch);
-                for (unsigned x = 0; x < w; x++) {
-                        out[3 * x + 0] = scratch[4 * x + 2];
-                        out[3 * x + 1] = scratch[4 * x + 1];
-                        out[3 * x + 2] = scratch[4 * x + 0];
-                }
+                put_rgb_row(scratch, w, out);
         }
 }
 
