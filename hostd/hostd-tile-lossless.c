@@ -121,8 +121,10 @@ static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, u
         return runs;
 }
 
+/* count_all: count runs past the palette's overflow (else stop there); photo_cutoff: stop a
+ * quarter in on continuous-tone content (as if the palette had overflowed). */
 static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
-                        TileScan *ret) {
+                        bool photo_cutoff, TileScan *ret) {
         uint8_t *index = l->content + HEADER_RESERVE;
         const uint32_t *first = (const uint32_t *) src;
         uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
@@ -167,7 +169,7 @@ static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, u
                  * other pixel: a photo. The rest would only confirm it, at the price of a hash
                  * lookup per pixel; report it as "many colours", with the runs extrapolated. */
                 size_t seen = (size_t) (y + 1) * w;
-                if (count_all && !overflow && l->colours >= TILE_PHOTO_COLOURS && 4 * seen >= (size_t) w * h &&
+                if (photo_cutoff && !overflow && l->colours >= TILE_PHOTO_COLOURS && 4 * seen >= (size_t) w * h &&
                     y + 1 < h && 2 * (size_t) runs > seen) {
                         runs = (unsigned) ((size_t) runs * h / (y + 1));
                         overflow = true;
@@ -223,11 +225,15 @@ bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride,
 }
 
 void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
-        scan(l, src, stride, w, h, true, ret);
+        scan(l, src, stride, w, h, true, true, ret);
+}
+
+void lossless_scan_colours(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
+        scan(l, src, stride, w, h, false, true, ret);
 }
 
 bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
-        scan(l, src, stride, w, h, false, ret);
+        scan(l, src, stride, w, h, false, false, ret);
         return ret->colours > 0;
 }
 
