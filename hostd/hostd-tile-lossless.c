@@ -293,6 +293,10 @@ static size_t rle_encode(const uint8_t *index, size_t pixels, uint8_t *out, size
         for (size_t i = 0; i < pixels;) {
                 uint8_t v = index[i];
                 size_t j = i + 1;
+                /* Eight indexes a comparison: runs are long in the tiles that get here. */
+                uint64_t all = v * UINT64_C(0x0101010101010101), word;
+                while (j + 8 <= pixels && (memcpy(&word, index + j, 8), word == all))
+                        j += 8;
                 while (j < pixels && index[j] == v)
                         j++;
                 size_t len = j - i - 1;
