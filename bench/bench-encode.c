@@ -3,7 +3,13 @@
  * tjbench run as a subprocess on the same frames (q80 4:2:0, BGRX, compression only). Also bytes
  * per frame and PSNR at the default settings. Figures are printed, never asserted.
  *
- *   bench-encode [--seconds S] [--synthetic] [--no-tjbench]
+ *   bench-encode [--seconds S] [--synthetic] [--no-tjbench] [--cpu-time] [--set NAME] [--lossless-only]
+ *
+ * --cpu-time measures this thread's CPU time instead of the wall clock: on a machine shared with
+ * other work a wall-clock figure mostly measures the scheduler, CPU time what the code costs (the
+ * tjbench subprocess is still timed by itself, on the wall clock). --set runs one set only.
+ * --lossless-only measures nothing but encoder_encode in lossless-only mode (quick A/B, and a
+ * clean loop for `perf record`).
  *
  * Sets come from scripts/screen-content.sh's download; a set that is absent (or --synthetic)
  * uses the synthetic frames, labelled so. The synthetic landscape is always measured too: it is
@@ -27,10 +33,12 @@ static double min_seconds = 0.3;
  * interference only ever makes a run slower. tjbench gets the same treatment. */
 #define RUNS 3
 static bool run_tjbench = true;
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+static bool lossless_only_full = false;
 
 static double now(void) {
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(bench_clock, &ts);
         return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
 }
 
@@ -347,6 +355,14 @@ static void bench_set(const Set *s, Summary *sum) {
         printf("\n== %s: %zu frames of %ux%u ==\n", s->label, s->frames.n, f0->width, f0->height);
         EncoderSettings def = encoder_settings_default(), lossless = def;
         lossless.lossless_only = true;
+        if (lossless_only_full) {
+                FullResult lfull = bench_full(s, &lossless);
+                printf("  %-52s %8.1f Mpix/s  %9.0f bytes/frame\n", "encoder_encode, lossless only", lfull.mpix,
+                       lfull.bytes_per_frame);
+                *sum = (Summary) { .lossless_full = lfull.mpix, .lossless_bytes = lfull.bytes_per_frame };
+                snprintf(sum->label, sizeof(sum->label), "%s", s->label);
+                goto done;
+        }
         FullResult full = bench_full(s, &def), lfull = bench_full(s, &lossless);
         uint64_t tiles[4];
         double psnr;
@@ -400,6 +416,7 @@ static void bench_set(const Set *s, Summary *sum) {
                            .tj_whole = whole, .lossless_tiles = lt, .bytes = full.bytes_per_frame,
                            .lossless_bytes = lfull.bytes_per_frame, .psnr = psnr };
         snprintf(sum->label, sizeof(sum->label), "%s", s->label);
+done:
         free(all.t);
         free(solid.t);
         free(palette.t);
@@ -409,15 +426,22 @@ static void bench_set(const Set *s, Summary *sum) {
 
 int main(int argc, char **argv) {
         bool synthetic = false;
+        const char *only = NULL;
         for (int i = 1; i < argc; i++) {
                 if (strcmp(argv[i], "--synthetic") == 0)
                         synthetic = true;
                 else if (strcmp(argv[i], "--no-tjbench") == 0)
                         run_tjbench = false;
+                else if (strcmp(argv[i], "--lossless-only") == 0)
+                        lossless_only_full = true;
+                else if (strcmp(argv[i], "--cpu-time") == 0)
+                        bench_clock = CLOCK_THREAD_CPUTIME_ID;
+                else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc)
+                        only = argv[++i];
                 else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
                         min_seconds = strtod(argv[++i], NULL);
                 else {
-                        fprintf(stderr, "usage: bench-encode [--seconds S] [--synthetic] [--no-tjbench]\n");
+                        fprintf(stderr, "usage: bench-encode [--seconds S] [--synthetic] [--no-tjbench] [--cpu-time] [--set NAME] [--lossless-only]\n");
                         return 2;
                 }
         }
@@ -428,16 +452,19 @@ int main(int argc, char **argv) {
                 run_tjbench = false;
         }
 
-        printf("bench-encode: one core, each figure the best of %d runs of >= %.2f s; tiles solid/lossless/jpeg\n", RUNS, min_seconds);
+        printf("bench-encode: one core, each figure the best of %d runs of >= %.2f s of %s; tiles solid/lossless/jpeg\n",
+               RUNS, min_seconds, bench_clock == CLOCK_MONOTONIC ? "wall-clock time" : "this thread's CPU time");
         Summary sums[_CONTENT_SET_MAX + 1];
         size_t n = 0;
         for (ContentSet c = 0; c < _CONTENT_SET_MAX; c++) {
+                if (only && strcmp(only, content_set_name(c)) != 0)
+                        continue;
                 Set s = {};
                 set_load(&s, c, synthetic);
                 bench_set(&s, &sums[n++]);
                 set_done(&s);
         }
-        if (!synthetic) {
+        if (!synthetic && (!only || strcmp(only, "photo-synthetic") == 0)) {
                 Set s = {};
                 set_load(&s, CONTENT_PHOTO, true);
                 bench_set(&s, &sums[n++]);

@@ -289,7 +289,14 @@ static int encode_cell(Encoder *e, const Framebuffer *fb, Cell *c, const Encoder
                 return 0;
         }
         TileScan scan;
-        lossless_scan(e->lossless, pixel_ptr(fb, c->tile), fb->stride, (unsigned) c->tile.w, (unsigned) c->tile.h, &scan);
+        /* Lossless only, the runs of a cell of over 256 colours decide nothing (it is gradient
+         * whatever they are): they need not be counted past the 257th colour. */
+        if (s->lossless_only)
+                lossless_scan_colours(e->lossless, pixel_ptr(fb, c->tile), fb->stride, (unsigned) c->tile.w,
+                                      (unsigned) c->tile.h, &scan);
+        else
+                lossless_scan(e->lossless, pixel_ptr(fb, c->tile), fb->stride, (unsigned) c->tile.w, (unsigned) c->tile.h,
+                              &scan);
         c->kind = classify(&scan, (size_t) c->tile.w * (size_t) c->tile.h, s);
         c->colour = scan.first;
         if (c->kind != CELL_NONE)

@@ -38,6 +38,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LosslessEncoder *, lossless_encoder_free);
  * is reported as having more than 256 colours without looking further. */
 void lossless_scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
 
+/* The same, but runs are counted only until the palette overflows (then they are not what the
+ * tile has): for the lossless-only encoder, to which a tile of more than 256 colours is gradient
+ * whatever its runs. */
+void lossless_scan_colours(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
+
 /* The same, but gives up as soon as the palette overflows (false; then runs counts only what was
  * seen): a cheap first look at a larger area that may well be a photo. */
 bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
