@@ -6,6 +6,7 @@
 
 #include "broker-api.h"
 #include "broker-store-fleet.h"
+#include "broker-store-power.h"
 #include "broker-store-report.h"
 #include "log.h"
 #include "parse-util.h"
@@ -123,6 +124,11 @@ void api_hosts_register(ApiCall *c) {
         api_reply_row(c, get, 200, "such host");
 }
 
+static int add_request(const StorePowerRequest *q, void *userdata) {
+        json_t *o = json_pack("{s:I,s:s,s:s}", "id", (json_int_t) q->id, "domain", q->domain_name, "action", q->action);
+        return o && json_array_append_new(userdata, o) == 0 ? 0 : -ENOMEM;
+}
+
 void api_hosts_report(ApiCall *c) {
         HostReport rep;
         ReportResult res;
@@ -142,10 +148,21 @@ void api_hosts_report(ApiCall *c) {
                 return http_respond_error(c->resp, 404, "not-found", "No such host: register it first (POST /v1/hosts)");
         if (r < 0)
                 return api_reply_store_error(c, r, "report");
-        api_reply_json(c, 200,
-                       json_pack("{s:I,s:I,s:I,s:I,s:I}", "known", (json_int_t) res.known, "unknown", (json_int_t) res.unknown,
-                                 "thumbnails", (json_int_t) res.thumbnails, "logons", (json_int_t) res.logons, "logoffs",
-                                 (json_int_t) res.logoffs));
+        json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "known", (json_int_t) res.known, "unknown",
+                              (json_int_t) res.unknown, "thumbnails", (json_int_t) res.thumbnails, "logons",
+                              (json_int_t) res.logons, "logoffs", (json_int_t) res.logoffs, "results",
+                              (json_int_t) res.results, "results_unknown", (json_int_t) res.results_unknown);
+        /* Power requests go to the host that runs the desktop, never to anyone reporting for it. */
+        if (j && c->auth.role == ROLE_HOST) {
+                json_t *list = json_array();
+                r = list ? store_power_requests_pending(c->store, c->params[0], c->now, REPORT_REQUESTS_MAX, add_request, list)
+                         : -ENOMEM;
+                if (r < 0 || json_object_set_new(j, "requests", list) < 0) {
+                        json_decref(j);
+                        return api_reply_store_error(c, r < 0 ? r : -ENOMEM, "report");
+                }
+        }
+        api_reply_json(c, 200, j);
 }
 
 /* ---- pools ---- */
@@ -450,6 +467,31 @@ void api_desktops_delete(ApiCall *c) {
         http_respond_json(c->resp, 200, strdup("{\"deleted\":true}"));
 }
 
+/* A graceful reboot goes through the guest's agent when hostd last saw it active: the request
+ * waits in the store for its host's next report. 1 when that is how it went (answered), 0 when
+ * the agent is not there (ACPI through libvirt instead), negative when answered with an error. */
+static int reboot_through_agent(ApiCall *c, int64_t id) {
+        static const char sql[] = "SELECT id FROM desktops WHERE id = ?1 AND agent_state = 'active' "
+                                  "AND host_id IS NOT NULL AND power_state = 'running'";
+        int64_t found, request;
+        bool created;
+        int r = store_find_id(c->store, sql, id, 0, &found);
+        if (r <= 0) {
+                if (r < 0)
+                        api_reply_store_error(c, r, "desktop");
+                return r;
+        }
+        r = store_power_request_add(c->store, id, POWER_REQUEST_ACTION_REBOOT, c->auth.actor, c->now,
+                                    POWER_REQUEST_TTL_SECONDS, &request, &created);
+        if (r < 0) {
+                api_reply_store_error(c, r, "desktop");
+                return r;
+        }
+        api_reply_json(c, 202, json_pack("{s:I,s:s,s:s,s:I,s:b}", "desktop", (json_int_t) id, "status", "requested", "via",
+                                         "agent", "request", (json_int_t) request, "new", created));
+        return 1;
+}
+
 void api_desktops_reboot(ApiCall *c) {
         static const char sql[] =
                 "SELECT d.domain_name, d.uuid, h.name, h.libvirt_uri, d.power_state FROM desktops d "
@@ -467,6 +509,11 @@ void api_desktops_reboot(ApiCall *c) {
                                     spec.force ? "{\"force\":true}" : "{\"force\":false}");
         if (r < 0)
                 return api_reply_store_error(c, r, "desktop");
+        if (!spec.force) {
+                r = reboot_through_agent(c, id);
+                if (r != 0)
+                        return;
+        }
         if (!c->m->power.reboot) {
                 api_reply_json(c, 202, json_pack("{s:I,s:s}", "desktop", (json_int_t) id, "status", "recorded"));
                 return;

@@ -8,12 +8,14 @@
 
 const char *const power_states[] = { "unknown", "running", "paused", "shutoff", "crashed", "starting", "stopping", NULL };
 const char *const agent_states[] = { "absent", "active", "lost", NULL };
+const char *const power_request_outcomes[] = { "ok", "failed", "no-agent", NULL };
 
 void host_report_done(HostReport *r) {
         for (size_t i = 0; i < r->n_domains; i++)
                 free(r->domains[i].thumbnail);
         free(r->domains);
         free(r->session_events);
+        free(r->request_results);
         *r = (HostReport) {};
 }
 
@@ -171,6 +173,64 @@ static int decode_transport(json_t *obj, HostReport *rep, ApiError *e) {
         return 0;
 }
 
+static int decode_detail(json_t *v, char out[REPORT_DETAIL_MAX + 1], ApiError *e) {
+        if (!json_is_string(v) || json_string_length(v) > REPORT_DETAIL_MAX)
+                return api_fail(e, 422, "bad-field", "Field `request_results[].detail' must be text of at most %d bytes",
+                                REPORT_DETAIL_MAX);
+        const char *t = json_string_value(v);
+        size_t n = json_string_length(v);
+        for (size_t i = 0; i < n; i++)
+                if (t[i] < ' ' || t[i] > '~' || t[i] == '"' || t[i] == '\\')
+                        return api_fail(e, 422, "bad-field",
+                                        "Field `request_results[].detail' must be printable ASCII without quotes or backslashes");
+        memcpy(out, t, n + 1);
+        return 0;
+}
+
+static int decode_request_results(json_t *arr, HostReport *rep, ApiError *e) {
+        if (!json_is_array(arr))
+                return api_fail(e, 422, "bad-field", "Field `request_results' must be an array");
+        if (json_array_size(arr) > REPORT_REQUEST_RESULTS_MAX)
+                return api_fail(e, 413, "too-many-items", "At most %d request results per report",
+                                REPORT_REQUEST_RESULTS_MAX);
+        if (rep->request_results)
+                return api_fail(e, 400, "bad-json", "Field `request_results' appears twice");
+        rep->request_results = calloc(json_array_size(arr) + 1, sizeof(ReportRequestResult));
+        if (!rep->request_results)
+                return -ENOMEM;
+        size_t i;
+        json_t *obj;
+        json_array_foreach(arr, i, obj) {
+                ReportRequestResult *q = &rep->request_results[i];
+                unsigned seen = 0;
+                json_t *v;
+                const char *key;
+                int r = 0;
+                if (!json_is_object(obj))
+                        return api_fail(e, 422, "bad-field", "Each of `request_results' must be an object");
+                json_object_foreach(obj, key, v) {
+                        if (strcmp(key, "id") == 0) {
+                                r = json_field_uint("request_results[].id", v, INT64_MAX, &q->id, e);
+                                seen |= 1;
+                        } else if (strcmp(key, "outcome") == 0) {
+                                r = json_field_enum("request_results[].outcome", v, power_request_outcomes, &q->outcome, e);
+                                seen |= 2;
+                        } else if (strcmp(key, "detail") == 0)
+                                r = decode_detail(v, q->detail, e);
+                        else
+                                r = json_unknown_field(key, e);
+                        if (r < 0)
+                                return r;
+                }
+                if (!(seen & 1))
+                        return json_missing_field("request_results[].id", e);
+                if (!(seen & 2))
+                        return json_missing_field("request_results[].outcome", e);
+                rep->n_request_results = i + 1;
+        }
+        return 0;
+}
+
 static int decode_root(json_t *root, HostReport *rep, ApiError *e) {
         json_t *v;
         const char *key;
@@ -198,6 +258,8 @@ static int decode_root(json_t *root, HostReport *rep, ApiError *e) {
                         r = decode_session_events(v, strcmp(key, "logons") == 0, rep, e);
                 } else if (strcmp(key, "transport") == 0)
                         r = decode_transport(v, rep, e);
+                else if (strcmp(key, "request_results") == 0)
+                        r = decode_request_results(v, rep, e);
                 else
                         r = json_unknown_field(key, e);
                 if (r < 0)

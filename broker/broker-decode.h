@@ -101,6 +101,19 @@ typedef struct ReportSessionEvent {
         bool logon; /* false: logoff */
 } ReportSessionEvent;
 
+/* How a power request the broker handed out ended (broker-store-power.h); "pending" and
+ * "expired" are not outcomes, they are read from the request's times. */
+extern const char *const power_request_outcomes[]; /* ok, failed, no-agent */
+enum { POWER_OUTCOME_OK, POWER_OUTCOME_FAILED, POWER_OUTCOME_NO_AGENT };
+#define REPORT_REQUEST_RESULTS_MAX 64
+#define REPORT_REQUESTS_MAX 64 /* requests one report answer hands out */
+#define REPORT_DETAIL_MAX 200
+typedef struct ReportRequestResult {
+        uint64_t id;
+        int outcome; /* index in power_request_outcomes: ok, failed, no-agent */
+        char detail[REPORT_DETAIL_MAX + 1]; /* printable ASCII without '"' and '\\', may be "" */
+} ReportRequestResult;
+
 typedef struct HostReport {
         ReportDomain *domains;
         size_t n_domains;
@@ -110,6 +123,8 @@ typedef struct HostReport {
         uint64_t viewers_tcp, viewers_udp, bytes_sent;
         double rtt_ms, loss_ratio;
         bool has_rtt, has_loss;
+        ReportRequestResult *request_results;
+        size_t n_request_results;
 } HostReport;
 
 int decode_report(const char *data, size_t len, HostReport *ret, ApiError *e);
