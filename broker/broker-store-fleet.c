@@ -175,6 +175,34 @@ int store_desktop_count_actions(Store *s, int64_t desktop_id, const char *action
         return 0;
 }
 
+int store_desktop_action_times(Store *s, int64_t desktop_id, int64_t since, int64_t *times, unsigned max,
+                               unsigned *ret_n) {
+        static const char sql[] = "SELECT time FROM events WHERE object_kind = 'desktop' AND object_id = ?1 "
+                                  "AND action IN ('" STORE_ACTION_RESET "', '" STORE_ACTION_REBOOT "') AND time >= ?2 "
+                                  "ORDER BY time DESC, id DESC LIMIT ?3";
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long) desktop_id);
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        int r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, since);
+        sqlite3_bind_int64(st, 3, max);
+        unsigned n = 0;
+        while (n < max && (r = store_step(s, st)) > 0)
+                times[n++] = sqlite3_column_int64(st, 0);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n / 2; i++) { /* newest first -> oldest first */
+                int64_t t = times[i];
+                times[i] = times[n - 1 - i];
+                times[n - 1 - i] = t;
+        }
+        *ret_n = n;
+        return 0;
+}
+
 int store_thumbnail_get(Store *s, int64_t desktop_id, uint8_t **ret, size_t *ret_len, int64_t *ret_time) {
         static const char sql[] = "SELECT jpeg, time FROM thumbnails WHERE desktop_id = ?1";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;

@@ -60,5 +60,10 @@ int store_desktop_release(Store *s, int64_t desktop_id, int64_t now);
 /* Events with this action on the desktop at or after `since` (e.g. resets in the last hour). */
 int store_desktop_count_actions(Store *s, int64_t desktop_id, const char *action, int64_t since, unsigned *ret);
 
+/* The times of the desktop's policy actions (events reset and reboot) at or after `since`, oldest
+ * first: the most recent max of them in times[], their number in *ret_n. */
+int store_desktop_action_times(Store *s, int64_t desktop_id, int64_t since, int64_t *times, unsigned max,
+                               unsigned *ret_n);
+
 /* The last thumbnail (malloc'd JPEG) and when it was taken: -ENOENT when there is none. */
 int store_thumbnail_get(Store *s, int64_t desktop_id, uint8_t **ret, size_t *ret_len, int64_t *ret_time);
