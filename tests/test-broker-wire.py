@@ -17,7 +17,13 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
     stays healthy and off; started, then shut down by its guest (QEMU quits), it stays off too;
   - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
   - the broker restarted, the desktop paused again: the store's reset of the last hour still
-    counts towards the cap -> an alert, no reset.
+    counts towards the cap -> an alert, no reset;
+  - reboot-then-reset (the test plays hostd with h1's host token): an OS hang with the agent
+    alive -> a `reboot' event and a power request in h1's report answer, no reset; hostd says the
+    agent accepted and the display moves -> healthy, no reset. Another desktop: hostd says there
+    is no agent -> a `graceful-failed' event and a reset at once;
+  - backoff across a restart: a desktop reset a moment before the broker restarts, hung again
+    right after -> held in backoff (a hang-suspect/hold, no second reset within the backoff).
 """
 
 import json
@@ -141,6 +147,78 @@ def unresponsive(b, name):
     wait("healthy after the cycle", lambda: health(b, did)[0] == "healthy")
 
 
+def graceful(b, name, name2):
+    host = b.token("host", "h1")
+
+    def rep(dom, input_age=None, frames=7, results=None):
+        d = {"name": dom, "state": "running", "display_frames": frames, "agent": "active", "agent_heartbeat_age": 0}
+        if input_age is not None:
+            d["input_age"] = input_age
+        body = {"domains": [d]}
+        if results:
+            body["request_results"] = results
+        r = b.request("POST", "/v1/hosts/h1/report", body, token=host)
+        assert r.status == 200 and r.json["known"] == 1, r
+        return r.json
+
+    def hang_until_request(dom):
+        j = rep(dom, 0)
+        time.sleep(0.5)  # input_time has second resolution: a new second is a new input
+        return j["requests"]
+
+    ids = []
+    for n in (name, name2):
+        r = b.request("POST", "/v1/desktops", {"pool": "g", "domain": n, "host": "h1"})
+        assert r.status == 201, r
+        ids.append(r.json["id"])
+        wait("healthy", lambda: health(b, ids[-1])[0] == "healthy")
+        rep(n)
+    did, did2 = ids
+
+    # The agent accepts and the guest's display moves: recovered without a reset.
+    reqs = wait("a power request for the agent", lambda: hang_until_request(name))
+    assert len(reqs) == 1 and reqs[0]["domain"] == name and reqs[0]["action"] == "reboot", reqs
+    (actor, ev), = events(b, did, "reboot")
+    assert actor == "hang-detector" and ev["cause"] == "os-hang" and ev["domain_op"] == "agent-reboot", ev
+    assert ev["via"] == "agent" and ev["request"] == reqs[0]["id"], ev
+    assert not events(b, did, "reset")
+    j = rep(name, None, 8, [{"id": reqs[0]["id"], "outcome": "ok", "detail": "rebooting"}])
+    assert j["results"] == 1 and j["requests"] == [], j
+    frames = iter(range(9, 1000))
+    wait("healthy after the graceful reboot", lambda: rep(name, None, next(frames)) and health(b, did)[0] == "healthy")
+    time.sleep(2)
+    assert not events(b, did, "reset") and not events(b, did, "graceful-failed")
+    assert [a for a, e in events(b, did, "power-request-done")] == ["host:h1"]
+
+    # No agent to take it: reset at once, not after the graceful timeout.
+    reqs = wait("a power request for the agent", lambda: hang_until_request(name2))
+    j = rep(name2, 0, 7, [{"id": reqs[0]["id"], "outcome": "no-agent", "detail": "no agent with the power feature"}])
+    assert j["results"] == 1, j
+    resets = wait("a reset after the failed graceful reboot", lambda: events(b, did2, "reset"), timeout=20)
+    (actor, ev), = resets
+    assert ev["domain_op"] == "reset" and "graceful reboot impossible" in ev["decision"]["why"], ev
+    (actor, ev), = events(b, did2, "graceful-failed")
+    assert ev["outcome"] == "no-agent" and ev["request"] == reqs[0]["id"], ev
+    # Its reports stop here: a silent agent would be an agent hang of its own.
+    assert b.request("DELETE", f"/v1/desktops/{did}").status == 200
+    print("reboot-then-reset: through the agent when it is alive, a reset at once when it cannot")
+    return did2
+
+
+def backoff_after_restart(b, name, did):
+    """The desktop was reset a moment ago (one of 3 an hour allowed): the broker restarted and the
+    desktop hung again, it waits out the backoff (60 s after that reset) instead of resetting."""
+    assert len(events(b, did, "reset")) == 1
+    b.stop()
+    b.start()
+    wait("healthy after the restart", lambda: health(b, did)[0] == "healthy")
+    virsh("suspend", name)
+    wait("held in backoff", lambda: health(b, did) == ("vm-hang", "backoff"))
+    time.sleep(3)  # several more passes
+    assert len(events(b, did, "reset")) == 1 and state(name) == "paused", state(name)
+    print("backoff across a restart: a desktop reset just before is not reset again at once")
+
+
 def main():
     if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
         print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
@@ -149,11 +227,12 @@ def main():
     name2 = name + "-os"
     name3 = name + "-stop"
     name4 = name + "-off"
-    for n in (name, name2, name3, name4):
+    name5, name6 = name + "-gr", name + "-gr2"
+    for n in (name, name2, name3, name4, name5, name6):
         define(n)
     b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
     try:
-        for n in (name, name2, name3):
+        for n in (name, name2, name3, name5, name6):
             virsh("start", n)
         b.start()
         assert b.request("POST", "/v1/hosts", {"name": "h1", "libvirt_uri": URI, "address": "127.0.0.1:7443",
@@ -200,6 +279,11 @@ def main():
 
         os_hang(b, name2)
         unresponsive(b, name3)
+        assert b.request("POST", "/v1/pools", {"name": "g", "kind": "persistent", "hang_grace_seconds": 1,
+                                                "max_resets_per_hour": 3,
+                                                "hang_action": "reboot-then-reset"}).status == 201
+        did6 = graceful(b, name5, name6)
+        backoff_after_restart(b, name6, did6)
 
         # Destroyed behind its back: the hourly cap (1) is reached -> one alert, no reset.
         virsh("destroy", name)
@@ -240,7 +324,7 @@ def main():
     finally:
         b.stop()
         b.cleanup()
-        for n in (name, name2, name3, name4):
+        for n in (name, name2, name3, name4, name5, name6):
             virsh("destroy", n, check=False)
             virsh("undefine", n, check=False)
 
