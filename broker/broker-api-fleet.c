@@ -129,6 +129,46 @@ static int add_request(const StorePowerRequest *q, void *userdata) {
         return o && json_array_append_new(userdata, o) == 0 ? 0 : -ENOMEM;
 }
 
+/* A person's graceful reboot the agent could not do (no agent, refused): ACPI through libvirt, as
+ * when the agent was not there to begin with. The hang detector follows its own requests. */
+static void reboot_fallbacks(ApiCall *c, const HostReport *rep) {
+        static const char sql[] =
+                "SELECT d.id, d.domain_name, d.uuid, h.name, h.libvirt_uri, d.power_state FROM power_requests q "
+                "JOIN desktops d ON d.id = q.desktop_id JOIN hosts h ON h.id = d.host_id "
+                "WHERE q.id = ?1 AND h.name = ?2 AND q.action = 'reboot' AND q.requester != 'hang-detector' "
+                "AND q.outcome IN ('failed', 'no-agent') AND q.done = ?3";
+        if (!c->m->power.reboot)
+                return;
+        for (size_t i = 0; i < rep->n_request_results; i++) {
+                if (rep->request_results[i].outcome == POWER_OUTCOME_OK)
+                        continue;
+                _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+                if (store_prepare(c->store, sql, &st) < 0)
+                        return;
+                sqlite3_bind_int64(st, 1, (int64_t) rep->request_results[i].id);
+                sqlite3_bind_text(st, 2, c->params[0], -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 3, c->now);
+                if (store_step(c->store, st) <= 0)
+                        continue; /* not closed by this report, or not a person's */
+                BrokerDesktopRef ref = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .domain_name = (const char *) sqlite3_column_text(st, 1),
+                        .uuid = (const char *) sqlite3_column_text(st, 2),
+                        .host_name = (const char *) sqlite3_column_text(st, 3),
+                        .libvirt_uri = (const char *) sqlite3_column_text(st, 4),
+                        .power_state = (const char *) sqlite3_column_text(st, 5),
+                };
+                char evidence[96];
+                snprintf(evidence, sizeof(evidence), "{\"request\":%llu,\"via\":\"acpi\"}",
+                         (unsigned long long) rep->request_results[i].id);
+                int r = c->m->power.reboot(c->m->power_userdata, &ref, false);
+                if (r < 0)
+                        log_warning_errno(r, "Reboot of %s through ACPI failed to start: %m", ref.domain_name);
+                (void) store_desktop_event(c->store, c->now, "broker", r < 0 ? "power-failed" : "reboot-fallback", ref.id,
+                                           evidence);
+        }
+}
+
 void api_hosts_report(ApiCall *c) {
         HostReport rep;
         ReportResult res;
@@ -143,6 +183,8 @@ void api_hosts_report(ApiCall *c) {
         if (r < 0)
                 return api_reply_error(c, &e);
         r = store_apply_report(c->store, c->params[0], &rep, c->now, &res);
+        if (r >= 0 && res.results > 0)
+                reboot_fallbacks(c, &rep);
         host_report_done(&rep);
         if (r == -ENOENT)
                 return http_respond_error(c->resp, 404, "not-found", "No such host: register it first (POST /v1/hosts)");

@@ -36,7 +36,7 @@ static void set_detail(BrokerPowerJob *j, const char *text) {
 static void job_end(BrokerPowerJob *j, BrokerPowerOutcome o, const char *detail) {
         j->outcome = o;
         set_detail(j, detail);
-        log_info("Broker power request %lld (%s on %s): %s%s%s", (long long) j->id, "agent power", j->domain,
+        log_info("Broker power request %lld on %s: %s%s%s", (long long) j->id, j->domain,
                  broker_power_outcome_name(o), j->detail[0] ? ": " : "", j->detail);
 }
 

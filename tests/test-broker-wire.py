@@ -20,8 +20,9 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
     counts towards the cap -> an alert, no reset;
   - reboot-then-reset (the test plays hostd with h1's host token): an OS hang with the agent
     alive -> a `reboot' event and a power request in h1's report answer, no reset; hostd says the
-    agent accepted and the display moves -> healthy, no reset. Another desktop: hostd says there
-    is no agent -> a `graceful-failed' event and a reset at once;
+    agent accepted and the display moves -> healthy, no reset. A person's graceful reboot that
+    the agent cannot do -> ACPI through libvirt (`reboot-fallback'). Another desktop: hostd says
+    there is no agent -> a `graceful-failed' event and a reset at once;
   - backoff across a restart: a desktop reset a moment before the broker restarts, hung again
     right after -> held in backoff (a hang-suspect/hold, no second reset within the backoff).
 """
@@ -199,6 +200,14 @@ def graceful(b, name, name2):
     assert ev["domain_op"] == "reset" and "graceful reboot impossible" in ev["decision"]["why"], ev
     (actor, ev), = events(b, did2, "graceful-failed")
     assert ev["outcome"] == "no-agent" and ev["request"] == reqs[0]["id"], ev
+    # A person's graceful reboot the agent cannot do: ACPI through libvirt instead.
+    r = b.request("POST", f"/v1/desktops/{did}/reboot", {})
+    assert r.status == 202 and r.json["via"] == "agent", r
+    j = rep(name, None, 1000, [{"id": r.json["request"], "outcome": "no-agent"}])
+    assert j["results"] == 1, j
+    (actor, ev), = events(b, did, "reboot-fallback")
+    assert actor == "broker" and ev == {"request": r.json["request"], "via": "acpi"}, ev
+
     # Its reports stop here: a silent agent would be an agent hang of its own.
     assert b.request("DELETE", f"/v1/desktops/{did}").status == 200
     print("reboot-then-reset: through the agent when it is alive, a reset at once when it cannot")
