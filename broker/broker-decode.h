@@ -114,6 +114,11 @@ typedef struct ReportRequestResult {
         char detail[REPORT_DETAIL_MAX + 1]; /* printable ASCII without '"' and '\\', may be "" */
 } ReportRequestResult;
 
+enum {
+        REPORT_HAS_RTT = 1 << 0,
+        REPORT_HAS_LOSS = 1 << 1,
+};
+
 typedef struct HostReport {
         ReportDomain *domains;
         size_t n_domains;
@@ -122,7 +127,7 @@ typedef struct HostReport {
         bool has_transport;
         uint64_t viewers_tcp, viewers_udp, bytes_sent;
         double rtt_ms, loss_ratio;
-        bool has_rtt, has_loss;
+        unsigned transport_has; /* REPORT_HAS_RTT, REPORT_HAS_LOSS */
         ReportRequestResult *request_results;
         size_t n_request_results;
 } HostReport;

@@ -27,9 +27,9 @@ static int host_touch(Store *s, const char *host, const HostReport *rep, int64_t
         sqlite3_bind_int64(st, 4, (int64_t) rep->viewers_tcp);
         sqlite3_bind_int64(st, 5, (int64_t) rep->viewers_udp);
         sqlite3_bind_int64(st, 6, (int64_t) rep->bytes_sent);
-        if (rep->has_rtt)
+        if (rep->transport_has & REPORT_HAS_RTT)
                 sqlite3_bind_double(st, 7, rep->rtt_ms);
-        if (rep->has_loss)
+        if (rep->transport_has & REPORT_HAS_LOSS)
                 sqlite3_bind_double(st, 8, rep->loss_ratio);
         r = store_step(s, st);
         if (r <= 0)
