@@ -146,6 +146,20 @@ static int decode_detail(json_t *v, char out[REPORT_DETAIL_MAX + 1], ApiError *e
         return 0;
 }
 
+/* An array field of at most max items (`what' in the message), allocated once: a second
+ * appearance (taken) is refused. */
+static int array_alloc(json_t *v, const char *field, size_t max, const char *what, const void *taken, size_t item,
+                       void **ret, ApiError *e) {
+        if (!json_is_array(v))
+                return api_fail(e, 422, "bad-field", "Field `%s' must be an array", field);
+        if (json_array_size(v) > max)
+                return api_fail(e, 413, "too-many-items", "At most %zu %s per report", max, what);
+        if (taken)
+                return api_fail(e, 400, "bad-json", "Field `%s' appears twice", field);
+        *ret = calloc(json_array_size(v) + 1, item);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int result_detail(json_t *v, void *out, ApiError *e) {
         return decode_detail(v, ((ReportRequestResult *) out)->detail, e);
 }
@@ -160,22 +174,16 @@ static const DecodeField request_result_fields[] = {
 
 static int decode_request_results(json_t *arr, void *out, ApiError *e) {
         HostReport *rep = out;
-        if (!json_is_array(arr))
-                return api_fail(e, 422, "bad-field", "Field `request_results' must be an array");
-        if (json_array_size(arr) > REPORT_REQUEST_RESULTS_MAX)
-                return api_fail(e, 413, "too-many-items", "At most %d request results per report",
-                                REPORT_REQUEST_RESULTS_MAX);
-        if (rep->request_results)
-                return api_fail(e, 400, "bad-json", "Field `request_results' appears twice");
-        rep->request_results = calloc(json_array_size(arr) + 1, sizeof(ReportRequestResult));
-        if (!rep->request_results)
-                return -ENOMEM;
+        int r = array_alloc(arr, "request_results", REPORT_REQUEST_RESULTS_MAX, "request results", rep->request_results,
+                            sizeof(ReportRequestResult), (void **) &rep->request_results, e);
+        if (r < 0)
+                return r;
         size_t i;
         json_t *obj;
         json_array_foreach(arr, i, obj) {
                 if (!json_is_object(obj))
                         return api_fail(e, 422, "bad-field", "Each of `request_results' must be an object");
-                int r = decode_fields(obj, DECODE_FIELDS(request_result_fields), &rep->request_results[i], NULL, e);
+                r = decode_fields(obj, DECODE_FIELDS(request_result_fields), &rep->request_results[i], NULL, e);
                 if (r < 0)
                         return r;
                 rep->n_request_results = i + 1;
@@ -185,19 +193,14 @@ static int decode_request_results(json_t *arr, void *out, ApiError *e) {
 
 static int decode_domains(json_t *v, void *out, ApiError *e) {
         HostReport *rep = out;
-        if (!json_is_array(v))
-                return api_fail(e, 422, "bad-field", "Field `domains' must be an array");
-        if (json_array_size(v) > REPORT_DOMAINS_MAX)
-                return api_fail(e, 413, "too-many-items", "At most %d domains per report", REPORT_DOMAINS_MAX);
-        if (rep->domains)
-                return api_fail(e, 400, "bad-json", "Field `domains' appears twice");
-        rep->domains = calloc(json_array_size(v) + 1, sizeof(ReportDomain));
-        if (!rep->domains)
-                return -ENOMEM;
+        int r = array_alloc(v, "domains", REPORT_DOMAINS_MAX, "domains", rep->domains, sizeof(ReportDomain),
+                            (void **) &rep->domains, e);
+        if (r < 0)
+                return r;
         size_t i;
         json_t *d;
         json_array_foreach(v, i, d) {
-                int r = decode_domain(d, &rep->domains[i], e);
+                r = decode_domain(d, &rep->domains[i], e);
                 rep->n_domains = i + 1; /* so a partial entry's thumbnail is freed */
                 if (r < 0)
                         return r;

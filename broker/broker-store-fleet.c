@@ -138,8 +138,8 @@ int store_desktop_set_ready(Store *s, int64_t desktop_id, bool ready) {
 int store_desktop_release(Store *s, int64_t desktop_id, int64_t now) {
         static const char end_sql[] = "UPDATE sessions SET end = ?4 WHERE desktop_id = ?1 AND end IS NULL";
         static const char free_sql[] = "UPDATE desktops SET assigned_user_id = NULL WHERE id = ?1";
-        bool own = sqlite3_get_autocommit(store_db(s));
-        int r = own ? store_begin_immediate(s) : 0;
+        bool own;
+        int r = store_begin_own(s, &own);
         if (r < 0)
                 return r;
         r = update_one(s, end_sql, desktop_id, NULL, NULL, now);
@@ -147,25 +147,27 @@ int store_desktop_release(Store *s, int64_t desktop_id, int64_t now) {
                 r = 0; /* no open session */
         if (r >= 0)
                 r = update_one(s, free_sql, desktop_id, NULL, NULL, 0);
-        if (!own)
+        return store_end_own(s, own, r);
+}
+
+/* A query of one desktop's events: ?1 is its object_id (the id as text). */
+static int prepare_desktop_events(Store *s, const char *sql, int64_t desktop_id, sqlite3_stmt **ret) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long) desktop_id);
+        int r = store_prepare(s, sql, ret);
+        if (r < 0)
                 return r;
-        if (r < 0) {
-                store_rollback(s);
-                return r;
-        }
-        return store_commit(s);
+        sqlite3_bind_text(*ret, 1, id, -1, SQLITE_TRANSIENT);
+        return 0;
 }
 
 int store_desktop_count_actions(Store *s, int64_t desktop_id, const char *action, int64_t since, unsigned *ret) {
         static const char sql[] = "SELECT count(*) FROM events WHERE object_kind = 'desktop' AND object_id = ?1 "
                                   "AND action = ?2 AND time >= ?3";
-        char id[24];
-        snprintf(id, sizeof(id), "%lld", (long long) desktop_id);
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, sql, &st);
+        int r = prepare_desktop_events(s, sql, desktop_id, &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, since);
         r = store_step(s, st);
@@ -180,13 +182,10 @@ int store_desktop_action_times(Store *s, int64_t desktop_id, int64_t since, int6
         static const char sql[] = "SELECT time FROM events WHERE object_kind = 'desktop' AND object_id = ?1 "
                                   "AND action IN ('" STORE_ACTION_RESET "', '" STORE_ACTION_REBOOT "') AND time >= ?2 "
                                   "ORDER BY time DESC, id DESC LIMIT ?3";
-        char id[24];
-        snprintf(id, sizeof(id), "%lld", (long long) desktop_id);
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, sql, &st);
+        int r = prepare_desktop_events(s, sql, desktop_id, &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, since);
         sqlite3_bind_int64(st, 3, max);
         unsigned n = 0;

@@ -73,19 +73,13 @@ int store_power_request_add(Store *s, int64_t desktop_id, const char *action, co
                 return -EINVAL;
         if (ttl <= 0)
                 return -EINVAL;
-        bool own = sqlite3_get_autocommit(store_db(s));
-        int r = own ? store_begin_immediate(s) : 0;
+        bool own;
+        int r = store_begin_own(s, &own);
         if (r < 0)
                 return r;
         int64_t id = 0;
         bool created = false;
-        r = add_locked(s, desktop_id, action, requester, now, ttl, &id, &created);
-        if (own) {
-                if (r < 0)
-                        store_rollback(s);
-                else
-                        r = store_commit(s);
-        }
+        r = store_end_own(s, own, add_locked(s, desktop_id, action, requester, now, ttl, &id, &created));
         if (r < 0)
                 return r;
         *ret_id = id;
@@ -126,8 +120,8 @@ int store_power_request_finish(Store *s, const char *host, int64_t id, int outco
                 "RETURNING desktop_id, action";
         if (outcome < POWER_OUTCOME_OK || outcome > POWER_OUTCOME_NO_AGENT)
                 return -EINVAL;
-        bool own = sqlite3_get_autocommit(store_db(s));
-        int r = own ? store_begin_immediate(s) : 0;
+        bool own;
+        int r = store_begin_own(s, &own);
         if (r < 0)
                 return r;
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
@@ -160,13 +154,9 @@ int store_power_request_finish(Store *s, const char *host, int64_t id, int outco
                 snprintf(actor, sizeof(actor), "host:%s", host);
                 r = store_desktop_event(s, now, actor, "power-request-done", desktop_id, evidence);
         }
-        if (!own)
-                return r;
-        if (r < 0) {
-                store_rollback(s);
-                return r;
-        }
-        return store_commit(s);
+        /* The statement is done (reset) before the transaction ends. */
+        store_stmt_resetp(&st);
+        return store_end_own(s, own, r);
 }
 
 int store_power_request_state(Store *s, int64_t id, int64_t now, const char **ret) {

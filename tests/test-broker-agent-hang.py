@@ -12,7 +12,6 @@ tandem-guestd, a real hostd reporting to a real broker (Libvirt=yes, the hang pa
     agent -> healthy; guestd killed again -> the cap: an alert, no second reset (no loop).
 """
 
-import json
 import os
 import secrets
 import sys
@@ -36,16 +35,6 @@ def type_text(name, text):
     with _typing:
         for code, shifted in ht.keystrokes(text):
             tt.virsh("send-key", name, "--codeset", "xt", *([str(ht.SHIFT)] if shifted else []), str(code))
-
-
-def events(b, did, action):
-    con = b.db()
-    try:
-        rows = con.execute("SELECT actor, evidence FROM events WHERE object_kind = 'desktop' AND object_id = ? "
-                           "AND action = ? ORDER BY id", (str(did), action)).fetchall()
-    finally:
-        con.close()
-    return [(a, json.loads(e)) for a, e in rows]
 
 
 def desktop(b, name):
@@ -97,30 +86,30 @@ def main():
                 r = b.request("POST", f"/v1/desktops/{did}/reboot", {})
                 assert r.status == 202 and r.json["via"] == "agent", r
                 rid = r.json["request"]
-                done = hb.wait_for("the request's outcome", lambda: events(b, did, "power-request-done"), timeout=60)
+                done = hb.wait_for("the request's outcome", lambda: b.desktop_events(did, "power-request-done"), timeout=60)
                 (actor, ev), = done
                 assert actor == f"host:{host}" and ev["request"] == rid and ev["outcome"] == "ok", done
                 hb.wait_for("the second boot", lambda: boots(dom) >= 2, timeout=180)
                 hb.wait_for("the agent back", lambda: agent_active(b, dom.name), timeout=240)
-                assert not events(b, did, "reset")
+                assert not b.desktop_events(did, "reset")
                 print(f"graceful reboot through the agent: request {rid} ok ({ev['detail']}), the guest booted again")
 
                 # 2. guestd killed in an alert-only pool: an alert, no reset.
                 kill_guestd(dom, "guestd-killed-1")
-                alerts = hb.wait_for("an agent-hang alert", lambda: events(b, did, "alert"), timeout=90)
+                alerts = hb.wait_for("an agent-hang alert", lambda: b.desktop_events(did, "alert"), timeout=90)
                 (actor, ev), = alerts
                 assert actor == "hang-detector" and ev["cause"] == "agent-hang" and ev["domain_op"] == "none", ev
                 assert "agent-lost" in [s["signal"] for s in ev["decision"]["signals"]], ev
                 assert desktop(b, dom.name)["health"] == "agent-hang"
                 time.sleep(2 * GRACE)
-                assert not events(b, did, "reset") and len(events(b, did, "alert")) == 1
+                assert not b.desktop_events(did, "reset") and len(b.desktop_events(did, "alert")) == 1
                 print(f"agent killed, alert-only pool: one alert ({ev['decision']['why']}), no reset")
 
                 # 3. The pool now resets, once an hour: one reset, then the guest and its agent are back.
                 before = boots(dom)
                 assert b.request("PATCH", "/v1/pools/lab", {"hang_action": "reset",
                                                             "max_resets_per_hour": 1}).status == 200
-                resets = hb.wait_for("an agent-hang reset", lambda: events(b, did, "reset"), timeout=60)
+                resets = hb.wait_for("an agent-hang reset", lambda: b.desktop_events(did, "reset"), timeout=60)
                 (actor, ev), = resets
                 assert ev["cause"] == "agent-hang" and ev["domain_op"] == "reset", ev
                 hb.wait_for("a new boot", lambda: boots(dom) > before, timeout=180)
@@ -130,11 +119,11 @@ def main():
 
                 # 4. Killed again: the cap (1 an hour) -> an alert, no second reset.
                 kill_guestd(dom, "guestd-killed-2")
-                hb.wait_for("the cap's alert", lambda: len(events(b, did, "alert")) == 2, timeout=90)
-                ev = events(b, did, "alert")[-1][1]
+                hb.wait_for("the cap's alert", lambda: len(b.desktop_events(did, "alert")) == 2, timeout=90)
+                ev = b.desktop_events(did, "alert")[-1][1]
                 assert ev["cause"] == "agent-hang" and "cap" in ev["decision"]["why"], ev
                 time.sleep(2 * GRACE)
-                assert len(events(b, did, "reset")) == 1, events(b, did, "reset")
+                assert len(b.desktop_events(did, "reset")) == 1, b.desktop_events(did, "reset")
                 print("killed again: the reset cap holds, an alert and no second reset")
         print("ok")
     except BaseException:
