@@ -1,8 +1,9 @@
 /* The REST API's request bodies, decoded and validated before anything reaches the store. Each
  * decoder takes the body as (pointer, length), refuses unknown fields, wrong types, bad names
- * and out-of-range numbers with an ApiError, and on success fills a plain struct. Each file
- * broker-decode-*.c has a fuzzer (fuzz-broker-decode-*.c). schema/broker-api.yaml describes the
- * same bodies. */
+ * and out-of-range numbers with an ApiError, and on success fills a plain struct. Each body is a
+ * table of its fields read by broker-decode-fields.h. Each file broker-decode-{pool,host,report,
+ * admin}.c has a fuzzer (fuzz-broker-decode-*.c), which also covers the table reader.
+ * schema/broker-api.yaml describes the same bodies. */
 #pragma once
 
 #include <stdbool.h>

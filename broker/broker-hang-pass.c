@@ -31,7 +31,7 @@ typedef struct Desk {
         HangPolicy policy;
         bool policy_ok;
         bool reports_known;           /* the reported signals below were read once */
-        int64_t seen_display, seen_input, seen_heartbeat;
+        int64_t seen_display, seen_input, seen_heartbeat, seen_power_ok;
         PowerJob *job;                /* our reset, while it runs (and until its outcome is read) */
         int64_t request;              /* our graceful reboot's power request until it ends, or 0 */
         const char *health, *why;     /* what we last wrote (static strings) */
@@ -123,10 +123,15 @@ static void feed_reports(Desk *d, const StoreDesktopSignals *s, int64_t wall, ui
                         hang_observe_display(&d->hang, mono_of(s->display_changed, wall, now));
                 if (input)
                         hang_observe_input(&d->hang, mono_of(s->input_time, wall, now));
-                if (s->agent_heartbeat > d->seen_heartbeat)
+                /* A heartbeat of the same second as the agent's yes to a power request is the
+                 * old boot's. */
+                if (s->agent_power_ok > d->seen_power_ok)
+                        hang_observe_agent_leaving(&d->hang, mono_of(s->agent_power_ok, wall, now));
+                if (s->agent_heartbeat > d->seen_heartbeat && s->agent_heartbeat > s->agent_power_ok)
                         hang_observe_heartbeat(&d->hang, mono_of(s->agent_heartbeat, wall, now));
         }
         d->reports_known = true;
+        d->seen_power_ok = s->agent_power_ok;
         d->seen_display = s->display_changed;
         d->seen_input = s->input_time;
         d->seen_heartbeat = s->agent_heartbeat;

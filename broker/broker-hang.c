@@ -267,6 +267,11 @@ void hang_observe_reboot(HangDesktop *d, uint64_t now) {
         forget_boot(d, now);
 }
 
+void hang_observe_agent_leaving(HangDesktop *d, uint64_t now) {
+        d->agent_active = false;
+        signal_clear(d, HANG_SIGNAL_AGENT_LOST);
+}
+
 void hang_observe_graceful_failed(HangDesktop *d, uint64_t now) {
         if (d->last_action == HANG_VERDICT_REBOOT)
                 d->graceful_failed = true;

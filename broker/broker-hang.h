@@ -201,6 +201,9 @@ void hang_observe_input(HangDesktop *d, uint64_t now_usec);
 void hang_observe_heartbeat(HangDesktop *d, uint64_t now_usec);
 /* The guest rebooted or was reset/started (by us or anyone): what the old boot showed is gone. */
 void hang_observe_reboot(HangDesktop *d, uint64_t now_usec);
+/* The agent accepted a power request (reboot, shutdown): it goes away on purpose, its silence is
+ * not a lost heartbeat until it is active again (its next heartbeat). */
+void hang_observe_agent_leaving(HangDesktop *d, uint64_t now_usec);
 /* The graceful reboot asked for (a REBOOT decision) cannot happen: the agent refused it, is not
  * there, or the request expired undelivered. The next evaluation escalates to a reset at once
  * instead of waiting for graceful_timeout. No-op unless a graceful reboot is awaited. */

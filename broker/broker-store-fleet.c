@@ -24,7 +24,8 @@ int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata) {
                 "ifnull(d.state_changed, 0), ifnull(d.report_time, 0), ifnull(d.cpu_time_ns, 0), "
                 "ifnull(d.cpu_time_changed, 0), ifnull(d.display_frames, 0), ifnull(d.display_changed, 0), "
                 "ifnull(d.input_time, 0), ifnull(d.agent_heartbeat, 0), d.libvirt_timeouts, ifnull(h.last_report, 0), "
-                "p.hang_grace_seconds, p.max_resets_per_hour, p.hang_action "
+                "p.hang_grace_seconds, p.max_resets_per_hour, p.hang_action, "
+                "ifnull((SELECT max(q.done) FROM power_requests q WHERE q.desktop_id = d.id AND q.outcome = 'ok'), 0) "
                 "FROM desktops d JOIN pools p ON p.id = d.pool_id LEFT JOIN hosts h ON h.id = d.host_id "
                 "LEFT JOIN users u ON u.id = d.assigned_user_id ORDER BY d.id";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
@@ -60,6 +61,7 @@ int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata) {
                         .hang_grace_seconds = sqlite3_column_int64(st, 24),
                         .max_resets_per_hour = sqlite3_column_int64(st, 25),
                         .hang_action = text(st, 26),
+                        .agent_power_ok = sqlite3_column_int64(st, 27),
                 };
                 r = cb(&d, userdata);
                 if (r < 0)

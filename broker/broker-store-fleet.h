@@ -31,6 +31,7 @@ typedef struct StoreDesktopSignals {
         int64_t display_frames, display_changed, input_time;
         int64_t agent_heartbeat, libvirt_timeouts;
         int64_t host_last_report;
+        int64_t agent_power_ok; /* when the agent last accepted a power request (it goes away) */
         /* The pool's hang policy. */
         int64_t hang_grace_seconds, max_resets_per_hour;
         const char *hang_action;

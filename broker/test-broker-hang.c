@@ -609,6 +609,18 @@ static void test_graceful(void) {
         hang_observe_graceful_failed(&d, now);
         check(!d.graceful_failed);
 
+        /* The agent accepted a reboot: its silence while the guest reboots is no agent hang, until
+         * it is back (a heartbeat) and lost again. */
+        reset_world(&d);
+        policy.action = HANG_ACTION_RESET;
+        hang_observe_heartbeat(&d, now);
+        hang_observe_agent_leaving(&d, now);
+        check(run_healthy(&d, 120).verdict == HANG_VERDICT_HEALTHY);
+        hang_observe_heartbeat(&d, now);
+        r = run_until(&d, feed_running, HANG_VERDICT_RESET, 120, NULL);
+        check(r.class == HANG_CLASS_AGENT);
+        policy.action = HANG_ACTION_GRACEFUL_THEN_RESET;
+
         /* Agent dead (agent hang): nobody to ask, reset directly. */
         reset_world(&d);
         policy.action = HANG_ACTION_GRACEFUL_THEN_RESET;

@@ -17,3 +17,6 @@ CREATE TABLE power_requests (
 );
 -- At most one open request per desktop: the agent runs one power request at a time.
 CREATE UNIQUE INDEX power_requests_open ON power_requests(desktop_id) WHERE outcome IS NULL;
+-- The last request an agent accepted, per desktop: the hang detector reads it on every pass (the
+-- agent's silence while its guest reboots on request is not a hang).
+CREATE INDEX power_requests_done ON power_requests(desktop_id, outcome, done);
