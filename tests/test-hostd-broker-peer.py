@@ -6,7 +6,7 @@ with garbage, a key that is not a key, an endless body or nothing at all. hostd 
 one clear log line, keeps no key it was not given, retries, and its control socket answers
 throughout; with the right settings it registers and its (empty) reports arrive. A fake broker
 that hands out power requests, hostile ones among them: the malformed ones are skipped, each good
-one runs once (for a domain hostd does not have: `no-agent'), its outcome is sent again after a
+one is run (for a domain hostd does not have: `no-agent'), its outcome is sent again after a
 refused report and dropped once one is accepted."""
 
 import http.server
@@ -163,7 +163,7 @@ def main():
             st = h.broker_status()
             assert st["power_requests_running"] == 0 and st["power_results_unreported"] == 0, st
             assert h.alive()
-        print("power requests: malformed ones skipped, each good one run once, its outcome sent again after "
+        print("power requests: malformed ones skipped, each good one run, its outcome sent again after "
               "a refused report")
 
         # And right: registered, the key taken, reports (of no domain) arrive.
