@@ -435,6 +435,31 @@ static Host *get_host(HangPass *p, const char *uri) {
         return h;
 }
 
+/* A person's graceful reboot that no hostd took in time: ACPI through libvirt instead. (The
+ * detector's own requests are followed by follow_request().) */
+static int on_expired(const StorePowerRequest *q, void *userdata) {
+        HangPass *p = userdata;
+        if (strcmp(q->requester, "hang-detector") == 0 || strcmp(q->action, POWER_REQUEST_ACTION_REBOOT) != 0 ||
+            !p->m->power.reboot)
+                return 0;
+        for (size_t i = 0; i < p->n_desks; i++) {
+                Desk *d = &p->desks[i];
+                if (d->id != q->desktop_id)
+                        continue;
+                BrokerDesktopRef ref = { .id = d->id, .domain_name = d->domain, .libvirt_uri = d->uri };
+                int r = p->m->power.reboot(p->m->power_userdata, &ref, false);
+                char evidence[128];
+                snprintf(evidence, sizeof evidence, "{\"request\":%lld,\"via\":\"acpi\",\"cause\":\"expired\"}",
+                         (long long) q->id);
+                if (r < 0)
+                        log_warning_errno(r, "Desktop %s: the reboot through ACPI failed to start: %m", d->domain);
+                (void) store_desktop_event(p->m->store, (int64_t) time(NULL), "broker", r < 0 ? "power-failed" : "reboot-fallback",
+                                           d->id, evidence);
+                break;
+        }
+        return 0;
+}
+
 static void tick(HangPass *p) {
         TickContext c = { .p = p, .wall = (int64_t) time(NULL), .now = now_monotonic_usec() };
         for (size_t i = 0; i < p->n_desks; i++)
@@ -450,6 +475,9 @@ static void tick(HangPass *p) {
                         p->desks[i] = p->desks[--p->n_desks];
                 } else
                         i++;
+        r = store_power_requests_expire(p->m->store, c.wall, on_expired, p);
+        if (r < 0)
+                log_warning_errno(r, "Hang pass: cannot close expired power requests: %m, ignoring");
         for (size_t i = 0; i < p->n_hosts; i++)
                 p->hosts[i]->used = false;
         for (size_t i = 0; i < p->n_desks; i++) {

@@ -90,7 +90,7 @@ int store_power_request_add(Store *s, int64_t desktop_id, const char *action, co
 
 int store_power_requests_pending(Store *s, const char *host, int64_t now, unsigned max, StorePowerRequestFn cb,
                                  void *userdata) {
-        static const char sql[] = "SELECT q.id, d.domain_name, q.action FROM power_requests q "
+        static const char sql[] = "SELECT q.id, d.domain_name, q.action, q.desktop_id, q.requester FROM power_requests q "
                                   "JOIN desktops d ON d.id = q.desktop_id JOIN hosts h ON h.id = d.host_id "
                                   "WHERE h.name = ?1 AND q.outcome IS NULL AND q.expires > ?2 ORDER BY q.id LIMIT ?3";
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
@@ -105,10 +105,59 @@ int store_power_requests_pending(Store *s, const char *host, int64_t now, unsign
                         .id = sqlite3_column_int64(st, 0),
                         .domain_name = (const char *) sqlite3_column_text(st, 1),
                         .action = (const char *) sqlite3_column_text(st, 2),
+                        .desktop_id = sqlite3_column_int64(st, 3),
+                        .requester = (const char *) sqlite3_column_text(st, 4),
                 };
                 r = cb(&q, userdata);
                 if (r < 0)
                         return r;
+        }
+        return r;
+}
+
+#define EXPIRED_MAX 64
+
+int store_power_requests_expire(Store *s, int64_t now, StorePowerRequestFn cb, void *userdata) {
+        static const char sql[] =
+                "UPDATE power_requests SET outcome = 'failed', detail = 'expired', done = ?1 WHERE id IN "
+                "(SELECT id FROM power_requests WHERE outcome IS NULL AND expires <= ?1 ORDER BY id LIMIT ?2) "
+                "RETURNING id, desktop_id, action, requester, (SELECT domain_name FROM desktops WHERE id = desktop_id)";
+        struct {
+                int64_t id, desktop_id;
+                char action[16], requester[96], domain[64];
+        } gone[EXPIRED_MAX];
+        unsigned n = 0;
+        bool own;
+        int r = store_begin_own(s, &own);
+        if (r < 0)
+                return r;
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        r = store_prepare(s, sql, &st);
+        if (r >= 0) {
+                sqlite3_bind_int64(st, 1, now);
+                sqlite3_bind_int64(st, 2, EXPIRED_MAX);
+                while ((r = store_step(s, st)) > 0 && n < EXPIRED_MAX) {
+                        gone[n].id = sqlite3_column_int64(st, 0);
+                        gone[n].desktop_id = sqlite3_column_int64(st, 1);
+                        snprintf(gone[n].action, sizeof(gone[n].action), "%s", (const char *) sqlite3_column_text(st, 2));
+                        snprintf(gone[n].requester, sizeof(gone[n].requester), "%s", (const char *) sqlite3_column_text(st, 3));
+                        const char *dom = (const char *) sqlite3_column_text(st, 4);
+                        snprintf(gone[n].domain, sizeof(gone[n].domain), "%s", dom ? dom : "");
+                        n++;
+                }
+        }
+        store_stmt_resetp(&st);
+        for (unsigned i = 0; r >= 0 && i < n; i++) {
+                char evidence[160];
+                snprintf(evidence, sizeof(evidence), "{\"request\":%lld,\"action\":\"%s\",\"outcome\":\"failed\",\"detail\":\"expired\"}",
+                         (long long) gone[i].id, gone[i].action);
+                r = store_desktop_event(s, now, "broker", "power-request-done", gone[i].desktop_id, evidence);
+        }
+        r = store_end_own(s, own, r);
+        for (unsigned i = 0; r >= 0 && i < n; i++) {
+                StorePowerRequest q = { .id = gone[i].id, .desktop_id = gone[i].desktop_id, .domain_name = gone[i].domain,
+                                        .action = gone[i].action, .requester = gone[i].requester };
+                r = cb ? cb(&q, userdata) : 0;
         }
         return r;
 }

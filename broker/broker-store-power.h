@@ -24,14 +24,18 @@ int store_power_request_add(Store *s, int64_t desktop_id, const char *action, co
                             int64_t ttl, int64_t *ret_id, bool *ret_new);
 
 typedef struct StorePowerRequest {
-        int64_t id;
-        const char *domain_name, *action;
+        int64_t id, desktop_id;
+        const char *domain_name, *action, *requester;
 } StorePowerRequest;
 typedef int (*StorePowerRequestFn)(const StorePowerRequest *q, void *userdata);
 /* Calls cb for each open, unexpired request of the host's desktops, oldest first (at most max).
  * The strings live until cb returns. */
 int store_power_requests_pending(Store *s, const char *host, int64_t now, unsigned max, StorePowerRequestFn cb,
                                  void *userdata);
+
+/* Closes every open request past its expiry (outcome failed, detail "expired", an event
+ * "power-request-done" by "broker") and calls cb for each, after the commit. */
+int store_power_requests_expire(Store *s, int64_t now, StorePowerRequestFn cb, void *userdata);
 
 /* hostd's outcome (POWER_OUTCOME_*) of request id, with its detail (printable, may be ""):
  * -ENOENT when the request is not open on one of this host's desktops (unknown, already done, or

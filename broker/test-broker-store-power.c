@@ -1,6 +1,7 @@
 /* Power requests in the store: one open request per desktop (a second ask joins it), handed to
  * the desktop's own host only, closed by that host's outcome only (another host's or a repeated
- * outcome changes nothing), expired ones neither handed out nor kept open, each step an event;
+ * outcome changes nothing), expired ones neither handed out nor kept open (and closed, each once,
+ * for the caller's fallback), each step an event;
  * and through a report: the outcomes a host sends close its requests in the report's transaction. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,19 @@ int main(void) {
         check(res.results == 1 && res.results_unknown == 1);
         check(strcmp(state(s, b, 1070), "ok") == 0);
         check(strcmp(state(s, a, 1070), "no-agent") == 0); /* h1's, and done: untouched */
+
+        /* Expired open requests are closed, each once, with an event, and handed to the caller. */
+        int64_t e1;
+        check(store_power_request_add(s, 1, "reboot", "user:alice", 2000, 10, &e1, &created) == 0 && created);
+        Listed gone = {};
+        check(store_power_requests_expire(s, 2005, collect, &gone) == 0);
+        check(gone.n == 1 && gone.ids[0] == d3 && strcmp(gone.domains[0], "d3") == 0); /* long expired, unplaced */
+        check(store_power_requests_expire(s, 2010, collect, &gone) == 0);
+        check(gone.n == 2 && gone.ids[1] == e1 && strcmp(gone.domains[1], "d1") == 0);
+        check(strcmp(state(s, e1, 2011), "failed") == 0);
+        check(store_power_requests_expire(s, 2020, collect, &gone) == 0 && gone.n == 2);
+        check(store_power_request_finish(s, "h1", e1, POWER_OUTCOME_OK, "", 2021) == -ENOENT);
+        check(events(s, 1, "power-request-done") == 2);
 
         check(store_check(s, NULL) == 0);
         char cmd[300];

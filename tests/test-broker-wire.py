@@ -21,7 +21,8 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
   - reboot-then-reset (the test plays hostd with h1's host token): an OS hang with the agent
     alive -> a `reboot' event and a power request in h1's report answer, no reset; hostd says the
     agent accepted and the display moves -> healthy, no reset. A person's graceful reboot that
-    the agent cannot do -> ACPI through libvirt (`reboot-fallback'). Another desktop: hostd says
+    the agent cannot do, or that expires untaken -> ACPI through libvirt (`reboot-fallback').
+    Another desktop: hostd says
     there is no agent -> a `graceful-failed' event and a reset at once;
   - backoff across a restart: a desktop reset a moment before the broker restarts, hung again
     right after -> held in backoff (a hang-suspect/hold, no second reset within the backoff).
@@ -196,6 +197,19 @@ def graceful(b, name, name2):
     assert j["results"] == 1, j
     (actor, ev), = b.desktop_events(did, "reboot-fallback")
     assert actor == "broker" and ev == {"request": r.json["request"], "via": "acpi"}, ev
+
+    # One that no hostd took before it expired (written straight into the store: the real wait is
+    # 2 minutes): closed by the broker, ACPI instead.
+    con = b.db()
+    with con:
+        rid = con.execute("INSERT INTO power_requests(desktop_id, action, requester, created, expires) "
+                          "VALUES (?, 'reboot', 'user:bob', ?, ?)", (did, int(time.time()) - 200,
+                                                                     int(time.time()) - 80)).lastrowid
+    con.close()
+    fallbacks = wait("an ACPI reboot for the expired request", lambda: len(b.desktop_events(did, "reboot-fallback")) == 2
+                     and b.desktop_events(did, "reboot-fallback"), timeout=20)
+    assert fallbacks[1] == ("broker", {"request": rid, "via": "acpi", "cause": "expired"}), fallbacks
+    assert [e for a, e in b.desktop_events(did, "power-request-done") if e["request"] == rid][0]["detail"] == "expired"
 
     # Its reports stop here: a silent agent would be an agent hang of its own.
     assert b.request("DELETE", f"/v1/desktops/{did}").status == 200
