@@ -6,6 +6,7 @@
 
 #include "broker-api.h"
 #include "broker-store-fleet.h"
+#include "broker-store-power.h"
 #include "broker-store-report.h"
 #include "log.h"
 #include "parse-util.h"
@@ -129,6 +130,51 @@ void api_hosts_register(ApiCall *c) {
         api_reply_row(c, get, 200, "such host");
 }
 
+static int add_request(const StorePowerRequest *q, void *userdata) {
+        json_t *o = json_pack("{s:I,s:s,s:s}", "id", (json_int_t) q->id, "domain", q->domain_name, "action", q->action);
+        return o && json_array_append_new(userdata, o) == 0 ? 0 : -ENOMEM;
+}
+
+/* A person's graceful reboot the agent could not do (no agent, refused): ACPI through libvirt, as
+ * when the agent was not there to begin with. The hang detector follows its own requests. */
+static void reboot_fallbacks(ApiCall *c, const HostReport *rep) {
+        static const char sql[] =
+                "SELECT d.id, d.domain_name, d.uuid, h.name, h.libvirt_uri, d.power_state FROM power_requests q "
+                "JOIN desktops d ON d.id = q.desktop_id JOIN hosts h ON h.id = d.host_id "
+                "WHERE q.id = ?1 AND h.name = ?2 AND q.action = 'reboot' AND q.requester != 'hang-detector' "
+                "AND q.outcome IN ('failed', 'no-agent') AND q.done = ?3";
+        if (!c->m->power.reboot)
+                return;
+        for (size_t i = 0; i < rep->n_request_results; i++) {
+                if (rep->request_results[i].outcome == POWER_OUTCOME_OK)
+                        continue;
+                _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+                if (store_prepare(c->store, sql, &st) < 0)
+                        return;
+                sqlite3_bind_int64(st, 1, (int64_t) rep->request_results[i].id);
+                sqlite3_bind_text(st, 2, c->params[0], -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 3, c->now);
+                if (store_step(c->store, st) <= 0)
+                        continue; /* not closed by this report, or not a person's */
+                BrokerDesktopRef ref = {
+                        .id = sqlite3_column_int64(st, 0),
+                        .domain_name = (const char *) sqlite3_column_text(st, 1),
+                        .uuid = (const char *) sqlite3_column_text(st, 2),
+                        .host_name = (const char *) sqlite3_column_text(st, 3),
+                        .libvirt_uri = (const char *) sqlite3_column_text(st, 4),
+                        .power_state = (const char *) sqlite3_column_text(st, 5),
+                };
+                char evidence[96];
+                snprintf(evidence, sizeof(evidence), "{\"request\":%llu,\"via\":\"acpi\"}",
+                         (unsigned long long) rep->request_results[i].id);
+                int r = c->m->power.reboot(c->m->power_userdata, &ref, false);
+                if (r < 0)
+                        log_warning_errno(r, "Reboot of %s through ACPI failed to start: %m", ref.domain_name);
+                (void) store_desktop_event(c->store, c->now, "broker", r < 0 ? "power-failed" : "reboot-fallback", ref.id,
+                                           evidence);
+        }
+}
+
 void api_hosts_report(ApiCall *c) {
         HostReport rep;
         ReportResult res;
@@ -143,15 +189,28 @@ void api_hosts_report(ApiCall *c) {
         if (r < 0)
                 return api_reply_error(c, &e);
         r = store_apply_report(c->store, c->params[0], &rep, c->now, &res);
+        if (r >= 0 && res.results > 0)
+                reboot_fallbacks(c, &rep);
         host_report_done(&rep);
         if (r == -ENOENT)
                 return http_respond_error(c->resp, 404, "not-found", "No such host: register it first (POST /v1/hosts)");
         if (r < 0)
                 return api_reply_store_error(c, r, "report");
-        api_reply_json(c, 200,
-                       json_pack("{s:I,s:I,s:I,s:I,s:I}", "known", (json_int_t) res.known, "unknown", (json_int_t) res.unknown,
-                                 "thumbnails", (json_int_t) res.thumbnails, "logons", (json_int_t) res.logons, "logoffs",
-                                 (json_int_t) res.logoffs));
+        json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "known", (json_int_t) res.known, "unknown",
+                              (json_int_t) res.unknown, "thumbnails", (json_int_t) res.thumbnails, "logons",
+                              (json_int_t) res.logons, "logoffs", (json_int_t) res.logoffs, "results",
+                              (json_int_t) res.results, "results_unknown", (json_int_t) res.results_unknown);
+        /* Power requests go to the host that runs the desktop, never to anyone reporting for it. */
+        if (j && c->auth.role == ROLE_HOST) {
+                json_t *list = json_array();
+                r = list ? store_power_requests_pending(c->store, c->params[0], c->now, REPORT_REQUESTS_MAX, add_request, list)
+                         : -ENOMEM;
+                if (r < 0 || json_object_set_new(j, "requests", list) < 0) {
+                        json_decref(j);
+                        return api_reply_store_error(c, r < 0 ? r : -ENOMEM, "report");
+                }
+        }
+        api_reply_json(c, 200, j);
         if (res.logoffs > 0)
                 manager_kick_upkeep(c->m); /* a floating desktop may wait for its reset */
 }
@@ -462,6 +521,31 @@ void api_desktops_delete(ApiCall *c) {
         http_respond_json(c->resp, 200, strdup("{\"deleted\":true}"));
 }
 
+/* A graceful reboot goes through the guest's agent when hostd last saw it active: the request
+ * waits in the store for its host's next report. 1 when that is how it went (answered), 0 when
+ * the agent is not there (ACPI through libvirt instead), negative when answered with an error. */
+static int reboot_through_agent(ApiCall *c, int64_t id) {
+        static const char sql[] = "SELECT id FROM desktops WHERE id = ?1 AND agent_state = 'active' "
+                                  "AND host_id IS NOT NULL AND power_state = 'running'";
+        int64_t found, request;
+        bool created;
+        int r = store_find_id(c->store, sql, id, 0, &found);
+        if (r <= 0) {
+                if (r < 0)
+                        api_reply_store_error(c, r, "desktop");
+                return r;
+        }
+        r = store_power_request_add(c->store, id, POWER_REQUEST_ACTION_REBOOT, c->auth.actor, c->now,
+                                    POWER_REQUEST_TTL_SECONDS, &request, &created);
+        if (r < 0) {
+                api_reply_store_error(c, r, "desktop");
+                return r;
+        }
+        api_reply_json(c, 202, json_pack("{s:I,s:s,s:s,s:I,s:b}", "desktop", (json_int_t) id, "status", "requested", "via",
+                                         "agent", "request", (json_int_t) request, "new", created));
+        return 1;
+}
+
 void api_desktops_reboot(ApiCall *c) {
         static const char sql[] =
                 "SELECT d.domain_name, d.uuid, h.name, h.libvirt_uri, d.power_state FROM desktops d "
@@ -479,6 +563,11 @@ void api_desktops_reboot(ApiCall *c) {
                                     spec.force ? "{\"force\":true}" : "{\"force\":false}");
         if (r < 0)
                 return api_reply_store_error(c, r, "desktop");
+        if (!spec.force) {
+                r = reboot_through_agent(c, id);
+                if (r != 0)
+                        return;
+        }
         if (!c->m->power.reboot) {
                 api_reply_json(c, 202, json_pack("{s:I,s:s}", "desktop", (json_int_t) id, "status", "recorded"));
                 return;

@@ -1,158 +1,81 @@
 /* Bodies of the people-and-inventory routes: users, tokens, desktops, connect and reboot. */
+#include <stddef.h>
 #include <string.h>
 
+#include "broker-decode-fields.h"
 #include "broker-decode.h"
 
 const char *const token_roles[] = { "admin", "operator", "user", "monitor", "host", NULL };
 
-int decode_user(const char *data, size_t len, UserSpec *ret, ApiError *e) {
-        UserSpec u = {};
-        bool named = false;
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, false, &root, e);
-        if (r < 0)
-                return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "name") == 0) {
-                        r = json_field_name(key, v, true, u.name, e);
-                        named = true;
-                } else if (strcmp(key, "display_name") == 0) {
-                        /* Free text, shown to people: no control characters, bounded. */
-                        if (!json_is_string(v) || json_string_length(v) >= sizeof(u.display_name))
-                                r = api_fail(e, 422, "bad-field", "Field `display_name' must be a string under %zu bytes",
-                                             sizeof(u.display_name));
-                        else {
-                                const char *s = json_string_value(v);
-                                size_t n = json_string_length(v);
-                                for (size_t i = 0; i < n && r >= 0; i++)
-                                        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-                                                r = api_fail(e, 422, "bad-field", "Field `display_name' has a control character");
-                                if (r >= 0)
-                                        memcpy(u.display_name, s, n + 1);
-                        }
-                } else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        if (!named)
-                return json_missing_field("name", e);
-        *ret = u;
+/* Free text, shown to people: no control characters, bounded. */
+static int display_name(json_t *v, void *out, ApiError *e) {
+        UserSpec *u = out;
+        if (!json_is_string(v) || json_string_length(v) >= sizeof(u->display_name))
+                return api_fail(e, 422, "bad-field", "Field `display_name' must be a string under %zu bytes",
+                                sizeof(u->display_name));
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+                        return api_fail(e, 422, "bad-field", "Field `display_name' has a control character");
+        memcpy(u->display_name, s, n + 1);
         return 0;
+}
+
+static const DecodeField user_fields[] = {
+        { .key = "name", .kind = DECODE_USER, .offset = offsetof(UserSpec, name), .required = true },
+        { .key = "display_name", .kind = DECODE_CUSTOM, .custom = display_name },
+};
+
+static const DecodeField token_fields[] = {
+        { .key = "role", .kind = DECODE_ENUM, .offset = offsetof(TokenSpec, role), .options = token_roles, .required = true },
+        { .key = "owner", .kind = DECODE_USER, .offset = offsetof(TokenSpec, owner), .required = true },
+        { .key = "expires_in", .kind = DECODE_UINT, .offset = offsetof(TokenSpec, expires_in), .max = TOKEN_LIFETIME_MAX },
+};
+
+static const DecodeField desktop_fields[] = {
+        { .key = "pool", .kind = DECODE_NAME, .offset = offsetof(DesktopSpec, pool), .required = true },
+        { .key = "domain", .kind = DECODE_NAME, .offset = offsetof(DesktopSpec, domain), .required = true },
+        { .key = "uuid", .kind = DECODE_TOKEN, .offset = offsetof(DesktopSpec, uuid), .max = 36,
+          .size = sizeof(((DesktopSpec *) NULL)->uuid) },
+        { .key = "host", .kind = DECODE_NAME, .offset = offsetof(DesktopSpec, host) },
+};
+
+static const DecodeField connect_fields[] = {
+        { .key = "user", .kind = DECODE_USER, .offset = offsetof(ConnectSpec, user) },
+};
+
+static const DecodeField reboot_fields[] = {
+        { .key = "force", .kind = DECODE_BOOL, .offset = offsetof(RebootSpec, force) },
+};
+
+/* Decodes into a zeroed spec and hands it out only whole. */
+#define DECODE_INTO(type, empty_ok, fields)                                                      \
+        do {                                                                                     \
+                type spec = {};                                                                  \
+                int r = decode_body(data, len, empty_ok, DECODE_FIELDS(fields), &spec, NULL, e); \
+                if (r < 0)                                                                       \
+                        return r;                                                                \
+                *ret = spec;                                                                     \
+                return 0;                                                                        \
+        } while (0)
+
+int decode_user(const char *data, size_t len, UserSpec *ret, ApiError *e) {
+        DECODE_INTO(UserSpec, false, user_fields);
 }
 
 int decode_token(const char *data, size_t len, TokenSpec *ret, ApiError *e) {
-        TokenSpec t = {};
-        unsigned seen = 0;
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, false, &root, e);
-        if (r < 0)
-                return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "role") == 0) {
-                        r = json_field_enum(key, v, token_roles, &t.role, e);
-                        seen |= 1;
-                } else if (strcmp(key, "owner") == 0) {
-                        r = json_field_name(key, v, true, t.owner, e);
-                        seen |= 2;
-                } else if (strcmp(key, "expires_in") == 0)
-                        r = json_field_uint(key, v, TOKEN_LIFETIME_MAX, &t.expires_in, e);
-                else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        if (!(seen & 1))
-                return json_missing_field("role", e);
-        if (!(seen & 2))
-                return json_missing_field("owner", e);
-        *ret = t;
-        return 0;
+        DECODE_INTO(TokenSpec, false, token_fields);
 }
 
 int decode_desktop(const char *data, size_t len, DesktopSpec *ret, ApiError *e) {
-        DesktopSpec d = {};
-        unsigned seen = 0;
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, false, &root, e);
-        if (r < 0)
-                return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "pool") == 0) {
-                        r = json_field_name(key, v, false, d.pool, e);
-                        seen |= 1;
-                } else if (strcmp(key, "domain") == 0) {
-                        r = json_field_name(key, v, false, d.domain, e);
-                        seen |= 2;
-                } else if (strcmp(key, "uuid") == 0)
-                        r = json_field_token(key, v, 36, d.uuid, sizeof(d.uuid), e);
-                else if (strcmp(key, "host") == 0)
-                        r = json_field_name(key, v, false, d.host, e);
-                else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        if (!(seen & 1))
-                return json_missing_field("pool", e);
-        if (!(seen & 2))
-                return json_missing_field("domain", e);
-        *ret = d;
-        return 0;
+        DECODE_INTO(DesktopSpec, false, desktop_fields);
 }
 
 int decode_connect(const char *data, size_t len, ConnectSpec *ret, ApiError *e) {
-        ConnectSpec c = {};
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, true, &root, e);
-        if (r < 0)
-                return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "user") == 0)
-                        r = json_field_name(key, v, true, c.user, e);
-                else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        *ret = c;
-        return 0;
+        DECODE_INTO(ConnectSpec, true, connect_fields);
 }
 
 int decode_reboot(const char *data, size_t len, RebootSpec *ret, ApiError *e) {
-        RebootSpec s = {};
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, true, &root, e);
-        if (r < 0)
-                return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "force") == 0)
-                        r = json_field_bool(key, v, &s.force, e);
-                else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        *ret = s;
-        return 0;
+        DECODE_INTO(RebootSpec, true, reboot_fields);
 }

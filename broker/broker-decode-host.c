@@ -1,5 +1,7 @@
+#include <stddef.h>
 #include <string.h>
 
+#include "broker-decode-fields.h"
 #include "broker-decode.h"
 #include "ticket.h"
 
@@ -42,42 +44,31 @@ static int decode_uri(json_t *v, char out[LIBVIRT_URI_MAX + 1], ApiError *e) {
         return 0;
 }
 
+static int host_uri(json_t *v, void *out, ApiError *e) {
+        return decode_uri(v, ((HostSpec *) out)->libvirt_uri, e);
+}
+
+static int host_address(json_t *v, void *out, ApiError *e) {
+        return decode_address(v, ((HostSpec *) out)->address, e);
+}
+
+static int host_fingerprint(json_t *v, void *out, ApiError *e) {
+        return decode_fingerprint(v, ((HostSpec *) out)->fingerprint, e);
+}
+
+static const DecodeField host_fields[] = {
+        { .key = "name", .kind = DECODE_NAME, .offset = offsetof(HostSpec, name), .required = true },
+        { .key = "libvirt_uri", .kind = DECODE_CUSTOM, .custom = host_uri, .required = true },
+        { .key = "address", .kind = DECODE_CUSTOM, .custom = host_address, .required = true },
+        { .key = "fingerprint", .kind = DECODE_CUSTOM, .custom = host_fingerprint },
+        { .key = "capacity", .kind = DECODE_UINT, .offset = offsetof(HostSpec, capacity), .max = 100000 },
+};
+
 int decode_host(const char *data, size_t len, HostSpec *ret, ApiError *e) {
         HostSpec h = {};
-        unsigned seen = 0;
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, false, &root, e);
+        int r = decode_body(data, len, false, DECODE_FIELDS(host_fields), &h, NULL, e);
         if (r < 0)
                 return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "name") == 0) {
-                        r = json_field_name(key, v, false, h.name, e);
-                        seen |= 1;
-                } else if (strcmp(key, "libvirt_uri") == 0) {
-                        r = decode_uri(v, h.libvirt_uri, e);
-                        seen |= 2;
-                } else if (strcmp(key, "address") == 0) {
-                        r = decode_address(v, h.address, e);
-                        seen |= 4;
-                } else if (strcmp(key, "fingerprint") == 0)
-                        r = decode_fingerprint(v, h.fingerprint, e);
-                else if (strcmp(key, "capacity") == 0)
-                        r = json_field_uint(key, v, 100000, &h.capacity, e);
-                else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        if (!(seen & 1))
-                return json_missing_field("name", e);
-        if (!(seen & 2))
-                return json_missing_field("libvirt_uri", e);
-        if (!(seen & 4))
-                return json_missing_field("address", e);
         *ret = h;
         return 0;
 }

@@ -1,5 +1,7 @@
+#include <stddef.h>
 #include <string.h>
 
+#include "broker-decode-fields.h"
 #include "broker-decode.h"
 
 const char *const pool_kinds[] = { "persistent", "floating", NULL };
@@ -11,6 +13,34 @@ const char *const transport_policies[] = { "auto", "udp", "tcp", NULL };
 #define POOL_SECONDS_MAX 86400
 #define POOL_RESETS_MAX 1000
 
+#define FIELD(k, kd, member, bit, ...) \
+        { .key = k, .kind = kd, .offset = offsetof(PoolSpec, member), .has = bit, __VA_ARGS__ }
+/* Everything but the name and the kind: the same on create and update. */
+#define POOL_SETTINGS                                                                                              \
+        FIELD("template", DECODE_NAME_OR_EMPTY, template_name, POOL_HAS_TEMPLATE),                                  \
+        FIELD("min_ready", DECODE_UINT, min_ready, POOL_HAS_MIN_READY, .max = POOL_SIZE_MAX),                       \
+        FIELD("max_size", DECODE_UINT, max_size, POOL_HAS_MAX_SIZE, .max = POOL_SIZE_MAX),                          \
+        FIELD("hang_grace_seconds", DECODE_UINT, hang_grace_seconds, POOL_HAS_GRACE, .max = POOL_SECONDS_MAX),      \
+        FIELD("hang_action", DECODE_ENUM, hang_action, POOL_HAS_ACTION, .options = hang_actions),                   \
+        FIELD("max_resets_per_hour", DECODE_UINT, max_resets_per_hour, POOL_HAS_MAX_RESETS, .max = POOL_RESETS_MAX), \
+        FIELD("clipboard", DECODE_ENUM, clipboard, POOL_HAS_CLIPBOARD, .options = clipboard_policies),              \
+        FIELD("resize", DECODE_BOOL, resize, POOL_HAS_RESIZE),                                                      \
+        FIELD("transport", DECODE_ENUM, transport, POOL_HAS_TRANSPORT, .options = transport_policies),              \
+        FIELD("disconnect_limit_seconds", DECODE_UINT, disconnect_limit_seconds, POOL_HAS_DISCONNECT_LIMIT,         \
+              .max = POOL_SECONDS_MAX)
+
+static const DecodeField pool_create_fields[] = {
+        FIELD("name", DECODE_NAME, name, POOL_HAS_NAME, .required = true),
+        FIELD("kind", DECODE_ENUM, kind, POOL_HAS_KIND, .options = pool_kinds, .required = true),
+        POOL_SETTINGS,
+};
+
+static const DecodeField pool_update_fields[] = {
+        FIELD("name", DECODE_IMMUTABLE, name, POOL_HAS_NAME, .label = "A pool's name cannot change"),
+        FIELD("kind", DECODE_IMMUTABLE, kind, POOL_HAS_KIND, .label = "A pool's kind cannot change"),
+        POOL_SETTINGS,
+};
+
 int decode_pool(const char *data, size_t len, bool create, PoolSpec *ret, ApiError *e) {
         PoolSpec p = {
                 .hang_grace_seconds = 30,
@@ -18,69 +48,10 @@ int decode_pool(const char *data, size_t len, bool create, PoolSpec *ret, ApiErr
                 .clipboard = 3,
                 .resize = true,
         };
-        json_t *root = NULL, *v;
-        const char *key;
-        int r = json_load_object(data, len, false, &root, e);
+        int r = create ? decode_body(data, len, false, DECODE_FIELDS(pool_create_fields), &p, &p.has, e)
+                       : decode_body(data, len, false, DECODE_FIELDS(pool_update_fields), &p, &p.has, e);
         if (r < 0)
                 return r;
-        json_object_foreach(root, key, v) {
-                if (strcmp(key, "name") == 0) {
-                        if (!create)
-                                r = api_fail(e, 422, "immutable-field", "A pool's name cannot change");
-                        else
-                                r = json_field_name(key, v, false, p.name, e);
-                        p.has |= POOL_HAS_NAME;
-                } else if (strcmp(key, "kind") == 0) {
-                        if (!create)
-                                r = api_fail(e, 422, "immutable-field", "A pool's kind cannot change");
-                        else
-                                r = json_field_enum(key, v, pool_kinds, &p.kind, e);
-                        p.has |= POOL_HAS_KIND;
-                } else if (strcmp(key, "template") == 0) {
-                        if (json_is_string(v) && json_string_length(v) == 0)
-                                p.template_name[0] = 0;
-                        else
-                                r = json_field_name(key, v, false, p.template_name, e);
-                        p.has |= POOL_HAS_TEMPLATE;
-                } else if (strcmp(key, "min_ready") == 0) {
-                        r = json_field_uint(key, v, POOL_SIZE_MAX, &p.min_ready, e);
-                        p.has |= POOL_HAS_MIN_READY;
-                } else if (strcmp(key, "max_size") == 0) {
-                        r = json_field_uint(key, v, POOL_SIZE_MAX, &p.max_size, e);
-                        p.has |= POOL_HAS_MAX_SIZE;
-                } else if (strcmp(key, "hang_grace_seconds") == 0) {
-                        r = json_field_uint(key, v, POOL_SECONDS_MAX, &p.hang_grace_seconds, e);
-                        p.has |= POOL_HAS_GRACE;
-                } else if (strcmp(key, "hang_action") == 0) {
-                        r = json_field_enum(key, v, hang_actions, &p.hang_action, e);
-                        p.has |= POOL_HAS_ACTION;
-                } else if (strcmp(key, "max_resets_per_hour") == 0) {
-                        r = json_field_uint(key, v, POOL_RESETS_MAX, &p.max_resets_per_hour, e);
-                        p.has |= POOL_HAS_MAX_RESETS;
-                } else if (strcmp(key, "clipboard") == 0) {
-                        r = json_field_enum(key, v, clipboard_policies, &p.clipboard, e);
-                        p.has |= POOL_HAS_CLIPBOARD;
-                } else if (strcmp(key, "resize") == 0) {
-                        r = json_field_bool(key, v, &p.resize, e);
-                        p.has |= POOL_HAS_RESIZE;
-                } else if (strcmp(key, "transport") == 0) {
-                        r = json_field_enum(key, v, transport_policies, &p.transport, e);
-                        p.has |= POOL_HAS_TRANSPORT;
-                } else if (strcmp(key, "disconnect_limit_seconds") == 0) {
-                        r = json_field_uint(key, v, POOL_SECONDS_MAX, &p.disconnect_limit_seconds, e);
-                        p.has |= POOL_HAS_DISCONNECT_LIMIT;
-                } else
-                        r = json_unknown_field(key, e);
-                if (r < 0)
-                        break;
-        }
-        json_decref(root);
-        if (r < 0)
-                return r;
-        if (create && !(p.has & POOL_HAS_NAME))
-                return json_missing_field("name", e);
-        if (create && !(p.has & POOL_HAS_KIND))
-                return json_missing_field("kind", e);
         if ((p.has & POOL_HAS_MIN_READY) && (p.has & POOL_HAS_MAX_SIZE) && p.max_size && p.min_ready > p.max_size)
                 return api_fail(e, 422, "bad-field", "min_ready (%llu) exceeds max_size (%llu)",
                                 (unsigned long long) p.min_ready, (unsigned long long) p.max_size);

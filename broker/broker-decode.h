@@ -1,8 +1,9 @@
 /* The REST API's request bodies, decoded and validated before anything reaches the store. Each
  * decoder takes the body as (pointer, length), refuses unknown fields, wrong types, bad names
- * and out-of-range numbers with an ApiError, and on success fills a plain struct. Each file
- * broker-decode-*.c has a fuzzer (fuzz-broker-decode-*.c). schema/broker-api.yaml describes the
- * same bodies. */
+ * and out-of-range numbers with an ApiError, and on success fills a plain struct. Each body is a
+ * table of its fields read by broker-decode-fields.h. Each file broker-decode-{pool,host,report,
+ * admin}.c has a fuzzer (fuzz-broker-decode-*.c), which also covers the table reader.
+ * schema/broker-api.yaml describes the same bodies. */
 #pragma once
 
 #include <stdbool.h>
@@ -101,6 +102,24 @@ typedef struct ReportSessionEvent {
         bool logon; /* false: logoff */
 } ReportSessionEvent;
 
+/* How a power request the broker handed out ended (broker-store-power.h); "pending" and
+ * "expired" are not outcomes, they are read from the request's times. */
+extern const char *const power_request_outcomes[]; /* ok, failed, no-agent */
+enum { POWER_OUTCOME_OK, POWER_OUTCOME_FAILED, POWER_OUTCOME_NO_AGENT };
+#define REPORT_REQUEST_RESULTS_MAX 64
+#define REPORT_REQUESTS_MAX 64 /* requests one report answer hands out */
+#define REPORT_DETAIL_MAX 200
+typedef struct ReportRequestResult {
+        uint64_t id;
+        int outcome; /* index in power_request_outcomes: ok, failed, no-agent */
+        char detail[REPORT_DETAIL_MAX + 1]; /* printable ASCII without '"' and '\\', may be "" */
+} ReportRequestResult;
+
+enum {
+        REPORT_HAS_RTT = 1 << 0,
+        REPORT_HAS_LOSS = 1 << 1,
+};
+
 typedef struct HostReport {
         ReportDomain *domains;
         size_t n_domains;
@@ -109,7 +128,9 @@ typedef struct HostReport {
         bool has_transport;
         uint64_t viewers_tcp, viewers_udp, bytes_sent;
         double rtt_ms, loss_ratio;
-        bool has_rtt, has_loss;
+        unsigned transport_has; /* REPORT_HAS_RTT, REPORT_HAS_LOSS */
+        ReportRequestResult *request_results;
+        size_t n_request_results;
 } HostReport;
 
 int decode_report(const char *data, size_t len, HostReport *ret, ApiError *e);

@@ -10,10 +10,16 @@
 #include "broker-libvirt-sample.h"
 #include "broker-power-libvirt.h"
 #include "broker-store-fleet.h"
+#include "broker-store-power.h"
 #include "log.h"
 
 /* Bounds each sampling pass and each probe: past it, QEMU (or libvirtd) is not answering. */
 #define HANG_PASS_DEADLINE_USEC (5 * USEC_PER_SEC)
+/* How long a graceful reboot may take to show: the pool's grace, but at least the time the request
+ * needs to travel (hostd takes it with its next report, every few seconds, the agent answers, the
+ * guest goes down and its display moves) and at most 2 minutes. */
+#define GRACEFUL_TIMEOUT_MIN_USEC (30 * USEC_PER_SEC)
+#define GRACEFUL_TIMEOUT_MAX_USEC (120 * USEC_PER_SEC)
 
 typedef struct Desk {
         int64_t id;
@@ -25,8 +31,9 @@ typedef struct Desk {
         HangPolicy policy;
         bool policy_ok;
         bool reports_known;           /* the reported signals below were read once */
-        int64_t seen_display, seen_input, seen_heartbeat;
+        int64_t seen_display, seen_input, seen_heartbeat, seen_power_ok;
         PowerJob *job;                /* our reset, while it runs (and until its outcome is read) */
+        int64_t request;              /* our graceful reboot's power request until it ends, or 0 */
         const char *health, *why;     /* what we last wrote (static strings) */
 } Desk;
 
@@ -99,6 +106,7 @@ static void policy_from_pool(Desk *d, const StoreDesktopSignals *s) {
                 p->max_actions_per_hour = s->max_resets_per_hour > HANG_MAX_ACTIONS_PER_HOUR
                                                   ? HANG_MAX_ACTIONS_PER_HOUR
                                                   : (unsigned) s->max_resets_per_hour;
+        p->graceful_timeout_usec = MIN(MAX(p->grace_usec, GRACEFUL_TIMEOUT_MIN_USEC), GRACEFUL_TIMEOUT_MAX_USEC);
         d->policy_ok = hang_policy_validate(p, NULL) >= 0;
 }
 
@@ -115,10 +123,15 @@ static void feed_reports(Desk *d, const StoreDesktopSignals *s, int64_t wall, ui
                         hang_observe_display(&d->hang, mono_of(s->display_changed, wall, now));
                 if (input)
                         hang_observe_input(&d->hang, mono_of(s->input_time, wall, now));
-                if (s->agent_heartbeat > d->seen_heartbeat)
+                /* A heartbeat of the same second as the agent's yes to a power request is the
+                 * old boot's. */
+                if (s->agent_power_ok > d->seen_power_ok)
+                        hang_observe_agent_leaving(&d->hang, mono_of(s->agent_power_ok, wall, now));
+                if (s->agent_heartbeat > d->seen_heartbeat && s->agent_heartbeat > s->agent_power_ok)
                         hang_observe_heartbeat(&d->hang, mono_of(s->agent_heartbeat, wall, now));
         }
         d->reports_known = true;
+        d->seen_power_ok = s->agent_power_ok;
         d->seen_display = s->display_changed;
         d->seen_input = s->input_time;
         d->seen_heartbeat = s->agent_heartbeat;
@@ -176,13 +189,17 @@ static int on_desktop(const StoreDesktopSignals *s, void *userdata) {
                         return -ENOMEM;
                 }
                 hang_desktop_init(&d->hang, c->now);
-                /* The hourly cap survives a restart: the store's resets of the last hour count as
-                 * taken now (their exact times do not matter more than an hour's worth). */
-                unsigned recent = 0;
-                int r = store_desktop_count_actions(p->m->store, d->id, STORE_ACTION_RESET, c->wall - 3600, &recent);
+                /* The hourly cap and the backoff survive a restart: the store's resets and reboots
+                 * of the last hour, at their times. */
+                int64_t times[HANG_MAX_ACTIONS_PER_HOUR];
+                uint64_t at[HANG_MAX_ACTIONS_PER_HOUR];
+                unsigned n = 0;
+                int r = store_desktop_action_times(p->m->store, d->id, c->wall - 3600, times, HANG_MAX_ACTIONS_PER_HOUR, &n);
                 if (r < 0)
-                        log_warning_errno(r, "Desktop %s: cannot count its recent resets: %m", d->domain);
-                hang_desktop_seed_actions(&d->hang, recent, c->now);
+                        log_warning_errno(r, "Desktop %s: cannot read its recent resets: %m", d->domain);
+                for (unsigned i = 0; i < n; i++)
+                        at[i] = mono_of(times[i], c->wall, c->now);
+                hang_desktop_restore_actions(&d->hang, at, n);
         }
         d->present = true;
         d->assigned = s->assigned_user != NULL;
@@ -207,8 +224,9 @@ static const char *health_of(HangClass c) {
 static const char *event_action(HangVerdict v) {
         switch (v) {
         case HANG_VERDICT_RESET:
-        case HANG_VERDICT_REBOOT:
                 return STORE_ACTION_RESET;
+        case HANG_VERDICT_REBOOT:
+                return STORE_ACTION_REBOOT;
         case HANG_VERDICT_ALERT:
                 return STORE_ACTION_ALERT;
         case HANG_VERDICT_HEALTHY:
@@ -219,20 +237,60 @@ static const char *event_action(HangVerdict v) {
 }
 
 static void record(HangPass *p, Desk *d, const HangDecision *dec, BrokerPower op) {
-        char json[1024], evidence[1400];
+        char json[1024], evidence[1400], via[96] = "";
         if (hang_decision_to_json(dec, json, sizeof json) < 0)
                 snprintf(json, sizeof json, "{}");
-        bool acting = dec->verdict == HANG_VERDICT_RESET || dec->verdict == HANG_VERDICT_REBOOT;
+        if (dec->verdict == HANG_VERDICT_REBOOT)
+                snprintf(via, sizeof via, "\"via\":\"agent\",\"request\":%lld,\"timeout_ms\":%llu,", (long long) d->request,
+                         (unsigned long long) (d->policy.graceful_timeout_usec / 1000));
         snprintf(evidence, sizeof evidence, "{\"cause\":\"%s\",\"domain_op\":\"%s\",%s\"decision\":%s}",
-                 health_of(dec->class), acting ? broker_power_to_string(op) : "none",
-                 dec->verdict == HANG_VERDICT_REBOOT
-                         ? "\"requested\":\"reboot\",\"note\":\"the broker has no path to the agent: reset now\","
-                         : "",
-                 json);
+                 health_of(dec->class),
+                 dec->verdict == HANG_VERDICT_RESET    ? broker_power_to_string(op)
+                 : dec->verdict == HANG_VERDICT_REBOOT ? "agent-reboot"
+                                                       : "none",
+                 via, json);
         int r = store_desktop_event(p->m->store, (int64_t) time(NULL), "hang-detector", event_action(dec->verdict), d->id,
                                     evidence);
         if (r < 0)
                 log_warning_errno(r, "Desktop %s: cannot record the hang decision: %m", d->domain);
+}
+
+/* REBOOT: the agent is asked through hostd (the desktop's host takes the request with its next
+ * report). When even the request cannot be queued, the detector hears that the graceful path is
+ * down and resets at its next evaluation. */
+static void ask_reboot(HangPass *p, Desk *d, const HangDecision *dec) {
+        bool created;
+        int64_t ttl = (int64_t) (d->policy.graceful_timeout_usec / USEC_PER_SEC);
+        int r = store_power_request_add(p->m->store, d->id, POWER_REQUEST_ACTION_REBOOT, "hang-detector", (int64_t) time(NULL),
+                                        ttl > 0 ? ttl : 1, &d->request, &created);
+        if (r < 0) {
+                log_warning_errno(r, "Desktop %s: cannot queue a graceful reboot: %m; resetting instead", d->domain);
+                d->request = 0;
+                hang_observe_graceful_failed(&d->hang, dec->now_usec);
+        } else
+                log_notice("Desktop %s: %s (%s): graceful reboot through the agent (request %lld)", d->domain,
+                           health_of(dec->class), dec->why, (long long) d->request);
+        record(p, d, dec, BROKER_POWER_RESET);
+}
+
+/* How our graceful reboot's request ended: refused, no agent, or undelivered (expired) -> the
+ * detector escalates to a reset now; accepted -> the detector waits for the desktop to recover. */
+static void follow_request(HangPass *p, Desk *d, uint64_t now) {
+        const char *state = NULL;
+        int r = store_power_request_state(p->m->store, d->request, (int64_t) time(NULL), &state);
+        if (r == -ENOENT)
+                state = "failed"; /* gone with its desktop */
+        else if (r < 0 || strcmp(state, "pending") == 0)
+                return;
+        if (strcmp(state, "ok") != 0) {
+                char evidence[160];
+                snprintf(evidence, sizeof evidence, "{\"request\":%lld,\"outcome\":\"%s\"}", (long long) d->request, state);
+                (void) store_desktop_event(p->m->store, (int64_t) time(NULL), "hang-detector", "graceful-failed", d->id,
+                                           evidence);
+                log_notice("Desktop %s: the graceful reboot cannot happen (%s)", d->domain, state);
+                hang_observe_graceful_failed(&d->hang, now);
+        }
+        d->request = 0;
 }
 
 static void act(HangPass *p, Desk *d, const HangDecision *dec) {
@@ -251,10 +309,15 @@ static void act(HangPass *p, Desk *d, const HangDecision *dec) {
                 unresponsive |= dec->evidence[k].signal == HANG_SIGNAL_UNRESPONSIVE;
         /* virDomainReset goes through the QEMU that does not answer: kill it instead. */
         BrokerPower op = unresponsive ? BROKER_POWER_CYCLE : BROKER_POWER_RESET;
+        if (dec->verdict == HANG_VERDICT_REBOOT) {
+                ask_reboot(p, d, dec);
+                return;
+        }
         if (dec->record)
                 record(p, d, dec, op);
-        if (dec->verdict != HANG_VERDICT_RESET && dec->verdict != HANG_VERDICT_REBOOT)
+        if (dec->verdict != HANG_VERDICT_RESET)
                 return;
+        d->request = 0; /* a reset supersedes the graceful reboot (its request expires unanswered) */
         log_notice("Desktop %s: %s (%s): %s", d->domain, health, dec->why, broker_power_to_string(op));
         int r = power_job_start(d->uri, d->domain, op, false, &d->job);
         if (r < 0) {
@@ -328,6 +391,8 @@ static void judge_host(HangPass *p, Host *h, const HostSample *s, uint64_t now) 
                         hang_observe_responsive(&d->hang, s->finished_usec);
                 if (!d->policy_ok)
                         continue;
+                if (d->request)
+                        follow_request(p, d, s->finished_usec);
                 HangDecision dec;
                 hang_evaluate(&d->hang, &d->policy, now, &dec);
                 act(p, d, &dec);
@@ -370,6 +435,31 @@ static Host *get_host(HangPass *p, const char *uri) {
         return h;
 }
 
+/* A person's graceful reboot that no hostd took in time: ACPI through libvirt instead. (The
+ * detector's own requests are followed by follow_request().) */
+static int on_expired(const StorePowerRequest *q, void *userdata) {
+        HangPass *p = userdata;
+        if (strcmp(q->requester, "hang-detector") == 0 || strcmp(q->action, POWER_REQUEST_ACTION_REBOOT) != 0 ||
+            !p->m->power.reboot)
+                return 0;
+        for (size_t i = 0; i < p->n_desks; i++) {
+                Desk *d = &p->desks[i];
+                if (d->id != q->desktop_id)
+                        continue;
+                BrokerDesktopRef ref = { .id = d->id, .domain_name = d->domain, .libvirt_uri = d->uri };
+                int r = p->m->power.reboot(p->m->power_userdata, &ref, false);
+                char evidence[128];
+                snprintf(evidence, sizeof evidence, "{\"request\":%lld,\"via\":\"acpi\",\"cause\":\"expired\"}",
+                         (long long) q->id);
+                if (r < 0)
+                        log_warning_errno(r, "Desktop %s: the reboot through ACPI failed to start: %m", d->domain);
+                (void) store_desktop_event(p->m->store, (int64_t) time(NULL), "broker", r < 0 ? "power-failed" : "reboot-fallback",
+                                           d->id, evidence);
+                break;
+        }
+        return 0;
+}
+
 static void tick(HangPass *p) {
         TickContext c = { .p = p, .wall = (int64_t) time(NULL), .now = now_monotonic_usec() };
         for (size_t i = 0; i < p->n_desks; i++)
@@ -385,6 +475,9 @@ static void tick(HangPass *p) {
                         p->desks[i] = p->desks[--p->n_desks];
                 } else
                         i++;
+        r = store_power_requests_expire(p->m->store, c.wall, on_expired, p);
+        if (r < 0)
+                log_warning_errno(r, "Hang pass: cannot close expired power requests: %m, ignoring");
         for (size_t i = 0; i < p->n_hosts; i++)
                 p->hosts[i]->used = false;
         for (size_t i = 0; i < p->n_desks; i++) {

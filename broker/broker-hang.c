@@ -267,6 +267,16 @@ void hang_observe_reboot(HangDesktop *d, uint64_t now) {
         forget_boot(d, now);
 }
 
+void hang_observe_agent_leaving(HangDesktop *d, uint64_t now) {
+        d->agent_active = false;
+        signal_clear(d, HANG_SIGNAL_AGENT_LOST);
+}
+
+void hang_observe_graceful_failed(HangDesktop *d, uint64_t now) {
+        if (d->last_action == HANG_VERDICT_REBOOT)
+                d->graceful_failed = true;
+}
+
 /* Signals that are judged against the policy rather than observed directly. */
 static void derive_signals(HangDesktop *d, const HangPolicy *p, uint64_t now) {
         if (d->cpu_known && d->cpu_at_usec > d->cpu_progress_usec) {
@@ -312,24 +322,37 @@ static unsigned actions_in_last_hour(HangDesktop *d, uint64_t now, uint64_t *ret
         return n;
 }
 
-static void record_action(HangDesktop *d, uint64_t now, HangVerdict v) {
-        d->actions[d->action_head] = now;
+static void push_action(HangDesktop *d, uint64_t at) {
+        d->actions[d->action_head] = at;
         d->action_head = (d->action_head + 1) % HANG_MAX_ACTIONS_PER_HOUR;
         if (d->n_actions < HANG_MAX_ACTIONS_PER_HOUR)
                 d->n_actions++;
+}
+
+static void record_action(HangDesktop *d, uint64_t now, HangVerdict v) {
+        push_action(d, now);
         if (d->backoff_level < 63)
                 d->backoff_level++;
         d->last_action_usec = now;
         d->last_action = v;
+        d->graceful_failed = false;
 }
 
 void hang_desktop_seed_actions(HangDesktop *d, unsigned n, uint64_t at_usec) {
-        for (unsigned i = 0; i < n && i < HANG_MAX_ACTIONS_PER_HOUR; i++) {
-                d->actions[d->action_head] = at_usec;
-                d->action_head = (d->action_head + 1) % HANG_MAX_ACTIONS_PER_HOUR;
-                if (d->n_actions < HANG_MAX_ACTIONS_PER_HOUR)
-                        d->n_actions++;
+        for (unsigned i = 0; i < n && i < HANG_MAX_ACTIONS_PER_HOUR; i++)
+                push_action(d, at_usec);
+}
+
+void hang_desktop_restore_actions(HangDesktop *d, const uint64_t *at_usec, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+                push_action(d, at_usec[i]);
+                if (d->backoff_level < 63)
+                        d->backoff_level++;
+                d->last_action_usec = MAX(d->last_action_usec, at_usec[i]);
         }
+        /* Healthy again only once seen healthy after start (the store does not say when it was). */
+        if (n > 0)
+                d->healthy_since_usec = 0;
 }
 
 static uint64_t backoff_for(const HangPolicy *p, unsigned level) {
@@ -409,7 +432,7 @@ void hang_evaluate(HangDesktop *d, const HangPolicy *p, uint64_t now, HangDecisi
         d->episode = true;
         bool escalate = false;
         if (d->last_action == HANG_VERDICT_REBOOT) {
-                if (now < d->last_action_usec + p->graceful_timeout_usec) {
+                if (!d->graceful_failed && now < d->last_action_usec + p->graceful_timeout_usec) {
                         r.verdict = HANG_VERDICT_HOLD;
                         r.why = "waiting for the graceful reboot";
                         r.not_before_usec = d->last_action_usec + p->graceful_timeout_usec;
@@ -450,7 +473,8 @@ void hang_evaluate(HangDesktop *d, const HangPolicy *p, uint64_t now, HangDecisi
                 r.why = "grace elapsed: graceful reboot through the agent";
         } else {
                 r.verdict = HANG_VERDICT_RESET;
-                r.why = escalate                                      ? "graceful reboot did not help: reset"
+                r.why = escalate && d->graceful_failed                ? "graceful reboot impossible: reset"
+                        : escalate                                    ? "graceful reboot did not help: reset"
                         : p->action == HANG_ACTION_GRACEFUL_THEN_RESET ? "grace elapsed, agent not alive: reset"
                                                                        : "grace elapsed: reset";
         }

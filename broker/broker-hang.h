@@ -34,10 +34,12 @@
  *   - evaluate after each pass (and after hostd's reports); write an event when .record is set,
  *     with hang_decision_to_json() as its evidence;
  *   - RESET: broker_domain_power(RESET), or CYCLE when the evidence has HANG_SIGNAL_UNRESPONSIVE
- *     (virDomainReset needs the QEMU that does not answer); REBOOT: ask the agent. While the
- *     operation runs, neither feed nor evaluate the desktop; afterwards hang_observe_reboot().
+ *     (virDomainReset needs the QEMU that does not answer); REBOOT: ask the agent (through hostd:
+ *     broker-store-power.h), and hang_observe_graceful_failed() when that cannot happen. While a
+ *     reset runs, neither feed nor evaluate the desktop; afterwards hang_observe_reboot().
  *   - the state is in memory: after a broker restart every desktop starts clean (grace anew);
- *     keep the action times in the store if the hourly cap must survive restarts. */
+ *     hang_desktop_restore_actions() with the store's actions of the last hour keeps the hourly
+ *     cap and the backoff across restarts. */
 #pragma once
 
 #include <stdbool.h>
@@ -161,6 +163,7 @@ typedef struct HangDesktop {
         unsigned backoff_level;                   /* actions since the desktop was last healthy */
         uint64_t last_action_usec;
         HangVerdict last_action;                  /* RESET or REBOOT of the current episode */
+        bool graceful_failed;                     /* the REBOOT asked for cannot happen */
         bool episode;                             /* hung and not yet recovered */
         bool alerted;                             /* the episode's alert was recorded */
         HangVerdict last_verdict;
@@ -176,6 +179,11 @@ void hang_desktop_set_expected_running(HangDesktop *d, bool running, uint64_t no
  * as taken at at_usec towards max_actions_per_hour (at most HANG_MAX_ACTIONS_PER_HOUR kept); the
  * backoff is not restored. Call right after hang_desktop_init(). */
 void hang_desktop_seed_actions(HangDesktop *d, unsigned n, uint64_t at_usec);
+/* The same with each action's own time (oldest first, on the caller's monotonic clock): they count
+ * towards the cap until an hour after each, and restore the backoff as if this state had taken
+ * them (n actions since the desktop was last healthy; the next waits backoff after the last), so a
+ * restarted broker neither resets again at once nor forgets the hour's resets. */
+void hang_desktop_restore_actions(HangDesktop *d, const uint64_t *at_usec, unsigned n);
 
 /* Texts given to the observers (reason, call) are kept by pointer: pass static strings. */
 
@@ -193,6 +201,13 @@ void hang_observe_input(HangDesktop *d, uint64_t now_usec);
 void hang_observe_heartbeat(HangDesktop *d, uint64_t now_usec);
 /* The guest rebooted or was reset/started (by us or anyone): what the old boot showed is gone. */
 void hang_observe_reboot(HangDesktop *d, uint64_t now_usec);
+/* The agent accepted a power request (reboot, shutdown): it goes away on purpose, its silence is
+ * not a lost heartbeat until it is active again (its next heartbeat). */
+void hang_observe_agent_leaving(HangDesktop *d, uint64_t now_usec);
+/* The graceful reboot asked for (a REBOOT decision) cannot happen: the agent refused it, is not
+ * there, or the request expired undelivered. The next evaluation escalates to a reset at once
+ * instead of waiting for graceful_timeout. No-op unless a graceful reboot is awaited. */
+void hang_observe_graceful_failed(HangDesktop *d, uint64_t now_usec);
 
 /* One detection step. Acting decisions (RESET, REBOOT) are counted as taken when returned:
  * the caller carries them out (a failed reset still counts, so failures cannot loop). */

@@ -24,7 +24,8 @@ int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata) {
                 "ifnull(d.state_changed, 0), ifnull(d.report_time, 0), ifnull(d.cpu_time_ns, 0), "
                 "ifnull(d.cpu_time_changed, 0), ifnull(d.display_frames, 0), ifnull(d.display_changed, 0), "
                 "ifnull(d.input_time, 0), ifnull(d.agent_heartbeat, 0), d.libvirt_timeouts, ifnull(h.last_report, 0), "
-                "p.hang_grace_seconds, p.max_resets_per_hour, p.hang_action "
+                "p.hang_grace_seconds, p.max_resets_per_hour, p.hang_action, "
+                "ifnull((SELECT max(q.done) FROM power_requests q WHERE q.desktop_id = d.id AND q.outcome = 'ok'), 0) "
                 "FROM desktops d JOIN pools p ON p.id = d.pool_id LEFT JOIN hosts h ON h.id = d.host_id "
                 "LEFT JOIN users u ON u.id = d.assigned_user_id "
                 /* A desktop the pool upkeep is making, resetting or removing is its business:
@@ -63,6 +64,7 @@ int store_desktops_foreach(Store *s, StoreDesktopSignalsFn cb, void *userdata) {
                         .hang_grace_seconds = sqlite3_column_int64(st, 24),
                         .max_resets_per_hour = sqlite3_column_int64(st, 25),
                         .hang_action = text(st, 26),
+                        .agent_power_ok = sqlite3_column_int64(st, 27),
                 };
                 r = cb(&d, userdata);
                 if (r < 0)
@@ -141,8 +143,8 @@ int store_desktop_set_ready(Store *s, int64_t desktop_id, bool ready) {
 int store_desktop_release(Store *s, int64_t desktop_id, int64_t now) {
         static const char end_sql[] = "UPDATE sessions SET end = ?4 WHERE desktop_id = ?1 AND end IS NULL";
         static const char free_sql[] = "UPDATE desktops SET assigned_user_id = NULL WHERE id = ?1";
-        bool own = sqlite3_get_autocommit(store_db(s));
-        int r = own ? store_begin_immediate(s) : 0;
+        bool own;
+        int r = store_begin_own(s, &own);
         if (r < 0)
                 return r;
         r = update_one(s, end_sql, desktop_id, NULL, NULL, now);
@@ -150,31 +152,58 @@ int store_desktop_release(Store *s, int64_t desktop_id, int64_t now) {
                 r = 0; /* no open session */
         if (r >= 0)
                 r = update_one(s, free_sql, desktop_id, NULL, NULL, 0);
-        if (!own)
+        return store_end_own(s, own, r);
+}
+
+/* A query of one desktop's events: ?1 is its object_id (the id as text). */
+static int prepare_desktop_events(Store *s, const char *sql, int64_t desktop_id, sqlite3_stmt **ret) {
+        char id[24];
+        snprintf(id, sizeof(id), "%lld", (long long) desktop_id);
+        int r = store_prepare(s, sql, ret);
+        if (r < 0)
                 return r;
-        if (r < 0) {
-                store_rollback(s);
-                return r;
-        }
-        return store_commit(s);
+        sqlite3_bind_text(*ret, 1, id, -1, SQLITE_TRANSIENT);
+        return 0;
 }
 
 int store_desktop_count_actions(Store *s, int64_t desktop_id, const char *action, int64_t since, unsigned *ret) {
         static const char sql[] = "SELECT count(*) FROM events WHERE object_kind = 'desktop' AND object_id = ?1 "
                                   "AND action = ?2 AND time >= ?3";
-        char id[24];
-        snprintf(id, sizeof(id), "%lld", (long long) desktop_id);
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        int r = store_prepare(s, sql, &st);
+        int r = prepare_desktop_events(s, sql, desktop_id, &st);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, since);
         r = store_step(s, st);
         if (r <= 0)
                 return r < 0 ? r : -EIO;
         *ret = (unsigned) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int store_desktop_action_times(Store *s, int64_t desktop_id, int64_t since, int64_t *times, unsigned max,
+                               unsigned *ret_n) {
+        static const char sql[] = "SELECT time FROM events WHERE object_kind = 'desktop' AND object_id = ?1 "
+                                  "AND action IN ('" STORE_ACTION_RESET "', '" STORE_ACTION_REBOOT "') AND time >= ?2 "
+                                  "ORDER BY time DESC, id DESC LIMIT ?3";
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        int r = prepare_desktop_events(s, sql, desktop_id, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 2, since);
+        sqlite3_bind_int64(st, 3, max);
+        unsigned n = 0;
+        while (n < max && (r = store_step(s, st)) > 0)
+                times[n++] = sqlite3_column_int64(st, 0);
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < n / 2; i++) { /* newest first -> oldest first */
+                int64_t t = times[i];
+                times[i] = times[n - 1 - i];
+                times[n - 1 - i] = t;
+        }
+        *ret_n = n;
         return 0;
 }
 

@@ -31,6 +31,7 @@ typedef struct StoreDesktopSignals {
         int64_t display_frames, display_changed, input_time;
         int64_t agent_heartbeat, libvirt_timeouts;
         int64_t host_last_report;
+        int64_t agent_power_ok; /* when the agent last accepted a power request (it goes away) */
         /* The pool's hang policy. */
         int64_t hang_grace_seconds, max_resets_per_hour;
         const char *hang_action;
@@ -60,6 +61,11 @@ int store_desktop_release(Store *s, int64_t desktop_id, int64_t now);
 
 /* Events with this action on the desktop at or after `since` (e.g. resets in the last hour). */
 int store_desktop_count_actions(Store *s, int64_t desktop_id, const char *action, int64_t since, unsigned *ret);
+
+/* The times of the desktop's policy actions (events reset and reboot) at or after `since`, oldest
+ * first: the most recent max of them in times[], their number in *ret_n. */
+int store_desktop_action_times(Store *s, int64_t desktop_id, int64_t since, int64_t *times, unsigned max,
+                               unsigned *ret_n);
 
 /* The last thumbnail (malloc'd JPEG) and when it was taken: -ENOENT when there is none. */
 int store_thumbnail_get(Store *s, int64_t desktop_id, uint8_t **ret, size_t *ret_len, int64_t *ret_time);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "broker-store-fleet.h"
+#include "broker-store-power.h"
 #include "macro.h"
 
 static int host_touch(Store *s, const char *host, const HostReport *rep, int64_t now, int64_t *ret_id) {
@@ -26,9 +27,9 @@ static int host_touch(Store *s, const char *host, const HostReport *rep, int64_t
         sqlite3_bind_int64(st, 4, (int64_t) rep->viewers_tcp);
         sqlite3_bind_int64(st, 5, (int64_t) rep->viewers_udp);
         sqlite3_bind_int64(st, 6, (int64_t) rep->bytes_sent);
-        if (rep->has_rtt)
+        if (rep->transport_has & REPORT_HAS_RTT)
                 sqlite3_bind_double(st, 7, rep->rtt_ms);
-        if (rep->has_loss)
+        if (rep->transport_has & REPORT_HAS_LOSS)
                 sqlite3_bind_double(st, 8, rep->loss_ratio);
         r = store_step(s, st);
         if (r <= 0)
@@ -202,6 +203,17 @@ int store_apply_report(Store *s, const char *host, const HostReport *rep, int64_
                         res.logons++;
                 else
                         res.logoffs++;
+        }
+        /* Outcomes of power requests: one for a request that is not open on this host's desktops
+         * (done already, a stale retry, another host's) changes nothing. */
+        for (size_t i = 0; r >= 0 && i < rep->n_request_results; i++) {
+                const ReportRequestResult *q = &rep->request_results[i];
+                r = store_power_request_finish(s, host, (int64_t) q->id, q->outcome, q->detail, now);
+                if (r == -ENOENT) {
+                        res.results_unknown++;
+                        r = 0;
+                } else if (r >= 0)
+                        res.results++;
         }
         if (r < 0) {
                 store_rollback(s);

@@ -152,6 +152,21 @@ void store_rollback(Store *s) {
                 (void) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int store_begin_own(Store *s, bool *ret_own) {
+        *ret_own = sqlite3_get_autocommit(s->db);
+        return *ret_own ? store_begin_immediate(s) : 0;
+}
+
+int store_end_own(Store *s, bool own, int r) {
+        if (!own)
+                return r;
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+        return store_commit(s);
+}
+
 static int read_version(Store *s, unsigned *ret) {
         sqlite3_stmt *st;
         int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);

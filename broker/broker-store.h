@@ -56,6 +56,11 @@ int store_errno(Store *s, int rc);
 int store_begin_immediate(Store *s);
 int store_commit(Store *s);
 void store_rollback(Store *s);
+/* For calls that are their own transaction unless the caller opened one: begins one (immediate)
+ * only when none is open, and says so in *ret_own; store_end_own() then commits it when r >= 0
+ * or rolls it back, and returns r (or the commit's error). */
+int store_begin_own(Store *s, bool *ret_own);
+int store_end_own(Store *s, bool own, int r);
 /* Runs a simple statement with no result (tests, pragmas). */
 int store_exec(Store *s, const char *sql);
 

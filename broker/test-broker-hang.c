@@ -385,6 +385,49 @@ static void test_seeded_actions(void) {
         check(r.actions_last_hour == 3);
 }
 
+/* A broker restart with each action's time: the backoff holds as if the old broker had carried
+ * on (no reset right after the restart), the cap counts each action until an hour after it, and a
+ * desktop healthy long enough is forgiven the backoff. */
+static void test_restored_actions(void) {
+        HangDesktop d;
+        reset_world(&d);
+        uint64_t one[] = { now - 10 * SEC };
+        hang_desktop_restore_actions(&d, one, 1);
+        unsigned secs;
+        HangDecision r = run_until(&d, feed_paused_user, HANG_VERDICT_RESET, 300, &secs);
+        /* Grace (30 s) alone would act at +30 s; the backoff after the restored reset says +50 s. */
+        check(now == one[0] + policy.backoff_usec && r.actions_last_hour == 2);
+        check(strcmp(r.why, "grace elapsed: reset") == 0);
+
+        /* Two restored, 100 s and 20 s ago: level 2 = 120 s after the last. */
+        reset_world(&d);
+        uint64_t two[] = { now - 100 * SEC, now - 20 * SEC };
+        hang_desktop_restore_actions(&d, two, 2);
+        HangDecision held = { 0 };
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_HOLD, 300, NULL);
+        held = r;
+        check(strcmp(held.why, "backoff") == 0 && held.not_before_usec == two[1] + 2 * policy.backoff_usec);
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_RESET, 300, NULL);
+        check(now == two[1] + 2 * policy.backoff_usec && r.actions_last_hour == 3);
+
+        /* Three within the hour: the cap, until an hour after the oldest. */
+        reset_world(&d);
+        uint64_t three[] = { now - 900 * SEC, now - 600 * SEC, now - 300 * SEC };
+        hang_desktop_restore_actions(&d, three, 3);
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_ALERT, 300, NULL);
+        check(strcmp(r.why, "reset cap reached") == 0 && r.not_before_usec == three[0] + USEC_PER_HOUR);
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_RESET, 3600, NULL);
+        check(now >= three[0] + USEC_PER_HOUR && r.actions_last_hour == 3);
+
+        /* Healthy for healthy_usec after the restart: the backoff is forgiven (the cap is not). */
+        reset_world(&d);
+        hang_desktop_restore_actions(&d, one, 1);
+        run_healthy(&d, (unsigned) (policy.healthy_usec / SEC) + 1);
+        uint64_t onset = now;
+        r = run_until(&d, feed_paused_user, HANG_VERDICT_RESET, 300, NULL);
+        check(now == onset + policy.grace_usec + SEC && r.actions_last_hour == 2);
+}
+
 /* A desktop that stays broken: resets at grace, then backoff 60 s, 120 s, then the cap. */
 static void test_cap_and_backoff(void) {
         HangDesktop d;
@@ -539,6 +582,45 @@ static void test_graceful(void) {
         }
         check(recovered == 1);
 
+        /* The agent cannot do it (refused, gone, request expired): reset at once, not after the timeout. */
+        reset_world(&d);
+        policy.action = HANG_ACTION_GRACEFUL_THEN_RESET;
+        hang_observe_heartbeat(&d, now);
+        for (int i = 0; i < 3; i++)
+                hang_observe_input(&d, now);
+        r = (HangDecision) { 0 };
+        for (int i = 0; i < 40 && r.verdict != HANG_VERDICT_REBOOT; i++) {
+                now += SEC;
+                hang_observe_heartbeat(&d, now);
+                r = eval(&d);
+        }
+        check(r.verdict == HANG_VERDICT_REBOOT);
+        asked = now;
+        now += SEC;
+        hang_observe_heartbeat(&d, now);
+        check(eval(&d).verdict == HANG_VERDICT_HOLD);
+        hang_observe_graceful_failed(&d, now);
+        now += SEC;
+        hang_observe_heartbeat(&d, now);
+        r = eval(&d);
+        check(r.verdict == HANG_VERDICT_RESET && now < asked + policy.graceful_timeout_usec);
+        check(strcmp(r.why, "graceful reboot impossible: reset") == 0 && r.record);
+        /* Only a graceful reboot being awaited can fail. */
+        hang_observe_graceful_failed(&d, now);
+        check(!d.graceful_failed);
+
+        /* The agent accepted a reboot: its silence while the guest reboots is no agent hang, until
+         * it is back (a heartbeat) and lost again. */
+        reset_world(&d);
+        policy.action = HANG_ACTION_RESET;
+        hang_observe_heartbeat(&d, now);
+        hang_observe_agent_leaving(&d, now);
+        check(run_healthy(&d, 120).verdict == HANG_VERDICT_HEALTHY);
+        hang_observe_heartbeat(&d, now);
+        r = run_until(&d, feed_running, HANG_VERDICT_RESET, 120, NULL);
+        check(r.class == HANG_CLASS_AGENT);
+        policy.action = HANG_ACTION_GRACEFUL_THEN_RESET;
+
         /* Agent dead (agent hang): nobody to ask, reset directly. */
         reset_world(&d);
         policy.action = HANG_ACTION_GRACEFUL_THEN_RESET;
@@ -635,6 +717,7 @@ int main(void) {
         test_precedence();
         test_cap_and_backoff();
         test_seeded_actions();
+        test_restored_actions();
         test_recovery();
         test_graceful();
         test_alert_only();

@@ -133,6 +133,15 @@ int main(void) {
         check(store_desktop_count_actions(s, id, STORE_ACTION_RESET, 6000 - 3600, &n) == 0 && n == 2);
         check(store_desktop_count_actions(s, id, STORE_ACTION_RESET, 0, &n) == 0 && n == 3);
         check(store_desktop_count_actions(s, id, STORE_ACTION_REBOOT, 0, &n) == 0 && n == 0);
+        /* The policy's actions with their times, oldest first; the most recent when capped. */
+        check(store_desktop_event(s, 5000, "hang-detector", STORE_ACTION_REBOOT, id, NULL) == 0);
+        check(store_desktop_event(s, 5500, "user:alice", STORE_ACTION_REBOOT_REQUEST, id, NULL) == 0);
+        int64_t times[4];
+        check(store_desktop_action_times(s, id, 2000, times, 4, &n) == 0 && n == 3);
+        check(times[0] == 3100 && times[1] == 5000 && times[2] == 6000);
+        check(store_desktop_action_times(s, id, 0, times, 2, &n) == 0 && n == 2);
+        check(times[0] == 5000 && times[1] == 6000);
+        check(store_desktop_action_times(s, id, 7000, times, 4, &n) == 0 && n == 0);
 
         /* Release: assigned with an open session -> free, session ended. */
         check(store_desktop_set_ready(s, id, true) == 0);

@@ -1,5 +1,5 @@
 /* Fuzzes what hostd parses of the broker and of its [Broker] settings: the broker's JSON error
- * answers (broker_answer_error), certificate fingerprints (Fingerprint=) and host names.
+ * answers (broker_answer_error), the power requests of a report's answer (broker_answer_requests), certificate fingerprints (Fingerprint=) and host names.
  *
  * Whatever the input, nothing crashes, the error's code and message come out NUL-terminated,
  * within their buffers and printable, and a fingerprint that parses is 64 hex digits (with ':'
@@ -23,6 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 assert(*p >= ' ' && *p <= '~');
         for (const char *p = message; *p; p++)
                 assert(*p >= ' ' && *p <= '~');
+
+        BrokerPowerAsk asks[4];
+        size_t n = broker_answer_requests((const char *) data, size, asks, 4);
+        assert(n <= 4);
+        for (size_t i = 0; i < n; i++)
+                assert(asks[i].id >= 0 && hostd_broker_name_valid(asks[i].domain, strlen(asks[i].domain)));
 
         uint8_t fp[32];
         if (hostd_broker_fingerprint_parse((const char *) data, size, fp) == 0) {

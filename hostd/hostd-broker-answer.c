@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hostd-conf.h"
+
 /* Errors are small: a longer body is not one worth parsing. */
 #define ERROR_BODY_MAX 8192
 
@@ -38,4 +40,38 @@ int broker_answer_error(const char *data, size_t len, long status, char *code, s
         }
         json_decref(root);
         return r;
+}
+
+/* Report answers carry up to 64 small requests besides a few counters. */
+#define REPORT_ANSWER_MAX (64 * 1024)
+
+size_t broker_answer_requests(const char *data, size_t len, BrokerPowerAsk *out, size_t max) {
+        json_t *root = NULL;
+        size_t n = 0;
+        if (len > 0 && len <= REPORT_ANSWER_MAX)
+                root = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+        json_t *list = json_is_object(root) ? json_object_get(root, "requests") : NULL;
+        size_t i;
+        json_t *q;
+        json_array_foreach(list, i, q) {
+                if (n >= max)
+                        break;
+                json_t *id = json_object_get(q, "id"), *domain = json_object_get(q, "domain"),
+                       *action = json_object_get(q, "action");
+                if (!json_is_integer(id) || json_integer_value(id) < 0 || !json_is_string(domain) ||
+                    !json_is_string(action))
+                        continue;
+                const char *name = json_string_value(domain), *a = json_string_value(action);
+                size_t name_len = json_string_length(domain);
+                if (!hostd_broker_name_valid(name, name_len) || name_len > BROKER_ASK_DOMAIN_MAX)
+                        continue;
+                bool shutdown = strcmp(a, "shutdown") == 0;
+                if (!shutdown && strcmp(a, "reboot") != 0)
+                        continue;
+                out[n] = (BrokerPowerAsk) { .id = json_integer_value(id), .shutdown = shutdown };
+                memcpy(out[n].domain, name, name_len + 1);
+                n++;
+        }
+        json_decref(root);
+        return n;
 }

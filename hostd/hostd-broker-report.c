@@ -357,6 +357,9 @@ int broker_report_build(BrokerClient *b, uint64_t now, char **ret, size_t *ret_l
         json_t *t = transport(b);
         if (t)
                 json_object_set_new(root, "transport", t);
+        json_t *results = broker_power_results(b);
+        if (results)
+                json_object_set_new(root, "request_results", results);
         char *s = json_dumps(root, JSON_COMPACT);
         json_decref(root);
         if (!s) {
@@ -386,4 +389,5 @@ void broker_report_finish(BrokerClient *b, bool accepted, uint64_t now) {
                 b->n_events -= b->events_in_flight;
         }
         b->events_in_flight = 0;
+        broker_power_finish(b, accepted);
 }

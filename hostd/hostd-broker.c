@@ -210,6 +210,9 @@ static void on_reported(void *userdata, const BrokerHttpResult *res) {
                                res->status != 403 && res->status != 404 && res->status != 408 && res->status != 429;
         broker_report_finish(b, ok || refused_content, now);
         if (ok) {
+                BrokerPowerAsk asks[BROKER_ASKS_MAX];
+                size_t n = broker_answer_requests(res->body, res->body_len, asks, BROKER_ASKS_MAX);
+                broker_power_take(b, asks, n);
                 outage_end(b);
                 b->reports_sent++;
                 b->last_report_usec = now;
@@ -390,6 +393,7 @@ BrokerClient *broker_client_free(BrokerClient *b) {
         free(b->thumbs);
         free(b->events);
         broker_agent_done(b);
+        broker_power_done(b);
         free(b->viewer_bytes);
         free(b);
         return NULL;
@@ -425,6 +429,12 @@ char *broker_client_status_json(BrokerClient *b) {
                               "reports_dropped", (json_int_t) b->reports_dropped, "thumbnails_sent",
                               (json_int_t) b->thumbnails_sent, "session_events_dropped",
                               (json_int_t) b->events_dropped, "last_error", b->last_error);
+        unsigned running, unreported;
+        broker_power_count(b, &running, &unreported);
+        if (o) {
+                json_object_set_new(o, "power_requests_running", json_integer(running));
+                json_object_set_new(o, "power_results_unreported", json_integer(unreported));
+        }
         if (o)
                 json_object_set_new(o, "last_report_age_ms",
                                     b->last_report_usec ? json_integer((json_int_t) ((now - b->last_report_usec) / 1000))

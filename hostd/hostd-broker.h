@@ -3,6 +3,8 @@
  * takes the broker's ticket key when TicketPublicKey= is not set, and every ReportSeconds reports
  * each watched domain (state, vCPU time, display progress, input, agent, thumbnails when they
  * changed) with the logons and logoffs since the last report and the viewers' transport figures.
+ * The broker's answer may hand out power requests for the guests' agents (hostd-broker-power.h);
+ * their outcomes ride in the following reports.
  *
  * The broker is a peer that may be down or slow: requests never block the loop
  * (hostd-broker-http.h), a report that would start while one is in flight is dropped (never
@@ -16,6 +18,7 @@
 #include <systemd/sd-event.h>
 
 #include "hostd-broker-agent.h"
+#include "hostd-broker-power.h"
 #include "hostd-forward.h"
 #include "macro.h"
 
@@ -82,6 +85,8 @@ struct BrokerClient {
         uint64_t bytes_gone;
         struct BrokerViewerBytes *viewer_bytes;
         size_t n_viewer_bytes;
+        /* the broker's power requests (hostd-broker-power.c) */
+        BrokerPowerJob power_jobs[BROKER_POWER_JOBS_MAX];
 };
 
 /* hostd-broker-report.c: the JSON body of POST /v1/hosts/NAME/report for now (malloc'd). Marks

@@ -168,6 +168,16 @@ class Broker:
     def db(self):
         return sqlite3.connect(self.database, timeout=30)
 
+    def desktop_events(self, desktop_id, action):
+        """The desktop's events with this action, oldest first, as (actor, evidence) pairs."""
+        con = self.db()
+        try:
+            rows = con.execute("SELECT actor, evidence FROM events WHERE object_kind = 'desktop' AND object_id = ? "
+                               "AND action = ? ORDER BY id", (str(desktop_id), action)).fetchall()
+        finally:
+            con.close()
+        return [(a, json.loads(e)) for a, e in rows]
+
     def snapshot(self):
         """The store's whole content, to show that a refused request changed nothing."""
         con = self.db()

@@ -317,7 +317,8 @@ def test_reports(b, tokens, alice, a1):
                       "bytes_sent": 123456},
     }
     r = b.request("POST", "/v1/hosts/h1/report", report, token=host)
-    assert r.status == 200 and r.json == {"known": 1, "unknown": 0, "thumbnails": 1, "logons": 1, "logoffs": 0}, r
+    assert r.status == 200 and r.json == {"known": 1, "unknown": 0, "thumbnails": 1, "logons": 1, "logoffs": 0,
+                                          "results": 0, "results_unknown": 0, "requests": []}, r
     d = b.request("GET", f"/v1/desktops/{did}", token=alice).json
     s = d["signals"]
     assert d["power_state"] == "running" and d["uuid"].startswith("8c2e1b7a") and s["agent_state"] == "active"
@@ -362,6 +363,57 @@ def test_reboot(b, tokens, bob):
     print("reboot: users their own, operators any, monitors none; each request in the audit trail")
 
 
+def test_power_requests(b, tokens, bob):
+    """A graceful reboot with a live agent waits in the store for the desktop's host: only that
+    host's token reads it (in its report's answer), only that host closes it."""
+    host, other = tokens["host"], b.token("host", "h2")
+    d = b.request("GET", "/v1/desktops", token=bob).json["items"][0]
+    bobs, dom = d["id"], d["domain"]
+    r = b.request("POST", "/v1/hosts/h1/report", {"domains": [{"name": dom, "state": "running", "agent": "active",
+                                                                "agent_heartbeat_age": 0}]}, token=host)
+    assert r.status == 200 and r.json["requests"] == [], r
+    r = b.request("POST", f"/v1/desktops/{bobs}/reboot", token=bob)
+    assert r.status == 202 and r.json["via"] == "agent" and r.json["new"] is True, r
+    rid = r.json["request"]
+    # Asked again while open: the same request.
+    r = b.request("POST", f"/v1/desktops/{bobs}/reboot", token=tokens["operator"])
+    assert r.status == 202 and r.json["request"] == rid and r.json["new"] is False, r
+    want = [{"id": rid, "domain": dom, "action": "reboot"}]
+    # Admins may report for a host but are handed no requests; another host sees none of h1's.
+    r = b.request("POST", "/v1/hosts/h1/report", {})
+    assert r.status == 200 and "requests" not in r.json, r
+    r = b.request("POST", "/v1/hosts/h2/report", {}, token=other)
+    assert r.status == 200 and r.json["requests"] == [], r
+    r = b.request("POST", "/v1/hosts/h1/report", {}, token=host)
+    assert r.status == 200 and r.json["requests"] == want, r
+    # Bad outcomes are refused whole; another host cannot close h1's request.
+    for status, code, body in [
+            (422, "bad-field", {"request_results": [{"id": rid, "outcome": "maybe"}]}),
+            (422, "missing-field", {"request_results": [{"outcome": "ok"}]}),
+            (422, "bad-field", {"request_results": [{"id": -1, "outcome": "ok"}]}),
+            (422, "bad-field", {"request_results": [{"id": rid, "outcome": "ok", "detail": 'say "hi"'}]}),
+            (422, "bad-field", {"request_results": [{"id": rid, "outcome": "ok", "detail": "x" * 201}]}),
+            (422, "unknown-field", {"request_results": [{"id": rid, "outcome": "ok", "why": "x"}]}),
+            (422, "bad-field", {"request_results": {"id": rid}}),
+            (413, "too-many-items", {"request_results": [{"id": rid, "outcome": "ok"}] * 65})]:
+        expect_error(b, status, code, "POST", "/v1/hosts/h1/report", body, token=host)
+    r = b.request("POST", "/v1/hosts/h2/report", {"request_results": [{"id": rid, "outcome": "ok"}]}, token=other)
+    assert r.status == 200 and r.json["results"] == 0 and r.json["results_unknown"] == 1, r
+    r = b.request("POST", "/v1/hosts/h1/report", {"request_results": [{"id": rid, "outcome": "ok",
+                                                                        "detail": "rebooting"}]}, token=host)
+    assert r.status == 200 and r.json["results"] == 1 and r.json["requests"] == [], r
+    ev = b.request("GET", f"/v1/events?object_kind=desktop&object_id={bobs}").json["items"]
+    done = [e for e in ev if e["action"] == "power-request-done"]
+    assert [e["actor"] for e in ev if e["action"] == "power-request"] == ["user:bob"], ev
+    assert len(done) == 1 and done[0]["actor"] == "host:h1" and done[0]["evidence"]["outcome"] == "ok", ev
+    # Forced: a hard reset through libvirt, never the agent.
+    r = b.request("POST", f"/v1/desktops/{bobs}/reboot", {"force": True}, token=bob)
+    assert r.status == 202 and "via" not in r.json, r
+    r = b.request("POST", "/v1/hosts/h1/report", {}, token=host)
+    assert r.json["requests"] == [], r
+    print("power requests: through the agent when it is active; only the owning host reads and closes them")
+
+
 def main():
     b = Broker()
     try:
@@ -379,6 +431,7 @@ def main():
         alice, bob, a1 = test_connect(b, fp, tokens)
         test_reports(b, tokens, alice, a1)
         test_reboot(b, tokens, bob)
+        test_power_requests(b, tokens, bob)
         con = b.db()
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         con.close()

@@ -17,10 +17,17 @@ firmware; no image needed) placed as a desktop of a pool with a 1 s grace and on
     stays healthy and off; started, then shut down by its guest (QEMU quits), it stays off too;
   - a person's forced reboot (POST /v1/desktops/ID/reboot) goes through the power hook: it runs;
   - the broker restarted, the desktop paused again: the store's reset of the last hour still
-    counts towards the cap -> an alert, no reset.
+    counts towards the cap -> an alert, no reset;
+  - reboot-then-reset (the test plays hostd with h1's host token): an OS hang with the agent
+    alive -> a `reboot' event and a power request in h1's report answer, no reset; hostd says the
+    agent accepted and the display moves -> healthy, no reset. A person's graceful reboot that
+    the agent cannot do, or that expires untaken -> ACPI through libvirt (`reboot-fallback').
+    Another desktop: hostd says
+    there is no agent -> a `graceful-failed' event and a reset at once;
+  - backoff across a restart: a desktop reset a moment before the broker restarts, hung again
+    right after -> held in backoff (a hang-suspect/hold, no second reset within the backoff).
 """
 
-import json
 import os
 import shutil
 import signal
@@ -55,16 +62,6 @@ def wait(what, pred, timeout=60):
         if time.monotonic() - t0 > timeout:
             raise TimeoutError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def events(b, desktop_id, action):
-    con = b.db()
-    try:
-        rows = con.execute("SELECT actor, evidence FROM events WHERE object_kind = 'desktop' AND object_id = ? "
-                           "AND action = ? ORDER BY id", (str(desktop_id), action)).fetchall()
-    finally:
-        con.close()
-    return [(a, json.loads(e)) for a, e in rows]
 
 
 def health(b, desktop_id):
@@ -104,14 +101,14 @@ def os_hang(b, name):
     def inputs_until_reset():
         report(b, name, 0)
         time.sleep(0.5)  # input_time has second resolution: a new second is a new input
-        return events(b, did, "reset")
+        return b.desktop_events(did, "reset")
     resets = wait("an os-hang reset", inputs_until_reset)
     actor, ev = resets[0]
     assert ev["cause"] == "os-hang" and ev["domain_op"] == "reset", ev
     assert "display-stuck" in [e["signal"] for e in ev["decision"]["signals"]], ev
     assert state(name) == "running"
     wait("healthy after the reset", lambda: health(b, did)[0] == "healthy")
-    assert len(events(b, did, "reset")) == 1
+    assert len(b.desktop_events(did, "reset")) == 1
 
 
 def qemu_pid(name):
@@ -128,7 +125,7 @@ def unresponsive(b, name):
     pid = qemu_pid(name)
     os.kill(pid, signal.SIGSTOP)
     try:
-        resets = wait("a cycle", lambda: events(b, did, "reset"), timeout=90)
+        resets = wait("a cycle", lambda: b.desktop_events(did, "reset"), timeout=90)
     finally:
         try:
             os.kill(pid, signal.SIGCONT)  # the old QEMU, if the test failed before it died
@@ -141,6 +138,99 @@ def unresponsive(b, name):
     wait("healthy after the cycle", lambda: health(b, did)[0] == "healthy")
 
 
+def graceful(b, name, name2):
+    host = b.token("host", "h1")
+
+    def rep(dom, input_age=None, frames=7, results=None):
+        d = {"name": dom, "state": "running", "display_frames": frames, "agent": "active", "agent_heartbeat_age": 0}
+        if input_age is not None:
+            d["input_age"] = input_age
+        body = {"domains": [d]}
+        if results:
+            body["request_results"] = results
+        r = b.request("POST", "/v1/hosts/h1/report", body, token=host)
+        assert r.status == 200 and r.json["known"] == 1, r
+        return r.json
+
+    def hang_until_request(dom):
+        j = rep(dom, 0)
+        time.sleep(0.5)  # input_time has second resolution: a new second is a new input
+        return j["requests"]
+
+    ids = []
+    for n in (name, name2):
+        r = b.request("POST", "/v1/desktops", {"pool": "g", "domain": n, "host": "h1"})
+        assert r.status == 201, r
+        ids.append(r.json["id"])
+        wait("healthy", lambda: health(b, ids[-1])[0] == "healthy")
+        rep(n)
+    did, did2 = ids
+
+    # The agent accepts and the guest's display moves: recovered without a reset.
+    reqs = wait("a power request for the agent", lambda: hang_until_request(name))
+    assert len(reqs) == 1 and reqs[0]["domain"] == name and reqs[0]["action"] == "reboot", reqs
+    (actor, ev), = b.desktop_events(did, "reboot")
+    assert actor == "hang-detector" and ev["cause"] == "os-hang" and ev["domain_op"] == "agent-reboot", ev
+    assert ev["via"] == "agent" and ev["request"] == reqs[0]["id"], ev
+    assert not b.desktop_events(did, "reset")
+    j = rep(name, None, 8, [{"id": reqs[0]["id"], "outcome": "ok", "detail": "rebooting"}])
+    assert j["results"] == 1 and j["requests"] == [], j
+    frames = iter(range(9, 1000))
+    wait("healthy after the graceful reboot", lambda: rep(name, None, next(frames)) and health(b, did)[0] == "healthy")
+    time.sleep(2)
+    assert not b.desktop_events(did, "reset") and not b.desktop_events(did, "graceful-failed")
+    assert [a for a, e in b.desktop_events(did, "power-request-done")] == ["host:h1"]
+
+    # No agent to take it: reset at once, not after the graceful timeout.
+    reqs = wait("a power request for the agent", lambda: hang_until_request(name2))
+    j = rep(name2, 0, 7, [{"id": reqs[0]["id"], "outcome": "no-agent", "detail": "no agent with the power feature"}])
+    assert j["results"] == 1, j
+    resets = wait("a reset after the failed graceful reboot", lambda: b.desktop_events(did2, "reset"), timeout=20)
+    (actor, ev), = resets
+    assert ev["domain_op"] == "reset" and "graceful reboot impossible" in ev["decision"]["why"], ev
+    (actor, ev), = b.desktop_events(did2, "graceful-failed")
+    assert ev["outcome"] == "no-agent" and ev["request"] == reqs[0]["id"], ev
+    # A person's graceful reboot the agent cannot do: ACPI through libvirt instead.
+    r = b.request("POST", f"/v1/desktops/{did}/reboot", {})
+    assert r.status == 202 and r.json["via"] == "agent", r
+    j = rep(name, None, 1000, [{"id": r.json["request"], "outcome": "no-agent"}])
+    assert j["results"] == 1, j
+    (actor, ev), = b.desktop_events(did, "reboot-fallback")
+    assert actor == "broker" and ev == {"request": r.json["request"], "via": "acpi"}, ev
+
+    # One that no hostd took before it expired (written straight into the store: the real wait is
+    # 2 minutes): closed by the broker, ACPI instead.
+    con = b.db()
+    with con:
+        rid = con.execute("INSERT INTO power_requests(desktop_id, action, requester, created, expires) "
+                          "VALUES (?, 'reboot', 'user:bob', ?, ?)", (did, int(time.time()) - 200,
+                                                                     int(time.time()) - 80)).lastrowid
+    con.close()
+    fallbacks = wait("an ACPI reboot for the expired request", lambda: len(b.desktop_events(did, "reboot-fallback")) == 2
+                     and b.desktop_events(did, "reboot-fallback"), timeout=20)
+    assert fallbacks[1] == ("broker", {"request": rid, "via": "acpi", "cause": "expired"}), fallbacks
+    assert [e for a, e in b.desktop_events(did, "power-request-done") if e["request"] == rid][0]["detail"] == "expired"
+
+    # Its reports stop here: a silent agent would be an agent hang of its own.
+    assert b.request("DELETE", f"/v1/desktops/{did}").status == 200
+    print("reboot-then-reset: through the agent when it is alive, a reset at once when it cannot")
+    return did2
+
+
+def backoff_after_restart(b, name, did):
+    """The desktop was reset a moment ago (one of 3 an hour allowed): the broker restarted and the
+    desktop hung again, it waits out the backoff (60 s after that reset) instead of resetting."""
+    assert len(b.desktop_events(did, "reset")) == 1
+    b.stop()
+    b.start()
+    wait("healthy after the restart", lambda: health(b, did)[0] == "healthy")
+    virsh("suspend", name)
+    wait("held in backoff", lambda: health(b, did) == ("vm-hang", "backoff"))
+    time.sleep(3)  # several more passes
+    assert len(b.desktop_events(did, "reset")) == 1 and state(name) == "paused", state(name)
+    print("backoff across a restart: a desktop reset just before is not reset again at once")
+
+
 def main():
     if not shutil.which("virsh") or subprocess.run(["virsh", "-c", URI, "version"], capture_output=True).returncode:
         print(f"skip: libvirt does not answer on {URI} (./tandem libvirt-up)")
@@ -149,11 +239,12 @@ def main():
     name2 = name + "-os"
     name3 = name + "-stop"
     name4 = name + "-off"
-    for n in (name, name2, name3, name4):
+    name5, name6 = name + "-gr", name + "-gr2"
+    for n in (name, name2, name3, name4, name5, name6):
         define(n)
     b = bt.Broker(plain=True, extra="Libvirt=yes\nHangCheckSeconds=1\n")
     try:
-        for n in (name, name2, name3):
+        for n in (name, name2, name3, name5, name6):
             virsh("start", n)
         b.start()
         assert b.request("POST", "/v1/hosts", {"name": "h1", "libvirt_uri": URI, "address": "127.0.0.1:7443",
@@ -165,7 +256,7 @@ def main():
         did = r.json["id"]
 
         wait("healthy", lambda: health(b, did)[0] == "healthy")
-        assert not events(b, did, "reset")
+        assert not b.desktop_events(did, "reset")
 
         # Never started, nobody's: shut off is not a hang.
         r = b.request("POST", "/v1/desktops", {"pool": "p", "domain": name4, "host": "h1"})
@@ -174,7 +265,7 @@ def main():
         wait("judged", lambda: health(b, off)[0] in ("healthy", "vm-hang"))
         time.sleep(2.5)  # past the grace, a few passes
         assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
-        assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
+        assert not b.desktop_events(off, "reset") and not b.desktop_events(off, "hang-suspect")
         # Started, then shut down from inside (QEMU quits: libvirt's reason `shutdown'): its
         # user's doing, not a hang.
         virsh("start", name4)
@@ -184,11 +275,11 @@ def main():
         wait("shut down", lambda: virsh("domstate", "--reason", name4) == "shut off (shutdown)")
         time.sleep(2.5)  # past the grace, a few passes
         assert health(b, off)[0] == "healthy" and state(name4) == "shut off", (health(b, off), state(name4))
-        assert not events(b, off, "reset") and not events(b, off, "hang-suspect")
+        assert not b.desktop_events(off, "reset") and not b.desktop_events(off, "hang-suspect")
 
         # Paused behind the broker's back: a VM hang, reset after the grace.
         virsh("suspend", name)
-        resets = wait("a reset event", lambda: events(b, did, "reset"))
+        resets = wait("a reset event", lambda: b.desktop_events(did, "reset"))
         actor, ev = resets[0]
         assert actor == "hang-detector" and ev["cause"] == "vm-hang" and ev["domain_op"] == "reset", ev
         signals = [e["signal"] for e in ev["decision"]["signals"]]
@@ -200,15 +291,20 @@ def main():
 
         os_hang(b, name2)
         unresponsive(b, name3)
+        assert b.request("POST", "/v1/pools", {"name": "g", "kind": "persistent", "hang_grace_seconds": 1,
+                                                "max_resets_per_hour": 3,
+                                                "hang_action": "reboot-then-reset"}).status == 201
+        did6 = graceful(b, name5, name6)
+        backoff_after_restart(b, name6, did6)
 
         # Destroyed behind its back: the hourly cap (1) is reached -> one alert, no reset.
         virsh("destroy", name)
         wait("vm-hang", lambda: health(b, did)[0] == "vm-hang")
-        alerts = wait("an alert event", lambda: events(b, did, "alert"))
+        alerts = wait("an alert event", lambda: b.desktop_events(did, "alert"))
         assert alerts[0][1]["cause"] == "vm-hang" and alerts[0][1]["domain_op"] == "none", alerts
         assert "cap" in alerts[0][1]["decision"]["why"], alerts
         time.sleep(3)  # three more passes: still no second reset, still off, still one alert
-        assert len(events(b, did, "reset")) == 1 and len(events(b, did, "alert")) == 1
+        assert len(b.desktop_events(did, "reset")) == 1 and len(b.desktop_events(did, "alert")) == 1
         assert state(name) == "shut off", state(name)
 
         # A person's forced reboot goes through the libvirt power hook: the domain runs.
@@ -223,7 +319,7 @@ def main():
         gone = r.json["id"]
         assert b.request("POST", f"/v1/desktops/{gone}/reboot", {"force": True}).status == 202
         wait("the failure logged", lambda: f"{name}-missing on {URI}: reset failed" in b.tail(200))
-        assert health(b, gone)[0] not in ("vm-hang", "healthy") and not events(b, gone, "reset")
+        assert health(b, gone)[0] not in ("vm-hang", "healthy") and not b.desktop_events(gone, "reset")
 
         # The cap survives a restart: the store's reset of the last hour counts; paused again ->
         # an alert, not a reset.
@@ -231,8 +327,8 @@ def main():
         b.start()
         wait("healthy after the restart", lambda: health(b, did)[0] == "healthy")
         virsh("suspend", name)
-        wait("an alert after the restart", lambda: len(events(b, did, "alert")) == 2)
-        assert len(events(b, did, "reset")) == 1 and state(name) == "paused", state(name)
+        wait("an alert after the restart", lambda: len(b.desktop_events(did, "alert")) == 2)
+        assert len(b.desktop_events(did, "reset")) == 1 and state(name) == "paused", state(name)
         print("ok")
     except Exception:
         print(b.tail(60))
@@ -240,7 +336,7 @@ def main():
     finally:
         b.stop()
         b.cleanup()
-        for n in (name, name2, name3, name4):
+        for n in (name, name2, name3, name4, name5, name6):
             virsh("destroy", n, check=False)
             virsh("undefine", n, check=False)
 

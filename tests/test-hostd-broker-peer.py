@@ -4,9 +4,13 @@ libvirt need not answer): a real broker whose certificate is not the pinned one,
 a token of the wrong role, and a fake broker (plain HTTP on loopback) that answers every request
 with garbage, a key that is not a key, an endless body or nothing at all. hostd refuses each with
 one clear log line, keeps no key it was not given, retries, and its control socket answers
-throughout; with the right settings it registers and its (empty) reports arrive."""
+throughout; with the right settings it registers and its (empty) reports arrive. A fake broker
+that hands out power requests, hostile ones among them: the malformed ones are skipped, each good
+one is run (for a domain hostd does not have: `no-agent'), its outcome is sent again after a
+refused report and dropped once one is accepted."""
 
 import http.server
+import json
 import os
 import socket
 import sys
@@ -27,10 +31,12 @@ class Fake(http.server.BaseHTTPRequestHandler):
     def answer(self):
         Fake.seen.append((self.command, self.path))
         n = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(n)
+        self.body = self.rfile.read(n)
         if Fake.mode == "silent":
             threading.Event().wait(30)  # accepts, reads, never answers
             return
+        if Fake.mode == "requests":
+            return self.requests(n)
         if Fake.mode == "endless":
             self.send_response(200)
             self.send_header("Content-Length", str(1 << 30))
@@ -46,6 +52,35 @@ class Fake(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    # Hostile entries first (skipped), then two good ones until their outcomes came in.
+    HOSTILE = [{"id": -1, "domain": "ghost", "action": "reboot"}, {"id": 5, "domain": "bad name", "action": "reboot"},
+               {"id": 6, "domain": "ghost", "action": "halt"}, {"id": 9, "domain": "g" * 64, "action": "reboot"},
+               {"id": "10", "domain": "ghost", "action": "reboot"}, "not an object", {"id": 11}]
+    results = []
+    reports = 0
+
+    def requests(self, n):
+        status, body = 200, {}
+        if self.command == "POST" and self.path.endswith("/report"):
+            Fake.reports += 1
+            got = json.loads(self.body).get("request_results", [])
+            if got and not Fake.results:
+                Fake.results.append(None)  # the first report with outcomes is refused: hostd keeps them
+                status, body = 500, {"error": {"code": "store-error", "message": "try again"}}
+            else:
+                Fake.results.extend(got)
+                done = {r["id"] for r in Fake.results if r}
+                body = {"known": 0, "requests": Fake.HOSTILE + [q for q in (
+                    {"id": 7, "domain": "ghost", "action": "reboot"},
+                    {"id": 8, "domain": "ghost", "action": "shutdown"}) if q["id"] not in done]}
+        elif self.command == "GET":
+            status, body = 404, {"error": {"code": "not-found", "message": "no key here"}}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     do_GET = do_POST = answer
 
@@ -114,6 +149,22 @@ def main():
                 assert not st["registered"] and st["ticket_key"] == "none", st
                 assert h.alive()
             print(f"fake broker ({mode}): refused, hostd runs on: {st['last_error'][:90]}")
+
+        # Power requests, hostile ones among them.
+        Fake.mode = "requests"
+        h = hostd_with(b, "h-requests", f"URL=http://127.0.0.1:{fake.server_port}")
+        with ht.context(h.start()):
+            hb.wait_for("both outcomes accepted", lambda: len([r for r in Fake.results if r]) >= 2, 30)
+            seen = Fake.reports
+            hb.wait_for("three more reports", lambda: Fake.reports >= seen + 3, 30)
+            got = sorted((r["id"], r["outcome"]) for r in Fake.results if r)
+            assert Fake.results[0] is None and got == [(7, "no-agent"), (8, "no-agent")], Fake.results
+            assert all(r["detail"] == "no such domain on this host" for r in Fake.results if r), Fake.results
+            st = h.broker_status()
+            assert st["power_requests_running"] == 0 and st["power_results_unreported"] == 0, st
+            assert h.alive()
+        print("power requests: malformed ones skipped, each good one run, its outcome sent again after "
+              "a refused report")
 
         # And right: registered, the key taken, reports (of no domain) arrive.
         with ht.context(hostd_with(b, "h-good").start()) as h:
