@@ -78,6 +78,7 @@ static const DecodeField domain_fields[] = {
         DOMAIN_FIELD("agent_heartbeat_age", DECODE_UINT, heartbeat_age, DOMAIN_HAS_HEARTBEAT_AGE, .max = REPORT_AGE_MAX),
         DOMAIN_FIELD("logged_on_user", DECODE_USER_OR_EMPTY, logged_on_user, DOMAIN_HAS_LOGGED_ON),
         DOMAIN_FIELD("libvirt_timeouts", DECODE_UINT, libvirt_timeouts, DOMAIN_HAS_TIMEOUTS, .max = INT64_MAX),
+        DOMAIN_FIELD("viewers", DECODE_UINT, viewers, DOMAIN_HAS_VIEWERS, .max = REPORT_VIEWERS_MAX),
         { .key = "thumbnail", .kind = DECODE_CUSTOM, .custom = domain_thumbnail },
 };
 

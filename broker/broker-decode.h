@@ -81,6 +81,7 @@ enum {
         DOMAIN_HAS_HEARTBEAT_AGE = 1 << 7,
         DOMAIN_HAS_LOGGED_ON = 1 << 8,
         DOMAIN_HAS_TIMEOUTS = 1 << 9,
+        DOMAIN_HAS_VIEWERS = 1 << 10,
 };
 
 typedef struct ReportDomain {
@@ -90,6 +91,7 @@ typedef struct ReportDomain {
         int state; /* index in power_states */
         char libvirt_state[40];
         uint64_t cpu_time_ns, display_frames, input_age, heartbeat_age, libvirt_timeouts;
+        uint64_t viewers; /* viewers connected now (detached ones waiting for a resume not counted) */
         int agent; /* index in agent_states */
         char logged_on_user[NAME_BUF]; /* "" when nobody */
         uint8_t *thumbnail;            /* JPEG, or NULL */
@@ -109,6 +111,7 @@ enum { POWER_OUTCOME_OK, POWER_OUTCOME_FAILED, POWER_OUTCOME_NO_AGENT };
 #define REPORT_REQUEST_RESULTS_MAX 64
 #define REPORT_REQUESTS_MAX 64 /* requests one report answer hands out */
 #define REPORT_DETAIL_MAX 200
+#define REPORT_VIEWERS_MAX 4096
 typedef struct ReportRequestResult {
         uint64_t id;
         int outcome; /* index in power_request_outcomes: ok, failed, no-agent */

@@ -42,6 +42,25 @@ static int host_touch(Store *s, const char *host, const HostReport *rep, int64_t
 }
 
 /* Each signal kept apart; a counter that grew sets its "changed" time. */
+/* A session whose ticket is this recent may still be on its way to hostd: no viewer yet is not a
+ * disconnect. */
+#define SESSION_CONNECT_SLACK_SEC 60
+
+/* hostd says nobody watches the desktop: its open sessions (older than the slack) ended now. A
+ * floating pool's disconnect limit counts from here (broker-pool-plan.c). */
+static int end_unwatched_sessions(Store *s, int64_t desktop_id, int64_t now) {
+        static const char sql[] = "UPDATE sessions SET end = ?2 WHERE desktop_id = ?1 AND end IS NULL AND start <= ?3";
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
+        int r = store_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, desktop_id);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_int64(st, 3, now - SESSION_CONNECT_SLACK_SEC);
+        r = store_step(s, st);
+        return r < 0 ? r : 0;
+}
+
 static int apply_domain(Store *s, int64_t host_id, const ReportDomain *d, int64_t now, bool *ret_known) {
         static const char sql[] =
                 "UPDATE desktops SET host_id = ?2, report_time = ?3, "
@@ -102,6 +121,8 @@ static int apply_domain(Store *s, int64_t host_id, const ReportDomain *d, int64_
         int64_t id = sqlite3_column_int64(st, 0);
         while ((r = store_step(s, st)) > 0)
                 ;
+        if (r >= 0 && (d->has & DOMAIN_HAS_VIEWERS) && d->viewers == 0)
+                r = end_unwatched_sessions(s, id, now);
         if (r < 0 || !d->thumbnail)
                 return r;
         r = store_prepare(s, thumb_sql, &thumb);

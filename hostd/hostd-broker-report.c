@@ -138,7 +138,19 @@ static json_t *thumbnail(BrokerClient *b, Domain *d, uint64_t now, size_t *budge
 
 static bool user_valid(const char *u);
 
-/* Display progress, input, the agent and the thumbnail of a domain hostd has attached. */
+typedef struct ViewerCount {
+        const char *desktop;
+        unsigned n;
+} ViewerCount;
+
+static void viewer_count_add(void *userdata, const ViewerInfo *info, bool first) {
+        ViewerCount *c = userdata;
+        if (!info->detached && info->desktop && strcmp(info->desktop, c->desktop) == 0)
+                c->n++;
+}
+
+/* Display progress, input, the agent, who watches, and the thumbnail of a domain hostd has
+ * attached. */
 static void add_hostd_view(BrokerClient *b, json_t *o, Domain *d, uint64_t now, size_t *budget) {
         uint64_t frames = 0;
         for (size_t i = 0, n = domain_n_consoles(d); i < n; i++) {
@@ -159,6 +171,11 @@ static void add_hostd_view(BrokerClient *b, json_t *o, Domain *d, uint64_t now, 
                 json_object_set_new(o, "agent_heartbeat_age", json_integer((json_int_t) a.heartbeat_age_sec));
         if (a.has_logged_on_user && (!a.logged_on_user[0] || user_valid(a.logged_on_user)))
                 json_object_set_new(o, "logged_on_user", json_string(a.logged_on_user));
+        /* Nobody watching ends the desktop's sessions at the broker (a floating pool's disconnect
+         * limit); a viewer waiting to resume is not watching. */
+        ViewerCount vc = { .desktop = d->name };
+        viewer_server_describe(b->manager->viewers, viewer_count_add, &vc);
+        json_object_set_new(o, "viewers", json_integer(vc.n));
         json_t *t = thumbnail(b, d, now, budget);
         if (t)
                 json_object_set_new(o, "thumbnail", t);

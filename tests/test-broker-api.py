@@ -152,6 +152,8 @@ def test_bad_input(b, tokens):
         (422, "bad-field", "POST", "/v1/hosts", '{"name": "h9", "libvirt_uri": "qemu:///system", "address": "h9:1", "fingerprint": "XYZ"}'),
         (422, "unknown-field", "POST", "/v1/hosts/h1/report", '{"domains": [{"name": "float-0", "mood": "sad"}]}'),
         (422, "bad-field", "POST", "/v1/hosts/h1/report", '{"domains": [{"name": "float-0", "state": "dancing"}]}'),
+        (422, "bad-field", "POST", "/v1/hosts/h1/report", '{"domains": [{"name": "float-0", "viewers": 4097}]}'),
+        (422, "bad-field", "POST", "/v1/hosts/h1/report", '{"domains": [{"name": "float-0", "viewers": -1}]}'),
         (422, "bad-field", "POST", "/v1/hosts/h1/report", '{"domains": [{"name": "float-0", "thumbnail": "!!!!"}]}'),
         (422, "bad-field", "POST", "/v1/hosts/h1/report", '{"domains": [{"name": "float-0", "thumbnail": "iVBORw0KGgo="}]}'),
         (422, "bad-field", "POST", "/v1/hosts/h1/report", '{"domains": {"name": "float-0"}}'),

@@ -266,15 +266,29 @@ def test_floating_reset(f):
     [ev] = [e for e in f.events("reset-to-template") if e["object_id"] == str(a["id"])]
     assert ev["evidence"]["cause"] == "logoff" and ev["evidence"]["mode"] == "remake", ev
 
-    # The user's session over for longer than the limit -> the same, cause disconnect-limit. hostd
-    # does not report viewer disconnects yet: the session's end is written as it would be.
+    # The user's viewer gone for longer than the limit -> the same, cause disconnect-limit. hostd
+    # reports how many viewers watch each desktop; none ends its sessions, except one whose ticket
+    # is under a minute old (its viewer may still be on its way).
     a2 = ok(f.connect("flo", "gus"))["desktop"]
     k = ok(f.connect("keep", "kim"))["desktop"]
     keep_before = ok(b.request("GET", f"/v1/desktops/{k['id']}"))
+    a2_host = ok(b.request("GET", f"/v1/desktops/{a2['id']}"))["host"]
+
+    def unwatched():
+        f.report(a2_host, body={"domains": [{"name": a2["domain"], "viewers": 0}]})
+        f.report(keep_before["host"], body={"domains": [{"name": k["domain"], "viewers": 0}]})
+
+    def open_sessions():
+        return f.count("SELECT count(*) FROM sessions WHERE end IS NULL AND desktop_id IN (%d, %d)" % (a2["id"], k["id"]))
+
+    unwatched()
+    assert open_sessions() == 2, "a fresh session was ended before its viewer could connect"
     con = b.db()
-    con.execute("UPDATE sessions SET end = CAST(strftime('%s', 'now') AS INTEGER) WHERE end IS NULL")
+    con.execute("UPDATE sessions SET start = start - 120 WHERE end IS NULL")  # the tickets are old now
     con.commit()
     con.close()
+    unwatched()
+    assert open_sessions() == 0, "nobody watching did not end the sessions"
     wait("reset after the disconnect limit",
          lambda: any(e["object_id"] == str(a2["id"]) and e["evidence"]["cause"] == "disconnect-limit"
                      for e in f.events("reset-to-template")))

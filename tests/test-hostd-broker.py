@@ -118,6 +118,21 @@ def main():
                 assert code == vt.EXIT_OK, log
                 print("broker restarted: hostd's reports arrive again, a new ticket is accepted")
 
+                # Nobody watches now: hostd's reports say `viewers: 0' and the broker ends the
+                # desktop's open sessions (those whose ticket is over a minute old: backdated here).
+                def open_sessions():
+                    con = b.db()
+                    n = con.execute("SELECT count(*) FROM sessions WHERE end IS NULL").fetchone()[0]
+                    con.close()
+                    return n
+                assert open_sessions() > 0
+                con = b.db()
+                con.execute("UPDATE sessions SET start = start - 120 WHERE end IS NULL")
+                con.commit()
+                con.close()
+                hb.wait_for("sessions ended (viewers: 0)", lambda: open_sessions() == 0, 60)
+                print("no viewer left: hostd's report ended the desktop's sessions at the broker")
+
                 # A broker that accepts connections and never answers (SIGSTOP): the report in
                 # flight times out, those due meanwhile are dropped, viewers get in regardless.
                 c = b.request("POST", "/v1/pools/lab/connect", {}, token=alice)
