@@ -232,8 +232,10 @@ static int method_read(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 ||
             (r = sd_bus_message_append_array_space(reply, 'y', n, (void **) &data)) < 0)
                 return r;
-        memcpy(data, buffer_data(&mic->ring), have);
-        memset(data + have, 0, n - have); /* signed PCM: zero is silence */
+        if (have > 0)
+                memcpy(data, buffer_data(&mic->ring), have);
+        if (n > have)
+                memset(data + have, 0, n - have); /* signed PCM: zero is silence */
         buffer_consume(&mic->ring, have);
         return sd_bus_send(NULL, reply, NULL);
 }
