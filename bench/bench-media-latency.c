@@ -11,16 +11,9 @@
  *   bench-media-latency GUESTD BUS-CONFIG [SECONDS]   (default 10 a clip) */
 #include "check.h"
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libavutil/log.h>
@@ -28,14 +21,10 @@
 #include "media-gen.h"
 #include "parse-util.h"
 #include "tandem-media.h"
-#include "test-harness.h"
+#include "test-media-chain.h"
 
 #define PACKETS_MAX 20000
 
-static char dir[] = "/tmp/bench-media-latency-XXXXXX";
-static char bus_addr[512];
-static const char *guestd_exe;
-static pid_t guestd_pid;
 
 typedef struct Clip {
         const char *name;
@@ -45,16 +34,11 @@ typedef struct Clip {
         uint64_t pushed[PACKETS_MAX];  /* CLOCK_MONOTONIC usec before tandem_media_push() */
         uint64_t decoded[PACKETS_MAX]; /* at the viewer's callback, 0: never */
         size_t n_decoded;
-        bool done;      /* the application thread finished */
         int error;
         char reason[64];
 } Clip;
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
+#define now_usec media_chain_now
 
 static int cmp(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
@@ -76,74 +60,10 @@ static int on_packet(const MediaGenPacket *p, void *userdata) {
         return 0;
 }
 
-/* ---- the guest: dbus-daemon, guestd, the application ---- */
-
-static pid_t start_dbus(const char *config) {
-        int p[2];
-        check(pipe(p) == 0);
-        pid_t pid = fork();
-        check(pid >= 0);
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                dup2(p[1], 1);
-                execlp("dbus-daemon", "dbus-daemon", "--config-file", config, "--nofork", "--nopidfile",
-                       "--print-address=1", (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        ssize_t n = read(p[0], bus_addr, sizeof(bus_addr) - 1);
-        close(p[0]);
-        check(n > 0);
-        bus_addr[n] = 0;
-        bus_addr[strcspn(bus_addr, "\n")] = 0;
-        return pid;
-}
-
-static void stop(pid_t *pid) {
-        if (*pid > 0) {
-                kill(*pid, SIGTERM);
-                waitpid(*pid, NULL, 0);
-        }
-        *pid = 0;
-}
-
-/* hostd opens the domain's agent channel: a socketpair with guestd on the other end. */
-static int agent_connect(Manager *m _unused_, Domain *d _unused_, void *userdata _unused_) {
-        int sv[2];
-        char conf[128], utmp[128], log[128];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return -errno;
-        stop(&guestd_pid);
-        snprintf(conf, sizeof(conf), "%s/guestd.conf", dir);
-        snprintf(utmp, sizeof(utmp), "%s/utmp", dir);
-        snprintf(log, sizeof(log), "%s/guestd.log", dir);
-        close(open(utmp, O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
-        FILE *f = fopen(conf, "we");
-        if (!f)
-                return -errno;
-        fprintf(f, "[Guestd]\nLogind=no\nUtmpPath=%s\nSessionSocket=\n", utmp);
-        fclose(f);
-        pid_t pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-                dup2(sv[1], 3);
-                if (lfd >= 0)
-                        dup2(lfd, 2);
-                setenv("TANDEM_LOG_STDERR", "1", 1);
-                execl(guestd_exe, guestd_exe, "--config", conf, "--port-fd", "3", (char *) NULL);
-                _exit(127);
-        }
-        guestd_pid = pid;
-        close(sv[1]);
-        (void) fcntl(sv[0], F_SETFL, O_NONBLOCK);
-        return sv[0];
-}
+/* ---- the guest's application ---- */
 
 /* The application: opens the stream (again until a viewer is known), pushes in real time. */
-static void *application(void *userdata) {
+static void application(void *userdata) {
         Clip *c = userdata;
         TandemMedia *tm = NULL;
         bool video = c->gen.codec != MEDIA_GEN_OPUS;
@@ -157,11 +77,11 @@ static void *application(void *userdata) {
                 .sample_rate = video ? 0 : 48000,
                 .channels = video ? 0 : c->gen.channels,
         };
-        for (int tries = 0; r >= 0 && tries < 100; tries++) {
+        for (int tries = 0; tm && tries < 100; tries++) {
                 r = tandem_media_open(tm, &o, &stream, c->reason, sizeof(c->reason));
-                if (r != 0)
+                if (r > 0)
                         break;
-                usleep(100000); /* no viewer known to guestd yet */
+                usleep(100000); /* guestd not on the bus yet, or not heard of hostd or the viewer */
         }
         if (r <= 0) {
                 c->error = r < 0 ? r : -ENOTCONN;
@@ -181,8 +101,6 @@ static void *application(void *userdata) {
         (void) tandem_media_close(tm, stream);
 out:
         tandem_media_free(tm);
-        __atomic_store_n(&c->done, true, __ATOMIC_RELEASE);
-        return NULL;
 }
 
 /* ---- the viewer ---- */
@@ -216,21 +134,11 @@ static void on_audio(const ClientMediaStream *st _unused_, const int16_t *pcm _u
                 decoded(pts_us);
 }
 
-static bool clip_done(void *userdata) {
-        Clip *c = userdata;
-        return __atomic_load_n(&c->done, __ATOMIC_ACQUIRE) || c->n_decoded == c->n;
-}
-
-static void run_clip(Harness *h, Clip *c) {
+static void run_clip(MediaChain *chain, Clip *c) {
         check(media_gen_options_finish(&c->gen) == 0);
         check(media_gen_run(&c->gen, NULL, on_packet, c) == 0);
         current = c;
-        pthread_t t;
-        check(pthread_create(&t, NULL, application, c) == 0);
-        check(harness_run_until(h, clip_done, c, (uint64_t) (c->gen.seconds + 30) * 1000000u) >= 0);
-        /* The application may finish before the last packets are decoded: a little more loop. */
-        check(harness_run_until(h, NULL, NULL, 300000) >= 0);
-        check(pthread_join(t, NULL) == 0);
+        check(media_chain_run_app(chain, application, c, 300000, (uint64_t) (c->gen.seconds + 30) * 1000000u) == 0);
         if (c->error) {
                 printf("%-28s failed: %s%s%s\n", c->name, strerror(-c->error), c->reason[0] ? ", render-locally " : "",
                        c->reason);
@@ -254,55 +162,29 @@ static void run_clip(Harness *h, Clip *c) {
                 free((void *) c->p[i].data);
 }
 
-static bool welcomed(void *userdata) {
-        return ((HarnessViewer *) userdata)->welcomed;
-}
-
-static void cleanup(void) {
-        char cmd[128];
-        stop(&guestd_pid);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        (void) !system(cmd);
-}
-
 int main(int argc, char *argv[]) {
         uint64_t seconds = 10;
         if (argc < 3 || argc > 4 || (argc == 4 && (parse_u64(argv[3], 600, &seconds) < 0 || seconds < 2))) {
                 fprintf(stderr, "Usage: bench-media-latency GUESTD BUS-CONFIG [SECONDS]\n");
                 return 2;
         }
-        if (system("command -v dbus-daemon >/dev/null") != 0) {
+        av_log_set_level(AV_LOG_QUIET);
+        ClientCallbacks cb = { .media = { .on_video = on_video, .on_audio = on_audio } };
+        MediaChainOptions o = { .guestd_exe = argv[1], .bus_config = argv[2], .callbacks = &cb };
+        _cleanup_(media_chain_freep) MediaChain *chain = NULL;
+        int r = media_chain_new(&o, &chain);
+        if (r == -EOPNOTSUPP) {
                 printf("skip: no dbus-daemon (package dbus-daemon)\n");
                 return 77;
         }
-        av_log_set_level(AV_LOG_QUIET);
-        guestd_exe = argv[1];
-        check(mkdtemp(dir));
-        atexit(cleanup);
-        pid_t dbus = start_dbus(argv[2]);
-        setenv("DBUS_SYSTEM_BUS_ADDRESS", bus_addr, 1); /* guestd's and the application's bus */
-
-        HarnessOptions o = { .agent_connect = agent_connect };
-        _cleanup_(harness_freep) Harness *h = NULL;
-        check(harness_new(&o, &h) == 0);
-        static uint32_t px[1280 * 720];
-        check(harness_scanout(h, 1280, 720, px) == 0);
-        ClientCallbacks cb = { .media = { .on_video = on_video, .on_audio = on_audio } };
-        _cleanup_(harness_viewer_freep) HarnessViewer *v = NULL;
-        check(harness_viewer_new(h, "user", TICKET_ROLE_INTERACTIVE, NULL, &cb, NULL, &v) == 0);
-        check(harness_run_until(h, welcomed, v, 10000000) == 0 && v->welcomed);
+        check(r == 0);
 
         static Clip vp8 = { .name = "vp8 1280x720 30 fps", .gen = { .codec = MEDIA_GEN_VP8, .width = 1280, .height = 720, .fps = 30 } };
         static Clip opus = { .name = "opus 20 ms stereo", .gen = { .codec = MEDIA_GEN_OPUS } };
         vp8.gen.seconds = opus.gen.seconds = (double) seconds;
         printf("push in the application -> decoded in the viewer, loopback, %llu s a clip:\n",
                (unsigned long long) seconds);
-        run_clip(h, &vp8);
-        run_clip(h, &opus);
-
-        v = harness_viewer_free(v);
-        h = harness_free(h);
-        stop(&guestd_pid);
-        stop(&dbus);
+        run_clip(chain, &vp8);
+        run_clip(chain, &opus);
         return 0;
 }
