@@ -26,6 +26,7 @@ import sys
 import tempfile
 
 import hostdtest as ht
+import mediafiles
 import tandemtest as tt
 import viewertest as vt
 
@@ -60,17 +61,9 @@ def reference(tmp):
 
 
 def y4m_frames(path):
-    data = read(path)
-    header, _, rest = data.partition(b"\n")
-    fields = dict((f[:1], f[1:]) for f in header.split(b" ")[1:])
-    w, h = int(fields[b"W"]), int(fields[b"H"])
-    size = w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2)
-    frames = []
-    while rest.startswith(b"FRAME\n"):
-        frames.append(rest[6:6 + size])
-        rest = rest[6 + size:]
+    _, size, frames, rest = mediafiles.y4m_frames(read(path))
     assert not rest, f"{path}: {len(rest)} bytes after the last whole frame"
-    return (w, h), frames
+    return size, frames
 
 
 def psnr(a, b):

@@ -23,6 +23,7 @@
 
 #include "macro.h"
 #include "media-file.h"
+#include "wav-header.h"
 
 #define FILE_MAX ((size_t) 256 << 20)
 #define OPUS_SAMPLES_MAX 5760 /* 120 ms at 48 kHz, per channel */
@@ -70,31 +71,9 @@ static int read_all(const char *path, uint8_t **ret, size_t *ret_len) {
         return 0;
 }
 
-static void le16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-}
-
-static void le32(uint8_t *p, uint32_t v) {
-        le16(p, (uint16_t) v);
-        le16(p + 2, (uint16_t) (v >> 16));
-}
-
 static int wav_header(FILE *f, uint8_t channels, uint64_t data_bytes) {
-        uint8_t h[44];
-        uint32_t bytes = (uint32_t) MIN(data_bytes, (uint64_t) UINT32_MAX - 36);
-        memcpy(h, "RIFF", 4);
-        le32(h + 4, 36 + bytes);
-        memcpy(h + 8, "WAVEfmt ", 8);
-        le32(h + 16, 16);
-        le16(h + 20, 1); /* PCM */
-        le16(h + 22, channels);
-        le32(h + 24, OPUS_RATE);
-        le32(h + 28, OPUS_RATE * channels * 2);
-        le16(h + 32, (uint16_t) (channels * 2));
-        le16(h + 34, 16);
-        memcpy(h + 36, "data", 4);
-        le32(h + 40, bytes);
+        uint8_t h[WAV_HEADER_SIZE];
+        wav_header_fill(h, OPUS_RATE, channels, data_bytes);
         return fseek(f, 0, SEEK_SET) == 0 && fwrite(h, 1, sizeof(h), f) == sizeof(h) ? 0 : -EIO;
 }
 
@@ -121,7 +100,7 @@ static int decode_opus(MediaFile *mf, const MediaFileInfo *info, Output *o) {
                 }
                 size_t k = (size_t) n * info->channels;
                 for (size_t i = 0; i < k; i++)
-                        le16(b + 2 * i, (uint16_t) pcm[i]);
+                        put_le16(b + 2 * i, (uint16_t) pcm[i]);
                 if (fwrite(b, 2, k, o->data) != k ||
                     fprintf(o->pts, "%llu %d\n", (unsigned long long) (p.pts_us - first), n) < 0)
                         r = -EIO;

@@ -11,6 +11,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+import mediafiles  # noqa: E402
+
 DECODE, GEN = sys.argv[1], sys.argv[2]
 failures = []
 
@@ -31,18 +34,6 @@ def read(path):
         return f.read()
 
 
-def y4m_frames(data):
-    header, _, rest = data.partition(b"\n")
-    fields = dict((f[:1], f[1:]) for f in header.split(b" ")[1:])
-    w, h = int(fields[b"W"]), int(fields[b"H"])
-    size = w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2)
-    frames = []
-    while rest.startswith(b"FRAME\n"):
-        frames.append(rest[6:6 + size])
-        rest = rest[6 + size:]
-    return header, w, h, frames, rest
-
-
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         ivf = os.path.join(tmp, "test.ivf")
@@ -52,7 +43,7 @@ def main():
         code, stdout, err = run(DECODE, ivf, out)
         check("vp8: decoded", code == 0 and stdout.strip() == "frames 25", f"{code} {stdout} {err}")
         if code == 0:
-            header, w, h, frames, rest = y4m_frames(read(os.path.join(out, "stream.y4m")))
+            header, (w, h), frames, rest = mediafiles.y4m_frames(read(os.path.join(out, "stream.y4m")))
             check("vp8: y4m as the viewer writes it", header == b"YUV4MPEG2 W160 H120 F30:1 Ip A1:1 C420jpeg",
                   header)
             check("vp8: 25 whole frames of 160x120", (w, h, len(frames), rest) == (160, 120, 25, b""),
