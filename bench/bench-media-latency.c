@@ -134,9 +134,12 @@ static void on_audio(const ClientMediaStream *st _unused_, const int16_t *pcm _u
                 decoded(pts_us);
 }
 
-static void run_clip(MediaChain *chain, Clip *c) {
+static void encode_clip(Clip *c) {
         check(media_gen_options_finish(&c->gen) == 0);
         check(media_gen_run(&c->gen, NULL, on_packet, c) == 0);
+}
+
+static void run_clip(MediaChain *chain, Clip *c) {
         current = c;
         check(media_chain_run_app(chain, application, c, 300000, (uint64_t) (c->gen.seconds + 30) * 1000000u) == 0);
         if (c->error) {
@@ -169,6 +172,12 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         av_log_set_level(AV_LOG_QUIET);
+        static Clip vp8 = { .name = "vp8 1280x720 30 fps", .gen = { .codec = MEDIA_GEN_VP8, .width = 1280, .height = 720, .fps = 30 } };
+        static Clip opus = { .name = "opus 20 ms stereo", .gen = { .codec = MEDIA_GEN_OPUS } };
+        vp8.gen.seconds = opus.gen.seconds = (double) seconds;
+        /* Encoded before the viewer connects: a loop left unrun for seconds would lose it. */
+        encode_clip(&vp8);
+        encode_clip(&opus);
         ClientCallbacks cb = { .media = { .on_video = on_video, .on_audio = on_audio } };
         MediaChainOptions o = { .guestd_exe = argv[1], .bus_config = argv[2], .callbacks = &cb };
         _cleanup_(media_chain_freep) MediaChain *chain = NULL;
@@ -179,9 +188,6 @@ int main(int argc, char *argv[]) {
         }
         check(r == 0);
 
-        static Clip vp8 = { .name = "vp8 1280x720 30 fps", .gen = { .codec = MEDIA_GEN_VP8, .width = 1280, .height = 720, .fps = 30 } };
-        static Clip opus = { .name = "opus 20 ms stereo", .gen = { .codec = MEDIA_GEN_OPUS } };
-        vp8.gen.seconds = opus.gen.seconds = (double) seconds;
         printf("push in the application -> decoded in the viewer, loopback, %llu s a clip:\n",
                (unsigned long long) seconds);
         run_clip(chain, &vp8);
