@@ -1,4 +1,5 @@
 #include "test-media-chain.h"
+#include "test-dbus.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,31 +26,6 @@ static void stop(pid_t *pid) {
                 waitpid(*pid, NULL, 0);
         }
         *pid = 0;
-}
-
-static int start_dbus(MediaChain *c, const char *config) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return -errno;
-        pid_t pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                dup2(p[1], 1);
-                execlp("dbus-daemon", "dbus-daemon", "--config-file", config, "--nofork", "--nopidfile",
-                       "--print-address=1", (char *) NULL);
-                _exit(127);
-        }
-        c->dbus = pid;
-        close(p[1]);
-        ssize_t n = read(p[0], c->bus_addr, sizeof(c->bus_addr) - 1);
-        close(p[0]);
-        if (n <= 0)
-                return -EIO;
-        c->bus_addr[n] = 0;
-        c->bus_addr[strcspn(c->bus_addr, "\n")] = 0;
-        return 0;
 }
 
 /* hostd opens the domain's agent channel: a socketpair with a new guestd on the other end. */
@@ -106,14 +82,14 @@ int media_chain_new(const MediaChainOptions *o, MediaChain **ret) {
                 return -errno;
         fprintf(f, "[Guestd]\nLogind=no\nUtmpPath=%s/utmp\nSessionSocket=\n", c->dir);
         fclose(f);
-        int r = start_dbus(c, o->bus_config);
-        if (r < 0)
-                return r;
+        c->dbus = test_dbus_start(o->bus_config, c->bus_addr, sizeof(c->bus_addr));
+        if (c->dbus < 0)
+                return (int) c->dbus;
         setenv("DBUS_SYSTEM_BUS_ADDRESS", c->bus_addr, 1); /* guestd's and the application's */
 
         HarnessOptions ho = { .configure = o->configure, .configure_userdata = o->userdata,
                               .agent_connect = agent_connect, .agent_connect_userdata = c };
-        r = harness_new(&ho, &c->h);
+        int r = harness_new(&ho, &c->h);
         if (r < 0)
                 return r;
         uint32_t w = o->width ? o->width : 1280, h = o->height ? o->height : 720;
