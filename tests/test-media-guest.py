@@ -87,6 +87,17 @@ def send(clip, tag, mark):
     return f"tandem-media-send {MEDIA}/{clip} >/dev/ttyS0 2>&1; echo {mark}-{tag}=$? >/dev/ttyS0"
 
 
+def media_viewer(hostd, dom, command, out, *args):
+    """A headless viewer writing media to out types command in the guest, waits until a stream
+    ran and stopped, and leaves; its stderr."""
+    script = f"wait-frame\nwait-agent active\ntype {command}\\n\nwait-media-stop\nexit 0\n"
+    proc = vt.viewer(hostd.ticket(dom.name), script,
+                     args=["--lossless", "--transport", "tcp", "--media-out", out, *args], timeout=600)
+    code, log = vt.finish(proc, timeout=400)
+    assert code == vt.EXIT_OK, f"viewer exited {code}:\n{log}"
+    return log
+
+
 def started(log, kind, codec):
     starts = re.findall(rf"media: start (\d+) source=guest kind={kind} codec={codec}", log)
     assert len(starts) == 1, f"the viewer started {len(starts)} {codec} streams:\n{log}"
@@ -157,16 +168,7 @@ def main():
             # Phase 2: a viewer decoding media: the VP8 clip is redirected to it.
             out = os.path.join(tmp, "vp8")
             os.mkdir(out)
-            script = (
-                "wait-frame\n"
-                "wait-agent active\n"
-                f"type {send('test.ivf', 'two', mark)}\\n\n"
-                "wait-media-stop\n"
-                "exit 0\n")
-            proc = vt.viewer(hostd.ticket(dom.name), script,
-                             args=["--lossless", "--transport", "tcp", "--media-out", out], timeout=600)
-            code, log = vt.finish(proc, timeout=400)
-            assert code == vt.EXIT_OK, f"viewer exited {code}:\n{log}"
+            log = media_viewer(hostd, dom, f"{send('test.ivf', 'two', mark)}", out)
             how, what, code = sent(dom, "two", mark)
             assert how == "redirect stream" and code == 0, (how, what, code, tt.tail(dom.serial_log, 10))
             stream = started(log, "video", "vp8")
@@ -179,18 +181,8 @@ def main():
             # does; then (in the background, 30 s on) the VP8 clip again, for phase 4.
             out = os.path.join(tmp, "opus")
             os.mkdir(out)
-            script = (
-                "wait-frame\n"
-                "wait-agent active\n"
-                f"type {send('test.ivf', 'three', mark)}; {send('test.opus', 'four', mark)}; "
-                f"(sleep 30; {send('test.ivf', 'five', mark)}) &\\n\n"
-                "wait-media-stop\n"
-                "exit 0\n")
-            proc = vt.viewer(hostd.ticket(dom.name), script,
-                             args=["--lossless", "--transport", "tcp", "--media-codecs", "opus", "--media-out", out],
-                             timeout=600)
-            code, log = vt.finish(proc, timeout=400)
-            assert code == vt.EXIT_OK, f"viewer exited {code}:\n{log}"
+            log = media_viewer(hostd, dom, f"{send('test.ivf', 'three', mark)}; {send('test.opus', 'four', mark)}; "
+                               f"(sleep 30; {send('test.ivf', 'five', mark)}) &", out, "--media-codecs", "opus")
             # Phase 4 at once: hostd gone before the background tandem-media-send starts.
             hostd.stop()
             how, what, code = sent(dom, "three", mark)
