@@ -12,14 +12,39 @@
 #define SYNC_WINDOW_USEC UINT64_C(3000000)
 
 uint64_t client_media_caps(const ClientMediaOptions *options) {
-        uint64_t caps = WIRE_CAP_MEDIA | WIRE_CAP_MEDIA_OPUS;
-        if (media_video_codec_available(WIRE_CODEC_VP8))
+        uint32_t offer = options && options->codecs ? options->codecs : UINT32_MAX;
+        uint64_t caps = WIRE_CAP_MEDIA;
+        if (offer & CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_OPUS))
+                caps |= WIRE_CAP_MEDIA_OPUS;
+        if ((offer & CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_VP8)) && media_video_codec_available(WIRE_CODEC_VP8))
                 caps |= WIRE_CAP_MEDIA_VP8;
-        if (media_video_codec_available(WIRE_CODEC_H264))
+        if ((offer & CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_H264)) && media_video_codec_available(WIRE_CODEC_H264))
                 caps |= WIRE_CAP_MEDIA_H264;
         if (options && options->microphone)
                 caps |= WIRE_CAP_MICROPHONE;
         return caps;
+}
+
+int client_media_parse_codecs(const char *s, size_t len, uint32_t *ret) {
+        static const uint8_t codecs[] = { WIRE_CODEC_OPUS, WIRE_CODEC_VP8, WIRE_CODEC_H264 };
+        uint32_t bits = 0;
+        for (size_t start = 0; start <= len;) {
+                const char *comma = memchr(s + start, ',', len - start);
+                size_t n = comma ? (size_t) (comma - (s + start)) : len - start;
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(codecs) && !known; i++) {
+                        const char *name = client_media_codec_name(codecs[i]);
+                        if (n == strlen(name) && memcmp(s + start, name, n) == 0) {
+                                bits |= CLIENT_MEDIA_CODEC_BIT(codecs[i]);
+                                known = true;
+                        }
+                }
+                if (!known)
+                        return -EINVAL;
+                start += n + 1;
+        }
+        *ret = bits;
+        return 0;
 }
 
 const char *client_media_codec_name(uint8_t codec) {

@@ -93,12 +93,20 @@ typedef struct ClientMediaOptions {
          * Over CLIENT_MEDIA_PENDING_BYTES_MAX waiting, a stream's waiting packets are dropped
          * (as lost: it waits for a keyframe and asks for one). */
         bool paced;
+        /* Offer only these codecs (CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_*) or'ed; 0: every one this
+         * build decodes): tests of hostd's and the guest's "codec-unsupported". */
+        uint32_t codecs;
 } ClientMediaOptions;
+
+#define CLIENT_MEDIA_CODEC_BIT(codec) (UINT32_C(1) << (codec))
 
 /* WIRE_CAP_MEDIA and the codecs this build decodes (libavcodec's decoders here, libopus),
  * plus WIRE_CAP_MICROPHONE when the options have one. */
 uint64_t client_media_caps(const ClientMediaOptions *options);
 const char *client_media_codec_name(uint8_t codec);
+/* "opus,vp8,h264" (any of them, comma-separated, at least one) -> CLIENT_MEDIA_CODEC_BIT()s;
+ * -EINVAL for an unknown or empty name. */
+int client_media_parse_codecs(const char *s, size_t len, uint32_t *ret);
 
 int client_media_new(const ClientMediaOptions *options, const ClientMediaCallbacks *callbacks, void *userdata,
                      ClientMedia **ret);

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
+#include "client-session-media.h"
 #include "macro.h"
 #include "wire-replay.h"
 
@@ -173,7 +174,10 @@ static void attempt_failed(ClientSession *s, uint64_t now) {
 static int send_resume(ClientSession *s, WireConn *c) {
         ClientResume *r = s->resume;
         WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
-                         .caps = 0x1f | CAPS_RESUME | CAPS_UDP | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE,
+                         /* hostd takes these as the session's caps from now on: the media
+                          * ones too, or the guest hears that no viewer decodes anything. */
+                         .caps = 0x1f | CAPS_RESUME | CAPS_UDP | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS |
+                                 WIRE_CAP_RESIZE | client_session_media_caps(s),
                          .session = s->session, .token = r->token, .token_len = WIRE_TOKEN_SIZE,
                          .received = r->replay.received };
         return wire_encode_resume(wire_conn_out(c), &m);

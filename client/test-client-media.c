@@ -932,6 +932,29 @@ static void test_mic(void) {
         got_done(&g);
 }
 
+static void test_codec_limit(void) {
+        uint32_t bits;
+        check(client_media_parse_codecs("opus,vp8", 8, &bits) == 0);
+        check(bits == (CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_OPUS) | CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_VP8)));
+        check(client_media_parse_codecs("h264", 4, &bits) == 0 && bits == CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_H264));
+        check(client_media_parse_codecs("opus,vp8", 4, &bits) == 0 && bits == CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_OPUS));
+        static const char *const bad[] = { "", ",", "opus,", ",vp8", "vp9", "opus,,vp8", "OPUS", "opusx" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                check(client_media_parse_codecs(bad[i], strlen(bad[i]), &bits) == -EINVAL);
+
+        /* Limited: the hello offers only those (and media itself); unlimited: all it decodes. */
+        ClientMediaOptions o = { .codecs = CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_OPUS) };
+        uint64_t caps = client_media_caps(&o);
+        check((caps & WIRE_CAP_MEDIA) && (caps & WIRE_CAP_MEDIA_OPUS));
+        check(!(caps & (WIRE_CAP_MEDIA_VP8 | WIRE_CAP_MEDIA_H264)));
+        o.codecs = CLIENT_MEDIA_CODEC_BIT(WIRE_CODEC_VP8);
+        caps = client_media_caps(&o);
+        check((caps & WIRE_CAP_MEDIA_VP8) && !(caps & (WIRE_CAP_MEDIA_OPUS | WIRE_CAP_MEDIA_H264)));
+        o.codecs = 0;
+        check(client_media_caps(&o) == client_media_caps(NULL));
+        check(client_media_caps(NULL) & WIRE_CAP_MEDIA_OPUS);
+}
+
 static void cleanup(void) {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -959,6 +982,7 @@ int main(void) {
         test_jitter();
         test_mixer_thread();
         test_mic();
+        test_codec_limit();
         test_gen_deterministic();
         return 0;
 }

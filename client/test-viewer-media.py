@@ -128,6 +128,10 @@ def main():
         code, err, out = viewer(tmp, os.path.join(seeds, "vp8"), "wait-media-stop\n", "--mic-wav",
                                 os.path.join(tmp, "missing.wav"))
         check("--mic-wav of a missing file: usage", code == 1 and "missing.wav" in err, err)
+        code, err, out = viewer(tmp, os.path.join(seeds, "vp8"), "wait-media-stop\n", "--media-codecs", "opus,vp9")
+        check("--media-codecs with an unknown codec: usage", code == 1 and "opus,vp9" in err, err)
+        code, err, out = viewer(tmp, os.path.join(seeds, "vp8"), "wait-media-frames 1\nexit 0\n", "--media-codecs", "vp8")
+        check("--media-codecs vp8: the VP8 stream decodes", code == 0 and "codec=vp8" in err, err)
 
     if failures:
         print(f"{len(failures)} failed: {', '.join(failures)}")

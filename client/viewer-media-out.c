@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wav-header.h"
+
 #define OUT_STREAMS_MAX 256 /* files open at once; more streams get the lines only */
 
 typedef struct OutStream {
@@ -48,33 +50,11 @@ int media_out_new(const char *dir, FILE *log, MediaOut **ret) {
         return 0;
 }
 
-static void le16(uint8_t *p, uint16_t v) {
-        p[0] = (uint8_t) v;
-        p[1] = (uint8_t) (v >> 8);
-}
-
-static void le32(uint8_t *p, uint32_t v) {
-        le16(p, (uint16_t) v);
-        le16(p + 2, (uint16_t) (v >> 16));
-}
-
 /* The 44-byte WAV header with the sizes so far (rewritten as data comes: a viewer killed by a
  * test leaves a file whose header is at most one packet behind). */
 static int wav_header(OutStream *s) {
-        uint8_t h[44];
-        uint32_t bytes = (uint32_t) MIN(s->wav_bytes, (uint64_t) UINT32_MAX - 36);
-        memcpy(h, "RIFF", 4);
-        le32(h + 4, 36 + bytes);
-        memcpy(h + 8, "WAVEfmt ", 8);
-        le32(h + 16, 16);
-        le16(h + 20, 1); /* PCM */
-        le16(h + 22, s->channels);
-        le32(h + 24, s->rate);
-        le32(h + 28, s->rate * s->channels * 2);
-        le16(h + 32, (uint16_t) (s->channels * 2));
-        le16(h + 34, 16);
-        memcpy(h + 36, "data", 4);
-        le32(h + 40, bytes);
+        uint8_t h[WAV_HEADER_SIZE];
+        wav_header_fill(h, s->rate, s->channels, s->wav_bytes);
         if (fflush(s->data) != 0 || pwrite(fileno(s->data), h, sizeof(h), 0) != (ssize_t) sizeof(h))
                 return -EIO;
         return 0;
@@ -163,7 +143,7 @@ void media_out_start(MediaOut *o, const ClientMediaStream *st) {
                 return;
         s->pts = open_file(o, s, ".pts");
         if (!s->video && s->pts) {
-                static const uint8_t room[44];
+                static const uint8_t room[WAV_HEADER_SIZE];
                 s->data = open_file(o, s, ".wav");
                 if (s->data && (fwrite(room, 1, sizeof(room), s->data) != sizeof(room) || wav_header(s) < 0))
                         stream_fail(o, s, "the WAV header");
@@ -225,7 +205,7 @@ void media_out_audio(MediaOut *o, const ClientMediaStream *st, const int16_t *pc
         for (size_t i = 0; i < n && ok;) { /* s16le whatever the machine's order */
                 size_t k = MIN(n - i, sizeof(b) / 2);
                 for (size_t x = 0; x < k; x++)
-                        le16(b + 2 * x, (uint16_t) pcm[i + x]);
+                        put_le16(b + 2 * x, (uint16_t) pcm[i + x]);
                 ok = fwrite(b, 2, k, s->data) == k;
                 i += k;
         }

@@ -54,6 +54,7 @@ static void help(void) {
                "  --media-out DIR            redirected media to DIR/stream-N.y4m|.wav|.pts (headless)\n"
                "  --mic                      offer the microphone (SDL's capture device) to the guest\n"
                "  --mic-wav FILE             offer FILE (16-bit PCM WAV) as the microphone (headless)\n"
+               "  --media-codecs LIST        offer only these of the codecs it decodes (opus,vp8,h264)\n"
                "  --no-media                 offer no media channel: hostd encodes video in the screen\n"
                "  --ticket-file FILE         read the ticket from FILE (- for stdin), keeping it\n"
                "                             out of the process list\n"
@@ -101,6 +102,7 @@ enum {
         ARG_SEAMLESS,
         ARG_MEDIA_OUT,
         ARG_MIC_WAV,
+        ARG_MEDIA_CODECS,
         ARG_MIC,
         ARG_NO_MEDIA,
 };
@@ -172,6 +174,7 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "seamless", no_argument, NULL, ARG_SEAMLESS },
                 { "media-out", required_argument, NULL, ARG_MEDIA_OUT },
                 { "mic-wav", required_argument, NULL, ARG_MIC_WAV },
+                { "media-codecs", required_argument, NULL, ARG_MEDIA_CODECS },
                 { "mic", no_argument, NULL, ARG_MIC },
                 { "no-media", no_argument, NULL, ARG_NO_MEDIA },
                 { "help", no_argument, NULL, 'h' },
@@ -262,6 +265,10 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_MIC_WAV:
                         a->options.mic_wav = optarg;
+                        break;
+                case ARG_MEDIA_CODECS:
+                        if (client_media_parse_codecs(optarg, strlen(optarg), &a->options.client.media.codecs) < 0)
+                                return usage_error("Invalid codec list `%s' (opus, vp8, h264, comma-separated)", optarg);
                         break;
                 case ARG_MIC:
                         a->options.client.media.microphone = true; /* the SDL window's capture device */

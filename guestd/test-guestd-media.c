@@ -33,6 +33,7 @@
 #include "agent.h"
 #include "macro.h"
 #include "media-service.h"
+#include "test-dbus.h"
 
 #define TIMEOUT_MS 10000
 
@@ -254,23 +255,8 @@ static int push(App *a, uint32_t id, uint64_t pts, bool key, const uint8_t *d, s
 /* ---- set-up ------------------------------------------------------------------------------- */
 
 static pid_t start_dbus(const char *config) {
-        int p[2];
-        check(pipe(p) == 0);
-        pid_t pid = fork();
-        check(pid >= 0);
-        if (pid == 0) {
-                prctl(PR_SET_PDEATHSIG, SIGTERM);
-                dup2(p[1], 1);
-                execlp("dbus-daemon", "dbus-daemon", "--config-file", config, "--nofork", "--nopidfile",
-                       "--print-address=1", (char *) NULL);
-                _exit(127);
-        }
-        close(p[1]);
-        ssize_t n = read(p[0], bus_addr, sizeof(bus_addr) - 1);
-        close(p[0]);
-        check(n > 0);
-        bus_addr[n] = 0;
-        bus_addr[strcspn(bus_addr, "\n")] = 0;
+        pid_t pid = test_dbus_start(config, bus_addr, sizeof(bus_addr));
+        check(pid > 0);
         return pid;
 }
 

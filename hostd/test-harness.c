@@ -458,7 +458,9 @@ int harness_viewer_new_ticket(Harness *h, const char *ticket, const ClientOption
         v->role = 1;
         v->callbacks = callbacks ? *callbacks : (ClientCallbacks) {};
         v->userdata = userdata;
-        r = client_session_new(ticket, options, &harness_callbacks, v, &v->session);
+        ClientCallbacks cb = harness_callbacks;
+        cb.media = v->callbacks.media; /* as they are: their userdata is the HarnessViewer */
+        r = client_session_new(ticket, options, &cb, v, &v->session);
         if (r < 0)
                 return r;
         r = sd_event_add_io(h->event, &v->io, client_session_fd(v->session), client_session_poll_events(v->session),

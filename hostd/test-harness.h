@@ -78,7 +78,8 @@ int harness_ticket(Harness *h, const char *user, TicketRole role, char **ret);
 
 /* A viewer: a client session over TLS to the harness, processed whenever its socket is ready. Its
  * callbacks record what happened below and then call the caller's callbacks (any may be NULL)
- * with the caller's userdata. */
+ * with the caller's userdata; the media callbacks (harness_viewer_new_ticket()'s TLS viewers) are
+ * the caller's, called with the HarnessViewer (its userdata is the caller's). */
 typedef struct HarnessViewer {
         Harness *harness;
         ClientSession *session;

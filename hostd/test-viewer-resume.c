@@ -170,8 +170,12 @@ static void test_cut(void) {
         check(harness_viewer_new(h, "bob", TICKET_ROLE_VIEW_ONLY, NULL, NULL, NULL, &other) >= 0);
         check(harness_run_until(h, welcomed, other, WAIT) == 0);
 
+        uint64_t caps = server_viewer(h, session)->caps;
+        check(caps & WIRE_CAP_MEDIA);
         check(harness_run_until(h, resumed_with_frame, v, WAIT) == 0);
         check(client_session_id(v->session) == session && v->role == 0);
+        /* The resume's caps are the hello's (the media ones too: what the guest is told). */
+        check(server_viewer(h, session)->caps == caps);
         type_keys(v, 25, 5);
         harness_viewer_kick(v);
         want_keys = 60;
