@@ -58,6 +58,8 @@ Viewer *viewer_free(Viewer *v) {
         client_session_free(v->session);
         media_out_free(v->media_out);
         mic_wav_free(v->mic_wav);
+        if (v->wire_log)
+                fclose(v->wire_log);
         script_free(v->script);
         free(v->picture.pixels);
         free(v->desktop);
@@ -347,7 +349,17 @@ static void on_mic(bool on, uint32_t sample_rate, uint8_t channels, void *userda
                 v->frontend->mic(on, sample_rate, channels, v->frontend_data);
 }
 
+/* --wire-log: the monotonic time in seconds (Python's time.monotonic() on Linux), the type, the
+ * tile's codec and the size on the wire, to split a run's bytes by message, codec and phase. */
+static void on_received(ClientSession *s, uint16_t type, uint8_t codec, size_t size, void *userdata) {
+        Viewer *v = userdata;
+        if (v->wire_log)
+                fprintf(v->wire_log, "%.6f %s %u %zu\n", (double) now_usec() / USEC_PER_SEC, wire_type_name(type),
+                        codec, size);
+}
+
 static const ClientCallbacks callbacks = {
+        .on_received = on_received,
         .media = {
                 .on_start = on_media_start,
                 .on_geometry = on_media_geometry,
@@ -386,6 +398,10 @@ void viewer_connect(Viewer *v, const char *ticket, const ViewerFrontend *fronten
 
         if (v->options.media_out_dir && mkdir(v->options.media_out_dir, 0755) < 0 && errno != EEXIST) {
                 viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot create %s: %s", v->options.media_out_dir, strerror(errno));
+                return;
+        }
+        if (v->options.wire_log && !(v->wire_log = fopen(v->options.wire_log, "we"))) {
+                viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot create %s: %s", v->options.wire_log, strerror(errno));
                 return;
         }
         int r = media_out_new(v->options.media_out_dir, stderr, &v->media_out);
@@ -512,6 +528,8 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
 }
 
 void viewer_shutdown(Viewer *v) {
+        if (v->wire_log)
+                fflush(v->wire_log);
         if (v->options.out_dir && v->picture.pixels) {
                 _cleanup_(freep) char *path = NULL;
                 if (asprintf(&path, "%s/last.%s", v->options.out_dir, image_format_extension(v->options.format)) >= 0) {

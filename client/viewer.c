@@ -55,6 +55,8 @@ static void help(void) {
                "  --mic                      offer the microphone (SDL's capture device) to the guest\n"
                "  --mic-wav FILE             offer FILE (16-bit PCM WAV) as the microphone (headless)\n"
                "  --no-media                 offer no media channel: hostd encodes video in the screen\n"
+               "  --wire-log FILE            one line per message received: monotonic seconds, type,\n"
+               "                             tile codec, bytes on the wire (measurements)\n"
                "  --ticket-file FILE         read the ticket from FILE (- for stdin), keeping it\n"
                "                             out of the process list\n"
                "  -h --help                  show this help\n\n"
@@ -103,6 +105,7 @@ enum {
         ARG_MIC_WAV,
         ARG_MIC,
         ARG_NO_MEDIA,
+        ARG_WIRE_LOG,
 };
 
 typedef struct Args {
@@ -174,6 +177,7 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "mic-wav", required_argument, NULL, ARG_MIC_WAV },
                 { "mic", no_argument, NULL, ARG_MIC },
                 { "no-media", no_argument, NULL, ARG_NO_MEDIA },
+                { "wire-log", required_argument, NULL, ARG_WIRE_LOG },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -268,6 +272,11 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_NO_MEDIA:
                         a->options.client.no_media = true;
+                        break;
+                case ARG_WIRE_LOG:
+                        if (!*optarg)
+                                return usage_error("Invalid wire log `%s'", optarg);
+                        a->options.wire_log = optarg;
                         break;
                 case 'h':
                         help();
