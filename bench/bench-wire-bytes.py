@@ -254,6 +254,10 @@ class TandemClient:
             return
         if self.wire_log and os.path.exists(self.wire_log):
             result.by_type = read_wire_log(self.wire_log, result.phases)
+            kept = os.path.join(tempfile.gettempdir(), f"bench-wire-bytes-{os.getpid()}")
+            os.makedirs(kept, exist_ok=True)
+            shutil.copy(self.wire_log, kept)
+            result.note += f" wire log kept in {kept}/{os.path.basename(self.wire_log)}"
         result.exact, result.why = compare(tt.read_ppm(last), shot, f"{self.dom.name}-{self.config}")
         if not result.exact:
             same, _ = compare(tt.read_ppm(self.host.hostd.dump(self.dom.name)), shot)
@@ -265,17 +269,35 @@ CODECS = {1: "solid", 2: "lossless", 3: "jpeg"}
 
 
 def read_wire_log(path, phases):
-    """tandem-viewer's --wire-log, summed: {(phase, what): [messages, bytes]}, what being the
-    message type, tiles as tile/CODEC."""
+    """tandem-viewer's --wire-log, summed: {(phase, what): [messages, bytes, pixels, pixels that
+    were on screen already, tiles that changed no pixel, their bytes]}, what being the message
+    type, tiles as tile/CODEC."""
     out = {}
+    slot = None
+    last = (0, 0)  # the last tile's pixels and bytes
     with open(path) as f:
         for line in f:
-            t, kind, codec, size = line.split()
+            fields = line.split()
+            if fields[0] == "same":
+                if slot is not None:
+                    slot[3] += int(fields[1])
+                    if int(fields[1]) == last[0]:
+                        slot[4] += 1
+                        slot[5] += last[1]
+                continue
+            t, kind, size = fields[:3]
             phase = PHASES[sum(1 for p in phases if float(t) >= p)]
-            what = f"tile/{CODECS.get(int(codec), codec)}" if kind == "tile" else kind
-            slot = out.setdefault((phase, what), [0, 0])
+            what = kind
+            pixels = 0
+            if kind == "tile" and len(fields) >= 8:
+                codec, _, _, w, h = (int(x) for x in fields[3:8])
+                what = f"tile/{CODECS.get(codec, codec)}"
+                pixels = w * h
+            slot = out.setdefault((phase, what), [0] * 6)
             slot[0] += 1
             slot[1] += int(size)
+            slot[2] += pixels
+            last = (pixels, int(size))
     return out
 
 
@@ -283,16 +305,23 @@ def report_by_type(results):
     for r in results:
         if not r.by_type:
             continue
-        print(f"{r.config}: messages received, bytes on the wire (no TLS), by phase "
-              "(paused: before resume; boot: to `login:'; login: to `virsh suspend'; still: after it)")
-        whats = sorted({w for _, w in r.by_type}, key=lambda w: -sum(r.by_type.get((p, w), [0, 0])[1] for p in PHASES))
-        print(f"  {'message':<20}" + "".join(f"{p:>20}" for p in PHASES) + f"{'total':>12}")
+        print(f"{r.config}: messages received and their bytes on the wire (no TLS) by phase; paused: before resume, "
+              "boot: to `login:', login: to `virsh suspend', still: after it")
+        whats = sorted({w for _, w in r.by_type}, key=lambda w: -sum(r.by_type.get((p, w), [0] * 6)[1] for p in PHASES))
+        print(f"  {'message':<16}" + "".join(f"{p:>20}" for p in PHASES) + f"{'total':>12}")
         for w in whats:
-            cells = [r.by_type.get((p, w), [0, 0]) for p in PHASES]
-            print(f"  {w:<20}" + "".join(f"{n:>7} {fmt_bytes(b):>11}  " for n, b in cells)
-                  + f"{fmt_bytes(sum(b for _, b in cells)):>12}")
-        totals = [sum(b for (p, _), (n, b) in r.by_type.items() if p == ph) for ph in PHASES]
-        print(f"  {'all':<20}" + "".join(f"{'':>7} {fmt_bytes(b):>11}  " for b in totals) + f"{fmt_bytes(sum(totals)):>12}")
+            cells = [r.by_type.get((p, w), [0] * 6) for p in PHASES]
+            print(f"  {w:<16}" + "".join(f"{c[0]:>7} {fmt_bytes(c[1]):>11}  " for c in cells)
+                  + f"{fmt_bytes(sum(c[1] for c in cells)):>12}")
+        totals = [sum(c[1] for (p, _), c in r.by_type.items() if p == ph) for ph in PHASES]
+        print(f"  {'all':<16}" + "".join(f"{'':>7} {fmt_bytes(b):>11}  " for b in totals) + f"{fmt_bytes(sum(totals)):>12}")
+        tiles = [c for (_, w), c in r.by_type.items() if w.startswith("tile/")]
+        pixels, same = sum(c[2] for c in tiles), sum(c[3] for c in tiles)
+        if pixels:
+            print(f"  tiles: {fmt_bytes(pixels)} pixels, of which {fmt_bytes(same)} ({100 * same / pixels:.0f}%) were on "
+                  "the viewer's screen already;")
+            print(f"  {sum(c[4] for c in tiles)} of {sum(c[0] for c in tiles)} tiles changed no pixel at all "
+                  f"({fmt_bytes(sum(c[5] for c in tiles))} of {fmt_bytes(sum(c[1] for c in tiles))} bytes)")
         print()
 
 

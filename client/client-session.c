@@ -526,8 +526,7 @@ int client_session_process(ClientSession *s) {
                 if (r <= 0)
                         break;
                 if (s->cb.on_received)
-                        s->cb.on_received(s, m.type, m.type == WIRE_TYPE_TILE ? m.tile.codec : 0,
-                                          wire_conn_frame_size(s->conn), s->userdata);
+                        s->cb.on_received(s, &m, wire_conn_frame_size(s->conn), s->userdata);
                 r = session_handle(s, &m);
                 if (r < 0)
                         break;

@@ -66,8 +66,8 @@ typedef struct ClientCallbacks {
         /* The guest's window table changed (client_session_windows()). */
         void (*on_windows)(ClientSession *s, void *userdata);
         /* Every message received, before it is handled (measurements: bytes per message type):
-         * size on the wire with its header (0 over UDP), codec for a tile (else 0). */
-        void (*on_received)(ClientSession *s, uint16_t type, uint8_t codec, size_t size, void *userdata);
+         * size on the wire with its header (0 over UDP). */
+        void (*on_received)(ClientSession *s, const WireMessage *m, size_t size, void *userdata);
 
         /* The media channel (client-media.h): its callbacks get the session's userdata; out is
          * the session's own (whatever is set there is not used). */

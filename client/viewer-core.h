@@ -105,6 +105,11 @@ typedef struct Viewer {
         char agent_text[160];
 
         FILE *wire_log; /* --wire-log */
+        /* --wire-log: the pixels under the last tile before it was drawn, to count those it did
+         * not change once it is (the next message's turn, or the frame's end). */
+        uint8_t *tile_before;
+        uint32_t tile_x, tile_y, tile_w, tile_h;
+        bool tile_pending;
 } Viewer;
 
 /* Takes script (may be NULL) on success. */
