@@ -256,8 +256,9 @@ class TandemClient:
             result.by_type = read_wire_log(self.wire_log, result.phases)
             kept = os.path.join(tempfile.gettempdir(), f"bench-wire-bytes-{os.getpid()}")
             os.makedirs(kept, exist_ok=True)
+            kept = os.path.join(kept, f"{self.dom.name}-{os.path.basename(self.wire_log)}")
             shutil.copy(self.wire_log, kept)
-            result.note += f" wire log kept in {kept}/{os.path.basename(self.wire_log)}"
+            result.note += f" wire log kept in {kept}"
         result.exact, result.why = compare(tt.read_ppm(last), shot, f"{self.dom.name}-{self.config}")
         if not result.exact:
             same, _ = compare(tt.read_ppm(self.host.hostd.dump(self.dom.name)), shot)
