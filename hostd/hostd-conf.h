@@ -38,9 +38,9 @@ typedef struct HostdAudioConfig {
 } HostdAudioConfig;
 
 /* FrameRateMax='s default: a burst of changes (a console scrolling) sends at most this many
- * pictures a second; on the demo boot (bench/bench-wire-bytes.py, medians of 2 boots on a shared
- * machine) 308 frames and 484 KB without a cap, 76 frames and 318 KB with it. The first change
- * after a pause still goes at once. */
+ * pictures a second; on the demo boot (bench/bench-wire-bytes.py, medians of 3 boots) 409 frames
+ * and 485 KB without a cap, 66 frames and 310 KB with it. The first change after a pause still
+ * goes at once. */
 #define HOSTD_FRAME_RATE_MAX_DEFAULT 30
 
 typedef struct HostdConfig {
