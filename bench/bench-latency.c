@@ -227,7 +227,11 @@ typedef struct Row {
 static Row rows[16];
 static unsigned n_rows;
 
-/* Update latency: one update at a time, the next once the viewer shows it. */
+/* Update latency: one update at a time, the next once the viewer shows it and hostd's frame rate
+ * cap (FrameRateMax=, default HOSTD_FRAME_RATE_MAX_DEFAULT) has passed: the latency of a change
+ * that comes after a pause, not of the cap's wait (which a burst pays by design). */
+#define SAMPLE_GAP_USEC (1000000ULL / HOSTD_FRAME_RATE_MAX_DEFAULT + 1000)
+
 /* photo NULL: 64x64 patches of ui; else the whole screen, photo panned. */
 static void bench_updates(Harness *h, const Picture *photo, const Picture *ui, bool lossless, uint32_t *screen) {
         bool full = photo != NULL;
@@ -251,6 +255,9 @@ static void bench_updates(Harness *h, const Picture *photo, const Picture *ui, b
                 die("waiting for the first frame", r);
 
         for (unsigned i = 0; i < WARMUP + n_samples; i++) {
+                r = harness_run_until(h, NULL, NULL, SAMPLE_GAP_USEC);
+                if (r < 0 && r != -ETIMEDOUT)
+                        die("pausing between samples", r);
                 e = (Expect) { .now = screen, .exact = lossless, .marked = full };
                 uint64_t received = client_session_bytes_received(v->session);
                 if (full) {

@@ -12,7 +12,11 @@ client:
   2. --after-login seconds later (default 1) the domain is paused with `virsh suspend': the screen
      is then still (the VGA text cursor blinks on the guest's virtual clock, which stops);
   3. counting ends once no byte has crossed the relay either way for --quiet seconds (default 2);
-     everything from the TCP connect up to then is counted, the handshakes included.
+     everything from the TCP connect up to then is counted, the handshakes included. Tandem's
+     keepalives do not count as bytes crossing here (they are counted in the totals): a
+     resumable session's hostd pings a viewer silent for 1 s and the viewer answers, whatever
+     the screen does; TLS records of at most KEEPALIVE_RECORD_MAX bytes (a ping, a pong, a
+     session-ack or a frame-ack, alone or two together) are taken for those.
 
 Then the client's final picture is compared with `virsh screenshot' of the paused domain, pixel
 for pixel: tandem-viewer's through its last.ppm (written when it is stopped), TigerVNC's through
@@ -20,6 +24,11 @@ for pixel: tandem-viewer's through its last.ppm (written when it is stopped), Ti
 Last, another client of the same kind connects to the still login screen and its bytes are
 counted (until --quiet seconds without one): the cost of one full picture, which compares the
 encodings without the boot's frame rates.
+
+--by-type makes tandem-viewer log every message it receives (--wire-log) and prints, for each
+tandem run, the bytes by message type (tiles by codec) in each phase: before `virsh resume' (the
+paused screen), the boot (to `login:'), login to `virsh suspend', and after it (the still screen,
+where only an exact refinement may go). Sizes there are the wire protocol's, without TLS.
 
 --rtt-ms makes the relay hold every chunk for half that long each way (latency only: no
 bandwidth limit, no loss).
@@ -64,6 +73,11 @@ from countrelay import CountingRelay  # noqa: E402
 from processes import Processes  # noqa: E402
 
 TLS_RECORD_OVERHEAD = 5 + 16 + 1  # TLS 1.3 AEAD record: header, tag, inner content type
+# A record's length field (its body, without the 5-byte header) at most this: keepalives only.
+# Ping and pong are 8 + 16 bytes on the wire, session-ack 8 + 8, frame-ack 8 + 4; the body adds
+# the tag and the content type (17). The smallest display frame (one solid tile and its
+# frame-end, one record) is larger.
+KEEPALIVE_RECORD_MAX = 2 * (8 + 16) + 17
 
 CONFIGS = {
     "tandem": ("tandem-viewer", "defaults", []),
@@ -84,6 +98,7 @@ class Settings:
         self.viewers_conf = args.viewers_conf
         self.rtt = args.rtt_ms / 1000
         self.same_boot = args.same_boot
+        self.by_type = args.by_type
 
 
 class Result:
@@ -102,6 +117,8 @@ class Result:
         self.records = None     # tandem: TLS records (to the client, from it)
         self.again = None       # bytes to a client that connects to the still screen afterwards
         self.qemu_updates = None  # tandem: display updates hostd took from QEMU (from the domain's start)
+        self.phases = None      # --by-type: monotonic times where the phases start (resume, login, suspend)
+        self.by_type = None     # --by-type: {(phase, what): [messages, bytes]}
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -112,7 +129,7 @@ def wait_quiet(relays, since, quiet, most):
     deadline = since + most
     while True:
         now = time.monotonic()
-        last = max([since] + [t for t in (r.last_activity() for r in relays) if t is not None])
+        last = max([since] + [t for t in (r.last_activity(keepalives=False) for r in relays) if t is not None])
         if now - last >= quiet:
             return True
         if now > deadline:
@@ -130,9 +147,13 @@ def boot_and_still(dom, clients, settings):
     t0 = time.monotonic()
     dom.resume()
     dom.wait_serial("login:", timeout=settings.boot_timeout)
-    boot = time.monotonic() - t0
+    t_login = time.monotonic()
+    boot = t_login - t0
     time.sleep(settings.after_login)
     tt.virsh("suspend", dom.name)
+    t_suspend = time.monotonic()
+    for c in clients:
+        c.result.phases = (t0, t_login, t_suspend)
     quiet = wait_quiet(relays, time.monotonic(), settings.quiet, settings.quiet_max)
     for c in clients:
         result, conns = c.result, c.relay.snapshot()
@@ -192,13 +213,16 @@ class TandemClient:
         self.config, self.dom, self.host, self.procs = config, dom, host, procs
         self.name = name or config  # the ticket's user: hostd's status and events tell viewers apart by it
         self.result = Result(config)
-        self.relay = CountingRelay(("127.0.0.1", host.hostd.port), tls=True, delay=settings.rtt / 2)
+        self.relay = CountingRelay(("127.0.0.1", host.hostd.port), tls=True, delay=settings.rtt / 2,
+                                   keepalive_max=KEEPALIVE_RECORD_MAX)
         stack.callback(self.relay.close)
         # The ticket names the relay as the host; it still pins hostd's certificate.
         ticket = host.keys.mint(dom.name, self.relay.address, cert=host.hostd.cert, user=self.name)
         self.out = os.path.join(dom.dir, self.name)
+        self.wire_log = os.path.join(dom.dir, self.name + ".wire") if settings.by_type else None
         self.viewer = procs.add(vt.viewer(ticket, None, out=self.out, timeout=600,
                                           args=["--format", "ppm", "--filmstrip-interval", "3600000",
+                                                *(["--wire-log", self.wire_log] if self.wire_log else []),
                                                 *CONFIGS[config][2]]))
         stack.callback(procs.stop, self.viewer)
         host.events.wait(lambda w: w[:3] == ["viewer", dom.name, self.name], timeout=30, what=f"viewer {self.name}")
@@ -228,10 +252,78 @@ class TandemClient:
             result.why = "the viewer wrote no last.ppm"
             result.note += " " + (log or "").strip().replace("\n", " | ")[:200]
             return
+        if self.wire_log and os.path.exists(self.wire_log):
+            result.by_type = read_wire_log(self.wire_log, result.phases)
+            kept = os.path.join(tempfile.gettempdir(), f"bench-wire-bytes-{os.getpid()}")
+            os.makedirs(kept, exist_ok=True)
+            kept = os.path.join(kept, f"{self.dom.name}-{os.path.basename(self.wire_log)}")
+            shutil.copy(self.wire_log, kept)
+            result.note += f" wire log kept in {kept}"
         result.exact, result.why = compare(tt.read_ppm(last), shot, f"{self.dom.name}-{self.config}")
         if not result.exact:
             same, _ = compare(tt.read_ppm(self.host.hostd.dump(self.dom.name)), shot)
             result.why += "; hostd's framebuffer " + ("equals" if same else "differs from") + " the screenshot"
+
+
+PHASES = ("paused", "boot", "login", "still")
+CODECS = {1: "solid", 2: "lossless", 3: "jpeg"}
+
+
+def read_wire_log(path, phases):
+    """tandem-viewer's --wire-log, summed: {(phase, what): [messages, bytes, pixels, pixels that
+    were on screen already, tiles that changed no pixel, their bytes]}, what being the message
+    type, tiles as tile/CODEC."""
+    out = {}
+    slot = None
+    last = (0, 0)  # the last tile's pixels and bytes
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if fields[0] == "same":
+                if slot is not None:
+                    slot[3] += int(fields[1])
+                    if int(fields[1]) == last[0]:
+                        slot[4] += 1
+                        slot[5] += last[1]
+                continue
+            t, kind, size = fields[:3]
+            phase = PHASES[sum(1 for p in phases if float(t) >= p)]
+            what = kind
+            pixels = 0
+            if kind == "tile" and len(fields) >= 8:
+                codec, _, _, w, h = (int(x) for x in fields[3:8])
+                what = f"tile/{CODECS.get(codec, codec)}"
+                pixels = w * h
+            slot = out.setdefault((phase, what), [0] * 6)
+            slot[0] += 1
+            slot[1] += int(size)
+            slot[2] += pixels
+            last = (pixels, int(size))
+    return out
+
+
+def report_by_type(results):
+    for r in results:
+        if not r.by_type:
+            continue
+        print(f"{r.config}: messages received and their bytes on the wire (no TLS) by phase; paused: before resume, "
+              "boot: to `login:', login: to `virsh suspend', still: after it")
+        whats = sorted({w for _, w in r.by_type}, key=lambda w: -sum(r.by_type.get((p, w), [0] * 6)[1] for p in PHASES))
+        print(f"  {'message':<16}" + "".join(f"{p:>20}" for p in PHASES) + f"{'total':>12}")
+        for w in whats:
+            cells = [r.by_type.get((p, w), [0] * 6) for p in PHASES]
+            print(f"  {w:<16}" + "".join(f"{c[0]:>7} {fmt_bytes(c[1]):>11}  " for c in cells)
+                  + f"{fmt_bytes(sum(c[1] for c in cells)):>12}")
+        totals = [sum(c[1] for (p, _), c in r.by_type.items() if p == ph) for ph in PHASES]
+        print(f"  {'all':<16}" + "".join(f"{'':>7} {fmt_bytes(b):>11}  " for b in totals) + f"{fmt_bytes(sum(totals)):>12}")
+        tiles = [c for (_, w), c in r.by_type.items() if w.startswith("tile/")]
+        pixels, same = sum(c[2] for c in tiles), sum(c[3] for c in tiles)
+        if pixels:
+            print(f"  tiles: {fmt_bytes(pixels)} pixels, of which {fmt_bytes(same)} ({100 * same / pixels:.0f}%) were on "
+                  "the viewer's screen already;")
+            print(f"  {sum(c[4] for c in tiles)} of {sum(c[0] for c in tiles)} tiles changed no pixel at all "
+                  f"({fmt_bytes(sum(c[5] for c in tiles))} of {fmt_bytes(sum(c[1] for c in tiles))} bytes)")
+        print()
 
 
 # --- TigerVNC -----------------------------------------------------------------------------
@@ -494,6 +586,8 @@ def main():
     ap.add_argument("--rtt-ms", type=float, default=0,
                     help="the relay holds every chunk half this long each way: a round trip this much longer "
                          "than loopback's, no bandwidth limit, no loss (default 0)")
+    ap.add_argument("--by-type", action="store_true",
+                    help="tandem: bytes by message type, tile codec and phase (the viewer's --wire-log)")
     ap.add_argument("--viewers-conf", metavar="KEY=VALUE", action="append", default=[],
                     help="a setting for hostd's [Viewers] section (e.g. FramesInFlight=1); repeatable")
     args = ap.parse_args()
@@ -529,6 +623,9 @@ def main():
         procs.close()
         shutil.rmtree(keys_dir, ignore_errors=True)
     report(results, configs, settings, args.runs)
+    if settings.by_type:
+        print()
+        report_by_type(results)
     return 0
 
 

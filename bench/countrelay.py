@@ -12,7 +12,12 @@ of its first and last byte (time.monotonic()) and, optionally, the first `keep' 
 client's stream, for a benchmark that wants to read the client's protocol choices, and with
 tls=True the number of TLS records each way (their 5-byte headers are in the clear). With
 delay=D every chunk is held D seconds before it is passed on, each way: a round trip of 2D, but
-no bandwidth limit and no loss (a relay that terminates TCP cannot emulate loss)."""
+no bandwidth limit and no loss (a relay that terminates TCP cannot emulate loss).
+
+With tls=True and keepalive_max=N, records of at most N bytes are keepalives (a ping, a pong, an
+ack: the session's liveness, sent whatever the screen does): last_activity(keepalives=False)
+then ignores the chunks that carry nothing else, so a benchmark can wait for the display to go
+quiet. They are still counted."""
 
 import queue
 import socket
@@ -33,6 +38,7 @@ class ConnStats:
         self.keep_up = keep_up
         self.up_head = bytearray()  # the first keep_up bytes the client sent
         self.records = {"down": 0, "up": 0}  # TLS records each way (tls=True)
+        self.last_busy = None   # the last byte either way of a chunk with more than keepalives
 
     def copy(self):
         c = ConnStats(0)
@@ -45,32 +51,39 @@ class ConnStats:
 class TlsRecords:
     """Counts TLS records in one direction of a stream from their headers (type, version, length)."""
 
-    def __init__(self):
+    def __init__(self, keepalive_max=0):
         self.header = b""  # a header cut across reads
         self.left = 0      # body bytes of the current record still to come
+        self.keepalive_max = keepalive_max
+        self.busy = False  # the last feed() carried a byte of a record over keepalive_max
+        self.big = False   # the current record is over keepalive_max
 
     def feed(self, data):
         n, pos = 0, 0
+        self.busy = False
         while pos < len(data):
             if self.left:
                 take = min(self.left, len(data) - pos)
                 self.left -= take
                 pos += take
+                self.busy = self.busy or self.big
                 continue
             take = min(5 - len(self.header), len(data) - pos)
             self.header += data[pos:pos + take]
             pos += take
             if len(self.header) == 5:
                 self.left = int.from_bytes(self.header[3:5], "big")
+                self.big = self.left > self.keepalive_max
                 self.header = b""
                 n += 1
         return n
 
 
 class CountingRelay:
-    def __init__(self, target, keep_up=0, bufsize=262144, tls=False, delay=0.0):
+    def __init__(self, target, keep_up=0, bufsize=262144, tls=False, delay=0.0, keepalive_max=0):
         self.target = target
         self.tls = tls
+        self.keepalive_max = keepalive_max if tls else 0
         self.delay = delay  # seconds each chunk is held, each way (the round trip gains twice this)
         self.keep_up = keep_up
         self.bufsize = bufsize
@@ -115,7 +128,7 @@ class CountingRelay:
             threading.Thread(target=self._pump, args=(client, server, stats, "up"), daemon=True).start()
 
     def _pump(self, src, dst, stats, way):
-        records = TlsRecords() if self.tls else None
+        records = TlsRecords(self.keepalive_max) if self.tls else None
         send = dst.sendall
         if self.delay > 0:
             later = queue.SimpleQueue()
@@ -131,6 +144,8 @@ class CountingRelay:
                 n = records.feed(data) if records else 0
                 with self.lock:
                     stats.records[way] += n
+                    if not records or not self.keepalive_max or records.busy:
+                        stats.last_busy = now
                     if way == "down":
                         stats.down += len(data)
                         stats.first_down = stats.first_down or now
@@ -178,10 +193,14 @@ class CountingRelay:
         with self.lock:
             return [c.copy() for c in self.conns]
 
-    def last_activity(self):
-        """The monotonic time of the last byte either way on any connection (None: none yet)."""
+    def last_activity(self, keepalives=True):
+        """The monotonic time of the last byte either way on any connection (None: none yet);
+        keepalives=False: of the last chunk with more than keepalives in it (see keepalive_max)."""
         with self.lock:
-            times = [t for c in self.conns for t in (c.last_down, c.last_up) if t is not None]
+            if keepalives:
+                times = [t for c in self.conns for t in (c.last_down, c.last_up) if t is not None]
+            else:
+                times = [c.last_busy for c in self.conns if c.last_busy is not None]
         return max(times) if times else None
 
     def close(self):

@@ -525,6 +525,8 @@ int client_session_process(ClientSession *s) {
                 r = wire_conn_receive(s->conn, &m);
                 if (r <= 0)
                         break;
+                if (s->cb.on_received)
+                        s->cb.on_received(s, &m, wire_conn_frame_size(s->conn), s->userdata);
                 r = session_handle(s, &m);
                 if (r < 0)
                         break;

@@ -65,6 +65,9 @@ typedef struct ClientCallbacks {
         void (*on_clipboard_request)(ClientSession *s, uint8_t format, void *userdata);
         /* The guest's window table changed (client_session_windows()). */
         void (*on_windows)(ClientSession *s, void *userdata);
+        /* Every message received, before it is handled (measurements: bytes per message type):
+         * size on the wire with its header (0 over UDP). */
+        void (*on_received)(ClientSession *s, const WireMessage *m, size_t size, void *userdata);
 
         /* The media channel (client-media.h): its callbacks get the session's userdata; out is
          * the session's own (whatever is set there is not used). */

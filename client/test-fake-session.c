@@ -2,6 +2,7 @@
  * session (TLS, handshake, decoders) is another engineer's and is tested on its own. */
 #include "test-fake-session.h"
 #include "client-quality.h"
+#include "display-codec.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -588,7 +589,19 @@ int client_session_process(ClientSession *s) {
                         if (r < 0)
                                 return close_with(s, r, "out of memory");
                 }
+                /* As the wire would bring it, for on_received: the frame as one lossless tile, then
+                 * the same tile again (it changes nothing), then the frame's end. */
+                WireMessage tile = { .type = WIRE_TYPE_TILE, .tile = { .frame = f, .w = (uint16_t) s->fb.width,
+                                                                        .h = (uint16_t) s->fb.height,
+                                                                        .codec = DISPLAY_CODEC_LOSSLESS } };
+                WireMessage end = { .type = WIRE_TYPE_FRAME_END, .frame_end = { .frame = f, .tiles = 2 } };
+                if (s->cb.on_received)
+                        s->cb.on_received(s, &tile, 100, s->userdata);
                 paint(s, f);
+                if (s->cb.on_received) {
+                        s->cb.on_received(s, &tile, 100, s->userdata);
+                        s->cb.on_received(s, &end, 20, s->userdata);
+                }
                 if (s->cursor && s->cb.on_cursor) {
                         s->cur.x = (int32_t) (f % s->fb.width);
                         s->cb.on_cursor(s, s->userdata);

@@ -59,6 +59,7 @@ def main():
     expect("port", ["--host", "h", "--port", "70000", "fake:"], 1, "Invalid port `70000' (1-65535)")
     expect("host alone", ["--host", "h", "fake:"], 1, "--host and --port go together")
     expect("format", ["--format", "jpg", "fake:"], 1, "Invalid format `jpg' (png or ppm)")
+    expect("wire log", ["--wire-log", "", "fake:"], 1, "Invalid wire log `'")
     for bad in ("maybe", "0x10", "10x", "x10", "20000x10", "10x10x10"):
         expect(f"resize {bad}", ["--resize", bad, "fake:"], 1, f"Invalid resize `{bad}' (off, on or WxH, e.g. 1280x800)")
 

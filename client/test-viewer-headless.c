@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "display-codec.h"
 #include "ppm.h"
 #include "test-fake-session.h"
 #include "viewer-exit.h"
@@ -49,6 +50,7 @@ typedef struct Case {
         const char *ticket;
         const char *script;
         const char *out;         /* NULL: no --out */
+        const char *wire_log;    /* NULL: no --wire-log */
         ImageFormat format;
         uint64_t interval_ms;
         uint64_t timeout_ms;     /* 0: 20 s, so that a broken test ends */
@@ -57,6 +59,7 @@ typedef struct Case {
 static int run(const Case *c) {
         ViewerOptions o = {
                 .out_dir = c->out,
+                .wire_log = c->wire_log,
                 .format = c->format,
                 .filmstrip_interval = c->interval_ms * USEC_PER_MSEC,
                 .timeout = (c->timeout_ms ?: 20000) * USEC_PER_MSEC,
@@ -167,6 +170,47 @@ static void test_filmstrip(void) {
         check(rmdir(out) == 0);
 }
 
+/* --wire-log: a line per message with its type and size, tiles with codec and rectangle, each
+ * followed by how many of its pixels were on screen already (the fake sends every frame's tile
+ * twice: the second changes nothing). */
+static void test_wire_log(void) {
+        char path[512], line[256];
+        unsigned tiles = 0, ends = 0, same_none = 0, same_all = 0;
+
+        snprintf(path, sizeof(path), "%s/wire.log", dir);
+        check(run(&(Case) { .ticket = "fake:frames=3,interval=5", .script = "wait-still 200\n", .wire_log = path }) ==
+              VIEWER_EXIT_DONE);
+        FILE *f = fopen(path, "re");
+        check(f);
+        while (fgets(line, sizeof(line), f)) {
+                double t;
+                char type[32];
+                size_t size, same;
+                unsigned codec, x, y, w, h;
+                if (sscanf(line, "same %zu", &same) == 1) {
+                        same_none += same == 0;
+                        same_all += same == 64 * 48;
+                        continue;
+                }
+                int n = sscanf(line, "%lf %31s %zu %u %u %u %u %u", &t, type, &size, &codec, &x, &y, &w, &h);
+                check(n >= 3 && t > 0);
+                if (strcmp(type, "tile") == 0) {
+                        check(n == 8 && size == 100 && codec == DISPLAY_CODEC_LOSSLESS && x == 0 && y == 0 && w == 64 &&
+                              h == 48);
+                        tiles++;
+                } else {
+                        check(n == 3 && strcmp(type, "frame-end") == 0 && size == 20);
+                        ends++;
+                }
+        }
+        fclose(f);
+        check(tiles == 6 && ends == 3 && same_none == 3 && same_all == 3);
+        check(unlink(path) == 0);
+
+        /* an unwritable log is a usage error */
+        check(run(&(Case) { .ticket = "fake:frames=1", .wire_log = "/nonexistent/dir/wire.log" }) == VIEWER_EXIT_USAGE);
+}
+
 static void test_mode_change_and_save(void) {
         char script[1024], path[600];
 
@@ -192,6 +236,7 @@ int main(void) {
         check(mkdtemp(dir));
         test_statuses();
         test_filmstrip();
+        test_wire_log();
         test_mode_change_and_save();
         check(rmdir(dir) == 0);
         printf("ok\n");

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "client-quality.h"
+#include "display-codec.h"
 #include "viewer-exit.h"
 #include "viewer-util.h"
 
@@ -58,6 +59,9 @@ Viewer *viewer_free(Viewer *v) {
         client_session_free(v->session);
         media_out_free(v->media_out);
         mic_wav_free(v->mic_wav);
+        if (v->wire_log)
+                fclose(v->wire_log);
+        free(v->tile_before);
         script_free(v->script);
         free(v->picture.pixels);
         free(v->desktop);
@@ -347,7 +351,54 @@ static void on_mic(bool on, uint32_t sample_rate, uint8_t channels, void *userda
                 v->frontend->mic(on, sample_rate, channels, v->frontend_data);
 }
 
+/* --wire-log, a line per message: the monotonic time in seconds (Python's time.monotonic() on
+ * Linux), the type and the size on the wire; tiles add codec, x, y, w, h, and then on a line
+ * "same N" the number of their pixels that were already on screen (re-sent identical). */
+static void wire_log_tile_done(Viewer *v) {
+        const ClientFramebuffer *fb = client_session_framebuffer(v->session);
+        size_t same = 0;
+
+        if (!v->tile_pending)
+                return;
+        v->tile_pending = false;
+        if (v->tile_x + v->tile_w > fb->width || v->tile_y + v->tile_h > fb->height)
+                return;
+        for (uint32_t y = 0; y < v->tile_h; y++) {
+                const uint32_t *now = (const uint32_t *) (fb->pixels + (size_t) (v->tile_y + y) * fb->stride) + v->tile_x;
+                const uint32_t *before = (const uint32_t *) v->tile_before + (size_t) y * v->tile_w;
+                for (uint32_t x = 0; x < v->tile_w; x++)
+                        same += now[x] == before[x];
+        }
+        fprintf(v->wire_log, "same %zu\n", same);
+}
+
+static void on_received(ClientSession *s, const WireMessage *m, size_t size, void *userdata) {
+        Viewer *v = userdata;
+        if (!v->wire_log)
+                return;
+        wire_log_tile_done(v);
+        fprintf(v->wire_log, "%.6f %s %zu", (double) now_usec() / USEC_PER_SEC, wire_type_name(m->type), size);
+        if (m->type != WIRE_TYPE_TILE) {
+                fputc('\n', v->wire_log);
+                return;
+        }
+        const WireTile *t = &m->tile;
+        const ClientFramebuffer *fb = client_session_framebuffer(s);
+        fprintf(v->wire_log, " %u %u %u %u %u\n", t->codec, t->x, t->y, t->w, t->h);
+        if (!v->tile_before)
+                v->tile_before = malloc((size_t) DISPLAY_TILE_MAX_DIM * DISPLAY_TILE_MAX_DIM * 4);
+        if (!v->tile_before || t->w > DISPLAY_TILE_MAX_DIM || t->h > DISPLAY_TILE_MAX_DIM ||
+            (uint32_t) t->x + t->w > fb->width || (uint32_t) t->y + t->h > fb->height)
+                return;
+        for (uint32_t y = 0; y < t->h; y++)
+                memcpy(v->tile_before + (size_t) y * t->w * 4, fb->pixels + (size_t) (t->y + y) * fb->stride + (size_t) t->x * 4,
+                       (size_t) t->w * 4);
+        v->tile_x = t->x, v->tile_y = t->y, v->tile_w = t->w, v->tile_h = t->h;
+        v->tile_pending = true;
+}
+
 static const ClientCallbacks callbacks = {
+        .on_received = on_received,
         .media = {
                 .on_start = on_media_start,
                 .on_geometry = on_media_geometry,
@@ -386,6 +437,10 @@ void viewer_connect(Viewer *v, const char *ticket, const ViewerFrontend *fronten
 
         if (v->options.media_out_dir && mkdir(v->options.media_out_dir, 0755) < 0 && errno != EEXIST) {
                 viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot create %s: %s", v->options.media_out_dir, strerror(errno));
+                return;
+        }
+        if (v->options.wire_log && !(v->wire_log = fopen(v->options.wire_log, "we"))) {
+                viewer_quit(v, VIEWER_EXIT_USAGE, "Cannot create %s: %s", v->options.wire_log, strerror(errno));
                 return;
         }
         int r = media_out_new(v->options.media_out_dir, stderr, &v->media_out);
@@ -512,6 +567,11 @@ uint64_t viewer_tick(Viewer *v, uint64_t now) {
 }
 
 void viewer_shutdown(Viewer *v) {
+        if (v->wire_log) {
+                if (v->session)
+                        wire_log_tile_done(v);
+                fflush(v->wire_log);
+        }
         if (v->options.out_dir && v->picture.pixels) {
                 _cleanup_(freep) char *path = NULL;
                 if (asprintf(&path, "%s/last.%s", v->options.out_dir, image_format_extension(v->options.format)) >= 0) {

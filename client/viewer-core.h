@@ -4,6 +4,8 @@
  * viewer_process() when the fd is ready. */
 #pragma once
 
+#include <stdio.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,6 +33,7 @@ typedef struct ViewerOptions {
         bool seamless;               /* --seamless: one window per guest window (SDL) */
         const char *media_out_dir;   /* --media-out: viewer-media-out.h's files; NULL: the lines only */
         const char *mic_wav;         /* --mic-wav: the microphone plays this WAV file (headless) */
+        const char *wire_log;        /* --wire-log: one line per message received; NULL: none */
 } ViewerOptions;
 
 /* Calls into the window front end; any may be NULL. */
@@ -100,6 +103,13 @@ typedef struct Viewer {
         /* The agent's state as last said ("agent: ..." on stderr when it changes). */
         bool agent_shown;
         char agent_text[160];
+
+        FILE *wire_log; /* --wire-log */
+        /* --wire-log: the pixels under the last tile before it was drawn, to count those it did
+         * not change once it is (the next message's turn, or the frame's end). */
+        uint8_t *tile_before;
+        uint32_t tile_x, tile_y, tile_w, tile_h;
+        bool tile_pending;
 } Viewer;
 
 /* Takes script (may be NULL) on success. */

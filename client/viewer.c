@@ -56,6 +56,8 @@ static void help(void) {
                "  --mic-wav FILE             offer FILE (16-bit PCM WAV) as the microphone (headless)\n"
                "  --media-codecs LIST        offer only these of the codecs it decodes (opus,vp8,h264)\n"
                "  --no-media                 offer no media channel: hostd encodes video in the screen\n"
+               "  --wire-log FILE            one line per message received: monotonic seconds, type,\n"
+               "                             tile codec, bytes on the wire (measurements)\n"
                "  --ticket-file FILE         read the ticket from FILE (- for stdin), keeping it\n"
                "                             out of the process list\n"
                "  -h --help                  show this help\n\n"
@@ -105,6 +107,7 @@ enum {
         ARG_MEDIA_CODECS,
         ARG_MIC,
         ARG_NO_MEDIA,
+        ARG_WIRE_LOG,
 };
 
 typedef struct Args {
@@ -177,6 +180,7 @@ static int parse_argv(int argc, char **argv, Args *a) {
                 { "media-codecs", required_argument, NULL, ARG_MEDIA_CODECS },
                 { "mic", no_argument, NULL, ARG_MIC },
                 { "no-media", no_argument, NULL, ARG_NO_MEDIA },
+                { "wire-log", required_argument, NULL, ARG_WIRE_LOG },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -275,6 +279,11 @@ static int parse_argv(int argc, char **argv, Args *a) {
                         break;
                 case ARG_NO_MEDIA:
                         a->options.client.no_media = true;
+                        break;
+                case ARG_WIRE_LOG:
+                        if (!*optarg)
+                                return usage_error("Invalid wire log `%s'", optarg);
+                        a->options.wire_log = optarg;
                         break;
                 case 'h':
                         help();

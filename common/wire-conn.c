@@ -112,6 +112,10 @@ uint64_t wire_conn_bytes_out(WireConn *c) {
         return c->bytes_out;
 }
 
+size_t wire_conn_frame_size(WireConn *c) {
+        return c->backend ? 0 : c->consume;
+}
+
 uint64_t wire_conn_skipped(WireConn *c) {
         return c->skipped;
 }

@@ -95,6 +95,9 @@ void wire_conn_scan(WireConn *c);
 uint64_t wire_conn_bytes_in(WireConn *c);  /* bytes read from the transport */
 uint64_t wire_conn_bytes_out(WireConn *c); /* bytes the transport took */
 uint64_t wire_conn_skipped(WireConn *c);   /* frames of unknown types skipped */
+/* The size on the wire (header included) of the message the last receive returned; 0 over a
+ * datagram backend, which hands no frame sizes up. */
+size_t wire_conn_frame_size(WireConn *c);
 
 /* ---- The datagram path (wire-conn-rudp.c, library wire_udp_dep) ----
  *

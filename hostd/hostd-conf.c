@@ -109,6 +109,7 @@ static const ConfItem hostd_items[] = {
         { "Viewers", "TicketPublicKey", conf_parse_string, offsetof(HostdConfig, ticket_public_key), 0 },
         { "Viewers", "MaxViewers", conf_parse_unsigned, offsetof(HostdConfig, max_viewers), 64 },
         { "Viewers", "FramesInFlight", conf_parse_unsigned, offsetof(HostdConfig, frames_in_flight), 16 },
+        { "Viewers", "FrameRateMax", conf_parse_unsigned, offsetof(HostdConfig, frame_rate_max), 1000 },
         { "Viewers", "ResumeSeconds", conf_parse_unsigned, offsetof(HostdConfig, resume_seconds), 86400 },
         { "Viewers", "Transport", parse_transport, offsetof(HostdConfig, transport), 0 },
         { "Viewers", "TransportOverrides", conf_parse_string, offsetof(HostdConfig, transport_overrides), 0 },
@@ -167,6 +168,7 @@ void hostd_config_init(HostdConfig *c) {
                 .audio = { .enabled = true, .microphone = true, .bitrate = 96000 }, /* vmaudio */
                 .max_viewers = 8,
                 .frames_in_flight = 2,
+                .frame_rate_max = HOSTD_FRAME_RATE_MAX_DEFAULT,
                 .resume_seconds = 180,
                 .log_level = LOG_INFO,
         };

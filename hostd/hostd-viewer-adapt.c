@@ -184,11 +184,20 @@ void viewer_adapt_set_quality(Viewer *v, int requested) {
         v->settings.quality = adaptive(v) ? a->policy.quality : a->policy.ceiling;
 }
 
+/* FrameRateMax='s, or over UDP the policy's when longer: changes that come faster wait (latest
+ * wins), so a burst (a console scrolling) costs fewer intermediate pictures. The first change
+ * after a pause goes at once. */
+static uint64_t frame_interval(Viewer *v) {
+        unsigned rate = v->server->manager->config.frame_rate_max;
+        uint64_t cap = rate ? 1000000ULL / rate : 0;
+        return adaptive(v) ? MAX(cap, v->adapt->policy.frame_interval_usec) : cap;
+}
+
 bool viewer_adapt_may_send(Viewer *v) {
         ViewerAdapt *a = v->adapt;
-        if (!a || !adaptive(v) || a->policy.frame_interval_usec == 0)
+        if (!a || frame_interval(v) == 0)
                 return true;
-        uint64_t due = a->last_frame + a->policy.frame_interval_usec, now = now_usec(v);
+        uint64_t due = a->last_frame + frame_interval(v), now = now_usec(v);
         if (now >= due)
                 return true;
         sd_event_source_set_time(a->frame, due);
