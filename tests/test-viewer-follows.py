@@ -22,8 +22,11 @@ def main():
         events.wait_kind("viewer", dom.name)
         dom.destroy()
         events.wait_kind("detached", dom.name)
-        dom.start()
+        # Paused until hostd is attached: a loaded machine must not let the new QEMU leave its
+        # 640x480 start before hostd (and so the viewer) can see it.
+        dom.start(paused=True)
         events.wait_kind("attached", dom.name)
+        dom.resume()
         code, log = vt.finish(proc)
         assert code == vt.EXIT_OK, f"viewer exited {code}:\n{log}"
         assert sum(1 for w in events.seen if w[:2] == ["viewer", dom.name]) == 1, "the viewer reconnected"
