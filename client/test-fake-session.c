@@ -1,6 +1,7 @@
 /* TEST DOUBLE for client-session.h: see test-fake-session.h. Deliberately simple; the real
  * session (TLS, handshake, decoders) is another engineer's and is tested on its own. */
 #include "test-fake-session.h"
+#include "client-media-forward.h"
 #include "client-quality.h"
 #include "display-codec.h"
 
@@ -273,47 +274,7 @@ static Buffer *media_out(void *userdata) {
         return &((ClientSession *) userdata)->media_replies;
 }
 
-static void media_on_start(const ClientMediaStream *st, void *userdata) {
-        ClientSession *s = userdata;
-        if (s->cb.media.on_start)
-                s->cb.media.on_start(st, s->userdata);
-}
-
-static void media_on_geometry(const ClientMediaStream *st, void *userdata) {
-        ClientSession *s = userdata;
-        if (s->cb.media.on_geometry)
-                s->cb.media.on_geometry(st, s->userdata);
-}
-
-static void media_on_stop(const ClientMediaStream *st, uint8_t why, void *userdata) {
-        ClientSession *s = userdata;
-        if (s->cb.media.on_stop)
-                s->cb.media.on_stop(st, why, s->userdata);
-}
-
-static void media_on_video(const ClientMediaStream *st, const ClientMediaPicture *pic, void *userdata) {
-        ClientSession *s = userdata;
-        if (s->cb.media.on_video)
-                s->cb.media.on_video(st, pic, s->userdata);
-}
-
-static void media_on_audio(const ClientMediaStream *st, const int16_t *pcm, size_t frames, uint64_t pts_us,
-                           bool concealed, void *userdata) {
-        ClientSession *s = userdata;
-        if (s->cb.media.on_audio)
-                s->cb.media.on_audio(st, pcm, frames, pts_us, concealed, s->userdata);
-}
-
-static void media_on_mic(bool on, uint32_t rate, uint8_t channels, void *userdata) {
-        ClientSession *s = userdata;
-        if (s->cb.media.on_mic)
-                s->cb.media.on_mic(on, rate, channels, s->userdata);
-}
-
-static const ClientMediaCallbacks fake_media_callbacks = {
-        .out = media_out, .on_start = media_on_start, .on_geometry = media_on_geometry, .on_stop = media_on_stop,
-        .on_video = media_on_video, .on_audio = media_on_audio, .on_mic = media_on_mic,
-};
+CLIENT_MEDIA_FORWARD(fake_media_callbacks, media_out);
 
 int client_session_new(const char *ticket, const ClientOptions *options, const ClientCallbacks *callbacks,
                        void *userdata, ClientSession **ret) {
