@@ -8,6 +8,8 @@
  * time only says how fast the simulation ran.
  *
  *     bench-rudp [seconds measured, default 30] [seed, default 1]
+ *
+ * BENCH_RUDP_TAIL=1 also prints the small messages' latency tail (p95 up) on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,9 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                (double) st.min_rtt_usec / MS, (double) st.bandwidth * 8 / 1e6, st.loss_rate * 100, st.fec_k, st.fec_m,
                (unsigned long long) (st.retransmits - before.retransmits),
                (unsigned long long) (st.fec_peer_recovered - before.fec_peer_recovered));
+        if (getenv("BENCH_RUDP_TAIL"))
+                for (size_t i = r.nlat * 95 / 100; i < r.nlat; i += MAX((size_t) 1, r.nlat / 200))
+                        fprintf(stderr, "  %s tail %zu/%zu: %.1f ms\n", p->name, i, r.nlat, (double) r.lat[i] / MS);
         sim_free(s);
         rudp_free(a);
         rudp_free(b);
