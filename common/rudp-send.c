@@ -370,6 +370,8 @@ static size_t datagram_cap(const Rudp *r, uint64_t now) {
         if (r->urgent_queued == 0 || now >= r->urgent_queued - 1 + RUDP_URGENT_RECENT || r->bbr.max_bw == 0)
                 return RUDP_DATAGRAM_MAX;
         uint64_t bytes = r->bbr.max_bw * RUDP_SERIALIZE_MAX / 1000000;
+        if (bytes >= RUDP_DATAGRAM_MAX * 3 / 4)
+                return RUDP_DATAGRAM_MAX; /* a few bytes less would buy a millisecond or two */
         return (size_t) MIN(MAX(bytes, (uint64_t) RUDP_SMALL_DATAGRAM), (uint64_t) RUDP_DATAGRAM_MAX);
 }
 
@@ -428,7 +430,18 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
         bool content = data || parity || r->close_pending || credit_pending(r);
         bool probe = r->probes_pending > 0;
         refill_copy_credit(r, now);
-        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && now >= pace_time(r);
+        /* On a slow link (a full packet over twice RUDP_SERIALIZE_MAX on the wire), urgent data
+         * does not wait for its pacing slot, within one full packet's time ahead of it: the early
+         * packet carries little (RUDP_SMALL_DATAGRAM) and pushes the next slot back by its size,
+         * so the rate stays the model's. On faster links the wait is short and the extra packets'
+         * headers would cost more than they save. */
+        bool urgent_early = false;
+        if (now < pace_time(r) && rudp_send_urgent_has_data(r)) {
+                uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
+                uint64_t full_ns = (uint64_t) RUDP_DATAGRAM_MAX * 1000000000 / rate;
+                urgent_early = datagram_cap(r, now) <= RUDP_DATAGRAM_MAX / 2 && r->pace_next_ns <= now * 1000 + full_ns;
+        }
+        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && (now >= pace_time(r) || urgent_early);
         if (!content && !probe) {
                 /* The application has nothing to send: rate samples until this is delivered
                  * say less about the path than about the application. */
@@ -463,7 +476,7 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 return finish(r, p, &w, 0, now);
         }
 
-        size = MIN(size, datagram_cap(r, now));
+        size = MIN(size, urgent_early ? (size_t) RUDP_SMALL_DATAGRAM : datagram_cap(r, now));
         w.size = size;
         if (eliciting) {
                 if (fec_wanted(r))
