@@ -245,6 +245,15 @@ void rudp_bbr_on_ack(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, u
 
         /* The window: gain × BDP plus room for delayed and aggregated acks. */
         uint64_t target = rudp_bbr_bdp(b, b->cwnd_gain) + 3 * RUDP_MSS;
+        if (b->drain_pause_rounds > 0 && b->last_round_min_rtt != UINT64_MAX && b->last_round_min_rtt > b->min_rtt &&
+            b->min_rtt != UINT64_MAX) {
+                /* A loss-based flow keeps a queue we cannot drain: a window sized at the minimum
+                 * RTT would hold us below our pacing rate (at 60 ms + 77 ms of Cubic's queue,
+                 * 2 × BDP carries 0.9 of the rate, and each round the measured bandwidth, and the
+                 * window with it, shrinks further). Add what that queue holds at our rate. */
+                uint64_t queue = b->last_round_min_rtt - b->min_rtt;
+                target += (uint64_t) ((double) b->max_bw * b->bw_scale * (double) queue / 1e6);
+        }
         if (b->filled_pipe)
                 b->cwnd = MIN(b->cwnd + rs->newly_acked, target);
         else if (b->cwnd < target || delivered < INITIAL_CWND)
