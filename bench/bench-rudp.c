@@ -7,7 +7,11 @@
  * figures are properties of the algorithms, the same on every machine and every run; wall-clock
  * time only says how fast the simulation ran.
  *
- *     bench-rudp [seconds measured, default 30] [seed, default 1]
+ *     bench-rudp [seconds measured, default 30] [seed, default 1] [overhead, default 57]
+ *
+ * overhead: bytes each datagram takes on the link beyond rudp's (IPv4 + UDP 28, DTLS 29).
+ *
+ * BENCH_RUDP_TAIL=1 also prints the small messages' latency tail (p95 up) on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +84,8 @@ static int cmp_u64(const void *x, const void *y) {
         return a < b ? -1 : a > b;
 }
 
+static size_t overhead = 28 + 29; /* IPv4 and UDP, DTLS 1.2 with ChaCha20-Poly1305 */
+
 static void run(const Profile *p, uint64_t measure, uint64_t seed) {
         RudpConfig cfg;
         rudp_config_init(&cfg);
@@ -91,7 +97,7 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                 fprintf(stderr, "bench-rudp: out of memory\n");
                 exit(1);
         }
-        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss };
+        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss, .overhead = overhead };
         Sim *s = NULL;
         static Run r;
         memset(&r, 0, sizeof r);
@@ -123,24 +129,30 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                (double) st.min_rtt_usec / MS, (double) st.bandwidth * 8 / 1e6, st.loss_rate * 100, st.fec_k, st.fec_m,
                (unsigned long long) (st.retransmits - before.retransmits),
                (unsigned long long) (st.fec_peer_recovered - before.fec_peer_recovered));
+        if (getenv("BENCH_RUDP_TAIL"))
+                for (size_t i = r.nlat * 95 / 100; i < r.nlat; i += MAX((size_t) 1, r.nlat / 200))
+                        fprintf(stderr, "  %s tail %zu/%zu: %.1f ms\n", p->name, i, r.nlat, (double) r.lat[i] / MS);
         sim_free(s);
         rudp_free(a);
         rudp_free(b);
 }
 
 int main(int argc, char **argv) {
-        uint64_t seconds = 30, seed = 1;
+        uint64_t seconds = 30, seed = 1, ov = overhead;
         if ((argc > 1 && parse_u64(argv[1], 3600, &seconds) < 0) || seconds == 0 ||
-            (argc > 2 && parse_u64(argv[2], UINT32_MAX, &seed) < 0)) {
-                fprintf(stderr, "usage: bench-rudp [seconds measured, 1-3600] [seed]\n");
+            (argc > 2 && parse_u64(argv[2], UINT32_MAX, &seed) < 0) ||
+            (argc > 3 && parse_u64(argv[3], 1000, &ov) < 0)) {
+                fprintf(stderr, "usage: bench-rudp [seconds measured, 1-3600] [seed] [overhead bytes per datagram]\n");
                 return 2;
         }
+        overhead = (size_t) ov;
         printf("rudp on a simulated link, VIRTUAL time (discrete-event simulation, seed %llu): %u s measured\n"
                "after a warm-up; bulk = 64 KiB reliable messages keeping the send buffer full; small = a 100-byte\n"
                "reliable message every 20 ms on another channel during the bulk, latency from send to read;\n"
                "queue = delay added at the bottleneck (its buffer: one bandwidth-delay product, >= 64 KiB);\n"
-               "goodput counts the bytes of all messages delivered (rudp's headers and FEC parity are overhead).\n\n",
-               (unsigned long long) seed, (unsigned) seconds);
+               "goodput counts the bytes of all messages delivered (rudp's headers and FEC parity are overhead);\n"
+               "each datagram takes %zu more bytes on the link (IP, UDP, DTLS).\n\n",
+               (unsigned long long) seed, (unsigned) seconds, overhead);
         printf("| profile                  | goodput | p50 ms  | p99 ms  | target  | q avg  | q max  | minrtt  | bw Mbps | loss   | k/m  | resent  | fec rec |\n");
         printf("|--------------------------|---------|---------|---------|---------|--------|--------|---------|---------|--------|------|---------|---------|\n");
         clock_t c0 = clock();

@@ -13,6 +13,7 @@ Then one Tandem flow and one TCP flow share the 5 Mbit/s profile (bulk only): Ja
 index of their goodputs, target >= 0.9.
 
     bench/bench-transport.py [--seconds 20] [--warmup 5] [--profiles lan,wan1,...] [--no-fairness]
+(--profiles '' runs only the fairness test.)
 Needs root, network namespaces and /dev/net/tun (as the link emulator's tests)."""
 
 import argparse
@@ -128,7 +129,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as d, Processes() as procs:
         crt, key = make_cert(d)
-        for name in args.profiles.split(","):
+        for name in filter(None, args.profiles.split(",")):
             rtt, rate, loss = PROFILES[name]
             for transport in ("udp", "tcp"):
                 with le.LinkEmu(LINKEMU, profile=name, seed=args.seed) as link:
@@ -143,6 +144,11 @@ def main():
             print(f"\nfairness on wan1 (60 ms, 5 Mbit/s, 1%), {args.seconds:.0f} s, bulk only: "
                   f"Tandem {x / 1e6:.2f} Mbit/s, TCP {y / 1e6:.2f} Mbit/s, Jain's index {jain:.3f} "
                   f"(target >= 0.9), mean queue {queue:.1f} ms")
+            if "rudp_sender" in u:
+                s = u["rudp_sender"]
+                print(f"  Tandem's view: min RTT {s['min_rtt_ms']:.0f} ms, srtt {s['srtt_ms']:.0f} ms, "
+                      f"bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, sent {s['packets_sent']}, "
+                      f"lost {s['packets_lost']}")
 
 
 def print_row(name, rtt, rate, loss, transport, res, queue, header=False):

@@ -37,11 +37,15 @@
 #define DTLS_OPENSSL_TIMER_USEC (3600U * 1000 * 1000)
 #define DTLS_RECORD_HEADER 13
 
-/* ECDHE and AEAD only, AES-128-GCM first (hardware AES nearly everywhere). RSA variants so a
- * host whose administrator installed an RSA certificate still works. */
-static const char dtls_ciphers[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:"
-                                   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
-                                   "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384";
+/* ECDHE and AEAD only, ChaCha20-Poly1305 first: its nonce comes from the record sequence number
+ * (RFC 7905), where TLS 1.2's AES-GCM sends an 8-byte explicit nonce in every record. That is 29
+ * bytes of record overhead instead of 37: 0.7% of a 1200-byte datagram, 2.7% of the 300-byte
+ * ones rudp sends to keep small messages quick on slow links; its CPU cost (~1-2 GB/s per core
+ * with AVX2) is far below what the links we pace to need. AES-GCM stays for peers without it.
+ * RSA variants so a host whose administrator installed an RSA certificate still works. */
+static const char dtls_ciphers[] = "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:"
+                                   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:"
+                                   "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
 
 struct DtlsEndpoint {
         DtlsContext *ctx;

@@ -9,6 +9,7 @@
 #define INITIAL_CWND (10 * RUDP_MSS)
 #define MIN_RTT_WINDOW_USEC 10000000
 #define PROBE_RTT_USEC 200000
+#define MIN_RTT_CONFIRM_DIV 16 /* a sample within min_rtt/16 of it confirms the minimum */
 /* Pacing a bit below the estimate keeps the bottleneck's queue from creeping up. */
 #define PACING_MARGIN 0.99
 #define PROBE_QUEUE_USEC 25000.0
@@ -164,7 +165,13 @@ static void update_min_rtt(RudpBbr *b, const RudpRateSample *rs, uint64_t delive
         if (rs->rtt_usec > 0 && (rs->rtt_usec <= b->min_rtt || expired)) {
                 b->min_rtt = rs->rtt_usec;
                 b->min_rtt_stamp = now;
-        }
+        } else if (rs->rtt_usec > 0 && rs->rtt_usec <= b->min_rtt + b->min_rtt / MIN_RTT_CONFIRM_DIV &&
+                   b->state == RUDP_CC_PROBE_BW)
+                /* A sample this close to the minimum says what PROBE_RTT would: no queue in the way
+                 * and the path as long as it was. Halving the window for 200 ms and a round trip
+                 * every ten seconds costs ~2% of the link at 250 ms; a path that got longer or a
+                 * queue someone else keeps full still gives no such sample, and PROBE_RTT runs. */
+                b->min_rtt_stamp = now;
         if (expired && b->state != RUDP_CC_PROBE_RTT && b->min_rtt != UINT64_MAX) {
                 b->state = RUDP_CC_PROBE_RTT;
                 b->pacing_gain = 1;
@@ -238,6 +245,15 @@ void rudp_bbr_on_ack(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, u
 
         /* The window: gain × BDP plus room for delayed and aggregated acks. */
         uint64_t target = rudp_bbr_bdp(b, b->cwnd_gain) + 3 * RUDP_MSS;
+        if (b->drain_pause_rounds > 0 && b->last_round_min_rtt != UINT64_MAX && b->last_round_min_rtt > b->min_rtt &&
+            b->min_rtt != UINT64_MAX) {
+                /* A loss-based flow keeps a queue we cannot drain: a window sized at the minimum
+                 * RTT would hold us below our pacing rate (at 60 ms + 77 ms of Cubic's queue,
+                 * 2 × BDP carries 0.9 of the rate, and each round the measured bandwidth, and the
+                 * window with it, shrinks further). Add what that queue holds at our rate. */
+                uint64_t queue = b->last_round_min_rtt - b->min_rtt;
+                target += (uint64_t) ((double) b->max_bw * b->bw_scale * (double) queue / 1e6);
+        }
         if (b->filled_pipe)
                 b->cwnd = MIN(b->cwnd + rs->newly_acked, target);
         else if (b->cwnd < target || delivered < INITIAL_CWND)

@@ -8,6 +8,10 @@
 #include "macro.h"
 #include "rudp-internal.h"
 
+static bool is_urgent(const Rudp *r, unsigned channel) {
+        return channel < 32 && (r->cfg.urgent_channels & (UINT32_C(1) << channel));
+}
+
 int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, const void *data, size_t len) {
         if (r->closed || r->broken || r->peer_closed)
                 return -EPIPE;
@@ -20,6 +24,8 @@ int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, cons
                 return -EINVAL;
         if (len > r->cfg.send_buffer - r->send_queued)
                 return -ENOBUFS;
+        if (is_urgent(r, channel))
+                r->urgent_queued = r->now + 1;
 
         if (c->head + c->n == c->cap) {
                 if (c->head > 0) {
@@ -154,10 +160,6 @@ static SendMsg *next_unsent(SendChannel *c) {
         return m;
 }
 
-static bool is_urgent(const Rudp *r, unsigned channel) {
-        return channel < 32 && (r->cfg.urgent_channels & (UINT32_C(1) << channel));
-}
-
 static bool channel_has_data(SendChannel *c) {
         return c->used && (c->resend_msgs > 0 || next_unsent(c));
 }
@@ -174,6 +176,21 @@ bool rudp_send_urgent_has_data(const Rudp *r) {
         for (unsigned i = 0; i < MIN(r->cfg.channels, 32u); i++)
                 if (is_urgent(r, i) && channel_has_data(&r->send[i]))
                         return true;
+        return false;
+}
+
+/* In AUTO, parity protects only packets built while latest-wins data waits: a lost display or
+ * media packet is never sent again, so FEC is what saves it, while reliable data (bulk, and
+ * urgent channels, which have their copies) is repaired by ARQ within its budget, and parity
+ * over it would cost 3-16% of the link for nothing. FIXED protects everything (tests). */
+static bool fec_wanted(const Rudp *r) {
+        if (r->cfg.fec != RUDP_FEC_AUTO)
+                return true;
+        for (unsigned i = 0; i < r->cfg.channels; i++) {
+                SendChannel *c = &r->send[i];
+                if (c->cls == RUDP_LATEST_WINS && channel_has_data(c))
+                        return true;
+        }
         return false;
 }
 
@@ -347,6 +364,17 @@ static inline uint64_t pace_time(const Rudp *r) {
         return (r->pace_next_ns + 999) / 1000;
 }
 
+/* The largest datagram worth building now (RUDP_SERIALIZE_MAX). Parity packets are exempt: their
+ * symbol was sized when the group's packets were. */
+static size_t datagram_cap(const Rudp *r, uint64_t now) {
+        if (r->urgent_queued == 0 || now >= r->urgent_queued - 1 + RUDP_URGENT_RECENT || r->bbr.max_bw == 0)
+                return RUDP_DATAGRAM_MAX;
+        uint64_t bytes = r->bbr.max_bw * RUDP_SERIALIZE_MAX / 1000000;
+        if (bytes >= RUDP_DATAGRAM_MAX * 3 / 4)
+                return RUDP_DATAGRAM_MAX; /* a few bytes less would buy a millisecond or two */
+        return (size_t) MIN(MAX(bytes, (uint64_t) RUDP_SMALL_DATAGRAM), (uint64_t) RUDP_DATAGRAM_MAX);
+}
+
 static ssize_t finish(Rudp *r, SentPacket *p, RudpWriter *w, size_t header_len, uint64_t now) {
         p->size = (uint32_t) w->len;
         p->time_sent = now;
@@ -402,7 +430,18 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
         bool content = data || parity || r->close_pending || credit_pending(r);
         bool probe = r->probes_pending > 0;
         refill_copy_credit(r, now);
-        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && now >= pace_time(r);
+        /* On a slow link (a full packet over twice RUDP_SERIALIZE_MAX on the wire), urgent data
+         * does not wait for its pacing slot, within one full packet's time ahead of it: the early
+         * packet carries little (RUDP_SMALL_DATAGRAM) and pushes the next slot back by its size,
+         * so the rate stays the model's. On faster links the wait is short and the extra packets'
+         * headers would cost more than they save. */
+        bool urgent_early = false;
+        if (now < pace_time(r) && rudp_send_urgent_has_data(r)) {
+                uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
+                uint64_t full_ns = (uint64_t) RUDP_DATAGRAM_MAX * 1000000000 / rate;
+                urgent_early = datagram_cap(r, now) <= RUDP_DATAGRAM_MAX / 2 && r->pace_next_ns <= now * 1000 + full_ns;
+        }
+        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && (now >= pace_time(r) || urgent_early);
         if (!content && !probe) {
                 /* The application has nothing to send: rate samples until this is delivered
                  * say less about the path than about the application. */
@@ -437,8 +476,14 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 return finish(r, p, &w, 0, now);
         }
 
-        if (eliciting)
-                h.protected = rudp_fec_encoder_next(r->fec_enc, &h.fec_group, &h.fec_index);
+        size = MIN(size, urgent_early ? (size_t) RUDP_SMALL_DATAGRAM : datagram_cap(r, now));
+        w.size = size;
+        if (eliciting) {
+                if (fec_wanted(r))
+                        h.protected = rudp_fec_encoder_next(r->fec_enc, &h.fec_group, &h.fec_index);
+                else if (rudp_fec_encoder_open(r->fec_enc, NULL) > 0)
+                        rudp_fec_encoder_flush(r->fec_enc); /* its parity goes with the next packets */
+        }
         (void) rudp_header_write(&w, &h);
         size_t header_len = w.len;
         /* A protected payload must leave room for its parity packet in a datagram of this size:

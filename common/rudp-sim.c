@@ -162,17 +162,18 @@ static int transmit(Sim *s, int from, const uint8_t *d, size_t len) {
         l->stats.sent++;
         uint64_t depart = s->now;
         if (l->cfg.rate_bps > 0) {
+                size_t wire = len + l->cfg.overhead; /* what the bottleneck carries */
                 uint64_t now_ns = s->now * 1000;
                 uint64_t backlog_ns = l->busy_until_ns > now_ns ? l->busy_until_ns - now_ns : 0;
                 uint64_t backlog = (uint64_t) ((double) backlog_ns * (double) l->cfg.rate_bps / 8e9);
-                if (backlog + len > l->cfg.queue_bytes) {
+                if (backlog + wire > l->cfg.queue_bytes) {
                         l->stats.dropped_queue++;
                         return 0;
                 }
                 l->stats.queue_delay_sum += backlog_ns / 1000;
                 l->stats.queue_delay_max = MAX(l->stats.queue_delay_max, backlog_ns / 1000);
                 l->stats.queue_samples++;
-                l->busy_until_ns = MAX(now_ns, l->busy_until_ns) + (uint64_t) len * 8 * 1000000000 / l->cfg.rate_bps;
+                l->busy_until_ns = MAX(now_ns, l->busy_until_ns) + (uint64_t) wire * 8 * 1000000000 / l->cfg.rate_bps;
                 depart = (l->busy_until_ns + 999) / 1000;
         }
         if (lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata))) {

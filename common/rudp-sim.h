@@ -17,6 +17,7 @@ typedef struct SimLinkConfig {
         double burst;           /* mean length of a loss burst in datagrams; <= 1: independent losses */
         double reorder;         /* fraction of datagrams held back by reorder_usec */
         uint64_t reorder_usec;
+        size_t overhead;        /* bytes each datagram takes on the link beyond its own (IP, UDP, DTLS) */
         size_t queue_bytes;     /* the bottleneck's buffer; 0: one bandwidth-delay product, at least 64 KiB */
         /* Optional: drops the datagrams it returns true for (tests aiming at one packet). */
         bool (*drop)(const uint8_t *d, size_t len, void *userdata);

@@ -419,7 +419,8 @@ static void test_small_datagrams(void) {
         rudp_free(b);
 }
 
-/* AUTO: no parity on a clean link, parity growing with the loss. */
+/* AUTO: no parity on a clean link, parity growing with the loss, and only over latest-wins data
+ * (reliable data is repaired by ARQ). */
 static void test_fec_adapt(void) {
         static const double losses[] = { 0, 0.02, 0.10 };
         unsigned prev_m = 0;
@@ -427,7 +428,7 @@ static void test_fec_adapt(void) {
                 /* A bottleneck, so that STARTUP ends: only then is the loss measured. */
                 SimLinkConfig l = link_cfg(20000000, 20 * MS, losses[i]);
                 SimLinkConfig back = link_cfg(20000000, 20 * MS, 0);
-                RunResult r = run_messages(RUDP_RELIABLE_UNORDERED, 6000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 20 + i, 60 * SEC);
+                RunResult r = run_messages(RUDP_LATEST_WINS, 6000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 20 + i, 60 * SEC);
                 printf("fec auto at %.0f%% loss: measured %.2f%%, k %u m %u, parity %llu, recovered %llu, retransmits %llu\n",
                        losses[i] * 100, r.a.loss_rate * 100, r.a.fec_k, r.a.fec_m, (unsigned long long) r.a.fec_parity_sent,
                        (unsigned long long) r.b.fec_recovered, (unsigned long long) r.a.retransmits);
@@ -439,6 +440,81 @@ static void test_fec_adapt(void) {
                 check(r.a.loss_rate > losses[i] / 2 && r.a.loss_rate < losses[i] * 2);
                 prev_m = r.a.fec_m;
         }
+        SimLinkConfig l = link_cfg(20000000, 20 * MS, 0.10), back = link_cfg(20000000, 20 * MS, 0);
+        RunResult r = run_messages(RUDP_RELIABLE_UNORDERED, 6000, 2000, &l, &back, RUDP_FEC_AUTO, 0, 0, 30, 60 * SEC);
+        printf("fec auto, reliable at 10%% loss: measured %.2f%%, parity %llu, retransmits %llu\n", r.a.loss_rate * 100,
+               (unsigned long long) r.a.fec_parity_sent, (unsigned long long) r.a.retransmits);
+        check(r.a.loss_rate > 0.05 && r.a.fec_parity_sent == 0 && r.a.retransmits > 0);
+}
+
+/* A slow link carrying bulk data: while an urgent channel is in use, datagrams stay within about
+ * 15 ms of the link's time (480 bytes at 256 kbit/s) so urgent messages do not queue behind a
+ * 37.5 ms one; once it is quiet, they are full size again. */
+typedef struct SlowLink {
+        Rudp *a, *b;
+        uint32_t bulk_id, small_id;
+        uint64_t next_small;
+        bool small_on, measuring;
+        size_t max_len;
+        uint64_t small_got;
+} SlowLink;
+
+static bool slow_link_watch(const uint8_t *d, size_t len, void *userdata) {
+        SlowLink *k = userdata;
+        (void) d;
+        if (k->measuring)
+                k->max_len = MAX(k->max_len, len);
+        return false;
+}
+
+static void slow_link_app(Sim *s, void *userdata) {
+        SlowLink *k = userdata;
+        static uint8_t chunk[16384], small[100];
+        uint64_t now = sim_now(s);
+        if (k->small_on && now >= k->next_small) {
+                if (rudp_send(k->a, 0, RUDP_RELIABLE_ORDERED, k->small_id, small, sizeof small) == 0)
+                        k->small_id++;
+                k->next_small = now + 20 * MS;
+        }
+        if (k->small_on)
+                sim_wake(s, k->next_small);
+        while (rudp_send_room(k->a) >= 4 * sizeof chunk)
+                check(rudp_send(k->a, 1, RUDP_RELIABLE_ORDERED, k->bulk_id++, chunk, sizeof chunk) == 0);
+        RudpMessage m;
+        while (rudp_read(k->b, &m) > 0)
+                if (m.channel == 0)
+                        k->small_got++;
+}
+
+static void test_slow_link_datagrams(void) {
+        urgent_channels = 1u << 0;
+        Rudp *a = endpoint(false, RUDP_FEC_AUTO, 0, 0), *b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
+        SlowLink k = { .a = a, .b = b, .small_on = true };
+        SimLinkConfig l = link_cfg(256000, 50 * MS, 0), back = link_cfg(256000, 50 * MS, 0);
+        l.drop = slow_link_watch;
+        l.drop_userdata = &k;
+        Sim *s = NULL;
+        check(sim_new(a, b, &l, &back, 40, &s) == 0);
+        sim_set_app(s, slow_link_app, &k);
+        sim_run(s, 5 * SEC);
+        k.measuring = true;
+        sim_run(s, 15 * SEC);
+        size_t with_urgent = k.max_len;
+        uint64_t small_got = k.small_got;
+        k.small_on = k.measuring = false;
+        sim_run(s, 17 * SEC);
+        k.max_len = 0;
+        k.measuring = true;
+        sim_run(s, 25 * SEC);
+        printf("256 kbit/s: largest datagram %zu bytes with urgent messages (%llu delivered), %zu without\n",
+               with_urgent, (unsigned long long) small_got, k.max_len);
+        check(with_urgent >= RUDP_SMALL_DATAGRAM && with_urgent <= 600);
+        check(small_got > 400);
+        check(k.max_len == RUDP_DATAGRAM_MAX);
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        urgent_channels = 0;
 }
 
 static void test_bad_input(void) {
@@ -599,6 +675,7 @@ int main(int argc, char **argv) {
         RUN(test_fec_recovery);
         RUN(test_fec_adapt);
         RUN(test_small_datagrams);
+        RUN(test_slow_link_datagrams);
         RUN(test_bad_input);
         RUN(test_bounds);
         return 0;
