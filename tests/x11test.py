@@ -126,7 +126,7 @@ class Model:
         else:
             self.other.append((name, f))
 
-    def wait(self, pred, timeout=20.0, what="the windows to match"):
+    def wait(self, pred, timeout=60.0, what="the windows to match"):
         deadline = time.monotonic() + timeout
         while True:
             self.peer.poll(0.05)
