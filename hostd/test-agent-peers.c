@@ -276,22 +276,47 @@ Buffer *raw_viewer_out(RawViewer *v) {
         return wire_conn_out(v->conn);
 }
 
-int raw_viewer_new(Harness *h, uint64_t caps, TicketRole role, RawViewer **ret) {
+/* A raw viewer with no connection yet, and the ticket (as bytes) its hello will carry. */
+static int raw_viewer_alloc(Harness *h, const char *peer, TicketRole role, uint8_t ticket[TICKET_SIZE_MAX],
+                            size_t *ticket_len, RawViewer **ret) {
         _cleanup_(freep) char *text = NULL;
-        uint8_t ticket[TICKET_SIZE_MAX];
-        size_t ticket_len;
-        ByteTransport *t;
-        Viewer *server_side;
-        int sv[2], r;
-
         RawViewer *v = calloc(1, sizeof(RawViewer));
         if (!v)
                 return -ENOMEM;
         v->harness = h;
         buffer_init(&v->data, 64u << 20);
-        if ((r = harness_ticket(h, "raw-agent", role, &text)) < 0 ||
-            (r = ticket_text_decode(text, strlen(text), ticket, sizeof(ticket), &ticket_len)) < 0)
-                goto fail;
+        int r = harness_ticket(h, peer, role, &text);
+        if (r >= 0)
+                r = ticket_text_decode(text, strlen(text), ticket, TICKET_SIZE_MAX, ticket_len);
+        if (r < 0) {
+                raw_viewer_free(v);
+                return r;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* Its connection made: accept hostd's messages, say hello, read as they come. */
+static int raw_viewer_hello(RawViewer *v, uint64_t caps, const uint8_t *ticket, size_t ticket_len) {
+        wire_conn_set_accept(v->conn, WIRE_DIR_S2C);
+        WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = caps, .ticket = ticket, .ticket_len = ticket_len };
+        int r = wire_encode_hello(wire_conn_out(v->conn), &hello);
+        if (r >= 0)
+                r = sd_event_add_io(v->harness->event, &v->io, wire_conn_fd(v->conn), EPOLLIN, on_raw_io, v);
+        return r < 0 ? r : 0;
+}
+
+int raw_viewer_new(Harness *h, uint64_t caps, TicketRole role, RawViewer **ret) {
+        uint8_t ticket[TICKET_SIZE_MAX];
+        size_t ticket_len;
+        ByteTransport *t;
+        Viewer *server_side;
+        RawViewer *v;
+        int sv[2];
+
+        int r = raw_viewer_alloc(h, "raw-agent", role, ticket, &ticket_len, &v);
+        if (r < 0)
+                return r;
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
                 r = -errno;
                 goto fail;
@@ -301,12 +326,8 @@ int raw_viewer_new(Harness *h, uint64_t caps, TicketRole role, RawViewer **ret) 
                 close(sv[1]);
                 goto fail;
         }
-        if ((r = fd_transport_new(sv[1], &t)) < 0 || (r = wire_conn_new(t, 64u << 20, &v->conn)) < 0)
-                goto fail;
-        wire_conn_set_accept(v->conn, WIRE_DIR_S2C);
-        WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = caps, .ticket = ticket, .ticket_len = ticket_len };
-        if ((r = wire_encode_hello(wire_conn_out(v->conn), &hello)) < 0 ||
-            (r = sd_event_add_io(h->event, &v->io, wire_conn_fd(v->conn), EPOLLIN, on_raw_io, v)) < 0)
+        if ((r = fd_transport_new(sv[1], &t)) < 0 || (r = wire_conn_new(t, 64u << 20, &v->conn)) < 0 ||
+            (r = raw_viewer_hello(v, caps, ticket, ticket_len)) < 0)
                 goto fail;
         raw_viewer_flush(v);
         *ret = v;
@@ -318,22 +339,17 @@ fail:
 
 int raw_viewer_new_udp(Harness *h, uint64_t caps, TicketRole role, const FdDatagramOptions *server_path,
                        RawViewer **ret) {
-        _cleanup_(freep) char *text = NULL;
         uint8_t ticket[TICKET_SIZE_MAX];
         size_t ticket_len;
         DatagramTransport *ct, *st;
         WireConn *sc;
         Viewer *server_side;
-        int fds[2], r;
+        RawViewer *v;
+        int fds[2];
 
-        RawViewer *v = calloc(1, sizeof(RawViewer));
-        if (!v)
-                return -ENOMEM;
-        v->harness = h;
-        buffer_init(&v->data, 64u << 20);
-        if ((r = harness_ticket(h, "raw-udp", role, &text)) < 0 ||
-            (r = ticket_text_decode(text, strlen(text), ticket, sizeof(ticket), &ticket_len)) < 0)
-                goto fail;
+        int r = raw_viewer_alloc(h, "raw-udp", role, ticket, &ticket_len, &v);
+        if (r < 0)
+                return r;
         if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
                 r = -errno;
                 goto fail;
@@ -352,12 +368,9 @@ int raw_viewer_new_udp(Harness *h, uint64_t caps, TicketRole role, const FdDatag
                 close(fds[0]);
                 goto fail;
         }
-        if ((r = fd_datagram_new(fds[0], NULL, &ct)) < 0 || (r = wire_conn_new_rudp(ct, NULL, false, 64u << 20, &v->conn)) < 0)
-                goto fail;
-        wire_conn_set_accept(v->conn, WIRE_DIR_S2C);
-        WireHello hello = { .magic = WIRE_MAGIC, .version = 1, .caps = caps, .ticket = ticket, .ticket_len = ticket_len };
-        if ((r = wire_encode_hello(wire_conn_out(v->conn), &hello)) < 0 ||
-            (r = sd_event_add_io(h->event, &v->io, wire_conn_fd(v->conn), EPOLLIN, on_raw_io, v)) < 0 ||
+        if ((r = fd_datagram_new(fds[0], NULL, &ct)) < 0 ||
+            (r = wire_conn_new_rudp(ct, NULL, false, 64u << 20, &v->conn)) < 0 ||
+            (r = raw_viewer_hello(v, caps, ticket, ticket_len)) < 0 ||
             (r = sd_event_add_time(h->event, &v->timer, CLOCK_MONOTONIC, UINT64_MAX - 1, 0, on_raw_timer, v)) < 0)
                 goto fail;
         raw_viewer_flush(v);

@@ -31,7 +31,7 @@
 
 #define SETUP_TIMEOUT_USEC (5 * 1000000ULL)
 
-static uint64_t now_usec(void) {
+uint64_t harness_now_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
@@ -62,11 +62,11 @@ static int write_public_key(const char *path) {
 }
 
 int harness_run_until(Harness *h, bool (*done)(void *userdata), void *userdata, uint64_t timeout_usec) {
-        uint64_t end = now_usec() + timeout_usec;
+        uint64_t end = harness_now_usec() + timeout_usec;
         for (;;) {
                 if (done && done(userdata))
                         return 0;
-                uint64_t now = now_usec();
+                uint64_t now = harness_now_usec();
                 if (now >= end)
                         return done ? -ETIMEDOUT : 0;
                 int r = sd_event_run(h->event, end - now);

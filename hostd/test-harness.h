@@ -64,6 +64,21 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Harness *, harness_free);
 /* Runs the loop until done(userdata) is true (checked before every iteration) or timeout_usec of
  * CLOCK_MONOTONIC passed: 0 or -ETIMEDOUT, or the loop's error. done NULL: run for timeout_usec. */
 int harness_run_until(Harness *h, bool (*done)(void *userdata), void *userdata, uint64_t timeout_usec);
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t harness_now_usec(void);
+/* Runs h's loop until cond (any expression) holds; after seconds the test has failed: the
+ * condition is printed with the line and the test aborts. */
+#define HARNESS_WAIT_FOR(h, cond, seconds)                                                                        \
+        do {                                                                                                       \
+                uint64_t end_ = harness_now_usec() + (uint64_t) (seconds) * 1000000ULL;                            \
+                while (!(cond)) {                                                                                  \
+                        if (harness_now_usec() > end_) {                                                           \
+                                fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, #cond);  \
+                                abort();                                                                           \
+                        }                                                                                          \
+                        check(sd_event_run((h)->event, 20000) >= 0);                                               \
+                }                                                                                                  \
+        } while (0)
 
 
 /* The desktop's console (NULL until the display listed its consoles). */

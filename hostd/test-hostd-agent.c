@@ -29,24 +29,8 @@
          AGENT_CAP_WINDOWS | AGENT_CAP_RESIZE | AGENT_CAP_POWER)
 #define VIEWER_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE)
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * SECOND + (uint64_t) ts.tv_nsec / 1000;
-}
-
-/* Runs the loop until cond holds; a test that waits longer than 15 s has failed. */
-#define WAIT_FOR(h, cond)                                                                                          \
-        do {                                                                                                       \
-                uint64_t end_ = now_usec() + 15 * SECOND;                                                          \
-                while (!(cond)) {                                                                                  \
-                        if (now_usec() > end_) {                                                                   \
-                                fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, #cond);   \
-                                abort();                                                                           \
-                        }                                                                                          \
-                        check(sd_event_run((h)->event, 20000) >= 0);                                               \
-                }                                                                                                  \
-        } while (0)
+/* A test that waits longer than 15 s has failed. */
+#define WAIT_FOR(h, cond) HARNESS_WAIT_FOR(h, cond, 15)
 
 /* Runs the loop for a while (for "nothing happens" checks). */
 static void run_for(Harness *h, uint64_t usec) {

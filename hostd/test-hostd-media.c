@@ -34,23 +34,8 @@
 #define FB_W 192
 #define FB_H 128
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * SECOND + (uint64_t) ts.tv_nsec / 1000;
-}
-
-#define WAIT_FOR(h, cond)                                                                                          \
-        do {                                                                                                       \
-                uint64_t end_ = now_usec() + 20 * SECOND;                                                          \
-                while (!(cond)) {                                                                                  \
-                        if (now_usec() > end_) {                                                                   \
-                                fprintf(stderr, "%s:%d: timed out waiting for %s\n", __FILE__, __LINE__, #cond);   \
-                                abort();                                                                           \
-                        }                                                                                          \
-                        check(sd_event_run((h)->event, 20000) >= 0);                                               \
-                }                                                                                                  \
-        } while (0)
+/* A test that waits longer than 20 s has failed. */
+#define WAIT_FOR(h, cond) HARNESS_WAIT_FOR(h, cond, 20)
 
 static void run_for(Harness *h, uint64_t usec) {
         check(harness_run_until(h, NULL, NULL, usec) >= 0);
