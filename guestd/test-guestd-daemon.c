@@ -327,7 +327,10 @@ static void test_resync(WireConn *hostd) {
                 for (int i = 0; i < RESYNC_SESSIONS; i++) {
                         struct utmp *u = &recs[i];
                         *u = (struct utmp) { .ut_type = USER_PROCESS, .ut_pid = 1000 + i };
-                        snprintf(u->ut_line, sizeof(u->ut_line), RESYNC_LINE, cycle, i);
+                        char line[64];
+                        snprintf(line, sizeof(line), RESYNC_LINE, cycle, i);
+                        check(strlen(line) < sizeof(u->ut_line));
+                        memcpy(u->ut_line, line, strlen(line) + 1);
                         snprintf(u->ut_user, sizeof(u->ut_user), "root");
                         u->ut_tv.tv_sec = 1000 + cycle;
                 }
@@ -354,7 +357,7 @@ static void test_resync(WireConn *hostd) {
                 if (m.type == AGENT_TYPE_HEARTBEAT)
                         continue;
                 check(m.type == AGENT_TYPE_LOGON);
-                char want[32];
+                char want[64];
                 if (m.logon.session_len == 4 && memcmp(m.logon.session, "tty1", 4) == 0)
                         continue;
                 snprintf(want, sizeof(want), RESYNC_LINE, RESYNC_CYCLES - 1, logons);

@@ -213,7 +213,7 @@ int main(int argc, char *argv[]) {
         }
         av_log_set_level(AV_LOG_ERROR);
         _cleanup_(freep) uint8_t *data = NULL;
-        size_t len;
+        size_t len = 0;
         int r = read_all(argv[1], &data, &len);
         if (r < 0) {
                 fprintf(stderr, "Cannot read %s: %s\n", argv[1], strerror(-r));
