@@ -12,6 +12,8 @@
  * overhead: bytes each datagram takes on the link beyond rudp's (IPv4 + UDP 28, DTLS 29).
  *
  * BENCH_RUDP_TAIL=1 also prints the small messages' latency tail (p95 up) on stderr.
+ * BENCH_RUDP_WIRE=1 also prints where the link's capacity went (a->b) on stderr: idle, per-datagram
+ * overhead (IP/UDP/DTLS and rudp's header and frames), retransmitted and urgent-copy bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +134,25 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
         if (getenv("BENCH_RUDP_TAIL"))
                 for (size_t i = r.nlat * 95 / 100; i < r.nlat; i += MAX((size_t) 1, r.nlat / 200))
                         fprintf(stderr, "  %s tail %zu/%zu: %.1f ms\n", p->name, i, r.nlat, (double) r.lat[i] / MS);
+        if (getenv("BENCH_RUDP_WIRE")) {
+                /* Everything that entered the bottleneck's queue and was not dropped at its tail. */
+                double cap = (double) p->rate_bps / 8 * ((double) measure / SEC);
+                uint64_t pkts = st.packets_sent - before.packets_sent - ls->dropped_queue;
+                uint64_t bytes = st.bytes_sent - before.bytes_sent;
+                double wire = (double) bytes + (double) (pkts * overhead);
+                double resent = (double) (st.retransmitted_bytes - before.retransmitted_bytes);
+                double lost = (double) ls->dropped_loss;
+                fprintf(stderr,
+                        "  %s wire: busy %.2f%% (idle %.2f%%), below-rudp overhead %.2f%%, rudp headers+frames %.2f%%, "
+                        "resent %.2f%%, payload %.2f%% (goodput %.2f%%); %llu datagrams (%.0f B avg), %.0f lost, %llu queue drops, "
+                        "parity %llu, copies %llu\n",
+                        p->name, wire / cap * 100, 100 - wire / cap * 100, (double) (pkts * overhead) / cap * 100,
+                        ((double) bytes - resent - (double) r.bulk_bytes) / cap * 100, resent / cap * 100,
+                        (double) r.bulk_bytes / cap * 100, goodput * 100, (unsigned long long) pkts,
+                        pkts ? (double) bytes / (double) pkts : 0, lost, (unsigned long long) ls->dropped_queue,
+                        (unsigned long long) (st.fec_parity_sent - before.fec_parity_sent),
+                        (unsigned long long) (st.urgent_copies - before.urgent_copies));
+        }
         sim_free(s);
         rudp_free(a);
         rudp_free(b);

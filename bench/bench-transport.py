@@ -13,6 +13,7 @@ Then one Tandem flow and one TCP flow share the 5 Mbit/s profile (bulk only): Ja
 index of their goodputs, target >= 0.9.
 
     bench/bench-transport.py [--seconds 20] [--warmup 5] [--profiles lan,wan1,...] [--no-fairness]
+                             [--fairness-runs N] [--transports udp,tcp]
 (--profiles '' runs only the fairness test.)
 Needs root, network namespaces and /dev/net/tun (as the link emulator's tests)."""
 
@@ -49,15 +50,30 @@ class QueueSampler(threading.Thread):
         super().__init__(daemon=True)
         self.link, self.start_t, self.end_t = link, start, end
         self.samples = []
+        self.first = self.last = None  # (time, a->b stats)
 
     def run(self):
         while time.monotonic() < self.end_t:
             if time.monotonic() >= self.start_t:
                 try:
-                    self.samples.append(self.link.stats()["a2b"]["queue_ms"])
+                    st = self.link.stats()["a2b"]
+                    self.samples.append(st["queue_ms"])
+                    self.last = (time.monotonic(), st)
+                    self.first = self.first or self.last
                 except Exception:
                     pass
             time.sleep(0.1)
+
+    def busy(self, rate):
+        """The fraction of the link's capacity the bottleneck carried (IP packets) while measured,
+        and the a->b drops at its queue meanwhile; random loss is drawn before the queue and takes
+        no capacity."""
+        if not self.first or self.last[0] <= self.first[0]:
+            return float("nan"), 0
+        (t0, a), (t1, b) = self.first, self.last
+        carried = (b["in_bytes"] - b["dropped_bytes"]) - (a["in_bytes"] - a["dropped_bytes"])
+        q = lambda s: s["dropped_packets"].get("queue", 0) + s["dropped_packets"].get("overflow", 0)
+        return carried * 8 / (rate * (t1 - t0)), q(b) - q(a)
 
     def mean(self):
         return sum(self.samples) / len(self.samples) if self.samples else float("nan")
@@ -106,6 +122,7 @@ def flows(link, procs, specs, args, crt, key):
     drops = link.stats()["a2b"]["dropped_packets"]
     for r in results:
         r["link_drops"] = drops
+        r["link_busy"], r["queue_drops_measured"] = sampler.busy(link.params()["a2b"]["rate_bps"])
     for r, err in zip(results, sender_err):
         for line in err.splitlines():
             if line.startswith("{"):
@@ -119,7 +136,9 @@ def main():
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--profiles", default="wan1,wan2,wan3,wan4,lan")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--transports", default="udp,tcp", help="which of udp,tcp to run per profile")
     ap.add_argument("--no-fairness", action="store_true")
+    ap.add_argument("--fairness-runs", type=int, default=1, help="repeat the fairness test, seeds seed, seed+1, ...")
     args = ap.parse_args()
     le.require()
     for exe in (BENCH, LINKEMU):
@@ -131,25 +150,34 @@ def main():
         crt, key = make_cert(d)
         for name in filter(None, args.profiles.split(",")):
             rtt, rate, loss = PROFILES[name]
-            for transport in ("udp", "tcp"):
+            for transport in args.transports.split(","):
                 with le.LinkEmu(LINKEMU, profile=name, seed=args.seed) as link:
                     (res,), queue = flows(link, procs, [(transport, 9500, True)], args, crt, key)
                 rows.append((name, rtt, rate, loss, transport, res, queue))
                 print_row(*rows[-1], header=len(rows) == 1)
         if not args.no_fairness:
-            with le.LinkEmu(LINKEMU, profile="wan1", seed=args.seed) as link:
-                (u, t), queue = flows(link, procs, [("udp", 9500, False), ("tcp", 9501, False)], args, crt, key)
-            x, y = u["goodput_bps"], t["goodput_bps"]
-            jain = (x + y) ** 2 / (2 * (x * x + y * y)) if x + y > 0 else 0
-            print(f"\nfairness on wan1 (60 ms, 5 Mbit/s, 1%), {args.seconds:.0f} s, bulk only: "
-                  f"Tandem {x / 1e6:.2f} Mbit/s, TCP {y / 1e6:.2f} Mbit/s, Jain's index {jain:.3f} "
-                  f"(target >= 0.9), mean queue {queue:.1f} ms")
-            if "rudp_sender" in u:
-                s = u["rudp_sender"]
-                print(f"  Tandem's view: min RTT {s['min_rtt_ms']:.0f} ms, srtt {s['srtt_ms']:.0f} ms, "
-                      f"bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, sent {s['packets_sent']}, "
-                      f"lost {s['packets_lost']}")
+            jains = []
+            for i in range(args.fairness_runs):
+                jains.append(fairness(procs, args, crt, key, args.seed + i))
+            if len(jains) > 1:
+                print(f"fairness over {len(jains)} runs: Jain's index min {min(jains):.3f}, "
+                      f"mean {sum(jains) / len(jains):.3f}, max {max(jains):.3f}")
 
+
+def fairness(procs, args, crt, key, seed):
+    with le.LinkEmu(LINKEMU, profile="wan1", seed=seed) as link:
+        (u, t), queue = flows(link, procs, [("udp", 9500, False), ("tcp", 9501, False)], args, crt, key)
+    x, y = u["goodput_bps"], t["goodput_bps"]
+    jain = (x + y) ** 2 / (2 * (x * x + y * y)) if x + y > 0 else 0
+    print(f"\nfairness on wan1 (60 ms, 5 Mbit/s, 1%), seed {seed}, {args.seconds:.0f} s, bulk only: "
+          f"Tandem {x / 1e6:.2f} Mbit/s, TCP {y / 1e6:.2f} Mbit/s, Jain's index {jain:.3f} "
+          f"(target >= 0.9), mean queue {queue:.1f} ms, link busy {u['link_busy'] * 100:.1f}%", flush=True)
+    if "rudp_sender" in u:
+        s = u["rudp_sender"]
+        print(f"  Tandem's view: min RTT {s['min_rtt_ms']:.0f} ms, srtt {s['srtt_ms']:.0f} ms, "
+              f"bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, sent {s['packets_sent']}, "
+              f"lost {s['packets_lost']}", flush=True)
+    return jain
 
 def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
     if header:
@@ -166,6 +194,7 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
         view = f"RTT {res['tcp']['rcv_rtt_ms']:.0f} ms (receiver's estimate)"
     drops = res.get("link_drops", {})
     view += f"; link drops a->b: random {drops.get('loss', 0)}, queue {drops.get('queue', 0) + drops.get('overflow', 0)}"
+    view += f"; measured: link busy {res['link_busy'] * 100:.1f}%, queue drops {res['queue_drops_measured']}"
     sm = res["small"]
     print(f"| {name} ({rtt:g} ms, {rate / 1e6:g} Mbit/s, {loss * 100:g}%) | {transport} | {good * 100:.1f}% | "
           f"{res['goodput_bps'] / 1e6:.2f} | {sm['p50_ms']:.1f} | {sm['p99_ms']:.1f} | {rtt / 2 + 50:.0f} | "

@@ -10,8 +10,16 @@
 #define MIN_RTT_WINDOW_USEC 10000000
 #define PROBE_RTT_USEC 200000
 #define MIN_RTT_CONFIRM_DIV 16 /* a sample within min_rtt/16 of it confirms the minimum */
-/* Pacing a bit below the estimate keeps the bottleneck's queue from creeping up. */
-#define PACING_MARGIN 0.99
+/* Pacing a bit below the estimate keeps the bottleneck's queue from creeping up: the max filter
+ * catches delivery-rate samples that timing jitter (acks, wake-ups: ~1 ms) made look fast, by
+ * about the jitter over the sample's interval, a round trip. So the margin is 1% on short paths
+ * and less on long ones, where 1% of the link idle would be the larger cost. */
+#define PACING_MARGIN_MAX 0.01
+#define PACING_JITTER_USEC 1000.0
+/* Random loss the pacing makes up for, at most (see random_loss()). */
+#define LOSS_MAKEUP_MAX 0.1
+#define LOSS_MAKEUP_QUEUE_DIV 64
+#define LOSS_DECAY 0.875 /* per round: the loss measured over the last ~8 rounds */
 #define PROBE_QUEUE_USEC 25000.0
 #define QUEUE_DRAIN_GAIN 0.9
 #define QUEUE_DRAIN_ROUNDS 6
@@ -32,8 +40,29 @@ uint64_t rudp_bbr_bdp(const RudpBbr *b, double gain) {
         return (uint64_t) (gain * (double) b->max_bw * b->bw_scale * (double) b->min_rtt / 1e6);
 }
 
+static double pacing_margin(const RudpBbr *b) {
+        if (b->min_rtt == UINT64_MAX || b->min_rtt == 0)
+                return 1 - PACING_MARGIN_MAX;
+        return 1 - MIN(PACING_MARGIN_MAX, PACING_JITTER_USEC / (double) b->min_rtt);
+}
+
+/* The fraction of packets the path loses at random, measured while cruising. The bandwidth model
+ * counts only what arrived; sending at it leaves the bottleneck idle that fraction of the time when
+ * the loss is ahead of it (a radio, an emulator), and when it is behind it the delivery rate is
+ * the bottleneck's less the loss: either way the bottleneck is full at max_bw / (1 - loss). */
+static double random_loss(const RudpBbr *b) {
+        if (b->loss_sum_total < 50 || b->min_rtt == UINT64_MAX || b->last_round_min_rtt == UINT64_MAX)
+                return 0;
+        /* Where the loss is behind the bottleneck the model already says how fast it drains (the
+         * max filter catches samples near it): making up for the loss then builds a queue. The
+         * last round's smallest RTT shows one, and the making up stops until it is gone. */
+        if (b->last_round_min_rtt > b->min_rtt + MAX(b->min_rtt / LOSS_MAKEUP_QUEUE_DIV, (uint64_t) 2000))
+                return 0;
+        return MIN(b->loss_sum_lost / b->loss_sum_total, LOSS_MAKEUP_MAX);
+}
+
 static void set_pacing_rate(RudpBbr *b, double gain) {
-        uint64_t rate = (uint64_t) (gain * (double) b->max_bw * b->bw_scale * PACING_MARGIN);
+        uint64_t rate = (uint64_t) (gain * (double) b->max_bw * b->bw_scale * pacing_margin(b) / (1 - random_loss(b)));
         /* Before the pipe is full, never slow down below what was already reached. */
         if (rate > 0 && (b->filled_pipe || rate > b->pacing_rate))
                 b->pacing_rate = rate;
@@ -109,10 +138,15 @@ static void enter_probe_bw(RudpBbr *b, uint64_t now) {
         b->pacing_gain = cycle_gain(b, b->cycle_index);
 }
 
-static bool standing_queue(const RudpBbr *b) {
-        if (b->min_rtt == UINT64_MAX || b->last_round_min_rtt == UINT64_MAX || b->drain_pause_rounds > 0)
+/* The smallest RTT of the whole last round was well above the minimum: a queue never emptied. */
+static bool queue_seen(const RudpBbr *b) {
+        if (b->min_rtt == UINT64_MAX || b->last_round_min_rtt == UINT64_MAX)
                 return false;
         return b->last_round_min_rtt > b->min_rtt + MAX(b->min_rtt / 8, (uint64_t) 2000);
+}
+
+static bool standing_queue(const RudpBbr *b) {
+        return b->drain_pause_rounds == 0 && queue_seen(b);
 }
 
 /* At each round's start: the last round's minimum RTT, and the drain's bound. A queue this flow
@@ -208,12 +242,19 @@ static void update_loss(RudpBbr *b, const RudpRateSample *rs) {
         if (!b->round_start)
                 return;
         uint64_t total = b->round_lost + b->round_acked;
-        if (total >= 8 && (double) b->round_lost > RUDP_BBR_LOSS_THRESH * (double) total) {
+        bool congested = total >= 8 && (double) b->round_lost > RUDP_BBR_LOSS_THRESH * (double) total;
+        if (congested) {
                 b->bw_scale = MAX(b->bw_scale * 0.85, 0.3);
                 if (b->state == RUDP_CC_STARTUP)
                         b->filled_pipe = true;
         } else if (b->bw_scale < 1)
                 b->bw_scale = MIN(b->bw_scale * 1.1, 1.0);
+        /* STARTUP and DRAIN overfill the bottleneck on purpose; a round above the bound is
+         * congestion: neither says what the path loses at random. */
+        if (!congested && (b->state == RUDP_CC_PROBE_BW || b->state == RUDP_CC_PROBE_RTT)) {
+                b->loss_sum_lost = b->loss_sum_lost * LOSS_DECAY + (double) b->round_lost;
+                b->loss_sum_total = b->loss_sum_total * LOSS_DECAY + (double) total;
+        }
         b->round_lost = b->round_acked = 0;
 }
 
@@ -245,12 +286,13 @@ void rudp_bbr_on_ack(RudpBbr *b, const RudpRateSample *rs, uint64_t delivered, u
 
         /* The window: gain × BDP plus room for delayed and aggregated acks. */
         uint64_t target = rudp_bbr_bdp(b, b->cwnd_gain) + 3 * RUDP_MSS;
-        if (b->drain_pause_rounds > 0 && b->last_round_min_rtt != UINT64_MAX && b->last_round_min_rtt > b->min_rtt &&
-            b->min_rtt != UINT64_MAX) {
-                /* A loss-based flow keeps a queue we cannot drain: a window sized at the minimum
-                 * RTT would hold us below our pacing rate (at 60 ms + 77 ms of Cubic's queue,
-                 * 2 × BDP carries 0.9 of the rate, and each round the measured bandwidth, and the
-                 * window with it, shrinks further). Add what that queue holds at our rate. */
+        if (queue_seen(b)) {
+                /* A queue stood all last round: a window sized at the minimum RTT would hold us
+                 * below our pacing rate (at 60 ms + 77 ms of Cubic's queue, 2 × BDP carries 0.9 of
+                 * the rate, and each round the measured bandwidth, and the window with it, shrinks
+                 * further, until a loss-based flow has the link). Add what that queue holds at our
+                 * rate. Pacing still sets the rate: a queue of our own making drains at
+                 * QUEUE_DRAIN_GAIN whatever the window. */
                 uint64_t queue = b->last_round_min_rtt - b->min_rtt;
                 target += (uint64_t) ((double) b->max_bw * b->bw_scale * (double) queue / 1e6);
         }

@@ -54,6 +54,8 @@ typedef struct RudpBbr {
         /* Loss above the bound: the fraction of the model used, per round. */
         uint64_t round_lost, round_acked;
         double bw_scale;
+        /* Random loss: packets lost and resolved, decaying per round. */
+        double loss_sum_lost, loss_sum_total;
 
         /* A standing queue: the smallest RTT of a whole round well above the minimum means
          * the bottleneck never emptied, i.e. the bandwidth estimate runs a little high (noisy
