@@ -124,8 +124,15 @@ static double probe_gain(const RudpBbr *b) {
         return MAX(1.05, MIN(cycle_gains[0], g));
 }
 
+/* While a queue we could not drain stands (a loss-based flow keeps it full), the phase after
+ * probing does not pace below the model: there is no queue of ours to drain, and every round at
+ * 0.75 hands the other flow a quarter of ours, which it keeps. */
 static double cycle_gain(const RudpBbr *b, unsigned index) {
-        return index == 0 ? probe_gain(b) : cycle_gains[index];
+        if (index == 0)
+                return probe_gain(b);
+        if (cycle_gains[index] < 1 && b->drain_pause_rounds > 0)
+                return 1;
+        return cycle_gains[index];
 }
 
 static void enter_probe_bw(RudpBbr *b, uint64_t now) {
