@@ -68,7 +68,7 @@ class QueueSampler(threading.Thread):
         """The fraction of the link's capacity the bottleneck carried (IP packets) while measured,
         and the a->b drops at its queue meanwhile; random loss is drawn before the queue and takes
         no capacity."""
-        if not self.first or self.last[0] <= self.first[0]:
+        if not self.first or self.last[0] <= self.first[0] or not rate or "in_bytes" not in self.first[1]:
             return float("nan"), 0
         (t0, a), (t1, b) = self.first, self.last
         carried = (b["in_bytes"] - b["dropped_bytes"]) - (a["in_bytes"] - a["dropped_bytes"])
@@ -122,7 +122,8 @@ def flows(link, procs, specs, args, crt, key):
     drops = link.stats()["a2b"]["dropped_packets"]
     for r in results:
         r["link_drops"] = drops
-        r["link_busy"], r["queue_drops_measured"] = sampler.busy(link.params()["a2b"]["rate_bps"])
+        rate = link.params()["a2b"]["rate_bps"] if hasattr(link, "params") else 0
+        r["link_busy"], r["queue_drops_measured"] = sampler.busy(rate)
     for r, err in zip(results, sender_err):
         for line in err.splitlines():
             if line.startswith("{"):
@@ -150,7 +151,7 @@ def main():
         crt, key = make_cert(d)
         for name in filter(None, args.profiles.split(",")):
             rtt, rate, loss = PROFILES[name]
-            for transport in args.transports.split(","):
+            for transport in filter(None, args.transports.split(",")):
                 with le.LinkEmu(LINKEMU, profile=name, seed=args.seed) as link:
                     (res,), queue = flows(link, procs, [(transport, 9500, True)], args, crt, key)
                 rows.append((name, rtt, rate, loss, transport, res, queue))
