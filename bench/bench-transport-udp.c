@@ -152,20 +152,27 @@ static void wait_until(UdpPeer *p, uint64_t deadline, uint64_t now) {
                 bench_die("ppoll", errno);
 }
 
-static void feed_sender(const BenchOptions *o, UdpPeer *p, uint64_t now, uint64_t *next_small, uint32_t *ids) {
+static void feed_sender(const BenchOptions *o, UdpPeer *p, BenchResult *res, uint64_t now, uint64_t *next_small,
+                        uint32_t *ids) {
         static uint8_t bulk[BULK_SIZE], small[SMALL_SIZE];
         if (bulk[0] != 'B')
                 bench_fill_bulk(bulk, sizeof(bulk));
+        bench_sender_window(o, res, now);
+        bench_cpu_tick(res, now);
         if (o->small && now >= *next_small) {
                 bench_fill_small(small, now);
                 if (rudp_send(p->rudp, 0, RUDP_RELIABLE_ORDERED, ids[0]++, small, sizeof(small)) < 0)
                         ids[0]--;
+                else
+                        bench_sent(res, sizeof(small), now);
                 *next_small += SMALL_EVERY_USEC;
         }
         /* Bulk leaves some of the send buffer free for the small messages. */
-        while (rudp_send_room(p->rudp) >= 4 * sizeof(bulk))
+        while (rudp_send_room(p->rudp) >= 4 * sizeof(bulk)) {
                 if (rudp_send(p->rudp, 1, RUDP_RELIABLE_ORDERED, ids[1]++, bulk, sizeof(bulk)) < 0)
                         break;
+                bench_sent(res, sizeof(bulk), now);
+        }
 }
 
 static void describe(const Rudp *r, char *out, size_t size, const char *name) {
@@ -226,10 +233,11 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                         break;
                 if (p.path && p.path->ops->on_timeout)
                         p.path->ops->on_timeout(p.path, now);
+                bench_cpu_tick(res, now);
                 if (p.rudp) {
                         rudp_on_timeout(p.rudp, now);
                         if (o->sender)
-                                feed_sender(o, &p, now, &next_small, ids);
+                                feed_sender(o, &p, res, now, &next_small, ids);
                         RudpMessage m;
                         while (rudp_read(p.rudp, &m) > 0) {
                                 if (!started) {
@@ -255,9 +263,11 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                 wait_until(&p, wake, bench_now_usec());
         }
         if (o->sender && p.rudp) {
-                char s[1024];
+                char s[1024], all[1200];
                 describe(p.rudp, s, sizeof(s), "rudp_sender");
-                fprintf(stderr, "{%s,\"cipher\":\"%s\"}\n", s, dtls_endpoint_cipher(dtls_datagram_endpoint(p.path)));
+                snprintf(all, sizeof(all), "%s,\"cipher\":\"%s\"", s,
+                         dtls_endpoint_cipher(dtls_datagram_endpoint(p.path)));
+                bench_print_sender(res, all);
         }
         rudp_free(p.rudp);
         bool owned = o->sender; /* the client transport owns the socket */

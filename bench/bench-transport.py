@@ -9,11 +9,14 @@ message every 20 ms from namespace a to namespace b for --seconds after a warm-u
   p50, p99  one-way delay of the small messages    target p99 <= RTT/2 + 50 ms
   queue     mean queueing delay at the bottleneck, sampled from the emulator every 100 ms
                                                    target <= 25% of the minimum RTT
+  CPU s/GB  each end's CPU time (user + system) in its window per GB of payload it sent or got
 Then one Tandem flow and one TCP flow share the 5 Mbit/s profile (bulk only): Jain's fairness
 index of their goodputs, target >= 0.9.
 
     bench/bench-transport.py [--seconds 20] [--warmup 5] [--profiles lan,wan1,...] [--no-fairness]
-(--profiles '' runs only the fairness test.)
+                             [--transports udp,tcp]
+(--profiles '' runs only the fairness test; the profile loopback, not in the default list, runs
+both ends on 127.0.0.1 without the emulator.)
 Needs root, network namespaces and /dev/net/tun (as the link emulator's tests)."""
 
 import argparse
@@ -39,7 +42,27 @@ PROFILES = {
     "wan3": (100, 256e3, 0.005),
     "wan4": (200, 1e6, 0.05),
     "lan": (0.2, 1e9, 0.0),
+    # No emulator: both ends in this namespace on 127.0.0.1 (the rate only scales the goodput
+    # column). What the transports cost per byte without the emulator's forwarder.
+    "loopback": (0.0, 1e10, 0.0),
 }
+
+
+class Loopback:
+    """Stands in for a LinkEmu: no namespaces, no link, nothing dropped."""
+    addr_b = "127.0.0.1"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def popen(self, side, args, **kw):
+        return subprocess.Popen(args, **kw)
+
+    def stats(self):
+        return {"a2b": {"queue_ms": 0.0, "dropped_packets": {}}}
 
 
 class QueueSampler(threading.Thread):
@@ -120,6 +143,7 @@ def main():
     ap.add_argument("--profiles", default="wan1,wan2,wan3,wan4,lan")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-fairness", action="store_true")
+    ap.add_argument("--transports", default="udp,tcp", help="which of udp,tcp to run per profile")
     args = ap.parse_args()
     le.require()
     for exe in (BENCH, LINKEMU):
@@ -131,8 +155,9 @@ def main():
         crt, key = make_cert(d)
         for name in filter(None, args.profiles.split(",")):
             rtt, rate, loss = PROFILES[name]
-            for transport in ("udp", "tcp"):
-                with le.LinkEmu(LINKEMU, profile=name, seed=args.seed) as link:
+            for transport in filter(None, args.transports.split(",")):
+                link = Loopback() if name == "loopback" else le.LinkEmu(LINKEMU, profile=name, seed=args.seed)
+                with link:
                     (res,), queue = flows(link, procs, [(transport, 9500, True)], args, crt, key)
                 rows.append((name, rtt, rate, loss, transport, res, queue))
                 print_row(*rows[-1], header=len(rows) == 1)
@@ -154,8 +179,8 @@ def main():
 def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
     if header:
         print("| profile | transport | goodput | Mbit/s | p50 ms | p99 ms | p99 target | queue ms | "
-              "queue target | transport's view |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "queue target | CPU s/GB send | CPU s/GB recv | transport's view |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     good = res["goodput_bps"] / rate
     view = ""
     if "rudp_sender" in res:
@@ -167,9 +192,13 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
     drops = res.get("link_drops", {})
     view += f"; link drops a->b: random {drops.get('loss', 0)}, queue {drops.get('queue', 0) + drops.get('overflow', 0)}"
     sm = res["small"]
+
+    def cpu(c):
+        return f"{c['s_per_gb']:.2f}" if c else "-"
+
     print(f"| {name} ({rtt:g} ms, {rate / 1e6:g} Mbit/s, {loss * 100:g}%) | {transport} | {good * 100:.1f}% | "
           f"{res['goodput_bps'] / 1e6:.2f} | {sm['p50_ms']:.1f} | {sm['p99_ms']:.1f} | {rtt / 2 + 50:.0f} | "
-          f"{queue:.1f} | {rtt / 4:.1f} | {view} |", flush=True)
+          f"{queue:.1f} | {rtt / 4:.1f} | {cpu(res.get('sender_cpu'))} | {cpu(res.get('cpu'))} | {view} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,9 @@
 #define RUDP_LOST_QUEUE_MAX 65536
 #define RUDP_FEC_GROUPS_TRACKED 64      /* sender: parity packet numbers of recent groups */
 #define RUDP_PERSISTENT_PTO 3
+/* Pacing's catch-up after a late wake-up: at most this long a burst, and this many bytes. */
+#define RUDP_PACE_BURST_NS 1000000
+#define RUDP_PACE_BURST_BYTES (64u << 10)
 /* Second copies of urgent fragments: only above this loss rate and on links of at least
  * RUDP_COPY_MIN_RATE (bytes/s; below it the copies would take a share of the link that bulk
  * transfers miss more than small messages gain), within this share of the pacing rate (bytes,

@@ -346,8 +346,13 @@ static void pace(Rudp *r, size_t size, uint64_t now) {
         uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
         uint64_t t = (uint64_t) size * 1000000000 / rate;
         uint64_t now_ns = now * 1000;
-        /* A late wake-up may catch up two packets, never more: no bursts. */
-        uint64_t floor = now_ns > 2 * t ? now_ns - 2 * t : 0;
+        /* A late wake-up may catch up two packets, or on a fast link up to RUDP_PACE_BURST_NS
+         * of the rate (at most RUDP_PACE_BURST_BYTES): at a gigabit a packet is due every
+         * 10 us, well below what a sleep and a wake-up cost, so packet-by-packet pacing would
+         * cap the rate at the owner's wake-ups. Slow links keep the two packets. */
+        uint64_t burst = MAX(2 * t, MIN((uint64_t) RUDP_PACE_BURST_NS,
+                                        (uint64_t) RUDP_PACE_BURST_BYTES * 1000000000 / rate));
+        uint64_t floor = now_ns > burst ? now_ns - burst : 0;
         r->pace_next_ns = MAX(r->pace_next_ns, floor) + t;
 }
 
