@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "rudp.h"
 #include "tls.h"
+#include "udp-batch.h"
 
 #define CONNECTION_ID 0x74616e64656d3031ull
 
@@ -33,6 +34,7 @@ typedef struct UdpPeer {
         uint8_t pending[DTLS_DATAGRAM_MAX]; /* a plaintext datagram the socket refused: sent first */
         size_t pending_len;
         bool closed;
+        UdpRxBatch rx;      /* server: what recvmmsg() brought */
 } UdpPeer;
 
 static int udp_socket(const BenchOptions *o, UdpPeer *p) {
@@ -102,25 +104,35 @@ static int drain_path(UdpPeer *p, uint64_t now) {
 }
 
 static int receive_all(UdpPeer *p, uint64_t now) {
-        uint8_t d[2048];
         int r;
         if (!p->server) /* a client transport reads its own connected socket */
                 return p->path ? drain_path(p, now) : 0;
         for (;;) {
-                struct sockaddr_storage from;
-                socklen_t flen = sizeof(from);
-                ssize_t n = recvfrom(p->fd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *) &from, &flen);
-                if (n < 0)
-                        return errno == EAGAIN ? 0 : -errno;
+                if (p->rx.next == p->rx.n) {
+                        r = udp_rx_fill(&p->rx, p->fd);
+                        if (r < 0)
+                                return r == -EAGAIN ? 0 : r;
+                }
+                unsigned i = p->rx.next++;
+                const uint8_t *d = p->rx.data[i];
+                size_t n = p->rx.len[i];
+                if (p->rx.truncated[i])
+                        continue;
                 if (!p->path) {
-                        if ((r = accept_hello(p, d, (size_t) n, &from, flen, now)) < 0)
+                        if ((r = accept_hello(p, d, n, &p->rx.from[i], p->rx.from_len[i], now)) < 0)
                                 return r;
                         if (!p->path)
                                 continue;
                 }
-                if ((r = dtls_datagram_feed(p->path, d, (size_t) n, now)) < 0 || (r = drain_path(p, now)) < 0)
+                if ((r = dtls_datagram_feed(p->path, d, n, now)) < 0 || (r = drain_path(p, now)) < 0)
                         return r;
         }
+}
+
+/* What the transport batched goes in one system call. */
+static int flush(UdpPeer *p) {
+        int r = datagram_transport_flush(p->path);
+        return r == -EMSGSIZE ? 0 : r;
 }
 
 static int send_all(UdpPeer *p, uint64_t now) {
@@ -130,13 +142,15 @@ static int send_all(UdpPeer *p, uint64_t now) {
                 if (p->pending_len == 0) {
                         ssize_t n = rudp_next_datagram(p->rudp, p->pending,
                                                        p->path->ops->max_payload(p->path), now);
-                        if (n <= 0)
+                        if (n < 0)
                                 return (int) n;
+                        if (n == 0)
+                                return flush(p);
                         p->pending_len = (size_t) n;
                 }
                 int r = p->path->ops->send(p->path, p->pending, p->pending_len);
                 if (r == -EAGAIN)
-                        return 0;
+                        return flush(p);
                 if (r < 0 && r != -EMSGSIZE)
                         return r;
                 p->pending_len = 0; /* sent, or lost to a smaller path (rudp recovers it) */

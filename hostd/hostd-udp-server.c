@@ -14,6 +14,7 @@
 #include "hostd-viewer.h"
 #include "log.h"
 #include "sockaddr-util.h"
+#include "udp-batch.h"
 #include "wire-conn-rudp.h"
 
 /* Datagrams handled per wakeup: a flood must not starve the displays. */
@@ -43,7 +44,7 @@ struct UdpServer {
         UdpPeer *peers;
         UdpServerCounters counters;
         bool blackhole; /* tests: every datagram is dropped, as by a firewall */
-        uint8_t buf[2048];
+        UdpRxBatch rx;  /* one recvmmsg() brings up to UDP_RX_BATCH datagrams */
         uint8_t reply[DTLS_DATAGRAM_MAX];
 };
 
@@ -211,25 +212,28 @@ static void peer_datagram(UdpServer *u, UdpPeer *p, const uint8_t *d, size_t n, 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         UdpServer *u = userdata;
         uint64_t now = now_usec(u);
+        UdpRxBatch *b = &u->rx;
 
-        for (int i = 0; i < RECV_BATCH; i++) {
-                struct sockaddr_storage addr;
-                socklen_t len = sizeof(addr);
-                ssize_t n = recvfrom(u->fd, u->buf, sizeof(u->buf), MSG_TRUNC, (struct sockaddr *) &addr, &len);
-                if (n < 0)
+        /* Whole batches only: what one holds must not wait for the socket's next readiness. */
+        for (int handled = 0; handled < RECV_BATCH; handled += (int) b->n) {
+                if (udp_rx_fill(b, u->fd) < 0)
                         break;
-                u->counters.datagrams++;
-                if (u->blackhole)
-                        continue;
-                if ((size_t) n > sizeof(u->buf) || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
-                        u->counters.unknown_dropped++;
-                        continue;
+                for (unsigned i = 0; i < b->n; i++) {
+                        struct sockaddr_storage *addr = &b->from[i];
+                        u->counters.datagrams++;
+                        if (u->blackhole)
+                                continue;
+                        if (b->truncated[i] || (addr->ss_family != AF_INET && addr->ss_family != AF_INET6)) {
+                                u->counters.unknown_dropped++;
+                                continue;
+                        }
+                        UdpPeer *p = find_peer(u, addr);
+                        if (p)
+                                peer_datagram(u, p, b->data[i], b->len[i], now);
+                        else
+                                new_peer(u, addr, b->from_len[i], b->data[i], b->len[i], now);
                 }
-                UdpPeer *p = find_peer(u, &addr);
-                if (p)
-                        peer_datagram(u, p, u->buf, (size_t) n, now);
-                else
-                        new_peer(u, &addr, len, u->buf, (size_t) n, now);
+                b->next = b->n;
         }
         arm_timer(u);
         return 0;
