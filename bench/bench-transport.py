@@ -185,7 +185,7 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
     view = ""
     if "rudp_sender" in res:
         s = res["rudp_sender"]
-        view = (f"min RTT {s['min_rtt_ms']:.0f} ms, bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, "
+        view = (f"min RTT {s['min_rtt_ms']:.{1 if s['min_rtt_ms'] < 10 else 0}f} ms, srtt {s['srtt_ms']:.1f} ms, bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, "
                 f"FEC {s['fec_k']}/{s['fec_m']}, resent {s['retransmits']}, FEC rebuilt {s['fec_peer_recovered']}")
     elif "tcp" in res:
         view = f"RTT {res['tcp']['rcv_rtt_ms']:.0f} ms (receiver's estimate)"

@@ -24,7 +24,8 @@
 #define RUDP_LOST_QUEUE_MAX 65536
 #define RUDP_FEC_GROUPS_TRACKED 64      /* sender: parity packet numbers of recent groups */
 #define RUDP_PERSISTENT_PTO 3
-/* Pacing's catch-up after a late wake-up: at most this long a burst, and this many bytes. */
+/* The send quantum: what pacing lets one late wake-up catch up (and what the owner's batched
+ * socket I/O sends in one system call), this long at the pacing rate, at most this many bytes. */
 #define RUDP_PACE_BURST_NS 1000000
 #define RUDP_PACE_BURST_BYTES (64u << 10)
 /* Second copies of urgent fragments: only above this loss rate and on links of at least
@@ -208,6 +209,13 @@ void rudp_send_msg_free(Rudp *r, SendChannel *c, SendMsg *m);
 bool rudp_send_has_data(const Rudp *r);
 bool rudp_send_urgent_has_data(const Rudp *r);
 bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id);
+/* The send quantum in bytes (RUDP_PACE_BURST_*). */
+uint64_t rudp_send_quantum(const Rudp *r);
+/* What the window lets fly beyond the model's cwnd: three send quanta where a quantum is over two
+ * packets (as Linux's BBR budgets for TSO and batching: acks of a burst come back as one, and a
+ * window of the bandwidth-delay product alone, on a LAN's tenth of a millisecond, is a few
+ * packets that one late wake-up of either end leaves idle), nothing on slower links. */
+uint64_t rudp_cwnd_allowance(const Rudp *r);
 
 /* rudp-recovery.c */
 SentPacket *rudp_sent_get(Rudp *r, uint64_t number);
