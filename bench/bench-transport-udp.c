@@ -39,15 +39,13 @@ typedef struct UdpPeer {
 
 static int udp_socket(const BenchOptions *o, UdpPeer *p) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(o->port) };
-        int buf = 4 << 20;
 
         if (inet_pton(AF_INET, o->addr, &a.sin_addr) != 1)
                 return -EINVAL;
         p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (p->fd < 0)
                 return -errno;
-        (void) setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-        (void) setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+        udp_socket_set_buffers(p->fd, UDP_SOCKET_BUFFER); /* as the daemons do */
         if (o->sender)
                 return connect(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ? -errno : 0;
         /* The CLOSE may be lost: the receiver's end of the measurement is what counts. */

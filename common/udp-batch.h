@@ -51,6 +51,15 @@ typedef struct UdpRxBatch {
         uint8_t data[UDP_RX_BATCH][UDP_RX_DATAGRAM_MAX];
 } UdpRxBatch;
 
+/* The socket buffers of the datagram path, each way: at a gigabit the kernel's default receive
+ * buffer (208 KiB, ~90 datagrams of ours) is a millisecond, which any stall of a busy viewer
+ * overruns; 4 MiB is 30 ms. */
+#define UDP_SOCKET_BUFFER (4 << 20)
+
+/* Sets SO_RCVBUF and SO_SNDBUF to bytes: past net.core.[rw]mem_max where the process may
+ * (CAP_NET_ADMIN: SO_RCVBUFFORCE), else as far as that limit lets. Best effort: returns nothing. */
+void udp_socket_set_buffers(int fd, int bytes);
+
 /* Receives up to UDP_RX_BATCH datagrams (the batch must be empty: next == n): how many, or
  * -EAGAIN when none waits, or a negative errno. */
 int udp_rx_fill(UdpRxBatch *b, int fd);

@@ -284,9 +284,7 @@ int udp_server_new(Manager *m, ViewerServer *viewers, int tcp_fd, const char *ce
         u->fd = socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (u->fd < 0)
                 return -errno;
-        int size = 4 << 20;
-        (void) setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        (void) setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        udp_socket_set_buffers(u->fd, UDP_SOCKET_BUFFER);
         r = udp_socket_set_pmtudisc(u->fd, addr.ss_family);
         if (r < 0)
                 log_debug_errno(r, "Cannot set path MTU discovery on the viewers' UDP socket, ignoring: %m");
