@@ -37,6 +37,11 @@ typedef struct UdpPeer {
         UdpRxBatch rx;      /* server: what recvmmsg() brought */
 } UdpPeer;
 
+/* The DTLS client: the sender, or with --reverse the receiver. */
+static bool is_client(const BenchOptions *o) {
+        return o->sender != o->reverse;
+}
+
 static int udp_socket(const BenchOptions *o, UdpPeer *p) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(o->port) };
 
@@ -46,13 +51,15 @@ static int udp_socket(const BenchOptions *o, UdpPeer *p) {
         if (p->fd < 0)
                 return -errno;
         udp_socket_set_buffers(p->fd, UDP_SOCKET_BUFFER); /* as the daemons do */
-        if (o->sender)
-                return connect(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ? -errno : 0;
-        /* The CLOSE may be lost: the receiver's end of the measurement is what counts. */
-        if (bind(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+        int r = is_client(o) ? connect(p->fd, (struct sockaddr *) &a, sizeof(a)) : bind(p->fd, (struct sockaddr *) &a, sizeof(a));
+        if (r < 0)
                 return -errno;
-        printf("listening\n");
-        fflush(stdout);
+        /* The CLOSE may be lost: the receiver's end of the measurement is what counts. A client
+         * receiver's ClientHello is sent again until the sender is up. */
+        if (!o->sender) {
+                printf("listening\n");
+                fflush(stdout);
+        }
         return 0;
 }
 
@@ -202,12 +209,12 @@ static void describe(const Rudp *r, char *out, size_t size, const char *name) {
 
 static int open_dtls(const BenchOptions *o, UdpPeer *p) {
         char *error = NULL;
-        p->ctx = o->sender ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
+        p->ctx = is_client(o) ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
         if (!p->ctx) {
                 fprintf(stderr, "bench-transport: %s\n", error);
                 exit(EXIT_FAILURE);
         }
-        if (!o->sender)
+        if (!is_client(o))
                 return 0;
         uint8_t pin[TLS_FINGERPRINT_SIZE];
         if (tls_cert_fingerprint_file(o->cert, pin) < 0)
@@ -225,7 +232,7 @@ static uint64_t next_wake(const UdpPeer *p) {
 }
 
 int bench_udp(const BenchOptions *o, BenchResult *res) {
-        UdpPeer p = { .fd = -1, .server = !o->sender };
+        UdpPeer p = { .fd = -1, .server = !is_client(o) };
         uint32_t ids[2] = {};
         int r;
 
@@ -282,7 +289,7 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                 bench_print_sender(res, all);
         }
         rudp_free(p.rudp);
-        bool owned = o->sender; /* the client transport owns the socket */
+        bool owned = is_client(o); /* the client transport owns the socket */
         datagram_transport_free(p.path);
         dtls_context_free(p.ctx);
         if (!owned)

@@ -2,7 +2,10 @@
  * runs both ends through tandem-linkemu's profiles and prints the table.
  *
  *     bench-transport send|recv udp|tcp --addr A --port P --cert PEM [--key PEM]
- *                     [--warmup S] [--seconds S] [--no-small]
+ *                     [--warmup S] [--seconds S] [--no-small] [--reverse]
+ *
+ * --reverse (udp): the receiver connects (the DTLS client, as the viewer), the sender binds (the
+ * server, as hostd, sending on an unconnected socket); the sender then needs --key too.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -128,7 +131,7 @@ static void print_result(const char *transport, BenchResult *res) {
 
 static void usage(void) {
         fprintf(stderr, "usage: bench-transport send|recv udp|tcp --addr A --port P --cert PEM [--key PEM]\n"
-                        "                       [--warmup S] [--seconds S] [--no-small]\n");
+                        "                       [--warmup S] [--seconds S] [--no-small] [--reverse]\n");
         exit(EXIT_FAILURE);
 }
 
@@ -146,7 +149,8 @@ int main(int argc, char **argv) {
                 { "addr", required_argument, NULL, 'a' },   { "port", required_argument, NULL, 'p' },
                 { "cert", required_argument, NULL, 'c' },   { "key", required_argument, NULL, 'k' },
                 { "warmup", required_argument, NULL, 'w' }, { "seconds", required_argument, NULL, 's' },
-                { "no-small", no_argument, NULL, 'n' },     {},
+                { "no-small", no_argument, NULL, 'n' },     { "reverse", no_argument, NULL, 'r' },
+                {},
         };
         BenchOptions o = { .addr = "127.0.0.1", .warmup = 3, .seconds = 20, .small = true };
         int c;
@@ -166,6 +170,7 @@ int main(int argc, char **argv) {
                 case 'w': o.warmup = parse_seconds(optarg); break;
                 case 's': o.seconds = parse_seconds(optarg); break;
                 case 'n': o.small = false; break;
+                case 'r': o.reverse = true; break;
                 default: usage();
                 }
         if (argc - optind != 2 || !o.port || !o.cert)
@@ -174,7 +179,7 @@ int main(int argc, char **argv) {
                 o.sender = true;
         else if (strcmp(argv[optind], "recv"))
                 usage();
-        if (!o.sender && !o.key)
+        if ((!o.sender || o.reverse) && !o.key)
                 usage();
         bool udp = !strcmp(argv[optind + 1], "udp");
         if (!udp && strcmp(argv[optind + 1], "tcp"))

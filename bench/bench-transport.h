@@ -24,6 +24,8 @@ typedef struct BenchOptions {
         const char *cert, *key;   /* receiver: PEM files; sender: the certificate to pin */
         double warmup, seconds;   /* measured window, after the warm-up, on the receiver's clock */
         bool small;               /* send small messages too */
+        bool reverse;             /* udp: the receiver is the DTLS client, as the viewer is, and the
+                                   * sender binds, as hostd does (default: the other way round) */
 } BenchOptions;
 
 typedef struct BenchResult {

@@ -14,7 +14,7 @@ Then one Tandem flow and one TCP flow share the 5 Mbit/s profile (bulk only): Ja
 index of their goodputs, target >= 0.9.
 
     bench/bench-transport.py [--seconds 20] [--warmup 5] [--profiles lan,wan1,...] [--no-fairness]
-                             [--transports udp,tcp]
+                             [--transports udp,tcp] [--reverse]
 (--profiles '' runs only the fairness test; the profile loopback, not in the default list, runs
 both ends on 127.0.0.1 without the emulator.)
 Needs root, network namespaces and /dev/net/tun (as the link emulator's tests)."""
@@ -50,7 +50,7 @@ PROFILES = {
 
 class Loopback:
     """Stands in for a LinkEmu: no namespaces, no link, nothing dropped."""
-    addr_b = "127.0.0.1"
+    addr_a = addr_b = "127.0.0.1"
 
     def __enter__(self):
         return self
@@ -99,8 +99,11 @@ def flows(link, procs, specs, args, crt, key):
     queue sampler."""
     recvs = []
     for transport, port, small in specs:
-        argv = [BENCH, "recv", transport, "--addr", link.addr_b, "--port", str(port), "--cert", crt, "--key", key,
-                "--warmup", str(args.warmup), "--seconds", str(args.seconds)]
+        rev = ["--reverse"] if args.reverse and transport == "udp" else []
+        # Reversed, the sender (in a) binds its own address and the receiver connects to it.
+        addr = link.addr_a if rev else link.addr_b
+        argv = [BENCH, "recv", transport, "--addr", addr, "--port", str(port), "--cert", crt, "--key", key,
+                "--warmup", str(args.warmup), "--seconds", str(args.seconds)] + rev
         p = procs.add(link.popen("b", argv, stdout=subprocess.PIPE, text=True))
         le.wait_line(p, "listening")
         recvs.append(p)
@@ -108,8 +111,10 @@ def flows(link, procs, specs, args, crt, key):
     sender_err = []
     senders = []
     for transport, port, small in specs:
-        argv = [BENCH, "send", transport, "--addr", link.addr_b, "--port", str(port), "--cert", crt,
-                "--warmup", str(args.warmup), "--seconds", str(args.seconds)] + ([] if small else ["--no-small"])
+        rev = ["--reverse", "--key", key] if args.reverse and transport == "udp" else []
+        addr = link.addr_a if rev else link.addr_b
+        argv = [BENCH, "send", transport, "--addr", addr, "--port", str(port), "--cert", crt,
+                "--warmup", str(args.warmup), "--seconds", str(args.seconds)] + ([] if small else ["--no-small"]) + rev
         senders.append(procs.add(link.popen("a", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
     sampler = QueueSampler(link, t0 + args.warmup + 0.5, t0 + args.warmup + args.seconds)
     sampler.start()
@@ -144,6 +149,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-fairness", action="store_true")
     ap.add_argument("--transports", default="udp,tcp", help="which of udp,tcp to run per profile")
+    ap.add_argument("--reverse", action="store_true",
+                    help="udp: the receiver is the DTLS client and the sender the server, as viewer and hostd")
     args = ap.parse_args()
     le.require()
     for exe in (BENCH, LINKEMU):
