@@ -19,6 +19,9 @@
 
 /* Datagrams handled per wakeup: a flood must not starve the displays. */
 #define RECV_BATCH 256
+/* A viewer's datagrams fed before it processes them: DTLS's plaintext queue holds 16 records, and
+ * a datagram of ours is one. */
+#define VIEWER_FEED_BATCH 8
 /* Peers at once, handshaking or established (the TLS side has its own HOST_MAX_CONNECTIONS). */
 #define UDP_MAX_PEERS 1024
 
@@ -192,12 +195,9 @@ static void new_peer(UdpServer *u, const struct sockaddr_storage *addr, socklen_
                 peer_established(u, p);
 }
 
-static void peer_datagram(UdpServer *u, UdpPeer *p, const uint8_t *d, size_t n, uint64_t now) {
+/* A handshaking peer's datagram: the handshake goes on, or fails, or is done. */
+static void peer_handshake_datagram(UdpServer *u, UdpPeer *p, const uint8_t *d, size_t n, uint64_t now) {
         int r = dtls_datagram_feed(p->transport, d, n, now);
-        if (p->viewer) {
-                viewer_process(p->viewer); /* reads the plaintext, or ends on the transport's error */
-                return;
-        }
         if (r < 0) {
                 log_debug("viewer %s: DTLS handshake failed: %s", p->name,
                           dtls_endpoint_error(dtls_datagram_endpoint(p->transport)) ?: strerror(-r));
@@ -213,6 +213,11 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         UdpServer *u = userdata;
         uint64_t now = now_usec(u);
         UdpRxBatch *b = &u->rx;
+        /* A viewer's datagrams are fed one after the other and processed together (its acks
+         * then free the window once, and what that lets go leaves in one send): until another
+         * peer's datagram, or VIEWER_FEED_BATCH of them, which DTLS's plaintext queue holds. */
+        Viewer *unprocessed = NULL;
+        unsigned fed = 0;
 
         /* Whole batches only: what one holds must not wait for the socket's next readiness. */
         for (int handled = 0; handled < RECV_BATCH; handled += (int) b->n) {
@@ -228,13 +233,26 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                 continue;
                         }
                         UdpPeer *p = find_peer(u, addr);
-                        if (p)
-                                peer_datagram(u, p, b->data[i], b->len[i], now);
+                        if (unprocessed && ((p ? p->viewer : NULL) != unprocessed || fed >= VIEWER_FEED_BATCH)) {
+                                viewer_process(unprocessed); /* reads the plaintext, or ends on the transport's error */
+                                unprocessed = NULL;
+                                fed = 0;
+                                p = find_peer(u, addr); /* processing may have ended its own peer */
+                        }
+                        if (p && p->viewer) {
+                                /* An error stays in the transport, for viewer_process() to find. */
+                                (void) dtls_datagram_feed(p->transport, b->data[i], b->len[i], now);
+                                unprocessed = p->viewer;
+                                fed++;
+                        } else if (p)
+                                peer_handshake_datagram(u, p, b->data[i], b->len[i], now);
                         else
                                 new_peer(u, addr, b->from_len[i], b->data[i], b->len[i], now);
                 }
                 b->next = b->n;
         }
+        if (unprocessed)
+                viewer_process(unprocessed);
         arm_timer(u);
         return 0;
 }
