@@ -32,7 +32,9 @@ typedef struct DtlsDatagram {
         /* Ciphertext out: what send() encrypted waits here for flush() (or a full batch), so
          * the datagrams of one flush leave in one system call. Allocated once established. */
         UdpTxBatch *tx;
-        /* Client: ciphertext in, by recvmmsg(); allocated with tx. */
+        /* Client: ciphertext in, by recvmmsg(), with UDP GRO where the kernel has it (gro) or
+         * without (rx); allocated with tx. */
+        UdpGroBatch *gro;
         UdpRxBatch *rx;
         uint8_t buf[DTLS_DATAGRAM_MAX + 512];
 } DtlsDatagram;
@@ -83,8 +85,14 @@ static int push(DtlsDatagram *d) {
         int result = 0;
         if (!d->tx && dtls_endpoint_established(d->e)) {
                 d->tx = calloc(1, sizeof(UdpTxBatch));
-                if (d->owns_fd && !d->rx)
-                        d->rx = calloc(1, sizeof(UdpRxBatch));
+                if (d->owns_fd && !d->rx && !d->gro) {
+                        if (udp_gro_enable(d->fd) == 0)
+                                d->gro = malloc(sizeof(UdpGroBatch));
+                        if (d->gro)
+                                d->gro->n = d->gro->next = 0;
+                        else
+                                d->rx = calloc(1, sizeof(UdpRxBatch));
+                }
         }
         for (;;) {
                 if (d->tx && !udp_tx_slot(d->tx)) {
@@ -130,10 +138,25 @@ static int feed(DtlsDatagram *d, const uint8_t *data, size_t n, uint64_t now) {
         return r;
 }
 
+/* Whether received datagrams wait in a batch, not yet fed. */
+static bool rx_waiting(const DtlsDatagram *d) {
+        return (d->rx && d->rx->next < d->rx->n) || (d->gro && d->gro->next < d->gro->n);
+}
+
 /* The next ciphertext datagram from a client's socket: into *data, its length; -EAGAIN, or the
  * socket's error. Batched by recvmmsg() once established. */
 static ssize_t next_ciphertext(DtlsDatagram *d, const uint8_t **data) {
         UdpRxBatch *b = d->rx;
+        if (d->gro) {
+                if (d->gro->next == d->gro->n) {
+                        int r = udp_gro_fill(d->gro, d->fd);
+                        if (r < 0)
+                                return r;
+                }
+                unsigned i = d->gro->next++;
+                *data = d->gro->ptr[i];
+                return d->gro->len[i];
+        }
         if (!b) {
                 ssize_t k = recv(d->fd, d->buf, sizeof(d->buf), 0);
                 *data = d->buf;
@@ -161,7 +184,7 @@ static ssize_t dd_recv(DatagramTransport *t, void *buf, size_t n) {
                 return d->error;
         /* Bounded, but a received batch is always fed whole: the socket's readiness cannot
          * announce what waits in it. */
-        for (int i = 0; d->owns_fd && (i < RECV_BATCH || (d->rx && d->rx->next < d->rx->n)); i++) {
+        for (int i = 0; d->owns_fd && (i < RECV_BATCH || rx_waiting(d)); i++) {
                 /* Plaintext already decrypted goes first: read from the socket only when none is. */
                 k = dtls_endpoint_read(d->e, buf, n);
                 if (k != 0)
@@ -220,7 +243,7 @@ static int dd_fd(DatagramTransport *t) {
 
 static uint64_t dd_next_timeout(DatagramTransport *t) {
         DtlsDatagram *d = (DtlsDatagram *) t;
-        if (d->error == 0 && ((d->rx && d->rx->next < d->rx->n) || (d->tx && d->tx->n > 0)))
+        if (d->error == 0 && (rx_waiting(d) || (d->tx && d->tx->n > 0)))
                 return 0; /* received datagrams not yet read, or sends not yet flushed: now */
         return dtls_endpoint_next_timeout(d->e);
 }
@@ -245,6 +268,7 @@ static void dd_free(DatagramTransport *t) {
         dtls_endpoint_free(d->e);
         free(d->tx);
         free(d->rx);
+        free(d->gro);
         if (d->owns_fd)
                 close(d->fd);
         if (d->release)

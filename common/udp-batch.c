@@ -137,3 +137,55 @@ void udp_socket_set_buffers(int fd, int bytes) {
         if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof(bytes)) < 0)
                 (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
+
+int udp_gro_enable(int fd) {
+        int one = 1;
+        return setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+int udp_gro_fill(UdpGroBatch *b, int fd) {
+        struct mmsghdr msgs[UDP_GRO_MESSAGES];
+        struct iovec iov[UDP_GRO_MESSAGES];
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } control[UDP_GRO_MESSAGES];
+
+        for (unsigned i = 0; i < UDP_GRO_MESSAGES; i++) {
+                iov[i] = (struct iovec) { b->data[i], sizeof(b->data[i]) };
+                msgs[i] = (struct mmsghdr) { .msg_hdr = {
+                        .msg_iov = &iov[i],
+                        .msg_iovlen = 1,
+                        .msg_control = control[i].buf,
+                        .msg_controllen = sizeof(control[i].buf),
+                } };
+        }
+        b->n = b->next = 0;
+        int n = recvmmsg(fd, msgs, UDP_GRO_MESSAGES, MSG_DONTWAIT, NULL);
+        if (n < 0)
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        for (int i = 0; i < n; i++) {
+                struct msghdr *h = &msgs[i].msg_hdr;
+                size_t len = msgs[i].msg_len, seg = len;
+                if (h->msg_flags & MSG_TRUNC) {
+                        b->dropped++;
+                        continue;
+                }
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+                        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                                int g;
+                                memcpy(&g, CMSG_DATA(c), sizeof(g));
+                                if (g > 0)
+                                        seg = (size_t) g;
+                        }
+                for (size_t off = 0; off < len; off += seg) {
+                        if (b->n == UDP_GRO_SLOTS) {
+                                b->dropped++;
+                                break;
+                        }
+                        b->ptr[b->n] = b->data[i] + off;
+                        b->len[b->n++] = (uint16_t) MIN(seg, len - off);
+                }
+        }
+        return b->n > 0 ? (int) b->n : -EAGAIN;
+}

@@ -51,6 +51,27 @@ typedef struct UdpRxBatch {
         uint8_t data[UDP_RX_BATCH][UDP_RX_DATAGRAM_MAX];
 } UdpRxBatch;
 
+/* Receiving with UDP GRO (a client's connected socket): the kernel may hand over a run of
+ * datagrams of one flow as one, cut here at the size it reports; where it coalesces (a NIC's
+ * receive offload, loopback from a GSO sender) one call brings up to 64 datagrams per message.
+ * Every message buffer must hold the largest run (64 KiB), so this batch is larger. */
+#define UDP_GRO_MESSAGES 8
+#define UDP_GRO_MESSAGE_MAX 65536
+#define UDP_GRO_SLOTS (UDP_GRO_MESSAGES * 64)
+
+typedef struct UdpGroBatch {
+        unsigned n, next;    /* datagrams cut out, and the next one to take */
+        uint64_t dropped;    /* truncated runs, or beyond UDP_GRO_SLOTS */
+        const uint8_t *ptr[UDP_GRO_SLOTS];
+        uint16_t len[UDP_GRO_SLOTS];
+        uint8_t data[UDP_GRO_MESSAGES][UDP_GRO_MESSAGE_MAX];
+} UdpGroBatch;
+
+/* Turns UDP_GRO on: 0, or a negative errno (an old kernel: use a UdpRxBatch). */
+int udp_gro_enable(int fd);
+/* As udp_rx_fill(), into a UdpGroBatch (next == n): how many datagrams, -EAGAIN, or -errno. */
+int udp_gro_fill(UdpGroBatch *b, int fd);
+
 /* The socket buffers of the datagram path, each way: at a gigabit the kernel's default receive
  * buffer (208 KiB, ~90 datagrams of ours) is a millisecond, which any stall of a busy viewer
  * overruns; 4 MiB is 30 ms. */
