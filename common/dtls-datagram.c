@@ -86,8 +86,12 @@ static int push(DtlsDatagram *d) {
         if (!d->tx && dtls_endpoint_established(d->e)) {
                 d->tx = calloc(1, sizeof(UdpTxBatch));
                 if (d->owns_fd && !d->rx && !d->gro) {
-                        if (udp_gro_enable(d->fd) == 0)
-                                d->gro = malloc(sizeof(UdpGroBatch));
+                        /* GRO only with its large buffers: a run would not fit the plain batch's. */
+                        d->gro = malloc(sizeof(UdpGroBatch));
+                        if (d->gro && udp_gro_enable(d->fd) < 0) {
+                                free(d->gro);
+                                d->gro = NULL;
+                        }
                         if (d->gro)
                                 d->gro->n = d->gro->next = 0;
                         else
