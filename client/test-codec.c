@@ -157,7 +157,8 @@ static void test_encoder_lossless_exact(void) {
         }
 
         /* Blocks of 3 colours: few runs, so palette-rle, one tile per row of cells (a strip of
-         * 64+64+64+8 pixels); more than 256 colours: gradient, one tile per cell. */
+         * 64+64+64+8 pixels); more than 256 colours: gradient, two cells side by side a tile
+         * (64+64 and 64+8 pixels wide, in each of the three rows of cells). */
         uint32_t *blocks = paint_palette(200, 150, 3, true), *noise = paint_noise(200, 150);
         uint32_t *both[] = { blocks, noise };
         for (size_t i = 0; i < ELEMENTSOF(both); i++) {
@@ -165,13 +166,91 @@ static void test_encoder_lossless_exact(void) {
                 CheckSink c;
                 check(check_sink_init(&c, 200, 150) == 0);
                 encode_all(e, fb, &lossless, &c);
-                check(c.tiles[DISPLAY_CODEC_LOSSLESS] == (i == 0 ? 3 : 12) && c.tiles[DISPLAY_CODEC_JPEG] == 0);
+                check(c.tiles[DISPLAY_CODEC_LOSSLESS] == (i == 0 ? 3 : 6) && c.tiles[DISPLAY_CODEC_JPEG] == 0);
                 check(check_diff(fb, &c.view, full(fb)) == 0);
                 check_sink_done(&c);
                 framebuffer_free(fb);
         }
         free(blocks);
         free(noise);
+}
+
+/* Strips: cells side by side are one lossless tile as long as they fit in 256 colours together; a
+ * strip stops at the cell that would overflow (which starts the next one), a first cell of many
+ * colours goes alone, and each tile's palette holds only its own cells' colours. */
+typedef struct StripSink {
+        CheckSink check;
+        unsigned n, x[8], w[8], colours[8];
+        uint8_t mode[8];
+} StripSink;
+
+static int strip_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec, uint8_t quality,
+                      const uint8_t *data, size_t len) {
+        StripSink *s = userdata;
+        check(s->n < ELEMENTSOF(s->x) && codec == DISPLAY_CODEC_LOSSLESS);
+        s->x[s->n] = x;
+        s->w[s->n] = w;
+        lossless_header(data, len, &s->mode[s->n], &s->colours[s->n]);
+        s->n++;
+        return check_sink(&s->check, x, y, w, h, codec, quality, data, len);
+}
+
+/* One 64x64 cell of a 256x64 frame: `n` colours from `base` on in runs of 8 pixels, so that it is
+ * not continuous-tone (0: noise). */
+static void paint_cell(uint32_t *pix, unsigned cell, unsigned n, uint32_t base) {
+        for (uint32_t y = 0; y < 64; y++)
+                for (uint32_t x = 0; x < 64; x++) {
+                        uint32_t k = n ? ((y * 64 + x) / 8) % n : 0;
+                        pix[y * 256 + cell * 64 + x] = 0xff000000u | (n ? (base + k * 0x010203u) & 0xffffff : rng() & 0xffffff);
+                }
+}
+
+static void test_strips(void) {
+        static const struct {
+                unsigned colours[4]; /* per cell, 0: noise */
+                unsigned tiles, x[4], w[4], palette[4]; /* palette 0: gradient */
+        } cases[] = {
+                /* 100 + 100 fit, a third 100 would not: two strips of two cells. */
+                { { 100, 100, 100, 100 }, 2, { 0, 128 }, { 128, 128 }, { 200, 200 } },
+                /* A first cell of many colours alone (gradient); the rest one strip. */
+                { { 0, 3, 3, 3 }, 2, { 0, 64 }, { 64, 192 }, { 0, 9 } },
+                /* A strip of one cell when the next overflows it; that one alone, then a strip. */
+                { { 3, 0, 5, 5 }, 3, { 0, 128, 64 }, { 64, 128, 64 }, { 3, 10, 0 } },
+        };
+        _cleanup_(encoder_freep) Encoder *e = encoder_new();
+        check(e);
+        EncoderSettings lossless = encoder_settings_default();
+        lossless.lossless_only = true;
+        uint32_t *pix = malloc(256 * 64 * 4);
+        check(pix);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                for (unsigned cell = 0; cell < 4; cell++)
+                        paint_cell(pix, cell, cases[i].colours[cell], 0x100000u * (cell + 1));
+                Framebuffer *fb = fb_from(pix, 256, 64);
+                StripSink s = {};
+                check(check_sink_init(&s.check, 256, 64) == 0);
+                Region r = whole(fb);
+                encoder_reset(e);
+                check(encoder_encode(e, fb, &r, &lossless, strip_sink, &s) == (int) cases[i].tiles);
+                check(s.n == cases[i].tiles && !s.check.overlap && !s.check.bad_tile);
+                check(check_diff(fb, &s.check.view, full(fb)) == 0);
+                /* Pass one emits palette tiles at once, gradient ones in pass two: match by x. */
+                for (unsigned t = 0; t < s.n; t++) {
+                        unsigned j = 0;
+                        while (j < cases[i].tiles && cases[i].x[j] != s.x[t])
+                                j++;
+                        check(j < cases[i].tiles && s.w[t] == cases[i].w[j]);
+                        if (cases[i].palette[j] == 0)
+                                check(s.mode[t] == LOSSLESS_GRADIENT);
+                        else
+                                check(s.mode[t] != LOSSLESS_GRADIENT && s.colours[t] == cases[i].palette[j]);
+                }
+                region_done(&r);
+                check_sink_done(&s.check);
+                framebuffer_free(fb);
+        }
+        free(pix);
 }
 
 /* One colour: a single merged solid tile per 256x256; neighbours of other colours stay apart. */
@@ -301,7 +380,7 @@ static void test_partial_bookkeeping(void) {
         Region r = {};
         check(region_add(&r, (Rect) { 0, 0, 128, 20 }) == 0); /* a band at the top of both cells */
         check_sink_new_call(&c);
-        check(encoder_encode(e, fb, &r, &lossless, check_sink, &c) == 2);
+        check(encoder_encode(e, fb, &r, &lossless, check_sink, &c) == 1); /* one gradient tile across both */
         check(encoder_lossy_count(e) == 2); /* the rest of each cell is still lossy */
         check(region_set(&r, (Rect) { 0, 0, 64, 64 }) == 0);
         check_sink_new_call(&c);
@@ -448,6 +527,7 @@ static void test_errors_and_reset(void) {
 int main(void) {
         test_tile_modes();
         test_encoder_lossless_exact();
+        test_strips();
         test_solid_merging();
         test_photo_jpeg_and_refine();
         test_refine_after_change();

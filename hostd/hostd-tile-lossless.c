@@ -5,6 +5,7 @@
  * 8-bit palette tile is already in its final place: the header (mode, count, palette) is written
  * right-aligned in front of it, and packing to 1, 2 or 4 bits happens in place. Nothing is
  * allocated per tile. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,12 @@ struct LosslessEncoder {
         uint32_t keys[HASH_SIZE];
         uint16_t values[HASH_SIZE];
         uint16_t slot[LOSSLESS_PALETTE_MAX];
+
+        /* The strip being scanned (lossless_strip_*): the index rows' stride, the width of the parts
+         * taken so far, their runs, and how many colours went into the hash (some of them perhaps
+         * by a part that was then left out). */
+        unsigned strip_stride, strip_width, strip_runs, strip_parts, inserted;
+        uint32_t strip_first;
 };
 
 LosslessEncoder *lossless_encoder_new(void) {
@@ -126,24 +133,24 @@ static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, u
 
 /* count_all: count runs past the palette's overflow (else stop there); photo_cutoff: stop a
  * quarter in on continuous-tone content (as if the palette had overflowed). */
-static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
-                        bool photo_cutoff, TileScan *ret) {
-        uint8_t *index = l->content + HEADER_RESERVE;
+/* index: where the indexes go, a row every istride bytes. Goes on from the palette and hash as
+ * they are (empty for a tile of its own), and leaves them so. */
+static inline void scan_into(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                             bool photo_cutoff, uint8_t *index, size_t istride, TileScan *ret) {
         const uint32_t *first = (const uint32_t *) src;
         uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
         unsigned runs = 0, inner = 0; /* inner: runs starting inside the previous row */
         uint8_t current = 0;
         bool overflow = false;
 
-        l->colours = 0;
         for (unsigned y = 0; y < h && !overflow; y++) {
                 const uint32_t *row = (const uint32_t *) (src + y * stride);
-                uint8_t *out = index + (size_t) y * w;
+                uint8_t *out = index + (size_t) y * istride;
 
                 /* A row like the one above (flat areas, vertical edges: most rows of a UI) costs a
                  * memcmp and a memcpy instead of a look at every pixel. */
                 if (y > 0 && memcmp(row, (const uint8_t *) row - stride, (size_t) w * 4) == 0) {
-                        memcpy(out, out - w, w);
+                        memcpy(out, out - istride, w);
                         runs += (row[0] != prev) + inner;
                         continue;
                 }
@@ -179,14 +186,24 @@ static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, u
                 }
         }
 
-        for (unsigned i = 0; i < l->colours; i++)
-                l->values[l->slot[i]] = 0;
-
         *ret = (TileScan) {
                 .colours = overflow ? 0 : l->colours,
                 .runs = runs,
                 .first = first[0] & 0xffffffu,
         };
+}
+
+static inline void hash_clear(LosslessEncoder *l, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                l->values[l->slot[i]] = 0;
+}
+
+/* A tile of its own: an empty palette to start with, the hash emptied after. */
+static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        bool photo_cutoff, TileScan *ret) {
+        l->colours = 0;
+        scan_into(l, src, stride, w, h, count_all, photo_cutoff, l->content + HEADER_RESERVE, w, ret);
+        hash_clear(l, l->colours);
 }
 
 bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h) {
@@ -221,8 +238,7 @@ bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride,
                                 }
                         }
         }
-        for (unsigned i = 0; i < l->colours; i++)
-                l->values[l->slot[i]] = 0;
+        hash_clear(l, l->colours);
         l->colours = 0;
         return many;
 }
@@ -238,6 +254,51 @@ void lossless_scan_colours(LosslessEncoder *l, const uint8_t *src, size_t stride
 bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
         scan(l, src, stride, w, h, false, false, ret);
         return ret->colours > 0;
+}
+
+void lossless_strip_begin(LosslessEncoder *l, unsigned width) {
+        l->colours = 0;
+        l->inserted = 0;
+        l->strip_stride = width;
+        l->strip_width = 0;
+        l->strip_runs = 0;
+        l->strip_parts = 0;
+}
+
+bool lossless_strip_add(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        TileScan *ret) {
+        uint8_t *index = l->content + HEADER_RESERVE + l->strip_width;
+        unsigned before = l->colours;
+        bool first = l->strip_parts == 0;
+
+        assert(l->strip_width + w <= l->strip_stride);
+        /* The first part exactly as a tile of its own (it may be one); the others only as long as
+         * the union stays within the palette. */
+        scan_into(l, src, stride, w, h, first && count_all, first, index, l->strip_stride, ret);
+        l->inserted = MAX(l->inserted, l->colours);
+        if (ret->colours == 0) {
+                l->colours = before;
+                return false;
+        }
+        if (first)
+                l->strip_first = ret->first;
+        l->strip_width += w;
+        l->strip_runs += ret->runs;
+        l->strip_parts++;
+        return true;
+}
+
+unsigned lossless_strip_end(LosslessEncoder *l, unsigned h, TileScan *ret) {
+        hash_clear(l, l->inserted);
+        unsigned w = l->strip_width;
+        uint8_t *index = l->content + HEADER_RESERVE;
+        if (w > 0 && w < l->strip_stride)
+                for (unsigned y = 1; y < h; y++)
+                        memmove(index + (size_t) y * w, index + (size_t) y * l->strip_stride, w);
+        /* Runs are the parts' own, counted down each part's rows rather than along the strip's: close
+         * enough for the choice between packed rows and runs. */
+        *ret = (TileScan) { .colours = w > 0 ? l->colours : 0, .runs = l->strip_runs, .first = l->strip_first };
+        return w > 0 ? l->strip_parts : 0;
 }
 
 /* Writes mode, count and palette so that they end exactly at `end`; returns where they start. */
