@@ -140,7 +140,6 @@ static inline void scan_into(LosslessEncoder *l, const uint8_t *src, size_t stri
         const uint32_t *first = (const uint32_t *) src;
         uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
         unsigned runs = 0, inner = 0; /* inner: runs starting inside the previous row */
-        uint8_t current = 0;
         bool overflow = false;
 
         for (unsigned y = 0; y < h && !overflow; y++) {
@@ -156,22 +155,24 @@ static inline void scan_into(LosslessEncoder *l, const uint8_t *src, size_t stri
                 }
 
                 unsigned before = runs + (row[0] != prev);
+                /* A hash lookup at every pixel rather than at colour changes only: text and UI
+                 * change colour at unpredictable places, and a mispredicted branch a change cost
+                 * more than the lookups, which hit their first slot nearly always (predictably). */
                 for (unsigned x = 0; x < w; x++) {
-                        uint32_t c = row[x];
-                        if (c != prev) {
-                                int i = palette_index(l, c);
-                                if (i < 0) {
-                                        if (count_all)
-                                                runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c,
-                                                                            TILE_SCAN_RUNS_ENOUGH(w, h));
-                                        overflow = true;
-                                        break;
-                                }
-                                runs++;
-                                prev = c;
-                                current = (uint8_t) i;
+                        uint32_t c = row[x], s = hash_slot(c);
+                        int i;
+                        if (__builtin_expect(l->keys[s] == c && l->values[s] != 0, 1))
+                                i = l->values[s] - 1;
+                        else if ((i = palette_index(l, c)) < 0) {
+                                if (count_all)
+                                        runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c,
+                                                                    TILE_SCAN_RUNS_ENOUGH(w, h));
+                                overflow = true;
+                                break;
                         }
-                        out[x] = current;
+                        runs += c != prev;
+                        prev = c;
+                        out[x] = (uint8_t) i;
                 }
                 inner = runs - before;
 
