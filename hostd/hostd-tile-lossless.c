@@ -58,7 +58,8 @@ struct LosslessEncoder {
         /* Open-addressing colour -> index table, at most 25% full; emptied after every scan through
          * `slot` (where each palette colour sits) rather than with a memset. Colours are whole
          * 32-bit pixels: X is 0xff in hostd's framebuffer, and if it ever were not, two entries
-         * with one RGB value would still decode right. values[] holds index + 1, 0 = empty. */
+         * with one RGB value would still decode right. values[] holds index + 1, 0 = empty; an
+         * empty slot's key is empty_key(), which never matches a colour looked up there. */
         uint32_t keys[HASH_SIZE];
         uint16_t values[HASH_SIZE];
         uint16_t slot[LOSSLESS_PALETTE_MAX];
@@ -69,6 +70,12 @@ struct LosslessEncoder {
         unsigned strip_stride, strip_width, strip_runs, strip_parts, inserted;
         uint32_t strip_first;
 };
+
+/* The key of an empty slot: a colour that does not hash to it, so that keys[s] == c alone says
+ * that c is in slot s (hash_slot(0) is 0, hash_slot(1) is not). */
+static inline uint32_t empty_key(uint32_t s) {
+        return s == 0 ? 1 : 0;
+}
 
 LosslessEncoder *lossless_encoder_new(void) {
         _cleanup_(lossless_encoder_freep) LosslessEncoder *l = calloc(1, sizeof(LosslessEncoder));
@@ -87,6 +94,8 @@ LosslessEncoder *lossless_encoder_new(void) {
         l->out = malloc(l->out_size);
         if (!l->content || !l->rle || !l->out)
                 return NULL;
+        for (uint32_t s = 0; s < HASH_SIZE; s++)
+                l->keys[s] = empty_key(s);
         return TAKE_PTR(l);
 }
 
@@ -167,7 +176,7 @@ static inline void scan_into(LosslessEncoder *l, const uint8_t *src, size_t stri
                 for (unsigned x = 0; x < w; x++) {
                         uint32_t c = row[x], s = hash_slot(c);
                         int i;
-                        if (__builtin_expect(l->keys[s] == c && l->values[s] != 0, 1))
+                        if (__builtin_expect(l->keys[s] == c, 1))
                                 i = l->values[s] - 1;
                         else if ((i = palette_index(l, c)) < 0) {
                                 if (count_all)
@@ -201,8 +210,10 @@ static inline void scan_into(LosslessEncoder *l, const uint8_t *src, size_t stri
 }
 
 static inline void hash_clear(LosslessEncoder *l, unsigned n) {
-        for (unsigned i = 0; i < n; i++)
+        for (unsigned i = 0; i < n; i++) {
                 l->values[l->slot[i]] = 0;
+                l->keys[l->slot[i]] = empty_key(l->slot[i]);
+        }
 }
 
 /* A tile of its own: an empty palette to start with, the hash emptied after. */
