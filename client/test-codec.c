@@ -85,7 +85,7 @@ static void encode_all(Encoder *e, const Framebuffer *fb, const EncoderSettings 
 static void test_tile_modes(void) {
         static const struct {
                 uint32_t w, h;
-        } sizes[] = { { 1, 1 }, { 7, 3 }, { 9, 17 }, { 64, 64 }, { 33, 1 }, { 1, 40 }, { 255, 7 }, { 256, 256 } };
+        } sizes[] = { { 1, 1 }, { 4, 5 }, { 5, 2 }, { 7, 3 }, { 9, 17 }, { 64, 64 }, { 33, 1 }, { 1, 40 }, { 255, 7 }, { 256, 256 } };
         static const unsigned colours[] = { 2, 3, 4, 5, 16, 17, 200, 256 };
         _cleanup_(lossless_encoder_freep) LosslessEncoder *l = lossless_encoder_new();
         _cleanup_(decoder_freep) Decoder *d = decoder_new();

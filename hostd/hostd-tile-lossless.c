@@ -488,7 +488,7 @@ static void gradient_row(const uint8_t *row, const uint8_t *up, size_t bytes, ui
 
 /* Residuals against clamp(L + U - UL), computed a row at a time on BGRX bytes into `scratch`
  * (4 * w bytes), then reordered to the wire's R, G, B. */
-static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
+static void put_gradient_rows(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
         size_t bytes = 4 * (size_t) w;
         for (unsigned y = 0; y < h; y++, out += 3 * (size_t) w) {
                 const uint8_t *row = src + y * stride;
@@ -496,6 +496,58 @@ static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned
                 put_rgb_rows(scratch, bytes, w, 1, out);
         }
 }
+
+#if defined(__x86_64__) && defined(__SSE2__)
+/* The same in one pass where the CPU has SSSE3: four residuals a step, reordered to R,G,B in the
+ * register and stored (16 bytes for 12, the extra 4 overwritten by the next step, the next row or
+ * SLACK). The first row predicts from a row of zeros, which is the rule's 0 above the tile (then
+ * P = L); the first pixel of a row, with L = UL = 0, from above (P = U). */
+__attribute__((target("ssse3"))) static void put_gradient_ssse3(const uint8_t *src, size_t stride, unsigned w, unsigned h,
+                                                               uint8_t *out) {
+        static const uint8_t zero[4 * DISPLAY_TILE_MAX_DIM];
+        const __m128i order = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+        size_t bytes = 4 * (size_t) w;
+        for (unsigned y = 0; y < h; y++, out += 3 * (size_t) w) {
+                const uint8_t *row = src + y * stride, *up = y > 0 ? row - stride : zero;
+                for (unsigned k = 0; k < 3; k++)
+                        out[2 - k] = (uint8_t) (row[k] - up[k]);
+                if (bytes < 20) { /* too narrow for a step after the first pixel */
+                        for (size_t i = 4; i < bytes; i++)
+                                if ((i & 3) != 3)
+                                        out[3 * (i / 4) + 2 - (i & 3)] =
+                                                (uint8_t) (row[i] - predict_u8(row[i - 4], up[i], up[i - 4]));
+                        continue;
+                }
+                size_t i = 4;
+                for (;; i += 16) {
+                        if (i + 16 > bytes)
+                                i = bytes - 16; /* the last step overlaps the one before: same values */
+                        __m128i l = _mm_loadu_si128((const __m128i *) (row + i - 4));
+                        __m128i u = _mm_loadu_si128((const __m128i *) (up + i));
+                        __m128i ul = _mm_loadu_si128((const __m128i *) (up + i - 4));
+                        __m128i v = _mm_loadu_si128((const __m128i *) (row + i));
+                        __m128i p = _mm_subs_epu8(_mm_adds_epu8(l, _mm_subs_epu8(u, ul)), _mm_subs_epu8(ul, u));
+                        _mm_storeu_si128((__m128i *) (out + 3 * (i / 4)), _mm_shuffle_epi8(_mm_sub_epi8(v, p), order));
+                        if (i + 16 >= bytes)
+                                break;
+                }
+        }
+}
+
+static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
+        static int ssse3 = -1;
+        if (ssse3 < 0)
+                ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
+        if (ssse3)
+                put_gradient_ssse3(src, stride, w, h, out);
+        else
+                put_gradient_rows(src, stride, w, h, scratch, out);
+}
+#else
+static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
+        put_gradient_rows(src, stride, w, h, scratch, out);
+}
+#endif
 
 /* One frame with the content size in its header (ZSTD_compress2 pledges the whole input). */
 static int compress(LosslessEncoder *l, const uint8_t *content, size_t len, const uint8_t **ret, size_t *ret_len) {
