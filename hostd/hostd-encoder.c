@@ -6,6 +6,7 @@
  * runs, indexes) and emits lossless tiles at once, while the scan's indexes are still in the
  * lossless codec's buffer; solid and JPEG cells are only marked. Pass two merges marked neighbours
  * into rectangles of up to 256x256 and emits them. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,6 +342,44 @@ static int encode_cell(Encoder *e, const Framebuffer *fb, Cell *c, const Encoder
         return settle_cell(e, fb, c, &scan, s, sink, userdata, count);
 }
 
+/* The strip just scanned (cells cx.. cx+n-1 at cy, r its tile) grows down by bands of the cells
+ * below while they continue it exactly (same columns, same widths, the next rows, not solid) and
+ * still fit in its palette, up to the tile's largest height: one frame instead of several (zstd's
+ * fixed cost a frame), and rows that repeat the ones above cost the compressor little. A band that
+ * does not fit is dropped whole (its cells are scanned again in their own row). Returns the bands
+ * added. */
+static uint32_t strip_extend_down(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t cy, uint32_t cy1, uint32_t n,
+                                  Rect *r, const EncoderSettings *s) {
+        uint32_t added = 0;
+        for (uint32_t y = cy + 1; y < cy1; y++) {
+                int32_t h = cell_at(e, cx, y)->tile.h;
+                if (r->h + h > tile_max_dim(s))
+                        break;
+                bool fits = true;
+                for (uint32_t i = 0; i < n && fits; i++) {
+                        const Cell *above = cell_at(e, cx + i, y - 1);
+                        Cell *c = cell_at(e, cx + i, y);
+                        fits = c->kind == CELL_NONE && !rect_is_empty(c->tile) && c->tile.x == above->tile.x &&
+                               c->tile.w == above->tile.w && c->tile.y == r->y + r->h && c->tile.h == h &&
+                               !mark_if_solid(fb, c);
+                }
+                TileScan scan;
+                for (uint32_t i = 0; i < n && fits; i++) {
+                        Rect t = cell_at(e, cx + i, y)->tile;
+                        fits = lossless_strip_add(e->lossless, pixel_ptr(fb, t), fb->stride, (unsigned) t.w, (unsigned) t.h,
+                                                  false, &scan);
+                }
+                if (!fits) {
+                        lossless_strip_band_drop(e->lossless);
+                        break;
+                }
+                (void) lossless_strip_band_end(e->lossless, (unsigned) h);
+                r->h += h;
+                added++;
+        }
+        return added;
+}
+
 /* Pass one from a cell that has neighbours to its right whose tiles continue its own: as many of
  * them as fit in 256 colours together (up to 256 pixels wide) are one lossless tile (one zstd frame
  * instead of several, one palette), or JPEG cells when continuous-tone all along. The cells are
@@ -348,7 +387,7 @@ static int encode_cell(Encoder *e, const Framebuffer *fb, Cell *c, const Encoder
  * costs no second scan of the cells it took; a first cell of over 256 colours goes its own way from
  * its scan. Returns the cells handled (0: none, *tried says how many were looked at, not to be tried
  * again as strips). */
-static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t cy, uint32_t cx1,
+static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t cy, uint32_t cx1, uint32_t cy1,
                         const EncoderSettings *s, TileSink sink, void *userdata, int *count, uint32_t *tried) {
         Cell *first = cell_at(e, cx, cy);
         Rect r = first->tile;
@@ -378,19 +417,27 @@ static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t
                         break;
         }
         TileScan first_scan = scan; /* when the first cell alone did not fit */
-        uint32_t taken = lossless_strip_end(e->lossless, (unsigned) r.h, &scan);
-        if (taken == 0)
-                scan = first_scan;
-        if (taken <= 1) {
+        uint32_t taken = lossless_strip_band_end(e->lossless, (unsigned) r.h);
+        if (taken == 0) {
+                (void) lossless_strip_end(e->lossless, &scan);
+                int k = settle_cell(e, fb, first, &first_scan, s, sink, userdata, count);
+                return k < 0 ? k : 1;
+        }
+        r.w = 0;
+        for (uint32_t i = 0; i < taken; i++)
+                r.w += cell_at(e, cx + i, cy)->tile.w;
+        uint32_t rows = 1;
+        if (s->lossless_only)
+                rows += strip_extend_down(e, fb, cx, cy, cy1, taken, &r, s);
+        (void) lossless_strip_end(e->lossless, &scan);
+        if (taken == 1 && rows == 1) {
                 int k = settle_cell(e, fb, first, &scan, s, sink, userdata, count);
                 return k < 0 ? k : 1;
         }
 
-        r.w = 0;
-        for (uint32_t i = 0; i < taken; i++)
-                r.w += cell_at(e, cx + i, cy)->tile.w;
         CellKind kind = classify(&scan, (size_t) r.w * (size_t) r.h, s);
         if (kind != CELL_NONE) { /* continuous tone all along (or one colour): left to pass two */
+                assert(rows == 1); /* bands below are added only when lossless only */
                 for (uint32_t i = 0; i < taken; i++) {
                         cell_at(e, cx + i, cy)->kind = (uint8_t) kind;
                         cell_at(e, cx + i, cy)->colour = scan.first;
@@ -400,8 +447,9 @@ static int encode_strip(Encoder *e, const Framebuffer *fb, uint32_t cx, uint32_t
         int k = emit_exact(e, fb, r, &scan, sink, userdata);
         if (k < 0)
                 return k;
-        for (uint32_t i = 0; i < taken; i++)
-                cell_at(e, cx + i, cy)->tile = (Rect) {};
+        for (uint32_t j = 0; j < rows; j++)
+                for (uint32_t i = 0; i < taken; i++)
+                        cell_at(e, cx + i, cy + j)->tile = (Rect) {};
         (*count)++;
         return (int) taken;
 }
@@ -418,7 +466,7 @@ static int encode_cells(Encoder *e, const Framebuffer *fb, Rect cells, const Enc
                                 continue;
                         if (cx >= singles_until) {
                                 uint32_t tried = 1;
-                                k = encode_strip(e, fb, cx, cy, cx1, s, sink, userdata, &count, &tried);
+                                k = encode_strip(e, fb, cx, cy, cx1, cy1, s, sink, userdata, &count, &tried);
                                 if (k < 0)
                                         return k;
                                 if (k > 0) {

@@ -65,9 +65,9 @@ struct LosslessEncoder {
         uint16_t slot[LOSSLESS_PALETTE_MAX];
 
         /* The strip being scanned (lossless_strip_*): the index rows' stride, the width of the parts
-         * taken so far, their runs, and how many colours went into the hash (some of them perhaps
-         * by a part that was then left out). */
-        unsigned strip_stride, strip_width, strip_runs, strip_parts, inserted;
+         * of the current band taken so far and their count, the runs of all parts taken. */
+        unsigned strip_stride, strip_width, strip_runs, strip_parts;
+        unsigned band_y, band_colours, band_runs; /* rows of the bands done; colours and runs after them */
         uint32_t strip_first;
 };
 
@@ -216,6 +216,15 @@ static inline void hash_clear(LosslessEncoder *l, unsigned n) {
         }
 }
 
+/* Takes the colours from index `keep` on out of the hash again, newest first: what went in before
+ * is then where it was (open addressing only fills empty slots). */
+static inline void hash_forget(LosslessEncoder *l, unsigned keep) {
+        for (unsigned i = l->colours; i-- > keep;) {
+                l->values[l->slot[i]] = 0;
+                l->keys[l->slot[i]] = empty_key(l->slot[i]);
+        }
+}
+
 /* A tile of its own: an empty palette to start with, the hash emptied after. */
 static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
                         bool photo_cutoff, TileScan *ret) {
@@ -276,25 +285,29 @@ bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride
 
 void lossless_strip_begin(LosslessEncoder *l, unsigned width) {
         l->colours = 0;
-        l->inserted = 0;
         l->strip_stride = width;
         l->strip_width = 0;
         l->strip_runs = 0;
         l->strip_parts = 0;
+        l->band_y = 0;
+        l->band_colours = 0;
+        l->band_runs = 0;
 }
 
 bool lossless_strip_add(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
                         TileScan *ret) {
-        uint8_t *index = l->content + HEADER_RESERVE + l->strip_width;
+        uint8_t *index = l->content + HEADER_RESERVE + (size_t) l->band_y * l->strip_stride + l->strip_width;
         unsigned before = l->colours;
-        bool first = l->strip_parts == 0;
+        bool first = l->band_y == 0 && l->strip_parts == 0;
 
         assert(l->strip_width + w <= l->strip_stride);
         /* The first part exactly as a tile of its own (it may be one); the others only as long as
          * the union stays within the palette. */
         scan_into(l, src, stride, w, h, first && count_all, first, index, l->strip_stride, ret);
-        l->inserted = MAX(l->inserted, l->colours);
         if (ret->colours == 0) {
+                /* Out of the hash at once: the slots' record of them goes when the next colours
+                 * come in (a band below). */
+                hash_forget(l, before);
                 l->colours = before;
                 return false;
         }
@@ -306,17 +319,40 @@ bool lossless_strip_add(LosslessEncoder *l, const uint8_t *src, size_t stride, u
         return true;
 }
 
-unsigned lossless_strip_end(LosslessEncoder *l, unsigned h, TileScan *ret) {
-        hash_clear(l, l->inserted);
-        unsigned w = l->strip_width;
-        uint8_t *index = l->content + HEADER_RESERVE;
-        if (w > 0 && w < l->strip_stride)
+unsigned lossless_strip_band_end(LosslessEncoder *l, unsigned h) {
+        unsigned parts = l->strip_parts, w = l->strip_width;
+        if (parts == 0)
+                return 0;
+        if (l->band_y == 0 && w < l->strip_stride) {
+                /* The first band decides the width: its rows made contiguous, the bands below
+                 * scanned at that width. */
+                uint8_t *index = l->content + HEADER_RESERVE;
                 for (unsigned y = 1; y < h; y++)
                         memmove(index + (size_t) y * w, index + (size_t) y * l->strip_stride, w);
+                l->strip_stride = w;
+        }
+        l->band_y += h;
+        l->band_colours = l->colours;
+        l->band_runs = l->strip_runs;
+        l->strip_width = 0;
+        l->strip_parts = 0;
+        return parts;
+}
+
+void lossless_strip_band_drop(LosslessEncoder *l) {
+        hash_forget(l, l->band_colours);
+        l->colours = l->band_colours;
+        l->strip_runs = l->band_runs;
+        l->strip_width = 0;
+        l->strip_parts = 0;
+}
+
+unsigned lossless_strip_end(LosslessEncoder *l, TileScan *ret) {
+        hash_clear(l, l->colours);
         /* Runs are the parts' own, counted down each part's rows rather than along the strip's: close
          * enough for the choice between packed rows and runs. */
-        *ret = (TileScan) { .colours = w > 0 ? l->colours : 0, .runs = l->strip_runs, .first = l->strip_first };
-        return w > 0 ? l->strip_parts : 0;
+        *ret = (TileScan) { .colours = l->band_y > 0 ? l->colours : 0, .runs = l->strip_runs, .first = l->strip_first };
+        return l->band_y;
 }
 
 /* Writes mode, count and palette so that they end exactly at `end`; returns where they start. */
