@@ -42,6 +42,12 @@
 #define GRADIENT_ZSTD_LEVEL (-30)
 #define GRADIENT_ZSTD_MIN_MATCH 7
 
+/* Palette and run tiles at level 1, but with matches of at least 6 bytes whatever the size
+ * (level 1 takes 5 for small inputs): UI 176.0M -> 175.2M instructions a pass, 0.746M -> 0.738M
+ * mispredicted branches, +0.04% bytes; text 6438 -> 6298 bytes/frame. 7 is faster still but
+ * +0.9% on UI. */
+#define PALETTE_ZSTD_MIN_MATCH 6
+
 struct LosslessEncoder {
         ZSTD_CCtx *zc;
         ZSTD_CCtx *zc_gradient; /* GRADIENT_ZSTD_LEVEL, literals Huffman-coded */
@@ -88,6 +94,7 @@ LosslessEncoder *lossless_encoder_new(void) {
                 return NULL;
         (void) ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
         (void) ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_minMatch, GRADIENT_ZSTD_MIN_MATCH);
+        (void) ZSTD_CCtx_setParameter(l->zc, ZSTD_c_minMatch, PALETTE_ZSTD_MIN_MATCH);
         l->content = malloc(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX + SLACK);
         l->rle = malloc(HEADER_RESERVE + (size_t) TILE_PIXELS_MAX);
         l->out_size = ZSTD_compressBound(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX);
