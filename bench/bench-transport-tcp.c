@@ -85,8 +85,10 @@ static int run_receiver(const BenchOptions *o, ByteTransport *t, BenchResult *re
         for (;;) {
                 ssize_t n = t->ops->read(t, in + have, sizeof(in) - have);
                 uint64_t now = bench_now_usec();
+                bench_cpu_tick(res, now);
                 if (n == -EAGAIN) {
                         wait_fd(t, t->ops->poll_events(t), 100);
+                        bench_cpu_tick(res, bench_now_usec());
                         if (started && bench_now_usec() >= res->end_usec)
                                 return 0;
                         continue;
@@ -122,16 +124,18 @@ static void append(uint8_t *out, size_t *len, const uint8_t *msg, size_t n) {
         *len += 4 + n;
 }
 
-static int run_sender(const BenchOptions *o, ByteTransport *t) {
+static int run_sender(const BenchOptions *o, ByteTransport *t, BenchResult *res) {
         static uint8_t out[OUT_MAX], bulk[BULK_SIZE], small[SMALL_SIZE];
         size_t len = 0, off = 0;
         uint64_t next_small = bench_now_usec(), deadline = next_small + (uint64_t) ((o->warmup + o->seconds + 30) * 1e6);
 
         bench_fill_bulk(bulk, sizeof(bulk));
+        bench_sender_window(o, res, next_small);
         for (;;) {
                 uint64_t now = bench_now_usec();
                 if (now >= deadline)
                         return 0;
+                bench_cpu_tick(res, now);
                 /* Compact only when everything offered was taken: TLS wants the same bytes again. */
                 if (off == len)
                         off = len = 0;
@@ -144,6 +148,7 @@ static int run_sender(const BenchOptions *o, ByteTransport *t) {
                         append(out, &len, bulk, sizeof(bulk));
                 ssize_t n = t->ops->write(t, out + off, len - off);
                 if (n > 0) {
+                        bench_sent(res, (size_t) n, now);
                         off += (size_t) n;
                         continue;
                 }
@@ -162,7 +167,7 @@ int bench_tcp(const BenchOptions *o, BenchResult *res) {
         if (fd < 0)
                 return fd;
         ByteTransport *t = tls_open(o, fd);
-        int r = o->sender ? run_sender(o, t) : run_receiver(o, t, res);
+        int r = o->sender ? run_sender(o, t, res) : run_receiver(o, t, res);
         if (!o->sender) {
                 struct tcp_info ti;
                 socklen_t tl = sizeof(ti);
@@ -171,6 +176,8 @@ int bench_tcp(const BenchOptions *o, BenchResult *res) {
                                  "\"tcp\":{\"rtt_ms\":%.1f,\"rcv_rtt_ms\":%.1f}", ti.tcpi_rtt / 1000.0,
                                  ti.tcpi_rcv_rtt / 1000.0);
         }
+        if (o->sender)
+                bench_print_sender(res, "");
         byte_transport_free(t);
         return r;
 }

@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "rudp.h"
 #include "tls.h"
+#include "udp-batch.h"
 
 #define CONNECTION_ID 0x74616e64656d3031ull
 
@@ -33,26 +34,32 @@ typedef struct UdpPeer {
         uint8_t pending[DTLS_DATAGRAM_MAX]; /* a plaintext datagram the socket refused: sent first */
         size_t pending_len;
         bool closed;
+        UdpRxBatch rx;      /* server: what recvmmsg() brought */
 } UdpPeer;
+
+/* The DTLS client: the sender, or with --reverse the receiver. */
+static bool is_client(const BenchOptions *o) {
+        return o->sender != o->reverse;
+}
 
 static int udp_socket(const BenchOptions *o, UdpPeer *p) {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(o->port) };
-        int buf = 4 << 20;
 
         if (inet_pton(AF_INET, o->addr, &a.sin_addr) != 1)
                 return -EINVAL;
         p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (p->fd < 0)
                 return -errno;
-        (void) setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-        (void) setsockopt(p->fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
-        if (o->sender)
-                return connect(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0 ? -errno : 0;
-        /* The CLOSE may be lost: the receiver's end of the measurement is what counts. */
-        if (bind(p->fd, (struct sockaddr *) &a, sizeof(a)) < 0)
+        udp_socket_set_buffers(p->fd, UDP_SOCKET_BUFFER); /* as the daemons do */
+        int r = is_client(o) ? connect(p->fd, (struct sockaddr *) &a, sizeof(a)) : bind(p->fd, (struct sockaddr *) &a, sizeof(a));
+        if (r < 0)
                 return -errno;
-        printf("listening\n");
-        fflush(stdout);
+        /* The CLOSE may be lost: the receiver's end of the measurement is what counts. A client
+         * receiver's ClientHello is sent again until the sender is up. */
+        if (!o->sender) {
+                printf("listening\n");
+                fflush(stdout);
+        }
         return 0;
 }
 
@@ -102,25 +109,35 @@ static int drain_path(UdpPeer *p, uint64_t now) {
 }
 
 static int receive_all(UdpPeer *p, uint64_t now) {
-        uint8_t d[2048];
         int r;
         if (!p->server) /* a client transport reads its own connected socket */
                 return p->path ? drain_path(p, now) : 0;
         for (;;) {
-                struct sockaddr_storage from;
-                socklen_t flen = sizeof(from);
-                ssize_t n = recvfrom(p->fd, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *) &from, &flen);
-                if (n < 0)
-                        return errno == EAGAIN ? 0 : -errno;
+                if (p->rx.next == p->rx.n) {
+                        r = udp_rx_fill(&p->rx, p->fd);
+                        if (r < 0)
+                                return r == -EAGAIN ? 0 : r;
+                }
+                unsigned i = p->rx.next++;
+                const uint8_t *d = p->rx.data[i];
+                size_t n = p->rx.len[i];
+                if (p->rx.truncated[i])
+                        continue;
                 if (!p->path) {
-                        if ((r = accept_hello(p, d, (size_t) n, &from, flen, now)) < 0)
+                        if ((r = accept_hello(p, d, n, &p->rx.from[i], p->rx.from_len[i], now)) < 0)
                                 return r;
                         if (!p->path)
                                 continue;
                 }
-                if ((r = dtls_datagram_feed(p->path, d, (size_t) n, now)) < 0 || (r = drain_path(p, now)) < 0)
+                if ((r = dtls_datagram_feed(p->path, d, n, now)) < 0 || (r = drain_path(p, now)) < 0)
                         return r;
         }
+}
+
+/* What the transport batched goes in one system call. */
+static int flush(UdpPeer *p) {
+        int r = datagram_transport_flush(p->path);
+        return r == -EMSGSIZE ? 0 : r;
 }
 
 static int send_all(UdpPeer *p, uint64_t now) {
@@ -130,13 +147,15 @@ static int send_all(UdpPeer *p, uint64_t now) {
                 if (p->pending_len == 0) {
                         ssize_t n = rudp_next_datagram(p->rudp, p->pending,
                                                        p->path->ops->max_payload(p->path), now);
-                        if (n <= 0)
+                        if (n < 0)
                                 return (int) n;
+                        if (n == 0)
+                                return flush(p);
                         p->pending_len = (size_t) n;
                 }
                 int r = p->path->ops->send(p->path, p->pending, p->pending_len);
                 if (r == -EAGAIN)
-                        return 0;
+                        return flush(p);
                 if (r < 0 && r != -EMSGSIZE)
                         return r;
                 p->pending_len = 0; /* sent, or lost to a smaller path (rudp recovers it) */
@@ -152,20 +171,27 @@ static void wait_until(UdpPeer *p, uint64_t deadline, uint64_t now) {
                 bench_die("ppoll", errno);
 }
 
-static void feed_sender(const BenchOptions *o, UdpPeer *p, uint64_t now, uint64_t *next_small, uint32_t *ids) {
+static void feed_sender(const BenchOptions *o, UdpPeer *p, BenchResult *res, uint64_t now, uint64_t *next_small,
+                        uint32_t *ids) {
         static uint8_t bulk[BULK_SIZE], small[SMALL_SIZE];
         if (bulk[0] != 'B')
                 bench_fill_bulk(bulk, sizeof(bulk));
+        bench_sender_window(o, res, now);
+        bench_cpu_tick(res, now);
         if (o->small && now >= *next_small) {
                 bench_fill_small(small, now);
                 if (rudp_send(p->rudp, 0, RUDP_RELIABLE_ORDERED, ids[0]++, small, sizeof(small)) < 0)
                         ids[0]--;
+                else
+                        bench_sent(res, sizeof(small), now);
                 *next_small += SMALL_EVERY_USEC;
         }
         /* Bulk leaves some of the send buffer free for the small messages. */
-        while (rudp_send_room(p->rudp) >= 4 * sizeof(bulk))
+        while (rudp_send_room(p->rudp) >= 4 * sizeof(bulk)) {
                 if (rudp_send(p->rudp, 1, RUDP_RELIABLE_ORDERED, ids[1]++, bulk, sizeof(bulk)) < 0)
                         break;
+                bench_sent(res, sizeof(bulk), now);
+        }
 }
 
 static void describe(const Rudp *r, char *out, size_t size, const char *name) {
@@ -183,12 +209,12 @@ static void describe(const Rudp *r, char *out, size_t size, const char *name) {
 
 static int open_dtls(const BenchOptions *o, UdpPeer *p) {
         char *error = NULL;
-        p->ctx = o->sender ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
+        p->ctx = is_client(o) ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
         if (!p->ctx) {
                 fprintf(stderr, "bench-transport: %s\n", error);
                 exit(EXIT_FAILURE);
         }
-        if (!o->sender)
+        if (!is_client(o))
                 return 0;
         uint8_t pin[TLS_FINGERPRINT_SIZE];
         if (tls_cert_fingerprint_file(o->cert, pin) < 0)
@@ -206,7 +232,7 @@ static uint64_t next_wake(const UdpPeer *p) {
 }
 
 int bench_udp(const BenchOptions *o, BenchResult *res) {
-        UdpPeer p = { .fd = -1, .server = !o->sender };
+        UdpPeer p = { .fd = -1, .server = !is_client(o) };
         uint32_t ids[2] = {};
         int r;
 
@@ -226,10 +252,11 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                         break;
                 if (p.path && p.path->ops->on_timeout)
                         p.path->ops->on_timeout(p.path, now);
+                bench_cpu_tick(res, now);
                 if (p.rudp) {
                         rudp_on_timeout(p.rudp, now);
                         if (o->sender)
-                                feed_sender(o, &p, now, &next_small, ids);
+                                feed_sender(o, &p, res, now, &next_small, ids);
                         RudpMessage m;
                         while (rudp_read(p.rudp, &m) > 0) {
                                 if (!started) {
@@ -255,12 +282,14 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                 wait_until(&p, wake, bench_now_usec());
         }
         if (o->sender && p.rudp) {
-                char s[1024];
+                char s[1024], all[1200];
                 describe(p.rudp, s, sizeof(s), "rudp_sender");
-                fprintf(stderr, "{%s,\"cipher\":\"%s\"}\n", s, dtls_endpoint_cipher(dtls_datagram_endpoint(p.path)));
+                snprintf(all, sizeof(all), "%s,\"cipher\":\"%s\"", s,
+                         dtls_endpoint_cipher(dtls_datagram_endpoint(p.path)));
+                bench_print_sender(res, all);
         }
         rudp_free(p.rudp);
-        bool owned = o->sender; /* the client transport owns the socket */
+        bool owned = is_client(o); /* the client transport owns the socket */
         datagram_transport_free(p.path);
         dtls_context_free(p.ctx);
         if (!owned)

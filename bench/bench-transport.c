@@ -2,13 +2,17 @@
  * runs both ends through tandem-linkemu's profiles and prints the table.
  *
  *     bench-transport send|recv udp|tcp --addr A --port P --cert PEM [--key PEM]
- *                     [--warmup S] [--seconds S] [--no-small]
+ *                     [--warmup S] [--seconds S] [--no-small] [--reverse]
+ *
+ * --reverse (udp): the receiver connects (the DTLS client, as the viewer), the sender binds (the
+ * server, as hostd, sending on an unconnected socket); the sender then needs --key too.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench-transport.h"
@@ -38,7 +42,58 @@ void bench_fill_bulk(uint8_t *msg, size_t len) {
         msg[0] = 'B';
 }
 
+static uint64_t cpu_usec(void) {
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                return 0;
+        return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+               (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+void bench_cpu_tick(BenchResult *res, uint64_t now) {
+        if (res->end_usec == 0)
+                return;
+        if (!res->cpu_started && now >= res->start_usec) {
+                res->cpu_started = true;
+                res->cpu_start_usec = cpu_usec();
+        }
+        if (!res->cpu_ended && now >= res->end_usec) {
+                res->cpu_ended = true;
+                res->cpu_end_usec = cpu_usec();
+        }
+}
+
+void bench_sender_window(const BenchOptions *o, BenchResult *res, uint64_t now) {
+        if (res->end_usec != 0)
+                return;
+        res->start_usec = now + (uint64_t) (o->warmup * 1e6);
+        res->end_usec = res->start_usec + (uint64_t) (o->seconds * 1e6);
+}
+
+void bench_sent(BenchResult *res, size_t len, uint64_t now) {
+        bench_cpu_tick(res, now);
+        if (now >= res->start_usec && now < res->end_usec)
+                res->sent_bytes += len;
+}
+
+void bench_cpu_json(const BenchResult *res, uint64_t bytes, char *out, size_t size) {
+        if (!res->cpu_started || !res->cpu_ended || bytes == 0) {
+                snprintf(out, size, "\"cpu\":null");
+                return;
+        }
+        double cpu = (double) (res->cpu_end_usec - res->cpu_start_usec) / 1e6;
+        snprintf(out, size, "\"cpu\":{\"seconds\":%.3f,\"s_per_gb\":%.3f,\"bytes\":%llu}", cpu,
+                 cpu / ((double) bytes / 1e9), (unsigned long long) bytes);
+}
+
+void bench_print_sender(const BenchResult *res, const char *transport_stats) {
+        char cpu[160];
+        bench_cpu_json(res, res->sent_bytes, cpu, sizeof(cpu));
+        fprintf(stderr, "{\"sender_%s%s%s}\n", cpu + 1, transport_stats[0] ? "," : "", transport_stats);
+}
+
 void bench_count(BenchResult *res, const uint8_t *msg, size_t len, uint64_t now) {
+        bench_cpu_tick(res, now);
         if (now < res->start_usec || now >= res->end_usec || len == 0)
                 return;
         res->bytes += len;
@@ -62,19 +117,21 @@ static double percentile_ms(uint64_t *v, size_t n, double p) {
 }
 
 static void print_result(const char *transport, BenchResult *res) {
+        char cpu[160];
+        bench_cpu_json(res, res->bytes, cpu, sizeof(cpu));
         double secs = (double) (res->end_usec - res->start_usec) / 1e6;
         qsort(res->lat, res->nlat, sizeof(res->lat[0]), cmp_u64);
         printf("{\"transport\":\"%s\",\"seconds\":%.3f,\"bytes\":%llu,\"goodput_bps\":%.0f,"
-               "\"small\":{\"n\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f}%s%s}\n",
+               "\"small\":{\"n\":%zu,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f},%s%s%s}\n",
                transport, secs, (unsigned long long) res->bytes, (double) res->bytes * 8 / secs, res->nlat,
                percentile_ms(res->lat, res->nlat, 0.5), percentile_ms(res->lat, res->nlat, 0.99),
-               percentile_ms(res->lat, res->nlat, 1.0), res->transport_stats[0] ? "," : "", res->transport_stats);
+               percentile_ms(res->lat, res->nlat, 1.0), cpu, res->transport_stats[0] ? "," : "", res->transport_stats);
         fflush(stdout);
 }
 
 static void usage(void) {
         fprintf(stderr, "usage: bench-transport send|recv udp|tcp --addr A --port P --cert PEM [--key PEM]\n"
-                        "                       [--warmup S] [--seconds S] [--no-small]\n");
+                        "                       [--warmup S] [--seconds S] [--no-small] [--reverse]\n");
         exit(EXIT_FAILURE);
 }
 
@@ -92,7 +149,8 @@ int main(int argc, char **argv) {
                 { "addr", required_argument, NULL, 'a' },   { "port", required_argument, NULL, 'p' },
                 { "cert", required_argument, NULL, 'c' },   { "key", required_argument, NULL, 'k' },
                 { "warmup", required_argument, NULL, 'w' }, { "seconds", required_argument, NULL, 's' },
-                { "no-small", no_argument, NULL, 'n' },     {},
+                { "no-small", no_argument, NULL, 'n' },     { "reverse", no_argument, NULL, 'r' },
+                {},
         };
         BenchOptions o = { .addr = "127.0.0.1", .warmup = 3, .seconds = 20, .small = true };
         int c;
@@ -112,6 +170,7 @@ int main(int argc, char **argv) {
                 case 'w': o.warmup = parse_seconds(optarg); break;
                 case 's': o.seconds = parse_seconds(optarg); break;
                 case 'n': o.small = false; break;
+                case 'r': o.reverse = true; break;
                 default: usage();
                 }
         if (argc - optind != 2 || !o.port || !o.cert)
@@ -120,7 +179,7 @@ int main(int argc, char **argv) {
                 o.sender = true;
         else if (strcmp(argv[optind], "recv"))
                 usage();
-        if (!o.sender && !o.key)
+        if ((!o.sender || o.reverse) && !o.key)
                 usage();
         bool udp = !strcmp(argv[optind + 1], "udp");
         if (!udp && strcmp(argv[optind + 1], "tcp"))

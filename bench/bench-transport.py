@@ -9,12 +9,14 @@ message every 20 ms from namespace a to namespace b for --seconds after a warm-u
   p50, p99  one-way delay of the small messages    target p99 <= RTT/2 + 50 ms
   queue     mean queueing delay at the bottleneck, sampled from the emulator every 100 ms
                                                    target <= 25% of the minimum RTT
+  CPU s/GB  each end's CPU time (user + system) in its window per GB of payload it sent or got
 Then one Tandem flow and one TCP flow share the 5 Mbit/s profile (bulk only): Jain's fairness
 index of their goodputs, target >= 0.9.
 
     bench/bench-transport.py [--seconds 20] [--warmup 5] [--profiles lan,wan1,...] [--no-fairness]
-                             [--fairness-runs N] [--transports udp,tcp]
-(--profiles '' runs only the fairness test.)
+                             [--transports udp,tcp] [--reverse] [--fairness-runs N]
+(--profiles '' runs only the fairness test; the profile loopback, not in the default list, runs
+both ends on 127.0.0.1 without the emulator.)
 Needs root, network namespaces and /dev/net/tun (as the link emulator's tests)."""
 
 import argparse
@@ -40,7 +42,27 @@ PROFILES = {
     "wan3": (100, 256e3, 0.005),
     "wan4": (200, 1e6, 0.05),
     "lan": (0.2, 1e9, 0.0),
+    # No emulator: both ends in this namespace on 127.0.0.1 (the rate only scales the goodput
+    # column). What the transports cost per byte without the emulator's forwarder.
+    "loopback": (0.0, 1e10, 0.0),
 }
+
+
+class Loopback:
+    """Stands in for a LinkEmu: no namespaces, no link, nothing dropped."""
+    addr_a = addr_b = "127.0.0.1"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def popen(self, side, args, **kw):
+        return subprocess.Popen(args, **kw)
+
+    def stats(self):
+        return {"a2b": {"queue_ms": 0.0, "dropped_packets": {}}}
 
 
 class QueueSampler(threading.Thread):
@@ -92,8 +114,11 @@ def flows(link, procs, specs, args, crt, key):
     queue sampler."""
     recvs = []
     for transport, port, small in specs:
-        argv = [BENCH, "recv", transport, "--addr", link.addr_b, "--port", str(port), "--cert", crt, "--key", key,
-                "--warmup", str(args.warmup), "--seconds", str(args.seconds)]
+        rev = ["--reverse"] if args.reverse and transport == "udp" else []
+        # Reversed, the sender (in a) binds its own address and the receiver connects to it.
+        addr = link.addr_a if rev else link.addr_b
+        argv = [BENCH, "recv", transport, "--addr", addr, "--port", str(port), "--cert", crt, "--key", key,
+                "--warmup", str(args.warmup), "--seconds", str(args.seconds)] + rev
         p = procs.add(link.popen("b", argv, stdout=subprocess.PIPE, text=True))
         le.wait_line(p, "listening")
         recvs.append(p)
@@ -101,8 +126,10 @@ def flows(link, procs, specs, args, crt, key):
     sender_err = []
     senders = []
     for transport, port, small in specs:
-        argv = [BENCH, "send", transport, "--addr", link.addr_b, "--port", str(port), "--cert", crt,
-                "--warmup", str(args.warmup), "--seconds", str(args.seconds)] + ([] if small else ["--no-small"])
+        rev = ["--reverse", "--key", key] if args.reverse and transport == "udp" else []
+        addr = link.addr_a if rev else link.addr_b
+        argv = [BENCH, "send", transport, "--addr", addr, "--port", str(port), "--cert", crt,
+                "--warmup", str(args.warmup), "--seconds", str(args.seconds)] + ([] if small else ["--no-small"]) + rev
         senders.append(procs.add(link.popen("a", argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
     sampler = QueueSampler(link, t0 + args.warmup + 0.5, t0 + args.warmup + args.seconds)
     sampler.start()
@@ -137,9 +164,11 @@ def main():
     ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--profiles", default="wan1,wan2,wan3,wan4,lan")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--transports", default="udp,tcp", help="which of udp,tcp to run per profile")
     ap.add_argument("--no-fairness", action="store_true")
     ap.add_argument("--fairness-runs", type=int, default=1, help="repeat the fairness test, seeds seed, seed+1, ...")
+    ap.add_argument("--transports", default="udp,tcp", help="which of udp,tcp to run per profile")
+    ap.add_argument("--reverse", action="store_true",
+                    help="udp: the receiver is the DTLS client and the sender the server, as viewer and hostd")
     args = ap.parse_args()
     le.require()
     for exe in (BENCH, LINKEMU):
@@ -152,7 +181,8 @@ def main():
         for name in filter(None, args.profiles.split(",")):
             rtt, rate, loss = PROFILES[name]
             for transport in filter(None, args.transports.split(",")):
-                with le.LinkEmu(LINKEMU, profile=name, seed=args.seed) as link:
+                link = Loopback() if name == "loopback" else le.LinkEmu(LINKEMU, profile=name, seed=args.seed)
+                with link:
                     (res,), queue = flows(link, procs, [(transport, 9500, True)], args, crt, key)
                 rows.append((name, rtt, rate, loss, transport, res, queue))
                 print_row(*rows[-1], header=len(rows) == 1)
@@ -183,13 +213,13 @@ def fairness(procs, args, crt, key, seed):
 def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
     if header:
         print("| profile | transport | goodput | Mbit/s | p50 ms | p99 ms | p99 target | queue ms | "
-              "queue target | transport's view |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "queue target | CPU s/GB send | CPU s/GB recv | transport's view |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     good = res["goodput_bps"] / rate
     view = ""
     if "rudp_sender" in res:
         s = res["rudp_sender"]
-        view = (f"min RTT {s['min_rtt_ms']:.0f} ms, bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, "
+        view = (f"min RTT {s['min_rtt_ms']:.{1 if s['min_rtt_ms'] < 10 else 0}f} ms, srtt {s['srtt_ms']:.1f} ms, bw {s['bw_bps'] / 1e6:.2f} Mbit/s, loss {s['loss'] * 100:.2f}%, "
                 f"FEC {s['fec_k']}/{s['fec_m']}, resent {s['retransmits']}, FEC rebuilt {s['fec_peer_recovered']}")
     elif "tcp" in res:
         view = f"RTT {res['tcp']['rcv_rtt_ms']:.0f} ms (receiver's estimate)"
@@ -197,9 +227,13 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
     view += f"; link drops a->b: random {drops.get('loss', 0)}, queue {drops.get('queue', 0) + drops.get('overflow', 0)}"
     view += f"; measured: link busy {res['link_busy'] * 100:.1f}%, queue drops {res['queue_drops_measured']}"
     sm = res["small"]
+
+    def cpu(c):
+        return f"{c['s_per_gb']:.2f}" if c else "-"
+
     print(f"| {name} ({rtt:g} ms, {rate / 1e6:g} Mbit/s, {loss * 100:g}%) | {transport} | {good * 100:.1f}% | "
           f"{res['goodput_bps'] / 1e6:.2f} | {sm['p50_ms']:.1f} | {sm['p99_ms']:.1f} | {rtt / 2 + 50:.0f} | "
-          f"{queue:.1f} | {rtt / 4:.1f} | {view} |", flush=True)
+          f"{queue:.1f} | {rtt / 4:.1f} | {cpu(res.get('sender_cpu'))} | {cpu(res.get('cpu'))} | {view} |", flush=True)
 
 
 if __name__ == "__main__":

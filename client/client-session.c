@@ -22,6 +22,7 @@
 #include "macro.h"
 #include "ticket.h"
 #include "tls.h"
+#include "udp-batch.h"
 #include "wire-conn.h"
 #include "wire-gen.h"
 
@@ -76,6 +77,7 @@ static int connect_udp(const char *host, uint16_t port) {
                 if (fd < 0)
                         continue;
                 (void) udp_socket_set_pmtudisc(fd, a->ai_family);
+                udp_socket_set_buffers(fd, UDP_SOCKET_BUFFER); /* the display arrives here */
                 if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
                         break;
                 close(fd);

@@ -85,7 +85,7 @@ static void encode_all(Encoder *e, const Framebuffer *fb, const EncoderSettings 
 static void test_tile_modes(void) {
         static const struct {
                 uint32_t w, h;
-        } sizes[] = { { 1, 1 }, { 7, 3 }, { 9, 17 }, { 64, 64 }, { 33, 1 }, { 1, 40 }, { 255, 7 }, { 256, 256 } };
+        } sizes[] = { { 1, 1 }, { 4, 5 }, { 5, 2 }, { 7, 3 }, { 9, 17 }, { 64, 64 }, { 33, 1 }, { 1, 40 }, { 255, 7 }, { 256, 256 } };
         static const unsigned colours[] = { 2, 3, 4, 5, 16, 17, 200, 256 };
         _cleanup_(lossless_encoder_freep) LosslessEncoder *l = lossless_encoder_new();
         _cleanup_(decoder_freep) Decoder *d = decoder_new();
@@ -156,8 +156,9 @@ static void test_encoder_lossless_exact(void) {
                 free(pix);
         }
 
-        /* Blocks of 3 colours: few runs, so palette-rle, one tile per row of cells (a strip of
-         * 64+64+64+8 pixels); more than 256 colours: gradient, one tile per cell. */
+        /* Blocks of 3 colours: few runs, so palette-rle, one tile (a strip of 64+64+64+8 pixels,
+         * with the rows of cells below it: 64+64+22); more than 256 colours: gradient, two cells
+         * side by side a tile (64+64 and 64+8 pixels wide, in each of the three rows of cells). */
         uint32_t *blocks = paint_palette(200, 150, 3, true), *noise = paint_noise(200, 150);
         uint32_t *both[] = { blocks, noise };
         for (size_t i = 0; i < ELEMENTSOF(both); i++) {
@@ -165,13 +166,109 @@ static void test_encoder_lossless_exact(void) {
                 CheckSink c;
                 check(check_sink_init(&c, 200, 150) == 0);
                 encode_all(e, fb, &lossless, &c);
-                check(c.tiles[DISPLAY_CODEC_LOSSLESS] == (i == 0 ? 3 : 12) && c.tiles[DISPLAY_CODEC_JPEG] == 0);
+                check(c.tiles[DISPLAY_CODEC_LOSSLESS] == (i == 0 ? 1 : 6) && c.tiles[DISPLAY_CODEC_JPEG] == 0);
                 check(check_diff(fb, &c.view, full(fb)) == 0);
                 check_sink_done(&c);
                 framebuffer_free(fb);
         }
         free(blocks);
         free(noise);
+}
+
+/* Strips: cells side by side are one lossless tile as long as they fit in 256 colours together; a
+ * strip stops at the cell that would overflow (which starts the next one), a first cell of many
+ * colours goes alone, and each tile's palette holds only its own cells' colours. Lossless only,
+ * the rows of cells below a strip join it while they fit too. */
+typedef struct StripSink {
+        CheckSink check;
+        unsigned n, x[8], y[8], w[8], h[8], colours[8];
+        uint8_t mode[8];
+} StripSink;
+
+static int strip_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_t h, uint8_t codec, uint8_t quality,
+                      const uint8_t *data, size_t len) {
+        StripSink *s = userdata;
+        check(s->n < ELEMENTSOF(s->x) && codec == DISPLAY_CODEC_LOSSLESS);
+        s->x[s->n] = x;
+        s->y[s->n] = y;
+        s->w[s->n] = w;
+        s->h[s->n] = h;
+        lossless_header(data, len, &s->mode[s->n], &s->colours[s->n]);
+        s->n++;
+        return check_sink(&s->check, x, y, w, h, codec, quality, data, len);
+}
+
+/* Cell (cx, cy) of a 256x128 frame: `n` colours from `base` on in runs of 8 pixels, so that it is
+ * not continuous-tone (0: noise). */
+static void paint_cell(uint32_t *pix, unsigned cx, unsigned cy, unsigned n, uint32_t base) {
+        for (uint32_t y = 0; y < 64; y++)
+                for (uint32_t x = 0; x < 64; x++) {
+                        uint32_t k = n ? ((y * 64 + x) / 8) % n : 0;
+                        pix[(cy * 64 + y) * 256 + cx * 64 + x] =
+                                0xff000000u | (n ? (base + k * 0x010203u) & 0xffffff : rng() & 0xffffff);
+                }
+}
+
+static void test_strips(void) {
+        static const struct {
+                unsigned colours[4]; /* per cell of both rows, 0: noise */
+                bool same_rows;      /* the second row of cells has the first's colours, else others */
+                unsigned tiles;
+                struct {
+                        unsigned x, y, w, h, palette; /* palette 0: gradient */
+                } t[6];
+        } cases[] = {
+                /* 100 + 100 fit, a third 100 would not: two strips of two cells, with the row below. */
+                { { 100, 100, 100, 100 }, true, 2, { { 0, 0, 128, 128, 200 }, { 128, 0, 128, 128, 200 } } },
+                /* The same, but the row below has other colours: it does not join (400 colours). */
+                { { 100, 100, 100, 100 },
+                  false,
+                  4,
+                  { { 0, 0, 128, 64, 200 }, { 128, 0, 128, 64, 200 }, { 0, 64, 128, 64, 200 }, { 128, 64, 128, 64, 200 } } },
+                /* A first cell of many colours alone (gradient, one a row); the rest one strip. */
+                { { 0, 3, 3, 3 }, true, 3, { { 0, 0, 64, 64, 0 }, { 0, 64, 64, 64, 0 }, { 64, 0, 192, 128, 9 } } },
+                /* A strip of one cell when the next overflows it; that one alone, then a strip. */
+                { { 3, 0, 5, 5 },
+                  true,
+                  4,
+                  { { 0, 0, 64, 128, 3 }, { 64, 0, 64, 64, 0 }, { 64, 64, 64, 64, 0 }, { 128, 0, 128, 128, 10 } } },
+        };
+        _cleanup_(encoder_freep) Encoder *e = encoder_new();
+        check(e);
+        EncoderSettings lossless = encoder_settings_default();
+        lossless.lossless_only = true;
+        uint32_t *pix = malloc(256 * 128 * 4);
+        check(pix);
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                for (unsigned cy = 0; cy < 2; cy++)
+                        for (unsigned cx = 0; cx < 4; cx++)
+                                paint_cell(pix, cx, cy, cases[i].colours[cx],
+                                           0x100000u * (cx + 1) + (cy && !cases[i].same_rows ? 0x80u : 0));
+                Framebuffer *fb = fb_from(pix, 256, 128);
+                StripSink s = {};
+                check(check_sink_init(&s.check, 256, 128) == 0);
+                Region r = whole(fb);
+                encoder_reset(e);
+                check(encoder_encode(e, fb, &r, &lossless, strip_sink, &s) == (int) cases[i].tiles);
+                check(s.n == cases[i].tiles && !s.check.overlap && !s.check.bad_tile);
+                check(check_diff(fb, &s.check.view, full(fb)) == 0);
+                /* Pass one emits palette tiles at once, gradient ones in pass two: match by place. */
+                for (unsigned t = 0; t < s.n; t++) {
+                        unsigned j = 0;
+                        while (j < cases[i].tiles && (cases[i].t[j].x != s.x[t] || cases[i].t[j].y != s.y[t]))
+                                j++;
+                        check(j < cases[i].tiles && s.w[t] == cases[i].t[j].w && s.h[t] == cases[i].t[j].h);
+                        if (cases[i].t[j].palette == 0)
+                                check(s.mode[t] == LOSSLESS_GRADIENT);
+                        else
+                                check(s.mode[t] != LOSSLESS_GRADIENT && s.colours[t] == cases[i].t[j].palette);
+                }
+                region_done(&r);
+                check_sink_done(&s.check);
+                framebuffer_free(fb);
+        }
+        free(pix);
 }
 
 /* One colour: a single merged solid tile per 256x256; neighbours of other colours stay apart. */
@@ -301,7 +398,7 @@ static void test_partial_bookkeeping(void) {
         Region r = {};
         check(region_add(&r, (Rect) { 0, 0, 128, 20 }) == 0); /* a band at the top of both cells */
         check_sink_new_call(&c);
-        check(encoder_encode(e, fb, &r, &lossless, check_sink, &c) == 2);
+        check(encoder_encode(e, fb, &r, &lossless, check_sink, &c) == 1); /* one gradient tile across both */
         check(encoder_lossy_count(e) == 2); /* the rest of each cell is still lossy */
         check(region_set(&r, (Rect) { 0, 0, 64, 64 }) == 0);
         check_sink_new_call(&c);
@@ -448,6 +545,7 @@ static void test_errors_and_reset(void) {
 int main(void) {
         test_tile_modes();
         test_encoder_lossless_exact();
+        test_strips();
         test_solid_merging();
         test_photo_jpeg_and_refine();
         test_refine_after_change();

@@ -20,6 +20,12 @@ typedef struct DatagramTransportOps {
          * (max_payload() is smaller from now on; the datagram is lost), or an error that ends the
          * connection. */
         int (*send)(DatagramTransport *t, const void *buf, size_t n);
+        /* Optional: sends what send() batched (DTLS over UDP sends a batch in one system call).
+         * Owners call it after their sends, before they sleep; without it the batch goes when
+         * full, or at next_timeout(), which says now while one waits. 0, -EMSGSIZE (some of the
+         * batch was too large for the path: lost, max_payload() is smaller), or an error that
+         * ends the connection. */
+        int (*flush)(DatagramTransport *t);
         /* The largest datagram send() takes now: at most RUDP_DATAGRAM_MAX. */
         size_t (*max_payload)(DatagramTransport *t);
         /* The fd to wait on for EPOLLIN (and EPOLLOUT after -EAGAIN), or -EBADF when the owner
@@ -43,6 +49,10 @@ static inline DatagramTransport *datagram_transport_free(DatagramTransport *t) {
         if (t)
                 t->ops->free(t);
         return NULL;
+}
+
+static inline int datagram_transport_flush(DatagramTransport *t) {
+        return t->ops->flush ? t->ops->flush(t) : 0;
 }
 
 static inline void datagram_transport_freep(DatagramTransport **t) {

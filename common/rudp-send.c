@@ -340,14 +340,28 @@ static bool write_ack(Rudp *r, RudpWriter *w, SentPacket *p, size_t max_ranges, 
         return true;
 }
 
+uint64_t rudp_send_quantum(const Rudp *r) {
+        uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
+        return MIN(rate * RUDP_PACE_BURST_NS / 1000000000, (uint64_t) RUDP_PACE_BURST_BYTES);
+}
+
+uint64_t rudp_cwnd_allowance(const Rudp *r) {
+        uint64_t q = rudp_send_quantum(r);
+        return q > 2 * RUDP_MSS ? 3 * q : 0;
+}
+
 static void pace(Rudp *r, size_t size, uint64_t now) {
         /* In nanoseconds: a packet at a gigabit is 9.6 us, and rounding it to 9 would pace 7%
          * faster than the model says. */
         uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
         uint64_t t = (uint64_t) size * 1000000000 / rate;
         uint64_t now_ns = now * 1000;
-        /* A late wake-up may catch up two packets, never more: no bursts. */
-        uint64_t floor = now_ns > 2 * t ? now_ns - 2 * t : 0;
+        /* A late wake-up may catch up two packets, or on a fast link a send quantum: at a gigabit
+         * a packet is due every 10 us, well below what a sleep and a wake-up cost, so
+         * packet-by-packet pacing would cap the rate at the owner's wake-ups. Slow links keep
+         * the two packets. */
+        uint64_t burst = MAX(2 * t, rudp_send_quantum(r) * 1000000000 / rate);
+        uint64_t floor = now_ns > burst ? now_ns - burst : 0;
         r->pace_next_ns = MAX(r->pace_next_ns, floor) + t;
 }
 
@@ -441,7 +455,8 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 uint64_t full_ns = (uint64_t) RUDP_DATAGRAM_MAX * 1000000000 / rate;
                 urgent_early = datagram_cap(r, now) <= RUDP_DATAGRAM_MAX / 2 && r->pace_next_ns <= now * 1000 + full_ns;
         }
-        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd && (now >= pace_time(r) || urgent_early);
+        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r) &&
+                     (now >= pace_time(r) || urgent_early);
         if (!content && !probe) {
                 /* The application has nothing to send: rate samples until this is delivered
                  * say less about the path than about the application. */

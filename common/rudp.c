@@ -139,7 +139,8 @@ uint64_t rudp_next_timeout(const Rudp *r) {
         content |= rudp_fec_encoder_peek(r->fec_enc, &par) > 0;
         for (unsigned i = 0; !content && i < r->cfg.channels; i++)
                 content = r->recv[i].credit_pending;
-        if (content && r->sent_base + RUDP_SENT_MAX > r->next_number && r->inflight + RUDP_MSS <= r->bbr.cwnd)
+        if (content && r->sent_base + RUDP_SENT_MAX > r->next_number &&
+            r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r))
                 t = MIN(t, MAX((r->pace_next_ns + 999) / 1000, r->now));
         return t;
 }

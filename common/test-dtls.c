@@ -243,6 +243,22 @@ static void test_handshake_and_data(void) {
                 uint8_t buf[DTLS_DATAGRAM_MAX];
                 check(dtls_endpoint_read(net.server, buf, sizeof(buf)) == 10 && memcmp(buf, msg + i, 10) == 0);
         }
+        /* Three records packed into one datagram (we never send that, a peer may): all three
+         * come out of the one feed, in order. */
+        uint8_t packed[3 * DTLS_DATAGRAM_MAX];
+        size_t plen = 0;
+        for (int i = 0; i < 3; i++) {
+                check(dtls_endpoint_write(net.client, msg + i, 20 + (size_t) i) == 0);
+                ssize_t k = dtls_endpoint_pull(net.client, packed + plen, sizeof(packed) - plen);
+                check(k > 0);
+                plen += (size_t) k;
+        }
+        check(dtls_endpoint_feed(net.server, packed, plen, net.now) == 0);
+        for (int i = 0; i < 3; i++) {
+                uint8_t buf[DTLS_DATAGRAM_MAX];
+                check(dtls_endpoint_read(net.server, buf, sizeof(buf)) == 20 + i && memcmp(buf, msg + i, 20 + (size_t) i) == 0);
+        }
+        check(dtls_endpoint_read(net.server, d, sizeof(d)) == 0);
         dtls_endpoint_stats(net.server, &st);
         check(st.records_in > 0 && st.records_out > 0 && st.dropped == 0 && st.queue_drops == 0);
         net_done(&net);

@@ -194,7 +194,7 @@ static int send_datagram(WireConn *c, RudpConn *rc, const uint8_t *d, size_t n) 
 
 static int rudp_conn_flush(WireConn *c, void *data) {
         RudpConn *rc = data;
-        int r;
+        int r, sent = 0;
 
         if (rc->error < 0)
                 return rc->error;
@@ -215,10 +215,16 @@ static int rudp_conn_flush(WireConn *c, void *data) {
                         break;
                 if (n < 0)
                         return rc->error = wire_conn_fail(c, (int) n, "rudp: %s", strerror((int) -n));
-                r = send_datagram(c, rc, rc->dgram, (size_t) n);
-                if (r < 0)
-                        return r;
+                sent = send_datagram(c, rc, rc->dgram, (size_t) n);
+                if (sent < 0)
+                        break;
         }
+        /* What the transport batched leaves now, in one system call. */
+        int k = datagram_transport_flush(rc->transport);
+        if (k < 0 && k != -EMSGSIZE && rc->error == 0)
+                return rc->error = wire_conn_fail(c, k, "send failed: %s", transport_why(rc, k));
+        if (sent < 0)
+                return sent;
         return buffer_len(wire_conn_out(c)) > 0 ? -EAGAIN : 0;
 }
 

@@ -5,6 +5,7 @@
  * 8-bit palette tile is already in its final place: the header (mode, count, palette) is written
  * right-aligned in front of it, and packing to 1, 2 or 4 bits happens in place. Nothing is
  * allocated per tile. */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +31,22 @@
 /* Gradient residuals are mostly noise to zstd's match finder: a negative level skips through
  * them faster, and with its literals still Huffman-coded (negative levels leave them raw by
  * default) the frames come out the same size as at level 1 on the UI and photo sets, ~1/3 faster.
- * -16 rather than -8: UI 0.04% and photo 0.3% smaller, ~4% fewer instructions for a whole UI
- * frame (callgrind, lossless only); -30 is faster still but larger on UI. Smooth synthetic
- * gradients, where matches do pay, grow (by ~17% against level 1; lossless-only: by default they
- * go JPEG). */
-#define GRADIENT_ZSTD_LEVEL (-16)
+ * Matches of at least 7 bytes only (zstd's longest minimum): shorter ones in residuals cost more
+ * as sequences than they save as literals, and the search finds fewer to try. -30 with that is
+ * smaller than -16 without it: UI set, lossless only, per pass (callgrind, encoder_encode):
+ *   -16, minMatch default  190.1M instructions, 0.88M mispredicted branches, 580866 bytes/frame
+ *   -16, minMatch 7        182.1M              0.84M                          572308
+ *   -30, minMatch 7        180.2M              0.79M                          577334
+ * (photo set: 189915 -> 187339 -> 186428 bytes/frame). Smooth synthetic gradients, where matches
+ * do pay, grow (lossless-only: by default they go JPEG). */
+#define GRADIENT_ZSTD_LEVEL (-30)
+#define GRADIENT_ZSTD_MIN_MATCH 7
+
+/* Palette and run tiles at level 1, but with matches of at least 6 bytes whatever the size
+ * (level 1 takes 5 for small inputs): UI 176.0M -> 175.2M instructions a pass, 0.746M -> 0.738M
+ * mispredicted branches, +0.04% bytes; text 6438 -> 6298 bytes/frame. 7 is faster still but
+ * +0.9% on UI. */
+#define PALETTE_ZSTD_MIN_MATCH 6
 
 struct LosslessEncoder {
         ZSTD_CCtx *zc;
@@ -52,11 +64,24 @@ struct LosslessEncoder {
         /* Open-addressing colour -> index table, at most 25% full; emptied after every scan through
          * `slot` (where each palette colour sits) rather than with a memset. Colours are whole
          * 32-bit pixels: X is 0xff in hostd's framebuffer, and if it ever were not, two entries
-         * with one RGB value would still decode right. values[] holds index + 1, 0 = empty. */
+         * with one RGB value would still decode right. values[] holds index + 1, 0 = empty; an
+         * empty slot's key is empty_key(), which never matches a colour looked up there. */
         uint32_t keys[HASH_SIZE];
         uint16_t values[HASH_SIZE];
         uint16_t slot[LOSSLESS_PALETTE_MAX];
+
+        /* The strip being scanned (lossless_strip_*): the index rows' stride, the width of the parts
+         * of the current band taken so far and their count, the runs of all parts taken. */
+        unsigned strip_stride, strip_width, strip_runs, strip_parts;
+        unsigned band_y, band_colours, band_runs; /* rows of the bands done; colours and runs after them */
+        uint32_t strip_first;
 };
+
+/* The key of an empty slot: a colour that does not hash to it, so that keys[s] == c alone says
+ * that c is in slot s (hash_slot(0) is 0, hash_slot(1) is not). */
+static inline uint32_t empty_key(uint32_t s) {
+        return s == 0 ? 1 : 0;
+}
 
 LosslessEncoder *lossless_encoder_new(void) {
         _cleanup_(lossless_encoder_freep) LosslessEncoder *l = calloc(1, sizeof(LosslessEncoder));
@@ -68,12 +93,16 @@ LosslessEncoder *lossless_encoder_new(void) {
             ZSTD_isError(ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_compressionLevel, GRADIENT_ZSTD_LEVEL)))
                 return NULL;
         (void) ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_literalCompressionMode, ZSTD_ps_enable);
+        (void) ZSTD_CCtx_setParameter(l->zc_gradient, ZSTD_c_minMatch, GRADIENT_ZSTD_MIN_MATCH);
+        (void) ZSTD_CCtx_setParameter(l->zc, ZSTD_c_minMatch, PALETTE_ZSTD_MIN_MATCH);
         l->content = malloc(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX + SLACK);
         l->rle = malloc(HEADER_RESERVE + (size_t) TILE_PIXELS_MAX);
         l->out_size = ZSTD_compressBound(HEADER_RESERVE + 3 * (size_t) TILE_PIXELS_MAX);
         l->out = malloc(l->out_size);
         if (!l->content || !l->rle || !l->out)
                 return NULL;
+        for (uint32_t s = 0; s < HASH_SIZE; s++)
+                l->keys[s] = empty_key(s);
         return TAKE_PTR(l);
 }
 
@@ -126,45 +155,46 @@ static unsigned count_runs_from(const uint8_t *src, size_t stride, unsigned w, u
 
 /* count_all: count runs past the palette's overflow (else stop there); photo_cutoff: stop a
  * quarter in on continuous-tone content (as if the palette had overflowed). */
-static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
-                        bool photo_cutoff, TileScan *ret) {
-        uint8_t *index = l->content + HEADER_RESERVE;
+/* index: where the indexes go, a row every istride bytes. Goes on from the palette and hash as
+ * they are (empty for a tile of its own), and leaves them so. */
+static inline void scan_into(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                             bool photo_cutoff, uint8_t *index, size_t istride, TileScan *ret) {
         const uint32_t *first = (const uint32_t *) src;
         uint32_t prev = ~first[0]; /* differs from the first pixel: it starts a run */
         unsigned runs = 0, inner = 0; /* inner: runs starting inside the previous row */
-        uint8_t current = 0;
         bool overflow = false;
 
-        l->colours = 0;
         for (unsigned y = 0; y < h && !overflow; y++) {
                 const uint32_t *row = (const uint32_t *) (src + y * stride);
-                uint8_t *out = index + (size_t) y * w;
+                uint8_t *out = index + (size_t) y * istride;
 
                 /* A row like the one above (flat areas, vertical edges: most rows of a UI) costs a
                  * memcmp and a memcpy instead of a look at every pixel. */
                 if (y > 0 && memcmp(row, (const uint8_t *) row - stride, (size_t) w * 4) == 0) {
-                        memcpy(out, out - w, w);
+                        memcpy(out, out - istride, w);
                         runs += (row[0] != prev) + inner;
                         continue;
                 }
 
                 unsigned before = runs + (row[0] != prev);
+                /* A hash lookup at every pixel rather than at colour changes only: text and UI
+                 * change colour at unpredictable places, and a mispredicted branch a change cost
+                 * more than the lookups, which hit their first slot nearly always (predictably). */
                 for (unsigned x = 0; x < w; x++) {
-                        uint32_t c = row[x];
-                        if (c != prev) {
-                                int i = palette_index(l, c);
-                                if (i < 0) {
-                                        if (count_all)
-                                                runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c,
-                                                                            TILE_SCAN_RUNS_ENOUGH(w, h));
-                                        overflow = true;
-                                        break;
-                                }
-                                runs++;
-                                prev = c;
-                                current = (uint8_t) i;
+                        uint32_t c = row[x], s = hash_slot(c);
+                        int i;
+                        if (__builtin_expect(l->keys[s] == c, 1))
+                                i = l->values[s] - 1;
+                        else if ((i = palette_index(l, c)) < 0) {
+                                if (count_all)
+                                        runs += 1 + count_runs_from(src, stride, w, h, x + 1, y, c,
+                                                                    TILE_SCAN_RUNS_ENOUGH(w, h));
+                                overflow = true;
+                                break;
                         }
-                        out[x] = current;
+                        runs += c != prev;
+                        prev = c;
+                        out[x] = (uint8_t) i;
                 }
                 inner = runs - before;
 
@@ -179,14 +209,35 @@ static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, u
                 }
         }
 
-        for (unsigned i = 0; i < l->colours; i++)
-                l->values[l->slot[i]] = 0;
-
         *ret = (TileScan) {
                 .colours = overflow ? 0 : l->colours,
                 .runs = runs,
                 .first = first[0] & 0xffffffu,
         };
+}
+
+static inline void hash_clear(LosslessEncoder *l, unsigned n) {
+        for (unsigned i = 0; i < n; i++) {
+                l->values[l->slot[i]] = 0;
+                l->keys[l->slot[i]] = empty_key(l->slot[i]);
+        }
+}
+
+/* Takes the colours from index `keep` on out of the hash again, newest first: what went in before
+ * is then where it was (open addressing only fills empty slots). */
+static inline void hash_forget(LosslessEncoder *l, unsigned keep) {
+        for (unsigned i = l->colours; i-- > keep;) {
+                l->values[l->slot[i]] = 0;
+                l->keys[l->slot[i]] = empty_key(l->slot[i]);
+        }
+}
+
+/* A tile of its own: an empty palette to start with, the hash emptied after. */
+static inline void scan(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        bool photo_cutoff, TileScan *ret) {
+        l->colours = 0;
+        scan_into(l, src, stride, w, h, count_all, photo_cutoff, l->content + HEADER_RESERVE, w, ret);
+        hash_clear(l, l->colours);
 }
 
 bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h) {
@@ -221,8 +272,7 @@ bool lossless_looks_photo(LosslessEncoder *l, const uint8_t *src, size_t stride,
                                 }
                         }
         }
-        for (unsigned i = 0; i < l->colours; i++)
-                l->values[l->slot[i]] = 0;
+        hash_clear(l, l->colours);
         l->colours = 0;
         return many;
 }
@@ -238,6 +288,78 @@ void lossless_scan_colours(LosslessEncoder *l, const uint8_t *src, size_t stride
 bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret) {
         scan(l, src, stride, w, h, false, false, ret);
         return ret->colours > 0;
+}
+
+void lossless_strip_begin(LosslessEncoder *l, unsigned width) {
+        l->colours = 0;
+        l->strip_stride = width;
+        l->strip_width = 0;
+        l->strip_runs = 0;
+        l->strip_parts = 0;
+        l->band_y = 0;
+        l->band_colours = 0;
+        l->band_runs = 0;
+}
+
+bool lossless_strip_add(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        TileScan *ret) {
+        uint8_t *index = l->content + HEADER_RESERVE + (size_t) l->band_y * l->strip_stride + l->strip_width;
+        unsigned before = l->colours;
+        bool first = l->band_y == 0 && l->strip_parts == 0;
+
+        assert(l->strip_width + w <= l->strip_stride);
+        /* The first part exactly as a tile of its own (it may be one); the others only as long as
+         * the union stays within the palette. */
+        scan_into(l, src, stride, w, h, first && count_all, first, index, l->strip_stride, ret);
+        if (ret->colours == 0) {
+                /* Out of the hash at once: the slots' record of them goes when the next colours
+                 * come in (a band below). */
+                hash_forget(l, before);
+                l->colours = before;
+                return false;
+        }
+        if (first)
+                l->strip_first = ret->first;
+        l->strip_width += w;
+        l->strip_runs += ret->runs;
+        l->strip_parts++;
+        return true;
+}
+
+unsigned lossless_strip_band_end(LosslessEncoder *l, unsigned h) {
+        unsigned parts = l->strip_parts, w = l->strip_width;
+        if (parts == 0)
+                return 0;
+        if (l->band_y == 0 && w < l->strip_stride) {
+                /* The first band decides the width: its rows made contiguous, the bands below
+                 * scanned at that width. */
+                uint8_t *index = l->content + HEADER_RESERVE;
+                for (unsigned y = 1; y < h; y++)
+                        memmove(index + (size_t) y * w, index + (size_t) y * l->strip_stride, w);
+                l->strip_stride = w;
+        }
+        l->band_y += h;
+        l->band_colours = l->colours;
+        l->band_runs = l->strip_runs;
+        l->strip_width = 0;
+        l->strip_parts = 0;
+        return parts;
+}
+
+void lossless_strip_band_drop(LosslessEncoder *l) {
+        hash_forget(l, l->band_colours);
+        l->colours = l->band_colours;
+        l->strip_runs = l->band_runs;
+        l->strip_width = 0;
+        l->strip_parts = 0;
+}
+
+unsigned lossless_strip_end(LosslessEncoder *l, TileScan *ret) {
+        hash_clear(l, l->colours);
+        /* Runs are the parts' own, counted down each part's rows rather than along the strip's: close
+         * enough for the choice between packed rows and runs. */
+        *ret = (TileScan) { .colours = l->band_y > 0 ? l->colours : 0, .runs = l->strip_runs, .first = l->strip_first };
+        return l->band_y;
 }
 
 /* Writes mode, count and palette so that they end exactly at `end`; returns where they start. */
@@ -409,7 +531,7 @@ static void gradient_row(const uint8_t *row, const uint8_t *up, size_t bytes, ui
 
 /* Residuals against clamp(L + U - UL), computed a row at a time on BGRX bytes into `scratch`
  * (4 * w bytes), then reordered to the wire's R, G, B. */
-static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
+static void put_gradient_rows(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
         size_t bytes = 4 * (size_t) w;
         for (unsigned y = 0; y < h; y++, out += 3 * (size_t) w) {
                 const uint8_t *row = src + y * stride;
@@ -417,6 +539,58 @@ static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned
                 put_rgb_rows(scratch, bytes, w, 1, out);
         }
 }
+
+#if defined(__x86_64__) && defined(__SSE2__)
+/* The same in one pass where the CPU has SSSE3: four residuals a step, reordered to R,G,B in the
+ * register and stored (16 bytes for 12, the extra 4 overwritten by the next step, the next row or
+ * SLACK). The first row predicts from a row of zeros, which is the rule's 0 above the tile (then
+ * P = L); the first pixel of a row, with L = UL = 0, from above (P = U). */
+__attribute__((target("ssse3"))) static void put_gradient_ssse3(const uint8_t *src, size_t stride, unsigned w, unsigned h,
+                                                               uint8_t *out) {
+        static const uint8_t zero[4 * DISPLAY_TILE_MAX_DIM];
+        const __m128i order = _mm_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+        size_t bytes = 4 * (size_t) w;
+        for (unsigned y = 0; y < h; y++, out += 3 * (size_t) w) {
+                const uint8_t *row = src + y * stride, *up = y > 0 ? row - stride : zero;
+                for (unsigned k = 0; k < 3; k++)
+                        out[2 - k] = (uint8_t) (row[k] - up[k]);
+                if (bytes < 20) { /* too narrow for a step after the first pixel */
+                        for (size_t i = 4; i < bytes; i++)
+                                if ((i & 3) != 3)
+                                        out[3 * (i / 4) + 2 - (i & 3)] =
+                                                (uint8_t) (row[i] - predict_u8(row[i - 4], up[i], up[i - 4]));
+                        continue;
+                }
+                size_t i = 4;
+                for (;; i += 16) {
+                        if (i + 16 > bytes)
+                                i = bytes - 16; /* the last step overlaps the one before: same values */
+                        __m128i l = _mm_loadu_si128((const __m128i *) (row + i - 4));
+                        __m128i u = _mm_loadu_si128((const __m128i *) (up + i));
+                        __m128i ul = _mm_loadu_si128((const __m128i *) (up + i - 4));
+                        __m128i v = _mm_loadu_si128((const __m128i *) (row + i));
+                        __m128i p = _mm_subs_epu8(_mm_adds_epu8(l, _mm_subs_epu8(u, ul)), _mm_subs_epu8(ul, u));
+                        _mm_storeu_si128((__m128i *) (out + 3 * (i / 4)), _mm_shuffle_epi8(_mm_sub_epi8(v, p), order));
+                        if (i + 16 >= bytes)
+                                break;
+                }
+        }
+}
+
+static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
+        static int ssse3 = -1;
+        if (ssse3 < 0)
+                ssse3 = __builtin_cpu_supports("ssse3") ? 1 : 0;
+        if (ssse3)
+                put_gradient_ssse3(src, stride, w, h, out);
+        else
+                put_gradient_rows(src, stride, w, h, scratch, out);
+}
+#else
+static void put_gradient(const uint8_t *src, size_t stride, unsigned w, unsigned h, uint8_t *scratch, uint8_t *out) {
+        put_gradient_rows(src, stride, w, h, scratch, out);
+}
+#endif
 
 /* One frame with the content size in its header (ZSTD_compress2 pledges the whole input). */
 static int compress(LosslessEncoder *l, const uint8_t *content, size_t len, const uint8_t **ret, size_t *ret_len) {

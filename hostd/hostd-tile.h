@@ -47,6 +47,29 @@ void lossless_scan_colours(LosslessEncoder *l, const uint8_t *src, size_t stride
  * seen): a cheap first look at a larger area that may well be a photo. */
 bool lossless_scan_palette(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, TileScan *ret);
 
+/* Strips: parts of one height side by side scanned one after the other into one palette, so that
+ * as many as fit in 256 colours become one tile and no pixel is scanned twice, unless a part
+ * overflows the palette (then that part's scan so far is wasted); then, optionally, bands of parts
+ * of the same widths below, as long as they fit too.
+ *
+ * lossless_strip_begin() starts a strip of at most `width` pixels. lossless_strip_add() scans the
+ * next part to the right: the very first part exactly as lossless_scan() (count_all) or
+ * lossless_scan_colours() would, *ret being its own scan, which the caller may use whatever the
+ * return value; later parts with what came before, stopping at the union's 257th colour. Returns
+ * false when the part did not fit (it is not in the strip; no more parts should be added to this
+ * band). lossless_strip_band_end() closes the band of parts taken so far (of height h; the first
+ * band fixes the tile's width) and returns how many they were (0: none, not even the first), and
+ * opens the next band below, whose parts must add up to that width. lossless_strip_band_drop()
+ * forgets a band below that did not fit, whole. lossless_strip_end() makes the bands taken one
+ * tile ready for lossless_encode() (*ret: its scan, with runs summed over the parts) and returns
+ * its height (0: nothing taken). */
+void lossless_strip_begin(LosslessEncoder *l, unsigned width);
+bool lossless_strip_add(LosslessEncoder *l, const uint8_t *src, size_t stride, unsigned w, unsigned h, bool count_all,
+                        TileScan *ret);
+unsigned lossless_strip_band_end(LosslessEncoder *l, unsigned h);
+void lossless_strip_band_drop(LosslessEncoder *l);
+unsigned lossless_strip_end(LosslessEncoder *l, TileScan *ret);
+
 /* A quick look at the first quarter of a tile: true when it is continuous-tone there (colour
  * changes at more than every other pixel, TILE_PHOTO_COLOURS colours or more). Compares first,
  * hash lookups only for the first 64 colours: far cheaper than a scan on a photo. */

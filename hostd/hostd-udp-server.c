@@ -14,10 +14,14 @@
 #include "hostd-viewer.h"
 #include "log.h"
 #include "sockaddr-util.h"
+#include "udp-batch.h"
 #include "wire-conn-rudp.h"
 
 /* Datagrams handled per wakeup: a flood must not starve the displays. */
 #define RECV_BATCH 256
+/* A viewer's datagrams fed before it processes them: DTLS's plaintext queue holds 16 records, and
+ * a datagram of ours is one. */
+#define VIEWER_FEED_BATCH 8
 /* Peers at once, handshaking or established (the TLS side has its own HOST_MAX_CONNECTIONS). */
 #define UDP_MAX_PEERS 1024
 
@@ -43,7 +47,7 @@ struct UdpServer {
         UdpPeer *peers;
         UdpServerCounters counters;
         bool blackhole; /* tests: every datagram is dropped, as by a firewall */
-        uint8_t buf[2048];
+        UdpRxBatch rx;  /* one recvmmsg() brings up to UDP_RX_BATCH datagrams */
         uint8_t reply[DTLS_DATAGRAM_MAX];
 };
 
@@ -191,12 +195,9 @@ static void new_peer(UdpServer *u, const struct sockaddr_storage *addr, socklen_
                 peer_established(u, p);
 }
 
-static void peer_datagram(UdpServer *u, UdpPeer *p, const uint8_t *d, size_t n, uint64_t now) {
+/* A handshaking peer's datagram: the handshake goes on, or fails, or is done. */
+static void peer_handshake_datagram(UdpServer *u, UdpPeer *p, const uint8_t *d, size_t n, uint64_t now) {
         int r = dtls_datagram_feed(p->transport, d, n, now);
-        if (p->viewer) {
-                viewer_process(p->viewer); /* reads the plaintext, or ends on the transport's error */
-                return;
-        }
         if (r < 0) {
                 log_debug("viewer %s: DTLS handshake failed: %s", p->name,
                           dtls_endpoint_error(dtls_datagram_endpoint(p->transport)) ?: strerror(-r));
@@ -211,26 +212,47 @@ static void peer_datagram(UdpServer *u, UdpPeer *p, const uint8_t *d, size_t n, 
 static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         UdpServer *u = userdata;
         uint64_t now = now_usec(u);
+        UdpRxBatch *b = &u->rx;
+        /* A viewer's datagrams are fed one after the other and processed together (its acks
+         * then free the window once, and what that lets go leaves in one send): until another
+         * peer's datagram, or VIEWER_FEED_BATCH of them, which DTLS's plaintext queue holds. */
+        Viewer *unprocessed = NULL;
+        unsigned fed = 0;
 
-        for (int i = 0; i < RECV_BATCH; i++) {
-                struct sockaddr_storage addr;
-                socklen_t len = sizeof(addr);
-                ssize_t n = recvfrom(u->fd, u->buf, sizeof(u->buf), MSG_TRUNC, (struct sockaddr *) &addr, &len);
-                if (n < 0)
+        /* Whole batches only: what one holds must not wait for the socket's next readiness. */
+        for (int handled = 0; handled < RECV_BATCH; handled += (int) b->n) {
+                if (udp_rx_fill(b, u->fd) < 0)
                         break;
-                u->counters.datagrams++;
-                if (u->blackhole)
-                        continue;
-                if ((size_t) n > sizeof(u->buf) || (addr.ss_family != AF_INET && addr.ss_family != AF_INET6)) {
-                        u->counters.unknown_dropped++;
-                        continue;
+                for (unsigned i = 0; i < b->n; i++) {
+                        struct sockaddr_storage *addr = &b->from[i];
+                        u->counters.datagrams++;
+                        if (u->blackhole)
+                                continue;
+                        if (b->truncated[i] || (addr->ss_family != AF_INET && addr->ss_family != AF_INET6)) {
+                                u->counters.unknown_dropped++;
+                                continue;
+                        }
+                        UdpPeer *p = find_peer(u, addr);
+                        if (unprocessed && ((p ? p->viewer : NULL) != unprocessed || fed >= VIEWER_FEED_BATCH)) {
+                                viewer_process(unprocessed); /* reads the plaintext, or ends on the transport's error */
+                                unprocessed = NULL;
+                                fed = 0;
+                                p = find_peer(u, addr); /* processing may have ended its own peer */
+                        }
+                        if (p && p->viewer) {
+                                /* An error stays in the transport, for viewer_process() to find. */
+                                (void) dtls_datagram_feed(p->transport, b->data[i], b->len[i], now);
+                                unprocessed = p->viewer;
+                                fed++;
+                        } else if (p)
+                                peer_handshake_datagram(u, p, b->data[i], b->len[i], now);
+                        else
+                                new_peer(u, addr, b->from_len[i], b->data[i], b->len[i], now);
                 }
-                UdpPeer *p = find_peer(u, &addr);
-                if (p)
-                        peer_datagram(u, p, u->buf, (size_t) n, now);
-                else
-                        new_peer(u, &addr, len, u->buf, (size_t) n, now);
+                b->next = b->n;
         }
+        if (unprocessed)
+                viewer_process(unprocessed);
         arm_timer(u);
         return 0;
 }
@@ -280,9 +302,7 @@ int udp_server_new(Manager *m, ViewerServer *viewers, int tcp_fd, const char *ce
         u->fd = socket(addr.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (u->fd < 0)
                 return -errno;
-        int size = 4 << 20;
-        (void) setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-        (void) setsockopt(u->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+        udp_socket_set_buffers(u->fd, UDP_SOCKET_BUFFER);
         r = udp_socket_set_pmtudisc(u->fd, addr.ss_family);
         if (r < 0)
                 log_debug_errno(r, "Cannot set path MTU discovery on the viewers' UDP socket, ignoring: %m");
