@@ -207,6 +207,32 @@ static void describe(const Rudp *r, char *out, size_t size, const char *name) {
                  (unsigned long long) s.packets_lost, (unsigned long long) s.bytes_sent);
 }
 
+/* BENCH_RUDP_TRACE=FILE: the sender appends its model every 100 ms (time s, state, bandwidth and
+ * pacing rate Mbit/s, window and inflight KB, min/smoothed/latest RTT ms, packets lost), to see
+ * where a run's share went. */
+static void trace(const Rudp *r, uint64_t now, uint64_t *next) {
+        static FILE *f;
+        static uint64_t start;
+        if (now < *next)
+                return;
+        if (!f) {
+                const char *path = getenv("BENCH_RUDP_TRACE");
+                if (!path || !(f = fopen(path, "a"))) {
+                        *next = UINT64_MAX;
+                        return;
+                }
+                start = now;
+                fprintf(f, "# t state bw pacing cwnd inflight min_rtt srtt latest lost\n");
+        }
+        RudpStats s;
+        rudp_stats(r, &s);
+        fprintf(f, "%.1f %d %.2f %.2f %.0f %.0f %.1f %.1f %.1f %llu\n", (now - start) / 1e6, (int) s.cc_state,
+                s.bandwidth * 8 / 1e6, s.pacing_rate * 8 / 1e6, s.cwnd / 1e3, s.inflight / 1e3, s.min_rtt_usec / 1e3,
+                s.smoothed_rtt_usec / 1e3, s.latest_rtt_usec / 1e3, (unsigned long long) s.packets_lost);
+        fflush(f);
+        *next = now + 100000;
+}
+
 static int open_dtls(const BenchOptions *o, UdpPeer *p) {
         char *error = NULL;
         p->ctx = is_client(o) ? dtls_client_context_new(&error) : dtls_server_context_new(o->cert, o->key, &error);
@@ -243,6 +269,7 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
         if ((r = open_dtls(o, &p)) < 0)
                 return r;
         bool started = false;
+        uint64_t next_trace = 0;
 
         while (!p.closed) {
                 now = bench_now_usec();
@@ -257,6 +284,8 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                         rudp_on_timeout(p.rudp, now);
                         if (o->sender)
                                 feed_sender(o, &p, res, now, &next_small, ids);
+                        if (o->sender)
+                                trace(p.rudp, now, &next_trace);
                         RudpMessage m;
                         while (rudp_read(p.rudp, &m) > 0) {
                                 if (!started) {
