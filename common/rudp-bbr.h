@@ -56,6 +56,9 @@ typedef struct RudpBbr {
         double bw_scale;
         /* Random loss: packets lost and resolved, decaying per round. */
         double loss_sum_lost, loss_sum_total;
+        /* The same over rounds without a standing queue only: none of those losses were a queue
+         * overflowing, while under a full one a paced flow loses the fraction of time it is full. */
+        double clear_lost, clear_total;
 
         /* A standing queue: the smallest RTT of a whole round well above the minimum means
          * the bottleneck never emptied, i.e. the bandwidth estimate runs a little high (noisy
@@ -63,6 +66,10 @@ typedef struct RudpBbr {
          * a time (it may be another flow's queue). */
         uint64_t round_min_rtt, last_round_min_rtt;
         unsigned drain_rounds, drain_pause_rounds;
+        /* While that queue stands (0: none): the model, bytes/s, cut when a round overflows it
+         * and raised a packet per round otherwise, as the loss-based flow that keeps the queue
+         * does with its window. */
+        uint64_t bw_cap, bw_cap_round; /* the round of the last cut */
 
         uint64_t rng;
 } RudpBbr;
