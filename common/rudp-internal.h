@@ -40,19 +40,15 @@
 #define RUDP_COPY_SHARE_PERCENT 10
 #define RUDP_COPY_OVERHEAD 40
 #define RUDP_COPY_BURST 4096
-/* While urgent channels are in use (a message queued within RUDP_URGENT_RECENT), a packet holds
- * the bottleneck at most RUDP_SERIALIZE_MAX at the estimated bandwidth, and is no smaller than
- * RUDP_SMALL_DATAGRAM: each datagram carries ~90 bytes of IP, UDP, DTLS and rudp headers, and
- * an urgent message still waits for the packet on the wire and its own (bench-rudp, 256 kbit/s,
- * 0.5%, 200 s: 480 bytes plus a 300-byte packet per urgent message -> goodput 75%, p50 72 ms,
- * p99 ~185 ms; 800 -> 86%, 96, ~220; 1000-1100 -> 89%, 116, ~255; 1200 -> 89%, 129, ~275).
- * The p99 is set by a lost urgent packet (about a round trip and two packet times, for it and
- * the messages ordered behind), which sizing barely changes. RUDP_EARLY_DATAGRAM: a packet
- * carrying urgent bytes sent again ahead of its pacing slot. */
-#define RUDP_SERIALIZE_MAX 35000        /* usec */
-#define RUDP_SMALL_DATAGRAM 1000
+/* Datagrams stay full size while urgent channels are in use: each carries ~90 bytes of IP, UDP,
+ * DTLS and rudp headers, and on a slow link smaller ones cost the link more than urgent messages
+ * gain, since the p99 is set by a lost urgent packet (a round trip and two packet times, for it
+ * and every message ordered behind), which sizing barely moves. bench-rudp, 256 kbit/s, 0.5%,
+ * 200 s, goodput / p50 / p99: 480-byte datagrams plus a 300-byte one per urgent message 75%,
+ * 72 ms, ~185 ms; 800 bytes 86%, 96, ~220; 1000-1100 89%, 116, ~255; 1200 89%, 129, ~275
+ * (bench-transport: 77% 73 200; 1050 87% 115 195-249; full 90% 125 240-255).
+ * RUDP_EARLY_DATAGRAM: a packet carrying urgent bytes the peer misses, sent ahead of pacing. */
 #define RUDP_EARLY_DATAGRAM 300
-#define RUDP_URGENT_RECENT 1000000      /* usec */
 
 /* ---- send side ---- */
 
@@ -172,7 +168,6 @@ struct Rudp {
         uint64_t loss_time;       /* 0: none */
         unsigned pto_count, probes_pending;
         uint64_t pace_next_ns;    /* nanoseconds */
-        uint64_t urgent_queued;   /* +1: when an urgent message was last queued, 0: never */
         uint64_t copy_credit, copy_refilled; /* urgent copies' budget: bytes, when refilled */
         FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
         LostMsg *lost;            /* latest-wins losses to report: ring */

@@ -22,8 +22,6 @@ int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, cons
                 return -EINVAL;
         if (len > r->cfg.send_buffer - r->send_queued)
                 return -ENOBUFS;
-        if (is_urgent(r, channel))
-                r->urgent_queued = r->now + 1;
 
         if (c->head + c->n == c->cap) {
                 if (c->head > 0) {
@@ -410,15 +408,6 @@ static inline uint64_t pace_time(const Rudp *r) {
         return (r->pace_next_ns + 999) / 1000;
 }
 
-/* The largest datagram worth building now (RUDP_SERIALIZE_MAX, RUDP_SMALL_DATAGRAM). Parity
- * packets are exempt: their symbol was sized when the group's packets were. */
-static size_t datagram_cap(const Rudp *r, uint64_t now) {
-        if (r->urgent_queued == 0 || now >= r->urgent_queued - 1 + RUDP_URGENT_RECENT || r->bbr.max_bw == 0)
-                return RUDP_DATAGRAM_MAX;
-        uint64_t bytes = r->bbr.max_bw * RUDP_SERIALIZE_MAX / 1000000;
-        return (size_t) MIN(MAX(bytes, (uint64_t) RUDP_SMALL_DATAGRAM), (uint64_t) RUDP_DATAGRAM_MAX);
-}
-
 static ssize_t finish(Rudp *r, SentPacket *p, RudpWriter *w, size_t header_len, uint64_t now) {
         p->size = (uint32_t) w->len;
         p->time_sent = now;
@@ -523,7 +512,8 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 return finish(r, p, &w, 0, now);
         }
 
-        size = MIN(size, urgent_early ? (size_t) RUDP_EARLY_DATAGRAM : datagram_cap(r, now));
+        if (urgent_early)
+                size = MIN(size, (size_t) RUDP_EARLY_DATAGRAM);
         w.size = size;
         if (eliciting) {
                 if (fec_wanted(r))
