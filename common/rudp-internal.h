@@ -40,15 +40,15 @@
 #define RUDP_COPY_SHARE_PERCENT 10
 #define RUDP_COPY_OVERHEAD 40
 #define RUDP_COPY_BURST 4096
-/* While urgent channels are in use (a message queued within RUDP_URGENT_RECENT), a packet holds
- * the bottleneck at most RUDP_SERIALIZE_MAX at the estimated bandwidth, and no less than
- * RUDP_SMALL_DATAGRAM bytes: at 256 kbit/s a 1200-byte packet is 37.5 ms on the wire, which an
- * urgent message behind it waits twice (the pacing slot, then the wire). 15 ms, not less: each
- * datagram also carries ~90 bytes of IP, UDP, DTLS and rudp headers (bench-rudp on 256 kbit/s:
- * 10 ms -> goodput 70%, p99 ~180 ms; 15 ms -> 77%, ~190 ms; 1200 bytes -> ~90%, ~300 ms). */
-#define RUDP_SERIALIZE_MAX 15000        /* usec */
-#define RUDP_SMALL_DATAGRAM 300
-#define RUDP_URGENT_RECENT 1000000      /* usec */
+/* Datagrams stay full size while urgent channels are in use: each carries ~90 bytes of IP, UDP,
+ * DTLS and rudp headers, and on a slow link smaller ones cost the link more than urgent messages
+ * gain, since the p99 is set by a lost urgent packet (a round trip and two packet times, for it
+ * and every message ordered behind), which sizing barely moves. bench-rudp, 256 kbit/s, 0.5%,
+ * 200 s, goodput / p50 / p99: 480-byte datagrams plus a 300-byte one per urgent message 75%,
+ * 72 ms, ~185 ms; 800 bytes 86%, 96, ~220; 1000-1100 89%, 116, ~255; 1200 89%, 129, ~275
+ * (bench-transport: 77% 73 200; 1050 87% 115 195-249; full 90% 125 240-255).
+ * RUDP_EARLY_DATAGRAM: a packet carrying urgent bytes the peer misses, sent ahead of pacing. */
+#define RUDP_EARLY_DATAGRAM 300
 
 /* ---- send side ---- */
 
@@ -61,6 +61,7 @@ typedef struct SendMsg {
         RudpRanges acked, resend; /* reliable classes */
         unsigned outstanding;     /* latest-wins: fragments in flight */
         bool copy_pending;        /* urgent: resend holds the second copy, not a loss */
+        bool missing;             /* urgent: resend holds bytes the peer is known to miss */
         bool lost, done;
 } SendMsg;
 
@@ -92,6 +93,8 @@ typedef struct SentPacket {
         uint64_t number;
         SentState state;
         bool ack_eliciting, credit, close, parity, protected;
+        bool urgent;          /* carries bytes of a reliable urgent channel, not yet sent again */
+        bool urgent_resent;   /* they were queued again when a later packet was acknowledged */
         bool startup;         /* sent while STARTUP/DRAIN overfilled the bottleneck: its loss is not the link's */
         uint32_t size;
         uint64_t time_sent;
@@ -165,7 +168,6 @@ struct Rudp {
         uint64_t loss_time;       /* 0: none */
         unsigned pto_count, probes_pending;
         uint64_t pace_next_ns;    /* nanoseconds */
-        uint64_t urgent_queued;   /* +1: when an urgent message was last queued, 0: never */
         uint64_t copy_credit, copy_refilled; /* urgent copies' budget: bytes, when refilled */
         FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
         LostMsg *lost;            /* latest-wins losses to report: ring */
@@ -205,12 +207,18 @@ struct Rudp {
         RudpStats stats;
 };
 
+static inline bool rudp_is_urgent(const Rudp *r, unsigned channel) {
+        return channel < 32 && (r->cfg.urgent_channels & (UINT32_C(1) << channel));
+}
+
 /* rudp-send.c */
 int rudp_send_channel_pop_done(Rudp *r, SendChannel *c);
 SendMsg *rudp_send_find(Rudp *r, uint8_t channel, uint64_t start);
 void rudp_send_msg_free(Rudp *r, SendChannel *c, SendMsg *m);
 bool rudp_send_has_data(const Rudp *r);
 bool rudp_send_urgent_has_data(const Rudp *r);
+bool rudp_send_urgent_has_missing(const Rudp *r);
+bool rudp_send_urgent_again(Rudp *r, const SentFrag *fr);
 bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id);
 /* The send quantum in bytes (RUDP_PACE_BURST_*). */
 uint64_t rudp_send_quantum(const Rudp *r);

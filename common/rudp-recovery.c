@@ -147,6 +147,7 @@ static void frag_lost(Rudp *r, const SentFrag *fr) {
         }
         bool was_empty = rudp_ranges_empty(&m->resend);
         m->copy_pending = false; /* a real loss from now on */
+        m->missing = rudp_is_urgent(r, fr->channel);
         if (rudp_ranges_add(&m->resend, fr->off, (uint64_t) fr->off + fr->len) < 0) {
                 /* Too fragmented: send the whole message again (acked bytes are skipped). */
                 rudp_ranges_done(&m->resend);
@@ -183,7 +184,8 @@ static void on_lost(Rudp *r, SentPacket *p, RudpRateSample *rs) {
                 rs->lost_packets++;
         }
         for (unsigned i = 0; i < p->nfrags; i++)
-                frag_lost(r, &p->frags[i]);
+                if (!p->urgent_resent || !rudp_is_urgent(r, p->frags[i].channel))
+                        frag_lost(r, &p->frags[i]); /* else its copy is out, with its own loss detection */
         if (p->credit)
                 for (unsigned i = 0; i < r->cfg.channels; i++)
                         if (r->recv[i].used && r->recv[i].cls != RUDP_LATEST_WINS && r->recv[i].limit > RUDP_INITIAL_CREDIT)
@@ -204,6 +206,15 @@ static void detect_losses(Rudp *r, uint64_t now, RudpRateSample *rs) {
                 uint64_t ref, sent, until = 0;
                 if (!p || p->state != SENT_IN_FLIGHT)
                         continue;
+                if (p->urgent) {
+                        /* A later packet arrived, not this one: its urgent bytes go again now. */
+                        bool queued = true;
+                        for (unsigned i = 0; i < p->nfrags; i++)
+                                if (rudp_is_urgent(r, p->frags[i].channel))
+                                        queued &= rudp_send_urgent_again(r, &p->frags[i]);
+                        p->urgent = false;
+                        p->urgent_resent = queued;
+                }
                 if (!loss_reference(r, p, now, &ref, &sent, &until)) {
                         if (r->loss_time == 0 || until < r->loss_time)
                                 r->loss_time = until;

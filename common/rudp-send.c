@@ -8,9 +8,7 @@
 #include "macro.h"
 #include "rudp-internal.h"
 
-static bool is_urgent(const Rudp *r, unsigned channel) {
-        return channel < 32 && (r->cfg.urgent_channels & (UINT32_C(1) << channel));
-}
+#define is_urgent rudp_is_urgent
 
 int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, const void *data, size_t len) {
         if (r->closed || r->broken || r->peer_closed)
@@ -24,8 +22,6 @@ int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, cons
                 return -EINVAL;
         if (len > r->cfg.send_buffer - r->send_queued)
                 return -ENOBUFS;
-        if (is_urgent(r, channel))
-                r->urgent_queued = r->now + 1;
 
         if (c->head + c->n == c->cap) {
                 if (c->head > 0) {
@@ -179,6 +175,39 @@ bool rudp_send_urgent_has_data(const Rudp *r) {
         return false;
 }
 
+/* Urgent bytes the peer is known to miss wait to be sent again (second copies do not count). */
+bool rudp_send_urgent_has_missing(const Rudp *r) {
+        for (unsigned i = 0; i < MIN(r->cfg.channels, 32u); i++) {
+                const SendChannel *c = &r->send[i];
+                if (!is_urgent(r, i) || !c->used || c->resend_msgs == 0)
+                        continue;
+                for (size_t j = 0; j < c->n; j++)
+                        if (c->q[c->head + j]->missing)
+                                return true;
+        }
+        return false;
+}
+
+/* A later packet than the one carrying fr was acknowledged and fr was not: its bytes go again at
+ * once (the packet itself is still judged lost or not by the usual rules, which then skip them). Waiting for the
+ * packet or time threshold would hold the channel, and every message ordered behind it, several
+ * packet times more: over 100 ms on a slow link. false when it could not be queued (the loss
+ * detection of the packet must then cover it). */
+bool rudp_send_urgent_again(Rudp *r, const SentFrag *fr) {
+        SendMsg *m = rudp_send_find(r, fr->channel, fr->start);
+        if (!m || m->done || rudp_ranges_covers(&m->acked, fr->off, (uint64_t) fr->off + fr->len))
+                return true;
+        SendChannel *c = &r->send[fr->channel];
+        bool was_empty = rudp_ranges_empty(&m->resend);
+        if (rudp_ranges_add(&m->resend, fr->off, (uint64_t) fr->off + fr->len) < 0)
+                return false;
+        if (was_empty)
+                c->resend_msgs++;
+        m->copy_pending = false; /* a retransmission, early */
+        m->missing = true;
+        return true;
+}
+
 /* In AUTO, parity protects only packets built while latest-wins data waits: a lost display or
  * media packet is never sent again, so FEC is what saves it, while reliable data (bulk, and
  * urgent channels, which have their copies) is repaired by ARQ within its budget, and parity
@@ -212,6 +241,7 @@ static uint32_t write_fragment(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t ch
         if (rudp_frame_write_stream(w, channel, c->cls, m->message_id, m->start, m->len, off, m->data + off, size) < 0)
                 return 0;
         p->frags[p->nfrags++] = (SentFrag) { .start = m->start, .off = off, .len = size, .channel = channel };
+        p->urgent |= is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS;
         return size;
 }
 
@@ -242,7 +272,7 @@ static bool fill_resend(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, 
                         }
                         wrote = true;
                 }
-                m->copy_pending = false;
+                m->copy_pending = m->missing = false;
                 c->resend_msgs--;
         }
         return wrote;
@@ -378,17 +408,6 @@ static inline uint64_t pace_time(const Rudp *r) {
         return (r->pace_next_ns + 999) / 1000;
 }
 
-/* The largest datagram worth building now (RUDP_SERIALIZE_MAX). Parity packets are exempt: their
- * symbol was sized when the group's packets were. */
-static size_t datagram_cap(const Rudp *r, uint64_t now) {
-        if (r->urgent_queued == 0 || now >= r->urgent_queued - 1 + RUDP_URGENT_RECENT || r->bbr.max_bw == 0)
-                return RUDP_DATAGRAM_MAX;
-        uint64_t bytes = r->bbr.max_bw * RUDP_SERIALIZE_MAX / 1000000;
-        if (bytes >= RUDP_DATAGRAM_MAX * 3 / 4)
-                return RUDP_DATAGRAM_MAX; /* a few bytes less would buy a millisecond or two */
-        return (size_t) MIN(MAX(bytes, (uint64_t) RUDP_SMALL_DATAGRAM), (uint64_t) RUDP_DATAGRAM_MAX);
-}
-
 static ssize_t finish(Rudp *r, SentPacket *p, RudpWriter *w, size_t header_len, uint64_t now) {
         p->size = (uint32_t) w->len;
         p->time_sent = now;
@@ -444,16 +463,18 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
         bool content = data || parity || r->close_pending || credit_pending(r);
         bool probe = r->probes_pending > 0;
         refill_copy_credit(r, now);
-        /* On a slow link (a full packet over twice RUDP_SERIALIZE_MAX on the wire), urgent data
-         * does not wait for its pacing slot, within one full packet's time ahead of it: the early
-         * packet carries little (RUDP_SMALL_DATAGRAM) and pushes the next slot back by its size,
-         * so the rate stays the model's. On faster links the wait is short and the extra packets'
-         * headers would cost more than they save. */
+        /* Urgent bytes to send again (a later packet was acknowledged, theirs not) do not wait
+         * for their pacing slot, within one full packet's time ahead of it: the channel and every
+         * message ordered behind wait for them. The early packet carries little
+         * (RUDP_EARLY_DATAGRAM) and pushes the next slot back by its size, so the rate stays the
+         * model's; it is rare (one per lost urgent packet). New urgent bytes wait for the slot:
+         * sending each in a packet of its own would cost a packet's headers (~90 bytes with IP,
+         * UDP and DTLS) per message, 14% of a 256 kbit/s link at 50 messages a second. */
         bool urgent_early = false;
-        if (now < pace_time(r) && rudp_send_urgent_has_data(r)) {
+        if (now < pace_time(r) && rudp_send_urgent_has_missing(r)) {
                 uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
                 uint64_t full_ns = (uint64_t) RUDP_DATAGRAM_MAX * 1000000000 / rate;
-                urgent_early = datagram_cap(r, now) <= RUDP_DATAGRAM_MAX / 2 && r->pace_next_ns <= now * 1000 + full_ns;
+                urgent_early = r->pace_next_ns <= now * 1000 + full_ns;
         }
         bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r) &&
                      (now >= pace_time(r) || urgent_early);
@@ -491,7 +512,8 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 return finish(r, p, &w, 0, now);
         }
 
-        size = MIN(size, urgent_early ? (size_t) RUDP_SMALL_DATAGRAM : datagram_cap(r, now));
+        if (urgent_early)
+                size = MIN(size, (size_t) RUDP_EARLY_DATAGRAM);
         w.size = size;
         if (eliciting) {
                 if (fec_wanted(r))

@@ -57,7 +57,9 @@ typedef struct RudpConfig {
         /* Channels 0..31 whose messages are small and wait for no one (input, cursor, control):
          * served before the others in every packet, and on a lossy link of at least ~0.5 Mbit/s
          * each new fragment of a reliable one is sent twice, in two packets (within 10% of the
-         * rate), so one loss costs no retransmission round trip. Bit n = channel n; default none. */
+         * rate), so one loss costs no retransmission round trip; a fragment found missing (a later
+         * packet acknowledged) is sent again at once, ahead of pacing. Bit n = channel n; default
+         * none. */
         uint32_t urgent_channels;
 } RudpConfig;
 
