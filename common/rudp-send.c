@@ -8,8 +8,6 @@
 #include "macro.h"
 #include "rudp-internal.h"
 
-#define is_urgent rudp_is_urgent
-
 int rudp_send(Rudp *r, uint8_t channel, RudpClass cls, uint32_t message_id, const void *data, size_t len) {
         if (r->closed || r->broken || r->peer_closed)
                 return -EPIPE;
@@ -170,7 +168,7 @@ bool rudp_send_has_data(const Rudp *r) {
 /* Urgent bytes wait to be sent: the next packet carries only them. */
 bool rudp_send_urgent_has_data(const Rudp *r) {
         for (unsigned i = 0; i < MIN(r->cfg.channels, 32u); i++)
-                if (is_urgent(r, i) && channel_has_data(&r->send[i]))
+                if (rudp_is_urgent(r, i) && channel_has_data(&r->send[i]))
                         return true;
         return false;
 }
@@ -179,7 +177,7 @@ bool rudp_send_urgent_has_data(const Rudp *r) {
 bool rudp_send_urgent_has_missing(const Rudp *r) {
         for (unsigned i = 0; i < MIN(r->cfg.channels, 32u); i++) {
                 const SendChannel *c = &r->send[i];
-                if (!is_urgent(r, i) || !c->used || c->resend_msgs == 0)
+                if (!rudp_is_urgent(r, i) || !c->used || c->resend_msgs == 0)
                         continue;
                 for (size_t j = 0; j < c->n; j++)
                         if (c->q[c->head + j]->missing)
@@ -241,7 +239,7 @@ static uint32_t write_fragment(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t ch
         if (rudp_frame_write_stream(w, channel, c->cls, m->message_id, m->start, m->len, off, m->data + off, size) < 0)
                 return 0;
         p->frags[p->nfrags++] = (SentFrag) { .start = m->start, .off = off, .len = size, .channel = channel };
-        p->urgent |= is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS;
+        p->urgent |= rudp_is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS;
         return size;
 }
 
@@ -306,7 +304,7 @@ static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, Sen
                 uint32_t n = write_fragment(r, w, p, channel, c, m, m->sent, avail);
                 if (n == 0)
                         break;
-                if (is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS)
+                if (rudp_is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS)
                         maybe_copy(r, c, m, m->sent, n);
                 m->sent += n;
                 wrote = true;
@@ -328,7 +326,7 @@ static bool fill_streams(Rudp *r, RudpWriter *w, SentPacket *p) {
                         for (unsigned i = 0; i < r->cfg.channels; i++) {
                                 unsigned ch = (r->rr + i) % r->cfg.channels;
                                 SendChannel *c = &r->send[ch];
-                                if (!c->used || is_urgent(r, ch) != (urgent == 1))
+                                if (!c->used || rudp_is_urgent(r, ch) != (urgent == 1))
                                         continue;
                                 bool any = pass == 0 ? fill_resend(r, w, p, (uint8_t) ch, c)
                                                      : fill_new(r, w, p, (uint8_t) ch, c);
