@@ -4,8 +4,9 @@
  * the acknowledged packet went out, so the time must be read after the datagram left the
  * transport. A time read earlier (once at the top of the owner's loop) is older than the datagram
  * whenever the process was preempted before its recv(): an ACK that arrived meanwhile then makes
- * the round trip look shorter than the path's, and the minimum RTT, the congestion controller's
- * bandwidth-delay product and so the rate, stay that much too low for ten seconds. */
+ * the round trip look shorter than the path's: the congestion controller's minimum RTT, and its
+ * bandwidth-delay product with it, stay that much too low for ten seconds (the statistics' minimum
+ * for the connection's life). */
 #pragma once
 
 #include <stddef.h>
