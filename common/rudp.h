@@ -80,7 +80,11 @@ size_t rudp_send_room(const Rudp *r);
 /* Bytes queued for a channel and not yet acknowledged (or, for latest-wins, not yet sent). */
 size_t rudp_queued(const Rudp *r, uint8_t channel);
 
-/* Takes one datagram. 0 when processed or dropped as garbage/duplicate (counted in the stats),
+/* Takes one datagram, with the time read after it left the socket or transport: a time read
+ * before a recv() that then waited (the process preempted) dates the datagram early, and an ACK
+ * in it makes the round trip, and so the minimum RTT, look shorter than the path's
+ * (datagram_rudp_receive() in datagram-rudp.h does it right).
+ * 0 when processed or dropped as garbage/duplicate (counted in the stats),
  * -EPROTO when the peer broke the protocol (the connection is closed: every later call fails),
  * -ECONNRESET when the peer closed the connection. */
 int rudp_receive_datagram(Rudp *r, const uint8_t *dgram, size_t len, uint64_t now_usec);
