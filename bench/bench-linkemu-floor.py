@@ -37,6 +37,12 @@ def sample(link, start, end, out):
         time.sleep(0.1)
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
@@ -53,8 +59,8 @@ def main():
         wrap.close()
         os.chmod(wrap.name, 0o755)
         exe = wrap.name
-    print("| profile | sender | rate | queue ms mean | queue ms max sample | link drops | sent | late mean us | late p99 us |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| profile | sender | rate | queue ms mean | queue ms max sample | link drops | sent | late mean us | late p99 us | emulator CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with Processes() as procs:
         for mode in args.modes.split(","):
             for frac in map(float, args.fractions.split(",")):
@@ -68,10 +74,12 @@ def main():
                                              stdout=__import__("subprocess").PIPE, text=True))
                     samples = []
                     t0 = time.monotonic()
+                    c0 = cpu_seconds(link.proc.pid)
                     th = threading.Thread(target=sample, args=(link, t0 + 1, t0 + args.seconds - 0.5, samples))
                     th.start()
                     out, _ = s.communicate(timeout=args.seconds + 30)
                     th.join()
+                    emu_cpu = (cpu_seconds(link.proc.pid) - c0) / (time.monotonic() - t0)
                     res = json.loads(out.strip().splitlines()[-1])
                     r.communicate(timeout=30)
                     q = [x["queue_ms"] for x in samples]
@@ -79,7 +87,7 @@ def main():
                     print(f"| {args.profile}{' (emulator not realtime)' if args.no_realtime else ''} | {mode} | {frac * 100:.0f}% | {sum(q) / max(len(q), 1):.3f} | "
                           f"{max(q, default=0):.3f} | {sum(drops.values())} | {res['sent'] * 100 / (res['sent'] + res['skipped']):.0f}% | "
                           f"{res['late_mean_us']:.1f} | "
-                          f"{res['late_p99_us']} |", flush=True)
+                          f"{res['late_p99_us']} | {emu_cpu * 100:.0f}% |", flush=True)
 
 
 if __name__ == "__main__":

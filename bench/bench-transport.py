@@ -233,7 +233,7 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
 
     print(f"| {name} ({rtt:g} ms, {rate / 1e6:g} Mbit/s, {loss * 100:g}%) | {transport} | {good * 100:.1f}% | "
           f"{res['goodput_bps'] / 1e6:.2f} | {sm['p50_ms']:.1f} | {sm['p99_ms']:.1f} | {rtt / 2 + 50:.0f} | "
-          f"{queue:.1f} | {rtt / 4:.1f} | {cpu(res.get('sender_cpu'))} | {cpu(res.get('cpu'))} | {view} |", flush=True)
+          f"{queue:.2f} | {rtt / 4:.2f} | {cpu(res.get('sender_cpu'))} | {cpu(res.get('cpu'))} | {view} |", flush=True)
 
 
 if __name__ == "__main__":
