@@ -12,6 +12,7 @@ namespace a to b; the emulator's a->b queue is sampled every 100 ms as bench-tra
 SCHED_FIFO: the difference is the queue its late wake-ups made.)"""
 
 import argparse
+import subprocess
 import json
 import os
 import tempfile
@@ -67,11 +68,11 @@ def main():
                 with le.LinkEmu(exe, profile=args.profile) as link:
                     rate = link.params()["a2b"]["rate_bps"]
                     r = procs.add(link.popen("b", [PACED, "recv", link.addr_b, "9600", str(args.seconds + 3)],
-                                             stdout=__import__("subprocess").PIPE, text=True))
+                                             stdout=subprocess.PIPE, text=True))
                     le.wait_line(r, "listening")
                     s = procs.add(link.popen("a", [PACED, "send", link.addr_b, "9600", str(int(rate * frac)),
                                                    str(args.seconds), mode],
-                                             stdout=__import__("subprocess").PIPE, text=True))
+                                             stdout=subprocess.PIPE, text=True))
                     samples = []
                     t0 = time.monotonic()
                     c0 = cpu_seconds(link.proc.pid)

@@ -159,8 +159,9 @@ int manager_start_forwarding(Manager *m, int tun_a, int tun_b) {
         }
         /* Not the default accuracy (250 ms), which would coalesce deliveries into bursts; but
          * not 1 us either: at a gigabit a packet is due every 10 us, and a wake-up per packet
-         * (each way, ACKs included) cost more CPU than the emulated flow's two ends together.
-         * A delivery is at most DELIVERY_SLACK_USEC late; the queue, fixed at arrival, is not. */
+         * each way (ACKs included) cost as much CPU as the emulated flow's two ends together
+         * (top during a lan run with SCHED_FIFO: 95% of a core, the ends 60% and 40%). A
+         * delivery is at most DELIVERY_SLACK_USEC late; the queue, fixed at arrival, is not. */
         r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC, 0, DELIVERY_SLACK_USEC, on_timer, m);
         if (r < 0)
                 return r;
