@@ -17,6 +17,9 @@
  * one unlucky loss: measure the slow profiles over a few hundred seconds and several seeds).
  * BENCH_RUDP_WIRE=1 also prints where the link's capacity went (a->b) on stderr: idle, per-datagram
  * overhead (IP/UDP/DTLS and rudp's header and frames), retransmitted and urgent-copy bytes.
+ * BENCH_RUDP_TICK=USEC makes both ends wake late, by up to USEC (an owner's loop on a busy machine:
+ * arrivals read in one go, pacing's catch-up sent in one burst); the figures then show what the
+ * send quantum and the window allowance do to the queue on the LAN profiles.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,14 +41,17 @@ typedef struct Profile {
         const char *name;
         uint64_t rtt, rate_bps;
         double loss;
+        uint64_t queue_usec; /* the bottleneck's buffer in time at the rate; 0: the sim's default */
 } Profile;
 
 static const Profile profiles[] = {
-        { "60 ms, 5 Mbps, 1%", 60 * MS, 5000000, 0.01 },
-        { "250 ms, 3 Mbps, 1%", 250 * MS, 3000000, 0.01 },
-        { "100 ms, 256 kbps, 0.5%", 100 * MS, 256000, 0.005 },
-        { "200 ms, 1 Mbps, 5%", 200 * MS, 1000000, 0.05 },
-        { "LAN 1 ms, 1 Gbps, 0%", 1 * MS, 1000000000, 0 },
+        { "60 ms, 5 Mbps, 1%", 60 * MS, 5000000, 0.01, 0 },
+        { "250 ms, 3 Mbps, 1%", 250 * MS, 3000000, 0.01, 0 },
+        { "100 ms, 256 kbps, 0.5%", 100 * MS, 256000, 0.005, 0 },
+        { "200 ms, 1 Mbps, 5%", 200 * MS, 1000000, 0.05, 0 },
+        { "LAN 1 ms, 1 Gbps, 0%", 1 * MS, 1000000000, 0, 0 },
+        /* bench-transport's lan profile: tandem-linkemu's 2 ms buffer */
+        { "LAN 0.2 ms, 1 Gbps, 0%", 200, 1000000000, 0, 2 * MS },
 };
 
 typedef struct Run {
@@ -102,7 +108,8 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                 fprintf(stderr, "bench-rudp: out of memory\n");
                 exit(1);
         }
-        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss, .overhead = overhead };
+        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss, .overhead = overhead,
+                            .queue_bytes = (size_t) (p->rate_bps / 8 * p->queue_usec / SEC) };
         Sim *s = NULL;
         static Run r;
         memset(&r, 0, sizeof r);
@@ -113,6 +120,10 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                 exit(1);
         }
         sim_set_app(s, app, &r);
+        const char *tick = getenv("BENCH_RUDP_TICK");
+        uint64_t t;
+        if (tick && parse_u64(tick, SEC, &t) == 0)
+                sim_set_tick(s, t);
         uint64_t warm = MAX(5 * SEC, 20 * p->rtt);
         sim_run(s, warm);
         sim_reset_link_stats(s);
@@ -129,7 +140,7 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
         double p50 = r.nlat ? (double) r.lat[r.nlat / 2] / MS : 0;
         double p99 = r.nlat ? (double) r.lat[MIN(r.nlat - 1, r.nlat * 99 / 100)] / MS : 0;
         double qavg = ls->queue_samples ? (double) ls->queue_delay_sum / (double) ls->queue_samples / MS : 0;
-        printf("| %-24s | %6.1f%% | %7.1f | %7.1f | %7.1f | %6.1f | %6.1f | %7.1f | %7.2f | %5.2f%% | %2u/%u | %7llu | %7llu |\n",
+        printf("| %-24s | %6.1f%% | %7.1f | %7.1f | %7.1f | %6.3f | %6.3f | %7.3f | %7.2f | %5.2f%% | %2u/%u | %7llu | %7llu |\n",
                p->name, goodput * 100, p50, p99, (double) p->rtt / 2 / MS + 50, qavg, (double) ls->queue_delay_max / MS,
                (double) st.min_rtt_usec / MS, (double) st.bandwidth * 8 / 1e6, st.loss_rate * 100, st.fec_k, st.fec_m,
                (unsigned long long) (st.retransmits - before.retransmits),

@@ -25,12 +25,21 @@
 #define RUDP_FEC_GROUPS_TRACKED 64      /* sender: parity packet numbers of recent groups */
 #define RUDP_PERSISTENT_PTO 3
 /* The send quantum: what pacing lets one late wake-up catch up (and what the owner's batched
- * socket I/O sends in one system call), this long at the pacing rate, at most this many bytes.
- * 250 us, not Linux's 1 ms: on the emulated gigabit LAN 1 ms bursts (and the rate samples taken
- * across them) overshot its 2 ms queue, thousands of drops per 8 s, enough for FEC to switch on;
- * at 250 us none, small messages' p50 0.6 ms instead of 2, about the same goodput and CPU. */
-#define RUDP_PACE_BURST_NS 250000
-#define RUDP_PACE_BURST_BYTES (64u << 10)
+ * socket I/O sends in one system call): 1.5 times how late the owner's wake-ups for a pacing slot
+ * have lately been, within [MIN, MAX], of the pacing rate, at most BURST_BYTES.
+ * Why not fixed: a quantum below the owner's usual lateness sends less than the rate at every
+ * wake-up, the rate samples and the rate follow, and the quantum (a time at the rate) with them:
+ * bench-rudp's LAN 0.2 ms with wake-ups up to 700 us late (BENCH_RUDP_TICK) fell to 4% of the
+ * link with the former fixed 250 us, 85% with 500 us; adaptive, 93% with wake-ups up to 50 us
+ * to 1 ms late. Why not large: the quantum is the burst the bottleneck queues, and the window
+ * lets one more quantum fly (see rudp_cwnd_allowance), so an owner that wakes on time gets the
+ * small one (1.5, not 2, times the lateness: queue 0.46 ms instead of 0.56 with wake-ups up to
+ * 200 us late, the same goodput; 1 times it lost goodput from 700 us on: 89%).
+ * 250 us, not Linux's 1 ms, was the fixed value: on the emulated gigabit LAN 1 ms bursts (and
+ * the rate samples taken across them) overshot its 2 ms queue, thousands of drops per 8 s. */
+#define RUDP_PACE_BURST_MIN_NS 100000
+#define RUDP_PACE_BURST_MAX_NS 1000000
+#define RUDP_PACE_BURST_BYTES (128u << 10)
 /* Second copies of urgent fragments: only above this loss rate and on links of at least
  * RUDP_COPY_MIN_RATE (bytes/s; below it the copies would take a share of the link that bulk
  * transfers miss more than small messages gain), within this share of the pacing rate (bytes,
@@ -168,6 +177,8 @@ struct Rudp {
         uint64_t loss_time;       /* 0: none */
         unsigned pto_count, probes_pending;
         uint64_t pace_next_ns;    /* nanoseconds */
+        uint64_t pace_late_ns;    /* how late the owner's wake-ups for a pacing slot came, smoothed */
+        bool pace_waiting;        /* the last call found data to send and waited for its slot */
         uint64_t copy_credit, copy_refilled; /* urgent copies' budget: bytes, when refilled */
         FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
         LostMsg *lost;            /* latest-wins losses to report: ring */
@@ -222,10 +233,12 @@ bool rudp_send_urgent_again(Rudp *r, const SentFrag *fr);
 bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id);
 /* The send quantum in bytes (RUDP_PACE_BURST_*). */
 uint64_t rudp_send_quantum(const Rudp *r);
-/* What the window lets fly beyond the model's cwnd: three send quanta where a quantum is over two
- * packets (as Linux's BBR budgets for TSO and batching: acks of a burst come back as one, and a
- * window of the bandwidth-delay product alone, on a LAN's tenth of a millisecond, is a few
- * packets that one late wake-up of either end leaves idle), nothing on slower links. */
+/* What the window lets fly beyond the model's cwnd: one send quantum where a quantum is over two
+ * packets (as Linux's BBR budgets for TSO and batching: acks of a burst come back as one, and
+ * late wake-ups of either end would leave the link idle), nothing on slower links. One, not
+ * three: what flies beyond the path's bandwidth-delay product stands in the bottleneck's queue
+ * whenever the rate estimate runs above the link (bench-rudp, LAN 0.2 ms, wake-ups up to 50 us
+ * late: queue 1.03 ms with three quanta, 0.51 with one, the same goodput). */
 uint64_t rudp_cwnd_allowance(const Rudp *r);
 
 /* rudp-recovery.c */

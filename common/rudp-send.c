@@ -370,12 +370,25 @@ static bool write_ack(Rudp *r, RudpWriter *w, SentPacket *p, size_t max_ranges, 
 
 uint64_t rudp_send_quantum(const Rudp *r) {
         uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
-        return MIN(rate * RUDP_PACE_BURST_NS / 1000000000, (uint64_t) RUDP_PACE_BURST_BYTES);
+        uint64_t ns = MIN(MAX(r->pace_late_ns * 3 / 2, (uint64_t) RUDP_PACE_BURST_MIN_NS), (uint64_t) RUDP_PACE_BURST_MAX_NS);
+        return MIN(rate * ns / 1000000000, (uint64_t) RUDP_PACE_BURST_BYTES);
 }
 
 uint64_t rudp_cwnd_allowance(const Rudp *r) {
         uint64_t q = rudp_send_quantum(r);
-        return q > 2 * RUDP_MSS ? 3 * q : 0;
+        return q > 2 * RUDP_MSS ? q : 0;
+}
+
+/* The owner woke at now for a slot due at pace_next_ns: how late, smoothed (up fast, since a
+ * quantum below the lateness starves the rate; down slowly). */
+static void note_wake(Rudp *r, uint64_t now) {
+        uint64_t now_ns = now * 1000;
+        uint64_t late = now_ns > r->pace_next_ns ? now_ns - r->pace_next_ns : 0;
+        late = MIN(late, (uint64_t) RUDP_PACE_BURST_MAX_NS);
+        if (late > r->pace_late_ns)
+                r->pace_late_ns += (late - r->pace_late_ns) / 2;
+        else
+                r->pace_late_ns -= (r->pace_late_ns - late) / 16;
 }
 
 static void pace(Rudp *r, size_t size, uint64_t now) {
@@ -474,8 +487,11 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 uint64_t full_ns = (uint64_t) RUDP_DATAGRAM_MAX * 1000000000 / rate;
                 urgent_early = r->pace_next_ns <= now * 1000 + full_ns;
         }
-        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r) &&
-                     (now >= pace_time(r) || urgent_early);
+        bool window_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r);
+        bool cc_ok = window_ok && (now >= pace_time(r) || urgent_early);
+        if (content && window_ok && now >= pace_time(r) && r->pace_waiting)
+                note_wake(r, now);
+        r->pace_waiting = content && window_ok && now < pace_time(r);
         if (!content && !probe) {
                 /* The application has nothing to send: rate samples until this is delivered
                  * say less about the path than about the application. */

@@ -644,6 +644,61 @@ static void stall_app(Sim *s, void *userdata) {
                 ;
 }
 
+/* Bytes a sender with plenty to send lets go at one instant. */
+static uint64_t burst_at(Rudp *r, uint64_t now) {
+        uint8_t d[RUDP_DATAGRAM_MAX];
+        uint64_t bytes = 0;
+        ssize_t n;
+        while ((n = rudp_next_datagram(r, d, sizeof d, now)) > 0)
+                bytes += (uint64_t) n;
+        return bytes;
+}
+
+/* Pacing on a fast link: a wake-up catches up one send quantum, no more; the quantum is
+ * RUDP_PACE_BURST_MIN_NS of the pacing rate for an owner that wakes on time, grows when its
+ * wake-ups come late (else each sends less than the rate and the rate estimate follows it down)
+ * and shrinks again when they are on time; the window lets one quantum fly beyond the model's.
+ * On a slow link a quantum is two packets and the window is the model's alone. */
+static void test_pacing_quantum(void) {
+        static uint8_t chunk[65536];
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0);
+        for (int i = 0; i < 4; i++)
+                check(rudp_send(a, 1, RUDP_RELIABLE_ORDERED, (uint32_t) i, chunk, sizeof chunk) == 0);
+        a->bbr.pacing_rate = 125000000; /* a gigabit: 125 bytes a microsecond */
+        a->bbr.cwnd = 1u << 20;
+        uint64_t q = rudp_send_quantum(a);
+        check(q == 125000000ull * RUDP_PACE_BURST_MIN_NS / 1000000000);
+        check(rudp_cwnd_allowance(a) == q);
+
+        /* Long idle: one quantum at once (the last packet may pass it), then the rate. */
+        uint64_t now = 10 * SEC, first = burst_at(a, now);
+        check(first + RUDP_DATAGRAM_MAX >= q && first <= q + RUDP_DATAGRAM_MAX);
+        check(burst_at(a, now) == 0);
+        now += 40;
+        uint64_t next = burst_at(a, now);
+        check(next + RUDP_DATAGRAM_MAX >= 40 * 125 && next <= 40 * 125 + RUDP_DATAGRAM_MAX);
+        check(rudp_send_quantum(a) == q); /* 40 us late at most: still the smallest */
+
+        /* Woken 600 us late: a larger quantum, all of it sent at once. */
+        now += 600;
+        uint64_t late = burst_at(a, now), q_late = rudp_send_quantum(a);
+        check(q_late > 3 * q && q_late <= 125ull * RUDP_PACE_BURST_MAX_NS / 1000);
+        check(late + RUDP_DATAGRAM_MAX >= q_late && late <= q_late + RUDP_DATAGRAM_MAX);
+        check(rudp_cwnd_allowance(a) == q_late);
+
+        /* Woken on time (every 10 us, one packet's time) for a while: back to the smallest. */
+        for (int i = 0; i < 120; i++) {
+                now += 10;
+                check(burst_at(a, now) <= 2 * RUDP_DATAGRAM_MAX);
+        }
+        check(rudp_send_quantum(a) == q);
+
+        a->bbr.pacing_rate = 5000000 / 8;
+        check(rudp_send_quantum(a) <= 2 * RUDP_MSS);
+        check(rudp_cwnd_allowance(a) == 0);
+        rudp_free(a);
+}
+
 static void test_bounds(void) {
         Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
         static uint8_t big[(1u << 20) + 1];
@@ -702,5 +757,6 @@ int main(int argc, char **argv) {
         RUN(test_slow_link_datagrams);
         RUN(test_bad_input);
         RUN(test_bounds);
+        RUN(test_pacing_quantum);
         return 0;
 }
