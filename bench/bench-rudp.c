@@ -18,9 +18,10 @@
  * BENCH_RUDP_WIRE=1 also prints where the link's capacity went (a->b) on stderr: idle, per-datagram
  * overhead (IP/UDP/DTLS and rudp's header and frames), retransmitted and urgent-copy bytes.
  * BENCH_RUDP_URGENT=1 also traces every small message on the link (each datagram carrying its
- * bytes, lost or not) and prints on stderr why the late ones (over the p99 target) were late:
- * their own first two transmissions lost, ordered behind such a message, or neither (pacing,
- * queue), with the measured rates.
+ * bytes or its MSG_PARITY with the one before, lost or not) and prints on stderr why the late
+ * ones (over the p99 target) were late: their own first two transmissions lost, ordered behind a
+ * message that lost some, or neither (pacing, queue), with the measured rates; and the latency of
+ * the messages no loss touched, the floor of what any redundancy could give.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,11 @@ static void app(Sim *s, void *userdata) {
         }
 }
 
+static int cmp_u64(const void *x, const void *y) {
+        uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
+        return a < b ? -1 : a > b;
+}
+
 static void trace_datagram(const uint8_t *d, size_t len, bool lost, void *userdata) {
         Run *r = userdata;
         RudpHeader h;
@@ -114,9 +120,15 @@ static void trace_datagram(const uint8_t *d, size_t len, bool lost, void *userda
                 if (k <= 0)
                         return;
                 pos += (size_t) k;
-                if (f.type != RUDP_FRAME_STREAM || f.stream.channel != 0 || f.stream.start / SMALL_SIZE >= r->ntrace)
+                /* A message's own MSG_PARITY (with the one before) counts as one of its transmissions. */
+                uint64_t start = f.type == RUDP_FRAME_STREAM ? f.stream.start
+                                 : f.msg_parity.start + f.msg_parity.length[0] * (f.msg_parity.count - 1u);
+                if ((f.type != RUDP_FRAME_STREAM || f.stream.channel != 0) &&
+                    (f.type != RUDP_FRAME_MSG_PARITY || f.msg_parity.channel != 0))
                         continue;
-                MsgTrace *t = &r->trace[f.stream.start / SMALL_SIZE];
+                if (start / SMALL_SIZE >= r->ntrace)
+                        continue;
+                MsgTrace *t = &r->trace[start / SMALL_SIZE];
                 if (t->tx++ == 0)
                         t->first_tx = sim_now(r->sim);
                 t->lost += lost;
@@ -130,11 +142,20 @@ static void trace_report(const Run *r, const Profile *p, uint64_t from) {
         size_t total = 0, double_lost = 0, single_only = 0, late = 0, late_double = 0, late_single = 0,
                late_behind = 0, late_other = 0;
         uint64_t other_wait_max = 0;
+        /* The latency of messages no loss touched (none of theirs lost, none ordered before them
+         * read with them): the floor of what redundancy could give. */
+        uint64_t *clean = calloc(r->ntrace, sizeof(*clean));
+        size_t nclean = 0;
         for (size_t i = 0; i < r->ntrace; i++) {
                 const MsgTrace *t = &r->trace[i];
                 if (t->queued < from || t->read == 0)
                         continue;
                 total++;
+                bool touched = t->lost > 0;
+                for (size_t j = i; j-- > 0 && j + 64 > i && !touched;)
+                        touched = r->trace[j].read + MS >= t->read && r->trace[j].lost > 0;
+                if (!touched && clean)
+                        clean[nclean++] = t->read - t->queued;
                 bool dbl = t->lost_first2 >= 2 || (t->tx == t->lost && t->lost > 0);
                 bool single = t->tx == 1 && t->lost == 1;
                 double_lost += dbl;
@@ -168,12 +189,14 @@ static void trace_report(const Run *r, const Profile *p, uint64_t from) {
                 p->name, total, total ? 100.0 * (double) double_lost / (double) total : 0, single_only, late,
                 total ? 100.0 * (double) late / (double) total : 0, late_double, late_single, late_behind, late_other,
                 (double) other_wait_max / MS);
+        if (clean && nclean > 0) {
+                qsort(clean, nclean, sizeof(*clean), cmp_u64);
+                fprintf(stderr, "  %s urgent: %zu messages no loss touched, their p50 %.1f ms, p99 %.1f ms\n", p->name, nclean,
+                        (double) clean[nclean / 2] / MS, (double) clean[MIN(nclean - 1, nclean * 99 / 100)] / MS);
+        }
+        free(clean);
 }
 
-static int cmp_u64(const void *x, const void *y) {
-        uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
-        return a < b ? -1 : a > b;
-}
 
 static size_t overhead = 28 + 29; /* IPv4 and UDP, DTLS 1.2 with ChaCha20-Poly1305 */
 

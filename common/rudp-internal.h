@@ -40,13 +40,24 @@
 #define RUDP_COPY_SHARE_PERCENT 10
 #define RUDP_COPY_OVERHEAD 40
 #define RUDP_COPY_BURST 4096
+/* wan3 (256 kbit/s, 100 ms, 0.5%), below RUDP_COPY_MIN_RATE: the 100 B / 20 ms stream is 15.6%
+ * of the link, a copy or MSG_PARITY of every message 18.6% with its frame. bench-rudp (200 s, seeds
+ * 1-2, BENCH_RUDP_URGENT): messages no loss touched have p50 126-129 ms and p99 177-181 ms (a
+ * full-size datagram takes 39 ms, the queue ~20): the floor of any redundancy scheme, 80 ms over
+ * the 100 ms target. The chain there (the rate floor lifted; within the 10% budget, about half the
+ * messages) gave p99 187-209 ms instead of 255-267 for goodput 84.2-86.3% instead of 89.4%; every
+ * message would take ~18% of the link (goodput ~71%, target 90%). */
 /* MSG_PARITY (schema/rudp.md) in place of the second copy of a whole urgent message of at most
  * RUDP_MSG_PARITY_LEN_MAX bytes: the XOR of it and the channel's previous message, in the next
  * packet. For the same bytes as a copy, it rebuilds the message from either side: from this
  * parity when the previous message is there (as a copy would), or from the next message's
  * parity and that message. Both copies of a message lost (p^2) held every message ordered behind
  * it for a round trip; the XOR chain loses a message only when its packet, the next and one of
- * the two after are lost (~2p^3).
+ * the two after are lost (~2p^3). At 5%, ~11 messages late per message lost until retransmitted
+ * (200 ms RTT, one every 20 ms): copies p^2 = 0.25%, 2.75% late; the chain 0.025%, 0.3% late plus
+ * ~0.25% rebuilt 30 ms late from the next frame. A third copy (p^3, 0.14% late) costs another
+ * copy, 4.5% of that link (goodput ~78% in bench-rudp); copies plus an XOR per pair (p^3) half
+ * that, the first of each pair rebuilt 40 ms late.
  * bench-rudp (virtual time; 200 ms, 1 Mbit/s, 5%; 100 B every 20 ms; 200 s, seeds 1-3) with
  * BENCH_RUDP_URGENT's trace: with copies 0.19-0.32% of the messages lost both, each holding ~10
  * behind it, 2.4-3.6% late (p99 264-307 ms); with the chain 0-2 unrebuilt, 0.5-1.5% late (p99
