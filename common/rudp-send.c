@@ -159,7 +159,7 @@ static bool channel_has_data(SendChannel *c) {
 }
 
 bool rudp_send_has_data(const Rudp *r) {
-        if (r->par_n > 0)
+        if (r->par_n > 0 && !r->close_sent)
                 return true;
         for (unsigned i = 0; i < r->cfg.channels; i++)
                 if (channel_has_data(&r->send[i]))
