@@ -58,6 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                             memcmp(g.msg_parity.data, f.msg_parity.data, f.msg_parity.size))
                                 abort();
                         break;
+                case RUDP_FRAME_MSG_REBUILT:
+                        if (rudp_frame_write_msg_rebuilt(&w, f.msg_rebuilt.channel, f.msg_rebuilt.start) != 0 ||
+                            rudp_frame_parse(out, w.len, &g) != (int) w.len || g.msg_rebuilt.start != f.msg_rebuilt.start ||
+                            g.msg_rebuilt.channel != f.msg_rebuilt.channel)
+                                abort();
+                        break;
                 case RUDP_FRAME_ACK: {
                         RudpAckRange r[RUDP_ACK_RANGES_MAX];
                         int k = rudp_ack_decode(&f, r, RUDP_ACK_RANGES_MAX);

@@ -91,6 +91,16 @@ static int packets(void) {
         rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 12, 200, 100, 0, x[2], 100);
         r |= save("fuzz-rudp-packet", "msg-parity-chain", buf, w.len);
 
+        /* An ACK of the one packet the connection sent, and MSG_REBUILT of its message (channel 0,
+         * the fuzzer's "x") and of unknown ones. */
+        w.len = 0;
+        rudp_header_write(&w, &h);
+        RudpAckRange first[] = { { 0, 0 } };
+        rudp_frame_write_ack(&w, first, 1, 0, 0);
+        rudp_frame_write_msg_rebuilt(&w, 0, 0);
+        rudp_frame_write_msg_rebuilt(&w, 1, 12345);
+        r |= save("fuzz-rudp-packet", "msg-rebuilt", buf, w.len);
+
         /* ACK bodies (the type byte is implied by fuzz-rudp-ack). */
         w.len = 0;
         rudp_frame_write_ack(&w, ranges, 4, 5, 0);

@@ -186,6 +186,10 @@ int rudp_frame_parse(const uint8_t *p, size_t len, RudpFrame *ret) {
                 f.msg_parity.size = (size_t) size;
                 break;
         }
+        case RUDP_FRAME_MSG_REBUILT:
+                f.msg_rebuilt.channel = get_u8(&r);
+                f.msg_rebuilt.start = get_varint(&r);
+                break;
         default:
                 return -EBADMSG;
         }
@@ -315,6 +319,17 @@ int rudp_frame_write_parity(RudpWriter *w, uint64_t group, uint8_t k, uint8_t m,
         put_u8(w, index);
         put_varint(w, size);
         put_bytes(w, data, size);
+        return 0;
+}
+
+int rudp_frame_write_msg_rebuilt(RudpWriter *w, uint8_t channel, uint64_t start) {
+        if (start > RUDP_VARINT_MAX)
+                return -ERANGE;
+        if (2 + rudp_varint_size(start) > rudp_writer_room(w))
+                return -ENOBUFS;
+        put_u8(w, RUDP_FRAME_MSG_REBUILT);
+        put_u8(w, channel);
+        put_varint(w, start);
         return 0;
 }
 

@@ -29,6 +29,7 @@ enum {
         RUDP_FRAME_CLOSE = 0x04,
         RUDP_FRAME_FEC_PARITY = 0x05,
         RUDP_FRAME_MSG_PARITY = 0x06,
+        RUDP_FRAME_MSG_REBUILT = 0x07,
         RUDP_FRAME_STREAM = 0x08, /* | class */
 };
 
@@ -83,6 +84,11 @@ typedef struct RudpFrame {
                         const uint8_t *data; /* size: the longest length */
                         size_t size;
                 } msg_parity;
+                /* The sender of this frame rebuilt the message at start from MSG_PARITY. */
+                struct {
+                        uint8_t channel;
+                        uint64_t start;
+                } msg_rebuilt;
         };
 } RudpFrame;
 
@@ -125,6 +131,7 @@ int rudp_frame_write_parity(RudpWriter *w, uint64_t group, uint8_t k, uint8_t m,
 int rudp_frame_write_msg_parity(RudpWriter *w, uint8_t channel, uint64_t start, uint8_t count,
                                 const uint32_t *message_id, const uint32_t *length, const void *data,
                                 size_t size);
+int rudp_frame_write_msg_rebuilt(RudpWriter *w, uint8_t channel, uint64_t start);
 size_t rudp_msg_parity_frame_size(uint64_t start, uint8_t count, const uint32_t *message_id,
                                   const uint32_t *length);
 /* ranges: disjoint, highest first, not adjacent; n >= 1. Writes as many ranges as fit (at least

@@ -129,6 +129,15 @@ static void frag_acked(Rudp *r, const SentFrag *fr) {
                 rudp_send_channel_pop_done(r, c);
 }
 
+/* MSG_REBUILT: the peer rebuilt the whole message at start from MSG_PARITY, as good as every byte
+ * acknowledged (ignored for a message not sent whole yet: the peer cannot have it). */
+void rudp_msg_rebuilt(Rudp *r, uint8_t channel, uint64_t start) {
+        SendMsg *m = rudp_send_find(r, channel, start);
+        if (!m || m->done || m->sent != m->len || r->send[channel].cls == RUDP_LATEST_WINS)
+                return;
+        frag_acked(r, &(SentFrag) { .start = start, .off = 0, .len = m->len, .channel = channel });
+}
+
 static void frag_lost(Rudp *r, const SentFrag *fr) {
         SendMsg *m = rudp_send_find(r, fr->channel, fr->start);
         if (!m || m->done)

@@ -259,6 +259,12 @@ static int parity_try(Rudp *r, uint8_t channel, const MsgParity *q, uint64_t now
         if (k < 0)
                 return k;
         r->stats.parity_rebuilt++;
+        /* Tell the sender, or it sends the message again once it finds the packet lost. */
+        if (r->nrebuilt < RUDP_REBUILT_MAX) {
+                r->rebuilt[r->nrebuilt].channel = channel;
+                r->rebuilt[r->nrebuilt++].start = which_start;
+                r->ack_now = true;
+        }
         return 1;
 }
 
@@ -382,7 +388,7 @@ static int process_frames(Rudp *r, const uint8_t *p, size_t len, bool recovered,
                         return -EPROTO; /* checked before: cannot happen */
                 p += n;
                 len -= (size_t) n;
-                if (f.type != RUDP_FRAME_ACK && f.type != RUDP_FRAME_PADDING)
+                if (f.type != RUDP_FRAME_ACK && f.type != RUDP_FRAME_PADDING && f.type != RUDP_FRAME_MSG_REBUILT)
                         eliciting = true;
                 switch (f.type) {
                 case RUDP_FRAME_ACK:
@@ -423,6 +429,11 @@ static int process_frames(Rudp *r, const uint8_t *p, size_t len, bool recovered,
                         k = rudp_recv_msg_parity(r, &f, now);
                         if (k < 0)
                                 return k;
+                        break;
+                case RUDP_FRAME_MSG_REBUILT:
+                        if (f.msg_rebuilt.channel >= r->cfg.channels)
+                                return -EPROTO;
+                        rudp_msg_rebuilt(r, f.msg_rebuilt.channel, f.msg_rebuilt.start);
                         break;
                 default:
                         break;

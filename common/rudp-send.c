@@ -427,6 +427,16 @@ static bool write_credits(Rudp *r, RudpWriter *w, SentPacket *p) {
         return wrote;
 }
 
+/* MSG_REBUILT frames owed (not ack-eliciting, never sent again: if one is lost, the peer sends
+ * the message again, as it would without). */
+static void write_rebuilt(Rudp *r, RudpWriter *w) {
+        size_t i = 0;
+        while (i < r->nrebuilt && rudp_frame_write_msg_rebuilt(w, r->rebuilt[i].channel, r->rebuilt[i].start) == 0)
+                i++;
+        memmove(r->rebuilt, r->rebuilt + i, (r->nrebuilt - i) * sizeof(r->rebuilt[0]));
+        r->nrebuilt -= i;
+}
+
 static bool write_ack(Rudp *r, RudpWriter *w, SentPacket *p, size_t max_ranges, uint64_t now) {
         RudpAckRange ranges[RUDP_RECV_RANGES];
         size_t n = rudp_ack_ranges(r, ranges, MIN(max_ranges, (size_t) RUDP_RECV_RANGES));
@@ -606,6 +616,7 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
 
         if (r->have_recv && (r->ack_dirty || ack_only))
                 write_ack(r, &w, p, ack_only ? RUDP_RECV_RANGES : 8, now);
+        write_rebuilt(r, &w);
         if (eliciting) {
                 bool any = false;
                 if (r->close_pending && rudp_frame_write_close(&w, r->close_code) == 0) {

@@ -122,7 +122,7 @@ static void test_frames(void) {
         check(rudp_frame_parse(under2, sizeof under2, &f) == -EBADMSG);
         uint8_t parity[] = { RUDP_FRAME_FEC_PARITY, 0, 40, 30, 0, 0 };
         check(rudp_frame_parse(parity, sizeof parity, &f) == -EBADMSG);
-        uint8_t unknown[] = { 0x07 };
+        uint8_t unknown[] = { 0x0c };
         check(rudp_frame_parse(unknown, 1, &f) == -EBADMSG);
 
         /* MSG_PARITY: round trip, every truncation fails, out-of-range fields. */
@@ -160,8 +160,19 @@ static void test_frames(void) {
         uint8_t past[] = { RUDP_FRAME_MSG_PARITY, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 1, 1, 2, 1, 'x' };
         check(rudp_frame_parse(past, sizeof past, &f) == -EBADMSG);
 
+        /* MSG_REBUILT */
+        w = (RudpWriter) { buf, sizeof buf, 0 };
+        check(rudp_frame_write_msg_rebuilt(&w, 7, 1u << 30) == 0 && w.len == 2 + 8);
+        check(rudp_frame_parse(buf, w.len, &f) == (int) w.len && f.type == RUDP_FRAME_MSG_REBUILT &&
+              f.msg_rebuilt.channel == 7 && f.msg_rebuilt.start == 1u << 30);
+        for (size_t l = 0; l < w.len; l++)
+                check(rudp_frame_parse(buf, l, &f) == -EBADMSG);
+        check(rudp_frame_write_msg_rebuilt(&w, 0, RUDP_VARINT_MAX + 1) == -ERANGE);
+
         /* A full writer takes nothing. */
         RudpWriter tiny = { buf, 10, 0 };
+        RudpWriter tiny9 = { buf, 9, 0 };
+        check(rudp_frame_write_msg_rebuilt(&tiny9, 0, 1u << 30) == -ENOBUFS && tiny9.len == 0);
         check(rudp_frame_write_msg_parity(&tiny, 0, 0, 3, ids, lens, data, 256) == -ENOBUFS && tiny.len == 0);
         check(rudp_frame_write_stream(&tiny, 0, RUDP_RELIABLE_ORDERED, 1, 0, 100, 0, data, 100) == -ENOBUFS &&
               tiny.len == 0);

@@ -550,7 +550,8 @@ static void test_slow_link_datagrams(void) {
  * have gone there): it is rebuilt from the parity of it and the next message. Message
  * PARITY_ONE_ID loses only its own packet: rebuilt from the parity with the one before. Both
  * are read within a round trip of being queued, when no retransmission could have arrived yet
- * (the sender learns of the loss a round trip after sending; the message then takes one way). */
+ * (the sender learns of the loss a round trip after sending; the message then takes one way),
+ * and, told by MSG_REBUILT, the sender does not send them again. */
 #define PARITY_BOTH_ID 400 /* 8 s in: past STARTUP, the loss measured */
 #define PARITY_ONE_ID 450
 
@@ -559,6 +560,7 @@ typedef struct ParityLink {
         uint32_t bulk_id, small_id;
         uint64_t next_small, datagrams;
         bool lost_own[2], lost_parity; /* [0]: PARITY_BOTH_ID's packet, [1]: PARITY_ONE_ID's */
+        unsigned again[2];             /* their bytes sent again */
         uint64_t sent[2], got[2];
         uint32_t small_got;
 } ParityLink;
@@ -582,9 +584,12 @@ static bool parity_link_drop(const uint8_t *d, size_t len, void *userdata) {
                 if (f.type == RUDP_FRAME_STREAM && f.stream.channel == 0) {
                         uint64_t id = f.stream.start / 100;
                         near |= parity_near(id);
-                        for (int i = 0; i < 2; i++)
+                        for (int i = 0; i < 2; i++) {
+                                if (id == target[i] && k->lost_own[i])
+                                        k->again[i]++;
                                 if (id == target[i] && !k->lost_own[i])
                                         drop = k->lost_own[i] = true;
+                        }
                 } else if (f.type == RUDP_FRAME_MSG_PARITY && f.msg_parity.channel == 0) {
                         uint64_t id = f.msg_parity.start / 100;
                         near |= parity_near(id) || parity_near(id + 1);
@@ -643,14 +648,19 @@ static void test_urgent_parity(void) {
         rudp_stats(a, &sa);
         rudp_stats(b, &sb);
         printf("urgent parity at 1 Mbit/s, 200 ms: loss %.2f%%, %llu parity frames, %llu copies, %llu rebuilt; message "
-               "%u (own packet and the next lost) read after %.1f ms, %u (own packet lost) after %.1f ms (virtual)\n",
+               "%u (own packet and the next lost) read after %.1f ms, %u (own packet lost) after %.1f ms (virtual); "
+               "sent again %u and %u times\n",
                sa.loss_rate * 100, (unsigned long long) sa.urgent_parity, (unsigned long long) sa.urgent_copies,
                (unsigned long long) sb.parity_rebuilt, PARITY_BOTH_ID, (double) (k.got[0] - k.sent[0]) / MS,
-               PARITY_ONE_ID, (double) (k.got[1] - k.sent[1]) / MS);
+               PARITY_ONE_ID, (double) (k.got[1] - k.sent[1]) / MS, k.again[0], k.again[1]);
         check(k.lost_own[0] && k.lost_parity && k.lost_own[1]);
         check(sb.parity_rebuilt >= 2);
         for (int i = 0; i < 2; i++)
                 check(k.got[i] > k.sent[i] && k.got[i] - k.sent[i] < 200 * MS);
+        /* The receiver said so (MSG_REBUILT): the one rebuilt from its own parity is not sent again.
+         * (The other went again ahead of pacing when the ACK of the next message's packet showed
+         * its own and its parity's lost, before the frame that rebuilt it arrived.) */
+        check(k.again[1] == 0);
         check(k.small_got > 500 && k.small_got + 15 >= k.small_id); /* all but those in flight */
         sim_free(s);
         rudp_free(a);
