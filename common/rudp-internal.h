@@ -64,8 +64,8 @@
  * (p99 144-146 ms; messages no loss touched: p99 141-143), goodput 81.9-82.1% instead of
  * 82.1-82.6% (the frame's header is a few bytes longer than a copy's; without MSG_REBUILT the
  * messages rebuilt went again in turn: p99 146-152, 0.5-1.5% late). bench-transport (wan4, 20 s,
- * six runs each, interleaved with main's build): p99 138-146 ms in four, 180 and 220 under a load of
- * 6-8 (main: 255-603), goodput 80.0-83.3% (main 78.1-85.9%).
+ * eight runs each, interleaved with main's build): p99 132-146 ms in six, 180 and 220 under a load
+ * of 6-8 (main: 255-604), goodput 80.0-83.3% (main 78.1-85.9%).
  * The sender keeps the last message's bytes per urgent channel, up to RUDP_PARITY_PENDING parity
  * frames not yet sent; the receiver, for a channel it got parity for, the last
  * RUDP_PARITY_HISTORY small messages and up to RUDP_PARITY_HELD frames that miss two messages
