@@ -181,7 +181,10 @@ static int transmit(Sim *s, int from, const uint8_t *d, size_t len) {
                 l->busy_until_ns = MAX(now_ns, l->busy_until_ns) + (uint64_t) wire * 8 * 1000000000 / l->cfg.rate_bps;
                 depart = (l->busy_until_ns + 999) / 1000;
         }
-        if (lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata))) {
+        bool lost = lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata));
+        if (l->cfg.observe)
+                l->cfg.observe(d, len, lost, l->cfg.observe_userdata);
+        if (lost) {
                 l->stats.dropped_loss++;
                 return 0;
         }

@@ -22,6 +22,10 @@ typedef struct SimLinkConfig {
         /* Optional: drops the datagrams it returns true for (tests aiming at one packet). */
         bool (*drop)(const uint8_t *d, size_t len, void *userdata);
         void *drop_userdata;
+        /* Optional: sees every datagram that entered the queue, and whether the link lost it
+         * (traces of what was lost, without drawing from the generator). */
+        void (*observe)(const uint8_t *d, size_t len, bool lost, void *userdata);
+        void *observe_userdata;
 } SimLinkConfig;
 
 typedef struct SimLinkStats {

@@ -143,6 +143,8 @@ typedef struct RudpStats {
         uint64_t retransmits;      /* fragments of reliable messages sent again */
         uint64_t retransmitted_bytes;
         uint64_t urgent_copies;    /* second copies of urgent fragments (not in retransmits) */
+        uint64_t urgent_parity;    /* MSG_PARITY frames sent in place of second copies */
+        uint64_t parity_rebuilt;   /* messages this side rebuilt from MSG_PARITY */
         uint64_t latest_wins_lost; /* messages reported by rudp_lost_latest_wins() */
         uint64_t pto_count;
         uint64_t fec_parity_sent;
