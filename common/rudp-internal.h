@@ -295,6 +295,14 @@ struct Rudp {
         RudpStats stats;
 };
 
+/* The connection's clock from an owner's time: never back. An owner may pass an older time than
+ * before (hostd's timers run on the event loop's cached time, datagrams on a fresh read), and
+ * timers and RTT samples computed across a step back would be off by it. */
+static inline uint64_t rudp_clock(Rudp *r, uint64_t now) {
+        r->now = MAX(now, r->now);
+        return r->now;
+}
+
 static inline bool rudp_is_urgent(const Rudp *r, unsigned channel) {
         return channel < 32 && (r->cfg.urgent_channels & (UINT32_C(1) << channel));
 }

@@ -540,7 +540,7 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
         if (size < 256)
                 return -ENOBUFS;
         size = MIN(size, (size_t) RUDP_DATAGRAM_MAX);
-        r->now = now;
+        now = rudp_clock(r, now);
         if (r->peer_closed || (r->close_sent && !r->close_pending))
                 return 0;
         rudp_on_timeout(r, now);

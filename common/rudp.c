@@ -107,7 +107,7 @@ int rudp_receive_datagram(Rudp *r, const uint8_t *dgram, size_t len, uint64_t no
                 return -EPROTO;
         if (r->peer_closed)
                 return -ECONNRESET;
-        r->now = now_usec;
+        now_usec = rudp_clock(r, now_usec);
         int k = rudp_recv_packet(r, dgram, len, now_usec);
         if (k < 0 && k != -ECONNRESET && k != -ENOMEM)
                 r->broken = true;
@@ -115,7 +115,7 @@ int rudp_receive_datagram(Rudp *r, const uint8_t *dgram, size_t len, uint64_t no
 }
 
 void rudp_on_timeout(Rudp *r, uint64_t now_usec) {
-        r->now = now_usec;
+        now_usec = rudp_clock(r, now_usec);
         if (r->broken || r->peer_closed)
                 return;
         rudp_recovery_timeout(r, now_usec);

@@ -826,6 +826,29 @@ static void test_pacing_quantum(void) {
         rudp_free(a);
 }
 
+/* An owner passing an older time than before (hostd's timers run on the event loop's cached
+ * time): the connection's clock stays where it was, and an ACK dated before its packet left is
+ * no RTT sample of ~2^64 us. */
+static void test_clock_back(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
+        uint8_t d[1500];
+        check(rudp_send(a, 0, RUDP_RELIABLE_ORDERED, 1, "hello", 5) == 0);
+        ssize_t n = rudp_next_datagram(a, d, sizeof d, 1 * SEC);
+        check(n > 0);
+        check(rudp_receive_datagram(b, d, (size_t) n, 1 * SEC + 50 * MS) == 0);
+        n = 0;
+        for (uint64_t t = 1 * SEC + 50 * MS; n == 0 && t < 2 * SEC; t += MS)
+                n = rudp_next_datagram(b, d, sizeof d, t);
+        check(n > 0);
+        check(rudp_receive_datagram(a, d, (size_t) n, 900 * MS) == 0);
+        RudpStats st;
+        rudp_stats(a, &st);
+        check(st.latest_rtt_usec < SEC && st.min_rtt_usec < SEC && st.smoothed_rtt_usec < SEC);
+        check(rudp_next_timeout(a) >= 1 * SEC);
+        rudp_free(a);
+        rudp_free(b);
+}
+
 static void test_bounds(void) {
         Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
         static uint8_t big[(1u << 20) + 1];
@@ -884,6 +907,7 @@ int main(int argc, char **argv) {
         RUN(test_slow_link_datagrams);
         RUN(test_urgent_parity);
         RUN(test_bad_input);
+        RUN(test_clock_back);
         RUN(test_bounds);
         RUN(test_pacing_quantum);
         return 0;
