@@ -52,18 +52,20 @@ bool adapt_policy_update(AdaptPolicy *p, const AdaptInput *in) {
         unsigned old = p->level;
 
         if (in->rate == 0) {
-                p->up_ticks = p->down_ticks = 0;
+                p->up_ticks = p->down_ticks = p->congested_ticks = 0;
                 return false; /* nothing measured yet: stay (the budget too) */
         }
         p->rate = in->rate;
         uint64_t queue = in->smoothed_rtt_usec > in->min_rtt_usec ? in->smoothed_rtt_usec - in->min_rtt_usec : 0;
-        bool congested = in->loss > ADAPT_LOSS_HIGH ||
-                         (in->min_rtt_usec > 0 && queue > MAX(ADAPT_QUEUE_MIN_USEC, in->min_rtt_usec));
+        bool lossy = in->loss > ADAPT_LOSS_HIGH ||
+                     (in->min_rtt_usec > 0 && queue > MAX(ADAPT_QUEUE_MIN_USEC, in->min_rtt_usec));
+        p->congested_ticks = lossy ? p->congested_ticks + 1 : 0;
+        bool congested = p->congested_ticks >= ADAPT_CONGESTED_TICKS;
         unsigned down = adapt_level_for_rate(in->rate, 1.0), up = adapt_level_for_rate(in->rate, ADAPT_UP_MARGIN);
-        if (congested) {
+        if (congested)
                 down = MIN(down + 1, ADAPT_LEVELS - 1);
+        if (lossy)
                 up = ADAPT_LEVELS; /* never up while the link is lossy or queueing */
-        }
 
         /* A low rate while the display did not fill the link says what the display sent, not what
          * the link carries: only a backlog (or congestion) lowers the level. */

@@ -22,6 +22,11 @@
  * for a round losing more than 15%): the rate already says what the link carries. */
 #define ADAPT_LOSS_HIGH 0.15
 #define ADAPT_QUEUE_MIN_USEC (50 * 1000ULL)
+/* ... once it has lasted this many ticks in a row: the first screen after a connect fills a slow
+ * link's buffer for a second or two (wan3's 500 ms queue: smoothed RTTs of 450-630 ms), which says
+ * nothing about what the link carries; it used to take the level down two or three steps at
+ * random, where it then stayed. */
+#define ADAPT_CONGESTED_TICKS 6u
 /* A frame's budget covers what the link drains in the level's frame time, at least this long. */
 #define ADAPT_BUDGET_INTERVAL_MIN_USEC (33 * 1000ULL)
 /* Below level 0 a frame of B bytes is followed by a gap of B / (ADAPT_LINK_SHARE x rate), at most
@@ -46,6 +51,7 @@ typedef struct AdaptPolicy {
         int ceiling; /* the quality the viewer asked for, 1..100 */
         unsigned level; /* 0: a fast link, ADAPT_LEVELS - 1: the slowest */
         unsigned up_ticks, down_ticks;
+        unsigned congested_ticks; /* ticks in a row with heavy loss or a standing queue */
         uint64_t changes; /* level changes so far */
         uint64_t rate; /* the last rate estimate, bytes/s (0: none yet) */
         /* What the encoder is to use */

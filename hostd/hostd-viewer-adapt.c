@@ -20,6 +20,7 @@ struct ViewerAdapt {
         uint64_t last_frame;    /* when the last frame was sent */
         uint64_t gap;           /* the least time after it: its bytes at the link's rate */
         uint64_t tick_frames, tick_bytes; /* frames and their tile bytes since the last tick */
+        RudpStats last; /* at the last tick: what the link carried since, for the debug line */
         uint64_t last_log;
         uint64_t link_waits;    /* v->link_waits at the last tick */
 };
@@ -101,11 +102,16 @@ static void adapt_step(Viewer *v) {
         /* Only the link holding frames back says the rate is the link's: waiting for acks (a long
          * RTT) or for changes says nothing about it. */
         a->link_waits = v->link_waits;
-        log_debug("viewer %s: rate %.3f Mbit/s, rtt %.1f ms (min %.1f), loss %.2f%%, %s, %llu frames of %llu bytes, "
-                  "level %u", v->peer, in.rate * 8 / 1e6, in.smoothed_rtt_usec / 1000.0, in.min_rtt_usec / 1000.0,
-                  in.loss * 100, in.backlogged ? "backlogged" : "not backlogged", (unsigned long long) a->tick_frames,
-                  (unsigned long long) a->tick_bytes, a->policy.level);
+        log_debug("viewer %s: rate %.3f Mbit/s, rtt %.1f ms (min %.1f), loss %.2f%%, %s, %llu frames of %llu tile bytes; "
+                  "rudp sent %llu bytes in %llu packets (%llu parity, %llu bytes again), level %u",
+                  v->peer, in.rate * 8 / 1e6, in.smoothed_rtt_usec / 1000.0, in.min_rtt_usec / 1000.0, in.loss * 100,
+                  in.backlogged ? "backlogged" : "not backlogged", (unsigned long long) a->tick_frames,
+                  (unsigned long long) a->tick_bytes, (unsigned long long) (st.bytes_sent - a->last.bytes_sent),
+                  (unsigned long long) (st.packets_sent - a->last.packets_sent),
+                  (unsigned long long) (st.fec_parity_sent - a->last.fec_parity_sent),
+                  (unsigned long long) (st.retransmitted_bytes - a->last.retransmitted_bytes), a->policy.level);
         a->tick_frames = a->tick_bytes = 0;
+        a->last = st;
         /* Tiles of one grid cell survive loss best (a lost packet costs one cell), but rows of
          * cells in one tile take about half the bytes (a scrolling console): worth it unless the
          * link loses a lot. */
