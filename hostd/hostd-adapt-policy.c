@@ -99,3 +99,12 @@ uint64_t adapt_policy_frame_gap(const AdaptPolicy *p, size_t bytes) {
         double gap = (double) bytes * 1e6 / ((double) p->rate * ADAPT_LINK_SHARE);
         return gap >= (double) ADAPT_GAP_MAX_USEC ? ADAPT_GAP_MAX_USEC : (uint64_t) gap;
 }
+
+double adapt_loss_update(AdaptLoss *l, uint64_t lost, uint64_t sent, uint64_t min_rtt_usec, uint64_t smoothed_rtt_usec) {
+        /* A queue as long as the path: drops now may be its overflowing, not the link's loss. */
+        if (min_rtt_usec == 0 || smoothed_rtt_usec <= 2 * min_rtt_usec) {
+                l->lost = l->lost * ADAPT_LOSS_DECAY + (double) lost;
+                l->sent = l->sent * ADAPT_LOSS_DECAY + (double) sent;
+        }
+        return l->sent >= ADAPT_LOSS_MIN_PACKETS ? MIN(l->lost / l->sent, 1.0) : 0.0;
+}

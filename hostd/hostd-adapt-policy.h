@@ -41,7 +41,7 @@
 typedef struct AdaptInput {
         uint64_t rate; /* bytes/s the link carries (the bottleneck estimate); 0: not known yet */
         uint64_t min_rtt_usec, smoothed_rtt_usec;
-        double loss; /* fraction of packets the link lost */
+        double loss; /* fraction of packets lost at random (adapt_loss_update()) */
         /* The display waited for the link during the interval (tiles unsent, frames held back):
          * only then is a low rate estimate the link's and not just what the display sent. */
         bool backlogged;
@@ -59,6 +59,23 @@ typedef struct AdaptPolicy {
         uint64_t frame_usec; /* the link time one frame's budget covers (0 at level 0) */
         size_t frame_budget; /* 0: none (level 0, or nothing measured yet) */
 } AdaptPolicy;
+
+/* The loss the display adapts to: packets the transport declared lost (after FEC) per packet sent,
+ * over ticks without a standing queue only (smoothed RTT at most twice the minimum), decaying by
+ * ADAPT_LOSS_DECAY a tick (about five seconds). rudp's own loss rate, which steers its FEC, also
+ * counts the first screen after a connect overflowing a slow link's buffer (wan3: 13.9% measured
+ * for 0.5%), and keeps a first sample for half a minute at 30 packets a second: on it hostd sent
+ * one-cell tiles, twice the bytes. A full queue's drops are congestion, which the rate covers. */
+#define ADAPT_LOSS_DECAY 0.9
+#define ADAPT_LOSS_MIN_PACKETS 50.0
+
+typedef struct AdaptLoss {
+        double lost, sent; /* decaying sums */
+} AdaptLoss;
+
+/* One tick: packets declared lost and sent during it, and the RTTs at its end. Returns the
+ * estimate: 0 until ADAPT_LOSS_MIN_PACKETS count. */
+double adapt_loss_update(AdaptLoss *l, uint64_t lost, uint64_t sent, uint64_t min_rtt_usec, uint64_t smoothed_rtt_usec);
 
 /* Starts at level 0: the requested quality, no gap, no budget, until estimates arrive. */
 void adapt_policy_init(AdaptPolicy *p, int ceiling);

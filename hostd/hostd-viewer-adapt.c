@@ -20,7 +20,8 @@ struct ViewerAdapt {
         uint64_t last_frame;    /* when the last frame was sent */
         uint64_t gap;           /* the least time after it: its bytes at the link's rate */
         uint64_t tick_frames, tick_bytes; /* frames and their tile bytes since the last tick */
-        RudpStats last; /* at the last tick: what the link carried since, for the debug line */
+        RudpStats last; /* at the last tick: the counters' deltas since */
+        AdaptLoss loss;
         uint64_t last_log;
         uint64_t link_waits;    /* v->link_waits at the last tick */
 };
@@ -97,15 +98,16 @@ static void adapt_step(Viewer *v) {
         if (wire_conn_rudp_stats(v->conn, &st) < 0)
                 return;
         AdaptInput in = { .rate = st.bandwidth, .min_rtt_usec = st.min_rtt_usec == UINT64_MAX ? 0 : st.min_rtt_usec,
-                          .smoothed_rtt_usec = st.smoothed_rtt_usec, .loss = st.loss_rate,
-                          .backlogged = v->link_waits != a->link_waits };
+                          .smoothed_rtt_usec = st.smoothed_rtt_usec, .backlogged = v->link_waits != a->link_waits };
+        in.loss = adapt_loss_update(&a->loss, st.packets_lost - a->last.packets_lost, st.packets_sent - a->last.packets_sent,
+                                    in.min_rtt_usec, in.smoothed_rtt_usec);
         /* Only the link holding frames back says the rate is the link's: waiting for acks (a long
          * RTT) or for changes says nothing about it. */
         a->link_waits = v->link_waits;
-        log_debug("viewer %s: rate %.3f Mbit/s, rtt %.1f ms (min %.1f), loss %.2f%%, %s, %llu frames of %llu tile bytes; "
-                  "rudp sent %llu bytes in %llu packets (%llu parity, %llu bytes again), level %u",
+        log_debug("viewer %s: rate %.3f Mbit/s, rtt %.1f ms (min %.1f), loss %.2f%% (rudp's %.2f%%), %s, %llu frames of "
+                  "%llu tile bytes; rudp sent %llu bytes in %llu packets (%llu parity, %llu bytes again), level %u",
                   v->peer, in.rate * 8 / 1e6, in.smoothed_rtt_usec / 1000.0, in.min_rtt_usec / 1000.0, in.loss * 100,
-                  in.backlogged ? "backlogged" : "not backlogged", (unsigned long long) a->tick_frames,
+                  st.loss_rate * 100, in.backlogged ? "backlogged" : "not backlogged", (unsigned long long) a->tick_frames,
                   (unsigned long long) a->tick_bytes, (unsigned long long) (st.bytes_sent - a->last.bytes_sent),
                   (unsigned long long) (st.packets_sent - a->last.packets_sent),
                   (unsigned long long) (st.fec_parity_sent - a->last.fec_parity_sent),
@@ -114,10 +116,11 @@ static void adapt_step(Viewer *v) {
         a->last = st;
         /* Tiles of one grid cell survive loss best (a lost packet costs one cell), but rows of
          * cells in one tile take about half the bytes (a scrolling console): worth it unless the
-         * link loses a lot. */
-        if (st.loss_rate >= ADAPT_SINGLE_CELL_LOSS)
+         * link loses a lot at random, after FEC (adapt_loss_update(): not the first screen's burst
+         * overflowing a slow link's buffer, which halved wan3's frame rate for half a minute). */
+        if (in.loss >= ADAPT_SINGLE_CELL_LOSS)
                 v->settings.single_cell = true;
-        else if (st.loss_rate < ADAPT_SINGLE_CELL_LOSS / 2)
+        else if (in.loss < ADAPT_SINGLE_CELL_LOSS / 2)
                 v->settings.single_cell = false;
         if (!adapt_policy_update(&a->policy, &in)) {
                 v->settings.quality = a->policy.quality;
