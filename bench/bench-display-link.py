@@ -11,6 +11,8 @@ the running emulator) and transport, a headless tandem-viewer in namespace b wat
   KB/s      IP bytes hostd -> viewer on the link (everything: tiles, acks' replies, DTLS/TLS)
   level     the network auto-detect's level and JPEG quality at the end (UDP; TCP stays static)
   rtt/loss  hostd's view of the link at the end
+  drops     datagrams/segments the link dropped hostd -> viewer from the viewer's start (warmup
+            included): at random / because its queue was full
 
     bench/bench-display-link.py [--seconds 15] [--warmup 5] [--profiles lan,wan1,wan2,wan3,wan4]
 Needs root, namespaces, /dev/net/tun, ./tandem image and ./tandem libvirt-up."""
@@ -54,6 +56,7 @@ def run(link, hostd, dom, procs, transport, args):
     total = args.warmup + args.seconds
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     cmd = [vt.tool("tandem-viewer"), "--headless", "--transport", transport, "--timeout", str(total + 60), ticket]
+    start = link.stats()["a2b"]
     proc = procs.add(link.popen("b", cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env))
     try:
         wait_viewer(hostd, dom.name, "udp" if transport == "udp" else "tls")
@@ -64,7 +67,10 @@ def run(link, hostd, dom, procs, transport, args):
     finally:
         procs.stop(proc)
     secs = t1 - t0
+    drops = {k: l1.get("dropped_packets", {}).get(k, 0) - start.get("dropped_packets", {}).get(k, 0)
+             for k in ("loss", "queue")}
     return {
+        "drops": drops,
         "fps": (v1["frames_sent"] - v0["frames_sent"]) / secs,
         "kbps": (l1["out_bytes"] - l0["out_bytes"]) / secs / 1000,
         "link": v1.get("link", {}),
@@ -80,8 +86,8 @@ def main():
     tt.require_image()
     le.require()
     keys = vt.Keys()
-    print("| profile | transport | fps | KB/s on the link | level / quality | RTT ms | loss |")
-    print("|---|---|---|---|---|---|---|")
+    print("| profile | transport | fps | KB/s on the link | level / quality | RTT ms | loss | drops random / queue |")
+    print("|---|---|---|---|---|---|---|---|")
     with le.LinkEmu(LINKEMU, seed=1, realtime=True) as link, tt.Domain("bench-display-link") as dom, Processes() as procs, \
             ht.context(vt.NamespacedHostd(dom.name, keys, link).start()) as hostd:
         dom.start()
@@ -97,7 +103,8 @@ def main():
                 level = f"{lk.get('level', '-')} / {lk.get('quality', '-')}" if lk.get("adaptive") else \
                     f"static / {lk.get('quality', '-')}"
                 print(f"| {profile} | {transport} | {r['fps']:.1f} | {r['kbps']:.1f} | {level} | "
-                      f"{lk.get('rtt_us', 0) / 1000:.0f} | {lk.get('loss', 0) * 100:.2f}% |", flush=True)
+                      f"{lk.get('rtt_us', 0) / 1000:.0f} | {lk.get('loss', 0) * 100:.2f}% | "
+                      f"{r['drops']['loss']} / {r['drops']['queue']} |", flush=True)
 
 
 if __name__ == "__main__":

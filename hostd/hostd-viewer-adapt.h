@@ -1,8 +1,8 @@
 /* Network auto-detect and transport figures for one viewer (schema/wire-protocol.md, "Network
  * auto-detect"): every ADAPT_TICK_USEC the transport's estimates go through the policy
  * (hostd-adapt-policy.h), which sets the JPEG quality the encoder uses (never above the viewer's
- * request), the least interval between frames the pump keeps and the tile bytes one frame may
- * carry. Over UDP only: rudp measures the link. Over TLS/TCP the encoder stays on the viewer's
+ * request) and the tile bytes one frame may carry; after each frame the pump waits for the link
+ * to carry it. Over UDP only: rudp measures the link. Over TLS/TCP the encoder stays on the viewer's
  * settings (the kernel's TCP_INFO figures are reported, not acted on). One line of figures is
  * logged every VIEWER_FIGURES_LOG_USEC and when the viewer goes. Internal to the viewer server. */
 #pragma once
@@ -29,7 +29,7 @@ typedef struct ViewerLinkFigures {
         bool adaptive;             /* the encoder follows the link (UDP) */
         unsigned level;            /* the policy's level, 0 fastest */
         int quality;               /* the JPEG quality in use */
-        uint64_t frame_interval_usec; /* 0: no cap */
+        uint64_t frame_interval_usec; /* the least time after the last frame (0: no cap) */
         size_t frame_budget;          /* 0: none */
 } ViewerLinkFigures;
 
@@ -41,8 +41,8 @@ void viewer_adapt_set_quality(Viewer *v, int requested);
 /* Whether the pump may start a frame now (the frame rate cap); when not, the pump is scheduled
  * for when it may. */
 bool viewer_adapt_may_send(Viewer *v);
-/* A frame was sent (its time starts the next interval). */
-void viewer_adapt_frame_sent(Viewer *v);
+/* A frame of bytes tile bytes was sent: its time and size set when the next may go. */
+void viewer_adapt_frame_sent(Viewer *v, size_t bytes);
 /* The tile bytes the next frame may carry: 0 for no budget. */
 size_t viewer_adapt_budget(Viewer *v);
 

@@ -166,13 +166,15 @@ static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_
         int r = wire_encode_tile(out, &tile);
         if (r < 0)
                 return r;
+        /* Measured before a UDP viewer's submission takes the frame out of the buffer. */
+        size_t frame_len = buffer_len(out) - before;
         if (t->viewer->udp) {
-                r = viewer_udp_tile_queued(t->viewer, x, y, w, h, buffer_len(out) - before);
+                r = viewer_udp_tile_queued(t->viewer, x, y, w, h, frame_len);
                 if (r < 0)
                         return r;
         }
         t->tiles++;
-        t->bytes += buffer_len(out) - before;
+        t->bytes += frame_len;
         return 0;
 }
 
@@ -380,7 +382,7 @@ static int viewer_pump(Viewer *v) {
         r = viewer_end_frame(v, &t);
         if (r < 0)
                 return r;
-        viewer_adapt_frame_sent(v);
+        viewer_adapt_frame_sent(v, t.bytes);
         if (!region_is_empty(&v->pending))
                 viewer_schedule_pump(v); /* the rest of a frame sent in parts */
         viewer_arm_refine(v);
