@@ -83,12 +83,18 @@ RudpFecEncoder *rudp_fec_encoder_free(RudpFecEncoder *e) {
         return NULL;
 }
 
+unsigned rudp_fec_parity_for(unsigned k, unsigned m, unsigned n) {
+        if (n >= k || k == 0)
+                return m;
+        return MIN(m, MAX(1u, (m * n + k - 1) / k));
+}
+
 static void encoder_close(RudpFecEncoder *e) {
         if (!e->open || e->n == 0) {
                 e->open = false;
                 return;
         }
-        unsigned k = e->n, m = e->gm;
+        unsigned k = e->n, m = rudp_fec_parity_for(e->gk, e->gm, e->n);
         size_t size = 0;
         for (unsigned i = 0; i < k; i++)
                 size = MAX(size, e->len[i]);

@@ -41,6 +41,11 @@ void rudp_fec_encoder_flush(RudpFecEncoder *e);
 unsigned rudp_fec_encoder_open(const RudpFecEncoder *e, uint64_t *ret_opened);
 /* Parity waiting to be sent: 1 and its frame's fields (data valid until the next call that
  * changes the encoder), 0 when none. pop() removes the one peek() returned. */
+/* Parity packets for a group of shape k, m closed after n data packets (the end of a burst):
+ * the shape's share of them, at least one. A burst of two packets at 5% loss (k 32, m 3) had
+ * carried three parity packets: on display traffic 40% of the packets were parity. */
+unsigned rudp_fec_parity_for(unsigned k, unsigned m, unsigned n);
+
 typedef struct RudpFecParity {
         uint64_t group;
         uint8_t k, m, index;

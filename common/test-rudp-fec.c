@@ -69,6 +69,7 @@ static unsigned run_group(unsigned k, unsigned m, unsigned fill, uint64_t lost_d
                 rudp_fec_encoder_flush(e);
         }
         check(rudp_fec_encoder_open(e, NULL) == 0);
+        m = rudp_fec_parity_for(k, m, fill);
         unsigned np = 0;
         while (rudp_fec_encoder_peek(e, &par[np]) > 0) {
                 check(par[np].k == fill && par[np].m == m && par[np].index == np);
@@ -132,17 +133,29 @@ static void test_recovery(void) {
                 unsigned k = 1 + (unsigned) (rng() % RUDP_FEC_K_MAX);
                 unsigned m = 1 + (unsigned) (rng() % RUDP_FEC_M_MAX);
                 unsigned fill = round % 3 == 0 ? 1 + (unsigned) (rng() % k) : k;
-                /* Lose up to m symbols among data and parity: everything comes back. */
-                unsigned lose = (unsigned) (rng() % (m + 1));
+                unsigned mg = rudp_fec_parity_for(k, m, fill); /* what the group carries */
+                /* Lose up to mg symbols among data and parity: everything comes back. */
+                unsigned lose = (unsigned) (rng() % (mg + 1));
                 unsigned lose_data = MIN(lose, fill), lose_par = lose - lose_data;
                 lose_data = (unsigned) (rng() % (lose_data + 1));
                 lose_par = lose - lose_data;
-                uint64_t ld = random_mask(fill, lose_data), lp = random_mask(m, lose_par);
+                uint64_t ld = random_mask(fill, lose_data), lp = random_mask(mg, lose_par);
                 check(run_group(k, m, fill, ld, lp, rng() % 2) == fill);
                 /* One more loss than parity: nothing can be rebuilt. */
-                if (m + 1 <= fill)
-                        check(run_group(k, m, fill, random_mask(fill, m + 1), 0, rng() % 2) == fill - m - 1);
+                if (mg + 1 <= fill)
+                        check(run_group(k, m, fill, random_mask(fill, mg + 1), 0, rng() % 2) == fill - mg - 1);
         }
+}
+
+/* A group closed early carries its share of the shape's parity, at least one packet. */
+static void test_parity_for(void) {
+        check(rudp_fec_parity_for(32, 3, 32) == 3);
+        check(rudp_fec_parity_for(32, 3, 2) == 1);
+        check(rudp_fec_parity_for(32, 3, 11) == 2);
+        check(rudp_fec_parity_for(32, 3, 22) == 3);
+        check(rudp_fec_parity_for(8, 8, 1) == 1);
+        check(rudp_fec_parity_for(8, 8, 5) == 5);
+        check(run_group(32, 3, 2, 1ull << 1, 0, false) == 2);
 }
 
 static void test_choose(void) {
@@ -201,6 +214,7 @@ static void test_bad_symbols(void) {
 
 int main(void) {
         test_recovery();
+        test_parity_for();
         test_choose();
         test_bad_symbols();
         return 0;
