@@ -56,6 +56,16 @@ static double pacing_margin(const RudpBbr *b) {
         return 1 - MIN(PACING_MARGIN_MAX, PACING_JITTER_USEC / (double) b->min_rtt);
 }
 
+/* The time a full packet takes at the bottleneck, usec. The minimum RTT may come from a small
+ * packet (an ACK-sized probe, an urgent early datagram) and a full one takes this much longer
+ * through an empty bottleneck: at 256 kbit/s 38 ms, more than the 1/8 of a 140 ms RTT that
+ * means a standing queue, which then stood in every round, failed to drain and sent the flow
+ * into the AIMD rate kept against another flow's queue (on a four-packet BDP, +28% a round). */
+static double packet_time(const RudpBbr *b) {
+        double bw = model_bw(b);
+        return bw > 0 ? (double) RUDP_MSS * 1e6 / bw : 0;
+}
+
 /* The fraction of packets the path loses at random, measured while cruising. The bandwidth model
  * counts only what arrived; sending at it leaves the bottleneck idle that fraction of the time when
  * the loss is ahead of it (a radio, an emulator), and when it is behind it the delivery rate is
@@ -105,11 +115,22 @@ static void update_bw(RudpBbr *b, const RudpRateSample *rs) {
                 b->bw_slot[slot] = 0;
         }
         b->bw_slot[slot] = MAX(b->bw_slot[slot], bw);
-        uint64_t max = 0;
-        for (unsigned i = 0; i < RUDP_BBR_BW_ROUNDS; i++)
-                if (b->bw_slot_round[i] + RUDP_BBR_BW_ROUNDS > b->round_count)
-                        max = MAX(max, b->bw_slot[i]);
-        b->max_bw = max;
+        /* Once the pipe is full, the second best round: a sample's interval starts at an earlier
+         * acknowledgement's arrival, and one that the owner read late (a busy machine: ~10 ms)
+         * shortens the next interval, at 256 kbit/s (a round of 140 ms, a few packets) by up to
+         * a tenth; the maximum held that for ten rounds and the pacing built a queue of a packet
+         * or two. The path's rate shows in round after round, a late wake-up in one. */
+        uint64_t max = 0, second = 0;
+        for (unsigned i = 0; i < RUDP_BBR_BW_ROUNDS; i++) {
+                if (b->bw_slot_round[i] + RUDP_BBR_BW_ROUNDS <= b->round_count)
+                        continue;
+                if (b->bw_slot[i] > max) {
+                        second = max;
+                        max = b->bw_slot[i];
+                } else
+                        second = MAX(second, b->bw_slot[i]);
+        }
+        b->max_bw = b->filled_pipe && second > 0 ? second : max;
 }
 
 static void check_full_pipe(RudpBbr *b, const RudpRateSample *rs) {
@@ -159,7 +180,8 @@ static void enter_probe_bw(RudpBbr *b, uint64_t now) {
 static bool queue_seen(const RudpBbr *b) {
         if (b->min_rtt == UINT64_MAX || b->last_round_min_rtt == UINT64_MAX)
                 return false;
-        return b->last_round_min_rtt > b->min_rtt + MAX(b->min_rtt / 8, (uint64_t) 2000);
+        double slack = (double) MAX(b->min_rtt / 8, (uint64_t) 2000) + packet_time(b);
+        return (double) b->last_round_min_rtt > (double) b->min_rtt + slack;
 }
 
 static bool standing_queue(const RudpBbr *b) {
@@ -203,11 +225,20 @@ static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight
         if (b->state != RUDP_CC_PROBE_BW)
                 return;
         bool elapsed = b->min_rtt != UINT64_MAX && now - b->cycle_stamp > b->min_rtt;
+        /* The phase's own gain: a cruising phase draining a standing queue at QUEUE_DRAIN_GAIN
+         * still lasts its round trip (ending it once the window is back to one BDP, as the phase
+         * after probing does, made the cycle short and the probing, with its queue, frequent). */
+        double gain = cycle_gain(b, b->cycle_index);
+        /* What was in flight before this acknowledgement (BBR's prior_inflight): after it, a
+         * packet less. Where a packet takes a quarter of the RTT (1228 bytes at 256 kbit/s, 38 ms
+         * of 140), the probe ending only with the extra in flight after the ack held one more
+         * packet in the queue all along. */
+        uint64_t prior_inflight = inflight + rs->newly_acked + rs->newly_lost;
         bool next;
-        if (b->pacing_gain > 1)
+        if (gain > 1)
                 /* Probe until the extra is really in flight, or until it is lost. */
-                next = elapsed && (rs->newly_lost > 0 || inflight >= rudp_bbr_bdp(b, b->pacing_gain));
-        else if (b->pacing_gain < 1)
+                next = elapsed && (rs->newly_lost > 0 || prior_inflight >= rudp_bbr_bdp(b, gain));
+        else if (gain < 1)
                 next = elapsed || inflight <= rudp_bbr_bdp(b, 1);
         else
                 next = elapsed;
