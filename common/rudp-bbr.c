@@ -28,6 +28,7 @@
 #define LOSS_PRIOR 0.01  /* the random loss assumed until measured */
 #define LOSS_EXCESS 0.03 /* loss in a round above random that means a queue overflowed */
 #define CAP_CUT 0.85
+#define FEW_PACKETS 8.0 /* a BDP below this many packets: see update_bw() */
 
 static const double cycle_gains[8] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
 
@@ -115,22 +116,32 @@ static void update_bw(RudpBbr *b, const RudpRateSample *rs) {
                 b->bw_slot[slot] = 0;
         }
         b->bw_slot[slot] = MAX(b->bw_slot[slot], bw);
-        /* Once the pipe is full, the second best round: a sample's interval starts at an earlier
-         * acknowledgement's arrival, and one that the owner read late (a busy machine: ~10 ms)
-         * shortens the next interval, at 256 kbit/s (a round of 140 ms, a few packets) by up to
-         * a tenth; the maximum held that for ten rounds and the pacing built a queue of a packet
-         * or two. The path's rate shows in round after round, a late wake-up in one. */
-        uint64_t max = 0, second = 0;
+        /* After STARTUP, where a round trip holds few packets, the second best round. A
+         * sample's interval starts at an earlier acknowledgement's arrival, and one that the
+         * owner read late (a busy machine: ~10 ms) shortens the next interval, at 256 kbit/s (a
+         * round of 140 ms, 3.6 packets) by up to a tenth; the plain maximum held that for ten
+         * rounds and the pacing built a queue of a packet or two, 40-80 ms there. The path's
+         * rate shows in round after round, a late read in one. STARTUP's rounds count as they
+         * are until they leave the window (its second best round is half its last). Where a
+         * round holds many packets the maximum stays: there a probe rarely spans two rounds,
+         * and at 5% loss (1 Mbit/s, 200 ms) the second best drifted down to 60-75% of the link. */
+        if (!b->filled_pipe)
+                b->filled_round = b->round_count;
+        uint64_t startup = 0, max = 0, second = 0;
         for (unsigned i = 0; i < RUDP_BBR_BW_ROUNDS; i++) {
+                uint64_t v = b->bw_slot[i];
                 if (b->bw_slot_round[i] + RUDP_BBR_BW_ROUNDS <= b->round_count)
                         continue;
-                if (b->bw_slot[i] > max) {
+                if (b->bw_slot_round[i] <= b->filled_round)
+                        startup = MAX(startup, v);
+                else if (v > max) {
                         second = max;
-                        max = b->bw_slot[i];
+                        max = v;
                 } else
-                        second = MAX(second, b->bw_slot[i]);
+                        second = MAX(second, v);
         }
-        b->max_bw = b->filled_pipe && second > 0 ? second : max;
+        bool few = b->min_rtt != UINT64_MAX && (double) max * (double) b->min_rtt / 1e6 < FEW_PACKETS * RUDP_MSS;
+        b->max_bw = MAX(startup, few && second > 0 ? second : max);
 }
 
 static void check_full_pipe(RudpBbr *b, const RudpRateSample *rs) {

@@ -196,7 +196,8 @@ static void test_probe_end_prior_inflight(void) {
 }
 
 /* A rate sample a tenth too high in one round (its interval started at an acknowledgement read
- * late) is not the model for the next ten: pacing at it builds a queue of a packet or two. */
+ * late) is not the model for the next ten: pacing at it builds a queue of a packet or two.
+ * One round's is not the model. */
 static void test_one_round_spike(void) {
         uint64_t rate = 30500, rtt = 140 * MS;
         Path p;
