@@ -236,10 +236,7 @@ static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight
         if (b->state != RUDP_CC_PROBE_BW)
                 return;
         bool elapsed = b->min_rtt != UINT64_MAX && now - b->cycle_stamp > b->min_rtt;
-        /* The phase's own gain: a cruising phase draining a standing queue at QUEUE_DRAIN_GAIN
-         * still lasts its round trip (ending it once the window is back to one BDP, as the phase
-         * after probing does, made the cycle short and the probing, with its queue, frequent). */
-        double gain = cycle_gain(b, b->cycle_index);
+        double gain = b->pacing_gain;
         /* What was in flight before this acknowledgement (BBR's prior_inflight): after it, a
          * packet less. Where a packet takes a quarter of the RTT (1228 bytes at 256 kbit/s, 38 ms
          * of 140), the probe ending only with the extra in flight after the ack held one more
