@@ -82,7 +82,7 @@ def main():
     keys = vt.Keys()
     print("| profile | transport | fps | KB/s on the link | level / quality | RTT ms | loss |")
     print("|---|---|---|---|---|---|---|")
-    with le.LinkEmu(LINKEMU, seed=1) as link, tt.Domain("bench-display-link") as dom, Processes() as procs, \
+    with le.LinkEmu(LINKEMU, seed=1, realtime=True) as link, tt.Domain("bench-display-link") as dom, Processes() as procs, \
             ht.context(vt.NamespacedHostd(dom.name, keys, link).start()) as hostd:
         dom.start()
         dom.wait_serial("login:", timeout=180)

@@ -17,6 +17,14 @@
  * one unlucky loss: measure the slow profiles over a few hundred seconds and several seeds).
  * BENCH_RUDP_WIRE=1 also prints where the link's capacity went (a->b) on stderr: idle, per-datagram
  * overhead (IP/UDP/DTLS and rudp's header and frames), retransmitted and urgent-copy bytes.
+ * BENCH_RUDP_TICK=USEC makes both ends wake late, by up to USEC (an owner's loop on a busy machine:
+ * arrivals read in one go, pacing's catch-up sent in one burst); the figures then show what the
+ * send quantum and the window allowance do to the queue on the LAN profiles.
+ * BENCH_RUDP_URGENT=1 also traces every small message on the link (each datagram carrying its
+ * bytes or its MSG_PARITY with the one before, lost or not) and prints on stderr why the late
+ * ones (over the p99 target) were late: their own first two transmissions lost, ordered behind a
+ * message that lost some, or neither (pacing, queue), with the measured rates; and the latency of
+ * the messages no loss touched, the floor of what any redundancy could give.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +33,7 @@
 
 #include "macro.h"
 #include "parse-util.h"
+#include "rudp-packet.h"
 #include "rudp-sim.h"
 #include "unaligned.h"
 
@@ -38,18 +47,30 @@ typedef struct Profile {
         const char *name;
         uint64_t rtt, rate_bps;
         double loss;
+        uint64_t queue_usec; /* the bottleneck's buffer in time at the rate; 0: the sim's default */
 } Profile;
 
 static const Profile profiles[] = {
-        { "60 ms, 5 Mbps, 1%", 60 * MS, 5000000, 0.01 },
-        { "250 ms, 3 Mbps, 1%", 250 * MS, 3000000, 0.01 },
-        { "100 ms, 256 kbps, 0.5%", 100 * MS, 256000, 0.005 },
-        { "200 ms, 1 Mbps, 5%", 200 * MS, 1000000, 0.05 },
-        { "LAN 1 ms, 1 Gbps, 0%", 1 * MS, 1000000000, 0 },
+        { "60 ms, 5 Mbps, 1%", 60 * MS, 5000000, 0.01, 0 },
+        { "250 ms, 3 Mbps, 1%", 250 * MS, 3000000, 0.01, 0 },
+        { "100 ms, 256 kbps, 0.5%", 100 * MS, 256000, 0.005, 0 },
+        { "200 ms, 1 Mbps, 5%", 200 * MS, 1000000, 0.05, 0 },
+        { "LAN 1 ms, 1 Gbps, 0%", 1 * MS, 1000000000, 0, 0 },
+        /* bench-transport's lan profile: tandem-linkemu's 2 ms buffer */
+        { "LAN 0.2 ms, 1 Gbps, 0%", 200, 1000000000, 0, 2 * MS },
 };
+
+/* One small message's story (BENCH_RUDP_URGENT). */
+typedef struct MsgTrace {
+        uint64_t queued, first_tx, read; /* usec; 0: not yet */
+        unsigned tx, lost, lost_first2;  /* datagrams carrying its bytes, lost ones, of the first two */
+} MsgTrace;
 
 typedef struct Run {
         Rudp *a, *b;
+        Sim *sim;
+        MsgTrace *trace;
+        size_t ntrace;
         uint32_t bulk_id, small_id;
         uint64_t next_small;
         bool measuring;
@@ -65,6 +86,8 @@ static void app(Sim *s, void *userdata) {
         if (now >= r->next_small) {
                 uint8_t msg[SMALL_SIZE] = {};
                 put_le64(msg, now);
+                if (r->small_id < r->ntrace)
+                        r->trace[r->small_id].queued = now;
                 if (rudp_send(r->a, 0, RUDP_RELIABLE_ORDERED, r->small_id, msg, sizeof msg) == 0)
                         r->small_id++;
                 r->next_small = now + SMALL_EVERY;
@@ -76,6 +99,8 @@ static void app(Sim *s, void *userdata) {
                         break;
         RudpMessage m;
         while (rudp_read(r->b, &m) > 0) {
+                if (m.channel == 0 && m.message_id < r->ntrace)
+                        r->trace[m.message_id].read = now;
                 if (!r->measuring)
                         continue;
                 r->bulk_bytes += m.len;
@@ -88,6 +113,96 @@ static int cmp_u64(const void *x, const void *y) {
         uint64_t a = *(const uint64_t *) x, b = *(const uint64_t *) y;
         return a < b ? -1 : a > b;
 }
+
+static void trace_datagram(const uint8_t *d, size_t len, bool lost, void *userdata) {
+        Run *r = userdata;
+        RudpHeader h;
+        int n = rudp_header_parse(d, len, &h);
+        if (n < 0)
+                return;
+        for (size_t pos = (size_t) n; pos < len;) {
+                RudpFrame f;
+                int k = rudp_frame_parse(d + pos, len - pos, &f);
+                if (k <= 0)
+                        return;
+                pos += (size_t) k;
+                /* A message's own MSG_PARITY (with the one before) counts as one of its transmissions. */
+                uint64_t start = f.type == RUDP_FRAME_STREAM ? f.stream.start
+                                 : f.msg_parity.start + f.msg_parity.length[0] * (f.msg_parity.count - 1u);
+                if ((f.type != RUDP_FRAME_STREAM || f.stream.channel != 0) &&
+                    (f.type != RUDP_FRAME_MSG_PARITY || f.msg_parity.channel != 0))
+                        continue;
+                if (start / SMALL_SIZE >= r->ntrace)
+                        continue;
+                MsgTrace *t = &r->trace[start / SMALL_SIZE];
+                if (t->tx++ == 0)
+                        t->first_tx = sim_now(r->sim);
+                t->lost += lost;
+                t->lost_first2 += lost && t->tx <= 2;
+        }
+}
+
+/* Why the late small messages were late. */
+static void trace_report(const Run *r, const Profile *p, uint64_t from) {
+        uint64_t target = p->rtt / 2 + 50 * MS;
+        size_t total = 0, double_lost = 0, single_only = 0, late = 0, late_double = 0, late_single = 0,
+               late_behind = 0, late_other = 0;
+        uint64_t other_wait_max = 0;
+        /* The latency of messages no loss touched (none of theirs lost, none ordered before them
+         * read with them): the floor of what redundancy could give. */
+        uint64_t *clean = calloc(r->ntrace, sizeof(*clean));
+        size_t nclean = 0;
+        for (size_t i = 0; i < r->ntrace; i++) {
+                const MsgTrace *t = &r->trace[i];
+                if (t->queued < from || t->read == 0)
+                        continue;
+                total++;
+                bool touched = t->lost > 0;
+                for (size_t j = i; j-- > 0 && j + 64 > i && !touched;)
+                        touched = r->trace[j].read + MS >= t->read && r->trace[j].lost > 0;
+                if (!touched && clean)
+                        clean[nclean++] = t->read - t->queued;
+                bool dbl = t->lost_first2 >= 2 || (t->tx == t->lost && t->lost > 0);
+                bool single = t->tx == 1 && t->lost == 1;
+                double_lost += dbl;
+                single_only += single;
+                if (t->read - t->queued <= target)
+                        continue;
+                late++;
+                if (dbl) {
+                        late_double++;
+                        late_single += single;
+                        continue;
+                }
+                /* Held in order: an earlier message was read at the same time. */
+                bool behind = false;
+                for (size_t j = i; j-- > 0 && j + 64 > i && !behind;)
+                        behind = r->trace[j].read + MS >= t->read && r->trace[j].lost > 0;
+                if (behind) {
+                        late_behind++;
+                        continue;
+                }
+                late_other++;
+                other_wait_max = MAX(other_wait_max, t->first_tx - t->queued);
+                if (late_other <= 10)
+                        fprintf(stderr, "    late, nothing lost: msg %zu %.1f ms, first sent after %.1f ms, %u tx %u lost\n", i,
+                                (double) (t->read - t->queued) / MS, (double) (t->first_tx - t->queued) / MS, t->tx, t->lost);
+        }
+        fprintf(stderr,
+                "  %s urgent: %zu messages, %.3f%% lost both first transmissions (%zu sent only once and lost); "
+                "%zu late (%.2f%%): %zu own double loss (%zu single copy), %zu behind a lost one, %zu other "
+                "(first send waited up to %.1f ms)\n",
+                p->name, total, total ? 100.0 * (double) double_lost / (double) total : 0, single_only, late,
+                total ? 100.0 * (double) late / (double) total : 0, late_double, late_single, late_behind, late_other,
+                (double) other_wait_max / MS);
+        if (clean && nclean > 0) {
+                qsort(clean, nclean, sizeof(*clean), cmp_u64);
+                fprintf(stderr, "  %s urgent: %zu messages no loss touched, their p50 %.1f ms, p99 %.1f ms\n", p->name, nclean,
+                        (double) clean[nclean / 2] / MS, (double) clean[MIN(nclean - 1, nclean * 99 / 100)] / MS);
+        }
+        free(clean);
+}
+
 
 static size_t overhead = 28 + 29; /* IPv4 and UDP, DTLS 1.2 with ChaCha20-Poly1305 */
 
@@ -102,17 +217,32 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                 fprintf(stderr, "bench-rudp: out of memory\n");
                 exit(1);
         }
-        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss, .overhead = overhead };
+        SimLinkConfig l = { .rate_bps = p->rate_bps, .delay_usec = p->rtt / 2, .loss = p->loss, .overhead = overhead,
+                            .queue_bytes = (size_t) (p->rate_bps / 8 * p->queue_usec / SEC) };
         Sim *s = NULL;
         static Run r;
         memset(&r, 0, sizeof r);
         r.a = a;
         r.b = b;
-        if (sim_new(a, b, &l, &l, seed, &s) < 0) {
+        SimLinkConfig back = l;
+        if (getenv("BENCH_RUDP_URGENT")) {
+                r.ntrace = (size_t) ((MAX(5 * SEC, 20 * p->rtt) + measure) / SMALL_EVERY + 16);
+                r.trace = calloc(r.ntrace, sizeof(*r.trace));
+                if (!r.trace)
+                        r.ntrace = 0;
+                l.observe = trace_datagram;
+                l.observe_userdata = &r;
+        }
+        if (sim_new(a, b, &l, &back, seed, &s) < 0) {
                 fprintf(stderr, "bench-rudp: out of memory\n");
                 exit(1);
         }
+        r.sim = s;
         sim_set_app(s, app, &r);
+        const char *tick = getenv("BENCH_RUDP_TICK");
+        uint64_t t;
+        if (tick && parse_u64(tick, SEC, &t) == 0)
+                sim_set_tick(s, t);
         uint64_t warm = MAX(5 * SEC, 20 * p->rtt);
         sim_run(s, warm);
         sim_reset_link_stats(s);
@@ -129,7 +259,7 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
         double p50 = r.nlat ? (double) r.lat[r.nlat / 2] / MS : 0;
         double p99 = r.nlat ? (double) r.lat[MIN(r.nlat - 1, r.nlat * 99 / 100)] / MS : 0;
         double qavg = ls->queue_samples ? (double) ls->queue_delay_sum / (double) ls->queue_samples / MS : 0;
-        printf("| %-24s | %6.1f%% | %7.1f | %7.1f | %7.1f | %6.1f | %6.1f | %7.1f | %7.2f | %5.2f%% | %2u/%u | %7llu | %7llu |\n",
+        printf("| %-24s | %6.1f%% | %7.1f | %7.1f | %7.1f | %6.3f | %6.3f | %7.3f | %7.2f | %5.2f%% | %2u/%u | %7llu | %7llu |\n",
                p->name, goodput * 100, p50, p99, (double) p->rtt / 2 / MS + 50, qavg, (double) ls->queue_delay_max / MS,
                (double) st.min_rtt_usec / MS, (double) st.bandwidth * 8 / 1e6, st.loss_rate * 100, st.fec_k, st.fec_m,
                (unsigned long long) (st.retransmits - before.retransmits),
@@ -165,6 +295,9 @@ static void run(const Profile *p, uint64_t measure, uint64_t seed) {
                         (unsigned long long) (st.fec_parity_sent - before.fec_parity_sent),
                         (unsigned long long) (st.urgent_copies - before.urgent_copies));
         }
+        if (r.trace)
+                trace_report(&r, p, warm);
+        free(r.trace);
         sim_free(s);
         rudp_free(a);
         rudp_free(b);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bench-transport.h"
+#include "datagram-rudp.h"
 #include "dtls-datagram.h"
 #include "macro.h"
 #include "rudp.h"
@@ -89,29 +90,28 @@ static int accept_hello(UdpPeer *p, const uint8_t *d, size_t n, const struct soc
         return dtls_datagram_new_server(e, p->fd, (const struct sockaddr *) from, len, NULL, NULL, &p->path);
 }
 
-/* Plaintext datagrams the transport holds into rudp (made once DTLS is up). */
-static int drain_path(UdpPeer *p, uint64_t now) {
+/* Plaintext datagrams the transport holds into rudp (made once DTLS is up), each with the time
+ * it left the transport, not the loop's: see datagram-rudp.h. */
+static int drain_path(UdpPeer *p) {
+        if (p->rudp) {
+                int r = datagram_rudp_receive(p->path, p->rudp, SIZE_MAX);
+                return MIN(r, 0);
+        }
         uint8_t d[DTLS_DATAGRAM_MAX];
         ssize_t n;
-        int r;
-        while ((n = p->path->ops->recv(p->path, d, sizeof(d))) > 0) {
-                if (!p->rudp)
-                        continue;
-                r = rudp_receive_datagram(p->rudp, d, (size_t) n, now);
-                if (r < 0)
-                        return r;
-        }
+        while ((n = p->path->ops->recv(p->path, d, sizeof(d))) > 0)
+                ; /* before rudp: nothing to take them */
         if (n < 0 && n != -EAGAIN)
                 return (int) n;
-        if (!p->rudp && p->path->ops->max_payload(p->path) > 0 && (r = new_rudp(p, now)) < 0)
-                return r;
+        if (p->path->ops->max_payload(p->path) > 0)
+                return new_rudp(p, datagram_transport_now(p->path));
         return 0;
 }
 
 static int receive_all(UdpPeer *p, uint64_t now) {
         int r;
         if (!p->server) /* a client transport reads its own connected socket */
-                return p->path ? drain_path(p, now) : 0;
+                return p->path ? drain_path(p) : 0;
         for (;;) {
                 if (p->rx.next == p->rx.n) {
                         r = udp_rx_fill(&p->rx, p->fd);
@@ -129,7 +129,7 @@ static int receive_all(UdpPeer *p, uint64_t now) {
                         if (!p->path)
                                 continue;
                 }
-                if ((r = dtls_datagram_feed(p->path, d, n, now)) < 0 || (r = drain_path(p, now)) < 0)
+                if ((r = dtls_datagram_feed(p->path, d, n, bench_now_usec())) < 0 || (r = drain_path(p)) < 0)
                         return r;
         }
 }
@@ -140,13 +140,14 @@ static int flush(UdpPeer *p) {
         return r == -EMSGSIZE ? 0 : r;
 }
 
-static int send_all(UdpPeer *p, uint64_t now) {
+/* Each datagram with the time it is made: one read before a long receive would date it early. */
+static int send_all(UdpPeer *p) {
         if (!p->rudp)
                 return 0;
         for (;;) {
                 if (p->pending_len == 0) {
-                        ssize_t n = rudp_next_datagram(p->rudp, p->pending,
-                                                       p->path->ops->max_payload(p->path), now);
+                        ssize_t n = rudp_next_datagram(p->rudp, p->pending, p->path->ops->max_payload(p->path),
+                                                       datagram_transport_now(p->path));
                         if (n < 0)
                                 return (int) n;
                         if (n == 0)
@@ -277,6 +278,9 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                         break;
                 if ((r = receive_all(&p, now)) < 0)
                         break;
+                /* Not older than the datagrams just taken (each read its own clock): rudp's
+                 * timers must not see time go back. */
+                now = bench_now_usec();
                 if (p.path && p.path->ops->on_timeout)
                         p.path->ops->on_timeout(p.path, now);
                 bench_cpu_tick(res, now);
@@ -300,7 +304,7 @@ int bench_udp(const BenchOptions *o, BenchResult *res) {
                                 rudp_close(p.rudp, 0);
                         }
                 }
-                if ((r = send_all(&p, now)) < 0)
+                if ((r = send_all(&p)) < 0)
                         break;
                 /* The CLOSE went out with the last datagram. */
                 if (p.rudp && rudp_is_closed(p.rudp) && p.pending_len == 0)

@@ -181,7 +181,7 @@ def main():
         for name in filter(None, args.profiles.split(",")):
             rtt, rate, loss = PROFILES[name]
             for transport in filter(None, args.transports.split(",")):
-                link = Loopback() if name == "loopback" else le.LinkEmu(LINKEMU, profile=name, seed=args.seed)
+                link = Loopback() if name == "loopback" else le.LinkEmu(LINKEMU, profile=name, seed=args.seed, realtime=True)
                 with link:
                     (res,), queue = flows(link, procs, [(transport, 9500, True)], args, crt, key)
                 rows.append((name, rtt, rate, loss, transport, res, queue))
@@ -196,7 +196,7 @@ def main():
 
 
 def fairness(procs, args, crt, key, seed):
-    with le.LinkEmu(LINKEMU, profile="wan1", seed=seed) as link:
+    with le.LinkEmu(LINKEMU, profile="wan1", seed=seed, realtime=True) as link:
         (u, t), queue = flows(link, procs, [("udp", 9500, False), ("tcp", 9501, False)], args, crt, key)
     x, y = u["goodput_bps"], t["goodput_bps"]
     jain = (x + y) ** 2 / (2 * (x * x + y * y)) if x + y > 0 else 0
@@ -233,7 +233,7 @@ def print_row(name, rtt, rate, loss, transport, res, queue, header=False):
 
     print(f"| {name} ({rtt:g} ms, {rate / 1e6:g} Mbit/s, {loss * 100:g}%) | {transport} | {good * 100:.1f}% | "
           f"{res['goodput_bps'] / 1e6:.2f} | {sm['p50_ms']:.1f} | {sm['p99_ms']:.1f} | {rtt / 2 + 50:.0f} | "
-          f"{queue:.1f} | {rtt / 4:.1f} | {cpu(res.get('sender_cpu'))} | {cpu(res.get('cpu'))} | {view} |", flush=True)
+          f"{queue:.2f} | {rtt / 4:.2f} | {cpu(res.get('sender_cpu'))} | {cpu(res.get('cpu'))} | {view} |", flush=True)
 
 
 if __name__ == "__main__":

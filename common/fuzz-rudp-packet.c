@@ -45,6 +45,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 case RUDP_FRAME_FEC_PARITY:
                         touch(f.parity.data, f.parity.size);
                         break;
+                case RUDP_FRAME_MSG_PARITY:
+                        touch(f.msg_parity.data, f.msg_parity.size);
+                        /* Whatever parses can be written, and reads back the same. */
+                        if (rudp_frame_write_msg_parity(&w, f.msg_parity.channel, f.msg_parity.start, f.msg_parity.count,
+                                                        f.msg_parity.message_id, f.msg_parity.length, f.msg_parity.data,
+                                                        f.msg_parity.size) != 0 ||
+                            rudp_frame_parse(out, w.len, &g) != (int) w.len || g.msg_parity.start != f.msg_parity.start ||
+                            g.msg_parity.count != f.msg_parity.count || g.msg_parity.size != f.msg_parity.size ||
+                            memcmp(g.msg_parity.length, f.msg_parity.length, sizeof g.msg_parity.length) ||
+                            memcmp(g.msg_parity.message_id, f.msg_parity.message_id, sizeof g.msg_parity.message_id) ||
+                            memcmp(g.msg_parity.data, f.msg_parity.data, f.msg_parity.size))
+                                abort();
+                        break;
+                case RUDP_FRAME_MSG_REBUILT:
+                        if (rudp_frame_write_msg_rebuilt(&w, f.msg_rebuilt.channel, f.msg_rebuilt.start) != 0 ||
+                            rudp_frame_parse(out, w.len, &g) != (int) w.len || g.msg_rebuilt.start != f.msg_rebuilt.start ||
+                            g.msg_rebuilt.channel != f.msg_rebuilt.channel)
+                                abort();
+                        break;
                 case RUDP_FRAME_ACK: {
                         RudpAckRange r[RUDP_ACK_RANGES_MAX];
                         int k = rudp_ack_decode(&f, r, RUDP_ACK_RANGES_MAX);

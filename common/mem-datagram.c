@@ -35,6 +35,7 @@ typedef struct MemDatagram {
         uint64_t sent, dropped, oversize;
         uint8_t last[RUDP_DATAGRAM_MAX];
         size_t last_len;
+        uint64_t stall; /* the next recv() moves the clock on by this much first */
 } MemDatagram;
 
 static uint64_t next_random(Path *p) {
@@ -90,6 +91,8 @@ static ssize_t md_recv(DatagramTransport *t, void *buf, size_t n) {
         Path *p = m->path;
         Queue *q = &p->q[m->side];
 
+        p->now += m->stall;
+        m->stall = 0;
         for (;;) {
                 if (q->n == 0 || q->d[0].arrival > p->now)
                         return -EAGAIN;
@@ -195,6 +198,10 @@ uint64_t mem_datagram_next_arrival(DatagramTransport *t) {
         MemDatagram *m = (MemDatagram *) t;
         Queue *q = &m->path->q[m->side];
         return q->n > 0 ? q->d[0].arrival : UINT64_MAX;
+}
+
+void mem_datagram_stall_recv(DatagramTransport *t, uint64_t usec) {
+        ((MemDatagram *) t)->stall = usec;
 }
 
 void mem_datagram_set_loss(DatagramTransport *t, double loss) {

@@ -28,6 +28,10 @@ void mem_datagram_set_now(DatagramTransport *t, uint64_t now_usec);
 uint64_t mem_datagram_get_now(DatagramTransport *t);
 /* When the next datagram toward this end arrives; UINT64_MAX when none is in flight. */
 uint64_t mem_datagram_next_arrival(DatagramTransport *t);
+/* The next recv() on this end comes usec late, as after a process preempted between its clock
+ * read and the recv(): the pair's clock moves on by usec first, and what arrived meanwhile is
+ * there to take. */
+void mem_datagram_stall_recv(DatagramTransport *t, uint64_t usec);
 /* Loss of the direction away from this end, from now on. */
 void mem_datagram_set_loss(DatagramTransport *t, double loss);
 /* What this end sent, what of it the path dropped, and the sends refused as over max_payload. */

@@ -58,6 +58,49 @@ static int packets(void) {
         rudp_frame_write_parity(&w, 12, 20, 2, 1, data, 900);
         r |= save("fuzz-rudp-packet", "parity", buf, w.len);
 
+        /* MSG_PARITY on channel 1: a message partly there, the XOR of it and the next, then the next
+         * whole: the first is rebuilt. Then a chain: two frames held, the third message rebuilds
+         * the second, which rebuilds the first. */
+        uint8_t x[3][100], xor[100];
+        for (size_t i = 0; i < 100; i++) {
+                x[0][i] = (uint8_t) (i * 3 + 1);
+                x[1][i] = (uint8_t) (i * 5 + 2);
+                x[2][i] = (uint8_t) (i * 11 + 3);
+        }
+        uint32_t ids[2] = { 10, 11 }, lens[2] = { 100, 60 };
+        w.len = 0;
+        h = (RudpHeader) { .connection = 1, .number = 3 };
+        rudp_header_write(&w, &h);
+        rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 10, 0, 100, 0, x[0], 50);
+        for (size_t i = 0; i < 100; i++)
+                xor[i] = x[0][i] ^ (i < 60 ? x[1][i] : 0);
+        rudp_frame_write_msg_parity(&w, 1, 0, 2, ids, lens, xor, 100);
+        rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 11, 100, 60, 0, x[1], 60);
+        r |= save("fuzz-rudp-packet", "msg-parity", buf, w.len);
+
+        w.len = 0;
+        rudp_header_write(&w, &h);
+        rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 10, 0, 100, 0, x[0], 50);
+        lens[1] = 100;
+        for (int k = 0; k < 2; k++) {
+                uint32_t pair[2] = { 10 + (uint32_t) k, 11 + (uint32_t) k };
+                for (size_t i = 0; i < 100; i++)
+                        xor[i] = x[k][i] ^ x[k + 1][i];
+                rudp_frame_write_msg_parity(&w, 1, (uint64_t) k * 100, 2, pair, lens, xor, 100);
+        }
+        rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 12, 200, 100, 0, x[2], 100);
+        r |= save("fuzz-rudp-packet", "msg-parity-chain", buf, w.len);
+
+        /* An ACK of the one packet the connection sent, and MSG_REBUILT of its message (channel 0,
+         * the fuzzer's "x") and of unknown ones. */
+        w.len = 0;
+        rudp_header_write(&w, &h);
+        RudpAckRange first[] = { { 0, 0 } };
+        rudp_frame_write_ack(&w, first, 1, 0, 0);
+        rudp_frame_write_msg_rebuilt(&w, 0, 0);
+        rudp_frame_write_msg_rebuilt(&w, 1, 12345);
+        r |= save("fuzz-rudp-packet", "msg-rebuilt", buf, w.len);
+
         /* ACK bodies (the type byte is implied by fuzz-rudp-ack). */
         w.len = 0;
         rudp_frame_write_ack(&w, ranges, 4, 5, 0);

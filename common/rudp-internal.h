@@ -25,12 +25,21 @@
 #define RUDP_FEC_GROUPS_TRACKED 64      /* sender: parity packet numbers of recent groups */
 #define RUDP_PERSISTENT_PTO 3
 /* The send quantum: what pacing lets one late wake-up catch up (and what the owner's batched
- * socket I/O sends in one system call), this long at the pacing rate, at most this many bytes.
- * 250 us, not Linux's 1 ms: on the emulated gigabit LAN 1 ms bursts (and the rate samples taken
- * across them) overshot its 2 ms queue, thousands of drops per 8 s, enough for FEC to switch on;
- * at 250 us none, small messages' p50 0.6 ms instead of 2, about the same goodput and CPU. */
-#define RUDP_PACE_BURST_NS 250000
-#define RUDP_PACE_BURST_BYTES (64u << 10)
+ * socket I/O sends in one system call): 1.5 times how late the owner's wake-ups for a pacing slot
+ * have lately been, within [MIN, MAX], of the pacing rate, at most BURST_BYTES.
+ * Why not fixed: a quantum below the owner's usual lateness sends less than the rate at every
+ * wake-up, the rate samples and the rate follow, and the quantum (a time at the rate) with them:
+ * bench-rudp's LAN 0.2 ms with wake-ups up to 700 us late (BENCH_RUDP_TICK) fell to 4% of the
+ * link with the former fixed 250 us, 85% with 500 us; adaptive, 93% with wake-ups up to 50 us
+ * to 1 ms late. Why not large: the quantum is the burst the bottleneck queues, and the window
+ * lets one more quantum fly (see rudp_cwnd_allowance), so an owner that wakes on time gets the
+ * small one (1.5, not 2, times the lateness: queue 0.46 ms instead of 0.56 with wake-ups up to
+ * 200 us late, the same goodput; 1 times it lost goodput from 700 us on: 89%).
+ * 250 us, not Linux's 1 ms, was the fixed value: on the emulated gigabit LAN 1 ms bursts (and
+ * the rate samples taken across them) overshot its 2 ms queue, thousands of drops per 8 s. */
+#define RUDP_PACE_BURST_MIN_NS 100000
+#define RUDP_PACE_BURST_MAX_NS 1000000
+#define RUDP_PACE_BURST_BYTES (128u << 10)
 /* Second copies of urgent fragments: only above this loss rate and on links of at least
  * RUDP_COPY_MIN_RATE (bytes/s; below it the copies would take a share of the link that bulk
  * transfers miss more than small messages gain), within this share of the pacing rate (bytes,
@@ -40,6 +49,41 @@
 #define RUDP_COPY_SHARE_PERCENT 10
 #define RUDP_COPY_OVERHEAD 40
 #define RUDP_COPY_BURST 4096
+/* wan3 (256 kbit/s, 100 ms, 0.5%), below RUDP_COPY_MIN_RATE: the 100 B / 20 ms stream is 15.6%
+ * of the link, a copy or MSG_PARITY of every message 18.6% with its frame. bench-rudp (200 s, seeds
+ * 1-2, BENCH_RUDP_URGENT): messages no loss touched have p50 126-129 ms and p99 177-181 ms (a
+ * full-size datagram takes 39 ms, the queue ~20): the floor of any redundancy scheme, 80 ms over
+ * the 100 ms target. The chain there (the rate floor lifted; within the 10% budget, about half the
+ * messages) gave p99 187-209 ms instead of 255-267 for goodput 84.2-86.3% instead of 89.4%; every
+ * message would take ~18% of the link (goodput ~71%, target 90%). */
+/* MSG_PARITY (schema/rudp.md) in place of the second copy of a whole urgent message of at most
+ * RUDP_MSG_PARITY_LEN_MAX bytes: the XOR of it and the channel's previous message, in the next
+ * packet. For the same bytes as a copy, it rebuilds the message from either side: from this
+ * parity when the previous message is there (as a copy would), or from the next message's
+ * parity and that message. Both copies of a message lost (p^2) held every message ordered behind
+ * it for a round trip; the XOR chain loses a message only when its packet, the next and one of
+ * the two after are lost (~2p^3). At 5%, ~11 messages late per message lost until retransmitted
+ * (200 ms RTT, one every 20 ms): copies p^2 = 0.25%, 2.75% late; the chain 0.025%, 0.3% late plus
+ * ~0.25% rebuilt 30 ms late from the next frame. A third copy (p^3, 0.14% late) costs another
+ * copy, 4.5% of that link (goodput ~78% in bench-rudp); copies plus an XOR per pair (p^3) half
+ * that, the first of each pair rebuilt 40 ms late.
+ * bench-rudp (virtual time; 200 ms, 1 Mbit/s, 5%; 100 B every 20 ms; 200 s, seeds 1-3) with
+ * BENCH_RUDP_URGENT's trace: with copies 0.19-0.32% of the messages lost both, each holding ~10
+ * behind it, 2.4-3.6% late (p99 264-307 ms); with the chain and MSG_REBUILT 0.36-0.64% late
+ * (p99 144-146 ms; messages no loss touched: p99 141-143), goodput 81.9-82.1% instead of
+ * 82.1-82.6% (the frame's header is a few bytes longer than a copy's; without MSG_REBUILT the
+ * messages rebuilt went again in turn: p99 146-152, 0.5-1.5% late). bench-transport (wan4, 20 s,
+ * eight runs each, interleaved with main's build): p99 132-146 ms in six, 180 and 220 under a load
+ * of 6-8 (main: 255-604), goodput 80.0-83.3% (main 78.1-85.9%).
+ * The sender keeps the last message's bytes per urgent channel, up to RUDP_PARITY_PENDING parity
+ * frames not yet sent; the receiver, for a channel it got parity for, the last
+ * RUDP_PARITY_HISTORY small messages and up to RUDP_PARITY_HELD frames that miss two messages
+ * (one may come from the next frame). */
+#define RUDP_PARITY_PENDING 8
+#define RUDP_PARITY_HISTORY 16
+#define RUDP_PARITY_HELD 8
+#define RUDP_SENT_PARITY 2 /* MSG_PARITY frames per packet */
+#define RUDP_REBUILT_MAX 16 /* MSG_REBUILT frames waiting to go with the next packet */
 /* Datagrams stay full size while urgent channels are in use: each carries ~90 bytes of IP, UDP,
  * DTLS and rudp headers, and on a slow link smaller ones cost the link more than urgent messages
  * gain, since the p99 is set by a lost urgent packet (a round trip and two packet times, for it
@@ -61,12 +105,32 @@ typedef struct SendMsg {
         RudpRanges acked, resend; /* reliable classes */
         unsigned outstanding;     /* latest-wins: fragments in flight */
         bool copy_pending;        /* urgent: resend holds the second copy, not a loss */
+        bool parity_safe;         /* urgent: a MSG_PARITY over it and a message the peer has was acknowledged */
         bool missing;             /* urgent: resend holds bytes the peer is known to miss */
         bool lost, done;
 } SendMsg;
 
+/* A message's bytes kept for MSG_PARITY (sender: the last urgent one; receiver: recent ones). */
+typedef struct RecentMsg {
+        uint64_t start;
+        uint32_t message_id, len;
+        uint8_t data[RUDP_MSG_PARITY_LEN_MAX];
+} RecentMsg;
+
+/* A MSG_PARITY frame: built to send (after: in a packet numbered above), or received, held. */
+typedef struct MsgParity {
+        uint8_t channel, count;
+        uint64_t start;
+        uint32_t message_id[RUDP_MSG_PARITY_MSGS_MAX], length[RUDP_MSG_PARITY_MSGS_MAX];
+        size_t size;
+        uint8_t data[RUDP_MSG_PARITY_LEN_MAX];
+        uint64_t after, time;
+} MsgParity;
+
 typedef struct SendChannel {
         bool used;
+        bool prev_valid;  /* urgent: prev is the message sent just before the next one */
+        RecentMsg *prev;  /* urgent: allocated on first use */
         RudpClass cls;
         SendMsg **q;      /* by start; done messages are popped from the front */
         size_t head, n, cap;
@@ -103,6 +167,12 @@ typedef struct SentPacket {
         /* Delivery-rate state when sent */
         uint64_t delivered, delivered_time, first_sent_time;
         bool app_limited;
+        unsigned nparity;     /* MSG_PARITY frames it carries: their channel and first two messages */
+        struct {
+                uint8_t channel;
+                uint64_t start;
+                uint32_t len0;
+        } msg_par[RUDP_SENT_PARITY];
         unsigned nfrags;
         SentFrag frags[RUDP_SENT_FRAGS];
 } SentPacket;
@@ -129,8 +199,17 @@ typedef struct RecvMsg {
         uint64_t first_time;
 } RecvMsg;
 
+/* Receiver state for a channel the peer sends MSG_PARITY on. */
+typedef struct ParityRecv {
+        RecentMsg recent[RUDP_PARITY_HISTORY]; /* ring of completed small messages */
+        size_t recent_next;
+        MsgParity held[RUDP_PARITY_HELD];
+        size_t nheld;
+} ParityRecv;
+
 typedef struct RecvChannel {
         bool used;
+        ParityRecv *parity;  /* allocated on the channel's first MSG_PARITY */
         RudpClass cls;
         RecvMsg **msgs;      /* being reassembled, by start */
         size_t n, cap;
@@ -168,7 +247,11 @@ struct Rudp {
         uint64_t loss_time;       /* 0: none */
         unsigned pto_count, probes_pending;
         uint64_t pace_next_ns;    /* nanoseconds */
+        uint64_t pace_late_ns;    /* how late the owner's wake-ups for a pacing slot came, smoothed */
+        bool pace_waiting;        /* the last call found data to send and waited for its slot */
         uint64_t copy_credit, copy_refilled; /* urgent copies' budget: bytes, when refilled */
+        MsgParity par_pending[RUDP_PARITY_PENDING]; /* ring of MSG_PARITY frames to send */
+        size_t par_head, par_n;
         FecSent fec_sent[RUDP_FEC_GROUPS_TRACKED];
         LostMsg *lost;            /* latest-wins losses to report: ring */
         size_t lost_head, lost_n, lost_cap;
@@ -203,6 +286,11 @@ struct Rudp {
         size_t lw_buffered;       /* latest-wins reassembly, all channels */
         RecvMsg *ready_head, *ready_tail;
         RecvMsg *reading;         /* the message rudp_read() returned last */
+        struct {
+                uint8_t channel;
+                uint64_t start;
+        } rebuilt[RUDP_REBUILT_MAX]; /* messages rebuilt from MSG_PARITY, to tell the peer */
+        size_t nrebuilt;
 
         RudpStats stats;
 };
@@ -222,10 +310,12 @@ bool rudp_send_urgent_again(Rudp *r, const SentFrag *fr);
 bool rudp_lost_push(Rudp *r, uint8_t channel, uint32_t message_id);
 /* The send quantum in bytes (RUDP_PACE_BURST_*). */
 uint64_t rudp_send_quantum(const Rudp *r);
-/* What the window lets fly beyond the model's cwnd: three send quanta where a quantum is over two
- * packets (as Linux's BBR budgets for TSO and batching: acks of a burst come back as one, and a
- * window of the bandwidth-delay product alone, on a LAN's tenth of a millisecond, is a few
- * packets that one late wake-up of either end leaves idle), nothing on slower links. */
+/* What the window lets fly beyond the model's cwnd: one send quantum where a quantum is over two
+ * packets (as Linux's BBR budgets for TSO and batching: acks of a burst come back as one, and
+ * late wake-ups of either end would leave the link idle), nothing on slower links. One, not
+ * three: what flies beyond the path's bandwidth-delay product stands in the bottleneck's queue
+ * whenever the rate estimate runs above the link (bench-rudp, LAN 0.2 ms, wake-ups up to 50 us
+ * late: queue 1.03 ms with three quanta, 0.51 with one, the same goodput). */
 uint64_t rudp_cwnd_allowance(const Rudp *r);
 
 /* rudp-recovery.c */
@@ -238,9 +328,11 @@ uint64_t rudp_pto_interval(const Rudp *r);
 void rudp_recovery_timeout(Rudp *r, uint64_t now);
 void rudp_fec_sent_parity(Rudp *r, uint64_t group, uint64_t number, uint64_t now, bool last);
 void rudp_fec_sent_data(Rudp *r, uint64_t group, uint64_t now);
+void rudp_msg_rebuilt(Rudp *r, uint8_t channel, uint64_t start);
 
 /* rudp-recv.c */
 int rudp_recv_packet(Rudp *r, const uint8_t *dgram, size_t len, uint64_t now);
 void rudp_recv_msg_free(RecvMsg *m);
 void rudp_consumed(Rudp *r, RecvMsg *m);
+int rudp_recv_msg_parity(Rudp *r, const RudpFrame *f, uint64_t now);
 size_t rudp_ack_ranges(const Rudp *r, RudpAckRange *ranges, size_t max);

@@ -165,6 +165,31 @@ int rudp_frame_parse(const uint8_t *p, size_t len, RudpFrame *ret) {
                 f.parity.size = (size_t) size;
                 break;
         }
+        case RUDP_FRAME_MSG_PARITY: {
+                f.msg_parity.channel = get_u8(&r);
+                f.msg_parity.start = get_varint(&r);
+                f.msg_parity.count = get_u8(&r);
+                if (r.bad || f.msg_parity.count < 2 || f.msg_parity.count > RUDP_MSG_PARITY_MSGS_MAX)
+                        return -EBADMSG;
+                uint64_t end = f.msg_parity.start, size = 0;
+                for (unsigned i = 0; i < f.msg_parity.count; i++) {
+                        uint64_t id = get_varint(&r), length = get_varint(&r);
+                        if (r.bad || id > UINT32_MAX || length == 0 || length > RUDP_MSG_PARITY_LEN_MAX ||
+                            length > RUDP_VARINT_MAX - end)
+                                return -EBADMSG;
+                        f.msg_parity.message_id[i] = (uint32_t) id;
+                        f.msg_parity.length[i] = (uint32_t) length;
+                        end += length;
+                        size = length > size ? length : size;
+                }
+                f.msg_parity.data = get_bytes(&r, size);
+                f.msg_parity.size = (size_t) size;
+                break;
+        }
+        case RUDP_FRAME_MSG_REBUILT:
+                f.msg_rebuilt.channel = get_u8(&r);
+                f.msg_rebuilt.start = get_varint(&r);
+                break;
         default:
                 return -EBADMSG;
         }
@@ -293,6 +318,55 @@ int rudp_frame_write_parity(RudpWriter *w, uint64_t group, uint8_t k, uint8_t m,
         put_u8(w, m);
         put_u8(w, index);
         put_varint(w, size);
+        put_bytes(w, data, size);
+        return 0;
+}
+
+int rudp_frame_write_msg_rebuilt(RudpWriter *w, uint8_t channel, uint64_t start) {
+        if (start > RUDP_VARINT_MAX)
+                return -ERANGE;
+        if (2 + rudp_varint_size(start) > rudp_writer_room(w))
+                return -ENOBUFS;
+        put_u8(w, RUDP_FRAME_MSG_REBUILT);
+        put_u8(w, channel);
+        put_varint(w, start);
+        return 0;
+}
+
+size_t rudp_msg_parity_frame_size(uint64_t start, uint8_t count, const uint32_t *message_id,
+                                  const uint32_t *length) {
+        size_t n = 3 + rudp_varint_size(start), size = 0;
+        for (unsigned i = 0; i < count; i++) {
+                n += rudp_varint_size(message_id[i]) + rudp_varint_size(length[i]);
+                size = length[i] > size ? length[i] : size;
+        }
+        return n + size;
+}
+
+int rudp_frame_write_msg_parity(RudpWriter *w, uint8_t channel, uint64_t start, uint8_t count,
+                                const uint32_t *message_id, const uint32_t *length, const void *data,
+                                size_t size) {
+        if (count < 2 || count > RUDP_MSG_PARITY_MSGS_MAX || start > RUDP_VARINT_MAX)
+                return -ERANGE;
+        uint64_t end = start, longest = 0;
+        for (unsigned i = 0; i < count; i++) {
+                if (length[i] == 0 || length[i] > RUDP_MSG_PARITY_LEN_MAX || length[i] > RUDP_VARINT_MAX - end)
+                        return -ERANGE;
+                end += length[i];
+                longest = length[i] > longest ? length[i] : longest;
+        }
+        if (size != longest)
+                return -ERANGE;
+        if (rudp_msg_parity_frame_size(start, count, message_id, length) > rudp_writer_room(w))
+                return -ENOBUFS;
+        put_u8(w, RUDP_FRAME_MSG_PARITY);
+        put_u8(w, channel);
+        put_varint(w, start);
+        put_u8(w, count);
+        for (unsigned i = 0; i < count; i++) {
+                put_varint(w, message_id[i]);
+                put_varint(w, length[i]);
+        }
         put_bytes(w, data, size);
         return 0;
 }

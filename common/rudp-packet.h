@@ -18,6 +18,8 @@
 #define RUDP_ACK_RANGES_MAX 64
 #define RUDP_FEC_SYMBOLS_MAX 64     /* k + m */
 #define RUDP_FEC_PREFIX 10          /* number (8) and payload size (2) in front of each symbol */
+#define RUDP_MSG_PARITY_MSGS_MAX 4  /* messages one MSG_PARITY frame covers */
+#define RUDP_MSG_PARITY_LEN_MAX 256 /* the longest message it may cover */
 
 enum {
         RUDP_FRAME_PADDING = 0x00,
@@ -26,6 +28,8 @@ enum {
         RUDP_FRAME_MAX_STREAM = 0x03,
         RUDP_FRAME_CLOSE = 0x04,
         RUDP_FRAME_FEC_PARITY = 0x05,
+        RUDP_FRAME_MSG_PARITY = 0x06,
+        RUDP_FRAME_MSG_REBUILT = 0x07,
         RUDP_FRAME_STREAM = 0x08, /* | class */
 };
 
@@ -71,6 +75,20 @@ typedef struct RudpFrame {
                         const uint8_t *data;
                         size_t size;
                 } parity;
+                /* XOR of count consecutive messages of a reliable channel, the first at start. */
+                struct {
+                        uint8_t channel, count;
+                        uint64_t start;
+                        uint32_t message_id[RUDP_MSG_PARITY_MSGS_MAX];
+                        uint32_t length[RUDP_MSG_PARITY_MSGS_MAX];
+                        const uint8_t *data; /* size: the longest length */
+                        size_t size;
+                } msg_parity;
+                /* The sender of this frame rebuilt the message at start from MSG_PARITY. */
+                struct {
+                        uint8_t channel;
+                        uint64_t start;
+                } msg_rebuilt;
         };
 } RudpFrame;
 
@@ -108,6 +126,14 @@ int rudp_frame_write_stream(RudpWriter *w, uint8_t channel, RudpClass cls, uint3
                             size_t size);
 int rudp_frame_write_parity(RudpWriter *w, uint64_t group, uint8_t k, uint8_t m, uint8_t index,
                             const void *data, size_t size);
+/* MSG_PARITY over count (2 to RUDP_MSG_PARITY_MSGS_MAX) consecutive messages starting at start;
+ * data is their XOR, size bytes: the longest length (each at most RUDP_MSG_PARITY_LEN_MAX). */
+int rudp_frame_write_msg_parity(RudpWriter *w, uint8_t channel, uint64_t start, uint8_t count,
+                                const uint32_t *message_id, const uint32_t *length, const void *data,
+                                size_t size);
+int rudp_frame_write_msg_rebuilt(RudpWriter *w, uint8_t channel, uint64_t start);
+size_t rudp_msg_parity_frame_size(uint64_t start, uint8_t count, const uint32_t *message_id,
+                                  const uint32_t *length);
 /* ranges: disjoint, highest first, not adjacent; n >= 1. Writes as many ranges as fit (at least
  * the first) and returns how many, or -ENOBUFS. */
 int rudp_frame_write_ack(RudpWriter *w, const RudpAckRange *ranges, size_t n, uint64_t delay,

@@ -129,6 +129,15 @@ static void frag_acked(Rudp *r, const SentFrag *fr) {
                 rudp_send_channel_pop_done(r, c);
 }
 
+/* MSG_REBUILT: the peer rebuilt the whole message at start from MSG_PARITY, as good as every byte
+ * acknowledged (ignored for a message not sent whole yet: the peer cannot have it). */
+void rudp_msg_rebuilt(Rudp *r, uint8_t channel, uint64_t start) {
+        SendMsg *m = rudp_send_find(r, channel, start);
+        if (!m || m->done || m->sent != m->len || r->send[channel].cls == RUDP_LATEST_WINS)
+                return;
+        frag_acked(r, &(SentFrag) { .start = start, .off = 0, .len = m->len, .channel = channel });
+}
+
 static void frag_lost(Rudp *r, const SentFrag *fr) {
         SendMsg *m = rudp_send_find(r, fr->channel, fr->start);
         if (!m || m->done)
@@ -147,7 +156,8 @@ static void frag_lost(Rudp *r, const SentFrag *fr) {
         }
         bool was_empty = rudp_ranges_empty(&m->resend);
         m->copy_pending = false; /* a real loss from now on */
-        m->missing = rudp_is_urgent(r, fr->channel);
+        /* A message the peer most likely rebuilt from MSG_PARITY goes again in turn, not early. */
+        m->missing = rudp_is_urgent(r, fr->channel) && !m->parity_safe;
         if (rudp_ranges_add(&m->resend, fr->off, (uint64_t) fr->off + fr->len) < 0) {
                 /* Too fragmented: send the whole message again (acked bytes are skipped). */
                 rudp_ranges_done(&m->resend);
@@ -157,6 +167,25 @@ static void frag_lost(Rudp *r, const SentFrag *fr) {
         }
         if (was_empty)
                 c->resend_msgs++;
+}
+
+/* Whether the peer has message m of c: acknowledged, or popped once done. */
+static bool msg_acked(const SendMsg *m) {
+        return !m || m->done || rudp_ranges_covers(&m->acked, 0, m->len);
+}
+
+/* An acknowledged MSG_PARITY over two messages: once one of them is acknowledged as well, the
+ * peer could rebuild the other. A hint only (the peer keeps a bounded history of messages and
+ * frames), so that other one is not sent again ahead of pacing; loss detection still resends it. */
+static void parity_acked(Rudp *r, const SentPacket *p) {
+        for (unsigned i = 0; i < p->nparity; i++) {
+                SendMsg *m0 = rudp_send_find(r, p->msg_par[i].channel, p->msg_par[i].start);
+                SendMsg *m1 = rudp_send_find(r, p->msg_par[i].channel, p->msg_par[i].start + p->msg_par[i].len0);
+                if (m0 && !m0->done && msg_acked(m1))
+                        m0->parity_safe = true;
+                if (m1 && !m1->done && msg_acked(m0))
+                        m1->parity_safe = true;
+        }
 }
 
 static void recv_prune(Rudp *r, uint64_t largest) {
@@ -280,6 +309,8 @@ int rudp_on_ack_frame(Rudp *r, const RudpFrame *f, uint64_t now) {
         bool have_sample = false, eliciting_acked = false;
         uint64_t send_elapsed = 0, ack_elapsed = 0;
         SentPacket *largest = NULL;
+        SentPacket *with_parity[16];
+        size_t nwith_parity = 0;
         /* When the newest packet acknowledged reached the peer (in our clock, shifted by the
          * constant return path): a delayed ACK would otherwise make the delivery rate look
          * higher than the path's. */
@@ -318,10 +349,15 @@ int rudp_on_ack_frame(Rudp *r, const RudpFrame *f, uint64_t now) {
                         }
                         for (unsigned k = 0; k < p->nfrags; k++)
                                 frag_acked(r, &p->frags[k]);
+                        if (p->nparity > 0 && nwith_parity < ELEMENTSOF(with_parity))
+                                with_parity[nwith_parity++] = p;
                         if (p->ack_largest)
                                 recv_prune(r, p->ack_largest - 1);
                 }
         }
+        /* After every fragment of the ACK: a parity's partner may be acknowledged below it. */
+        for (size_t i = 0; i < nwith_parity; i++)
+                parity_acked(r, with_parity[i]);
         if (ranges[0].hi + 1 > r->largest_acked)
                 r->largest_acked = ranges[0].hi + 1;
         if (largest && largest->ack_eliciting) {

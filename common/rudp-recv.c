@@ -179,6 +179,14 @@ static int recv_stream(Rudp *r, const RudpFrame *f, uint64_t now) {
         memcpy(m->data + f->stream.offset, f->stream.data, f->stream.size);
         if (!rudp_ranges_covers(&m->have, 0, m->len))
                 return 0;
+        if (c->parity && !lw && m->len <= RUDP_MSG_PARITY_LEN_MAX) {
+                /* Its bytes may rebuild a neighbour from a MSG_PARITY frame, after its delivery. */
+                RecentMsg *k = &c->parity->recent[c->parity->recent_next++ % RUDP_PARITY_HISTORY];
+                k->start = m->start;
+                k->message_id = m->message_id;
+                k->len = m->len;
+                memcpy(k->data, m->data, m->len);
+        }
 
         if (c->cls == RUDP_RELIABLE_ORDERED) {
                 deliver_ordered(r, c);
@@ -192,6 +200,117 @@ static int recv_stream(Rudp *r, const RudpFrame *f, uint64_t now) {
         }
         ready_push(r, m);
         return 0;
+}
+
+/* MSG_PARITY: the bytes of message j of q if this side has them (NULL), and whether it is
+ * still missing (not delivered: the one a frame can rebuild). */
+static const uint8_t *parity_msg(const RecvChannel *c, const MsgParity *q, uint64_t start, unsigned j, bool *missing) {
+        *missing = false;
+        uint32_t len = q->length[j];
+        for (size_t i = 0; i < RUDP_PARITY_HISTORY; i++) {
+                const RecentMsg *k = &c->parity->recent[i];
+                if (k->len > 0 && k->start == start)
+                        return k->len == len && k->message_id == q->message_id[j] ? k->data : NULL;
+        }
+        if (c->cls == RUDP_RELIABLE_ORDERED ? start < c->deliver_at : rudp_ranges_covers(&c->delivered, start, start + len))
+                return NULL; /* delivered, its bytes gone */
+        size_t i = msg_index(c, start);
+        if (i < c->n && c->msgs[i]->start == start && rudp_ranges_covers(&c->msgs[i]->have, 0, c->msgs[i]->len))
+                return c->msgs[i]->len == len && c->msgs[i]->message_id == q->message_id[j] ? c->msgs[i]->data : NULL;
+        *missing = true;
+        return NULL;
+}
+
+/* Tries a held frame: 1 when it rebuilt its one missing message, 0 when it must wait for
+ * another message, -ENOENT when it is of no use any more; or an error from the rebuilt message. */
+static int parity_try(Rudp *r, uint8_t channel, const MsgParity *q, uint64_t now) {
+        RecvChannel *c = &r->recv[channel];
+        uint8_t buf[RUDP_MSG_PARITY_LEN_MAX];
+        unsigned missing = 0, which = 0;
+        uint64_t start = q->start, which_start = 0;
+        memcpy(buf, q->data, q->size);
+        for (unsigned j = 0; j < q->count; start += q->length[j], j++) {
+                bool miss;
+                const uint8_t *d = parity_msg(c, q, start, j, &miss);
+                if (d) {
+                        for (uint32_t i = 0; i < q->length[j]; i++)
+                                buf[i] ^= d[i];
+                } else if (miss) {
+                        missing++;
+                        which = j;
+                        which_start = start;
+                } else
+                        return -ENOENT; /* delivered and forgotten (or not what the frame says) */
+        }
+        if (missing == 0)
+                return -ENOENT;
+        if (missing > 1)
+                return 0;
+        RudpFrame f = { .type = RUDP_FRAME_STREAM };
+        f.stream.channel = channel;
+        f.stream.cls = c->cls;
+        f.stream.message_id = q->message_id[which];
+        f.stream.start = which_start;
+        f.stream.length = q->length[which];
+        f.stream.offset = 0;
+        f.stream.data = buf;
+        f.stream.size = q->length[which];
+        int k = recv_stream(r, &f, now);
+        if (k < 0)
+                return k;
+        r->stats.parity_rebuilt++;
+        /* Tell the sender, or it sends the message again once it finds the packet lost. */
+        if (r->nrebuilt < RUDP_REBUILT_MAX) {
+                r->rebuilt[r->nrebuilt].channel = channel;
+                r->rebuilt[r->nrebuilt++].start = which_start;
+                r->ack_now = true;
+        }
+        return 1;
+}
+
+/* Every held frame of the channel that can rebuild a message now, until none can (each rebuilt
+ * message may complete another frame's set). */
+static int parity_solve(Rudp *r, uint8_t channel, uint64_t now) {
+        ParityRecv *pr = r->recv[channel].parity;
+        bool progress = true;
+        while (pr && progress) {
+                progress = false;
+                for (size_t i = 0; i < pr->nheld;) {
+                        int k = parity_try(r, channel, &pr->held[i], now);
+                        if (k < 0 && k != -ENOENT)
+                                return k;
+                        if (k == 0) {
+                                i++;
+                                continue;
+                        }
+                        pr->held[i] = pr->held[--pr->nheld];
+                        progress |= k > 0;
+                }
+        }
+        return 0;
+}
+
+int rudp_recv_msg_parity(Rudp *r, const RudpFrame *f, uint64_t now) {
+        if (f->msg_parity.channel >= r->cfg.channels)
+                return -EPROTO;
+        RecvChannel *c = &r->recv[f->msg_parity.channel];
+        if (!c->used || c->cls == RUDP_LATEST_WINS)
+                return 0; /* nothing to rebuild against (or never resent: no use) */
+        if (!c->parity && !(c->parity = calloc(1, sizeof(*c->parity))))
+                return -ENOMEM;
+        ParityRecv *pr = c->parity;
+        if (pr->nheld == RUDP_PARITY_HELD) {
+                /* The oldest goes. */
+                memmove(pr->held, pr->held + 1, (RUDP_PARITY_HELD - 1) * sizeof(*pr->held));
+                pr->nheld--;
+        }
+        MsgParity *q = &pr->held[pr->nheld++];
+        *q = (MsgParity) { .channel = f->msg_parity.channel, .count = f->msg_parity.count, .start = f->msg_parity.start,
+                           .size = f->msg_parity.size, .time = now };
+        memcpy(q->message_id, f->msg_parity.message_id, sizeof(q->message_id));
+        memcpy(q->length, f->msg_parity.length, sizeof(q->length));
+        memcpy(q->data, f->msg_parity.data, f->msg_parity.size);
+        return parity_solve(r, f->msg_parity.channel, now);
 }
 
 void rudp_consumed(Rudp *r, RecvMsg *m) {
@@ -269,7 +388,7 @@ static int process_frames(Rudp *r, const uint8_t *p, size_t len, bool recovered,
                         return -EPROTO; /* checked before: cannot happen */
                 p += n;
                 len -= (size_t) n;
-                if (f.type != RUDP_FRAME_ACK && f.type != RUDP_FRAME_PADDING)
+                if (f.type != RUDP_FRAME_ACK && f.type != RUDP_FRAME_PADDING && f.type != RUDP_FRAME_MSG_REBUILT)
                         eliciting = true;
                 switch (f.type) {
                 case RUDP_FRAME_ACK:
@@ -299,6 +418,22 @@ static int process_frames(Rudp *r, const uint8_t *p, size_t len, bool recovered,
                         k = recv_stream(r, &f, now);
                         if (k < 0)
                                 return k;
+                        /* A message completed may be what a held MSG_PARITY waited for. */
+                        if (r->recv[f.stream.channel].parity && r->recv[f.stream.channel].parity->nheld > 0) {
+                                k = parity_solve(r, f.stream.channel, now);
+                                if (k < 0)
+                                        return k;
+                        }
+                        break;
+                case RUDP_FRAME_MSG_PARITY:
+                        k = rudp_recv_msg_parity(r, &f, now);
+                        if (k < 0)
+                                return k;
+                        break;
+                case RUDP_FRAME_MSG_REBUILT:
+                        if (f.msg_rebuilt.channel >= r->cfg.channels)
+                                return -EPROTO;
+                        rudp_msg_rebuilt(r, f.msg_rebuilt.channel, f.msg_rebuilt.start);
                         break;
                 default:
                         break;

@@ -159,6 +159,8 @@ static bool channel_has_data(SendChannel *c) {
 }
 
 bool rudp_send_has_data(const Rudp *r) {
+        if (r->par_n > 0 && !r->close_sent)
+                return true;
         for (unsigned i = 0; i < r->cfg.channels; i++)
                 if (channel_has_data(&r->send[i]))
                         return true;
@@ -195,6 +197,8 @@ bool rudp_send_urgent_again(Rudp *r, const SentFrag *fr) {
         SendMsg *m = rudp_send_find(r, fr->channel, fr->start);
         if (!m || m->done || rudp_ranges_covers(&m->acked, fr->off, (uint64_t) fr->off + fr->len))
                 return true;
+        if (m->parity_safe)
+                return false; /* the peer rebuilt it, most likely: loss detection still covers it */
         SendChannel *c = &r->send[fr->channel];
         bool was_empty = rudp_ranges_empty(&m->resend);
         if (rudp_ranges_add(&m->resend, fr->off, (uint64_t) fr->off + fr->len) < 0)
@@ -294,6 +298,70 @@ static void maybe_copy(Rudp *r, SendChannel *c, SendMsg *m, uint32_t off, uint32
         }
 }
 
+/* A whole urgent message m, just sent in packet number: instead of its second copy, the XOR of
+ * it and the channel's previous message goes in a later packet (see RUDP_PARITY_*), within the
+ * copies' budget; the first message after anything else (a longer or fragmented one, a gap) gets
+ * its copy. */
+static void protect_whole(Rudp *r, uint8_t channel, SendChannel *c, SendMsg *m, uint64_t number) {
+        if (!c->prev && !(c->prev = calloc(1, sizeof(*c->prev)))) {
+                maybe_copy(r, c, m, 0, m->len);
+                return;
+        }
+        RecentMsg *prev = c->prev;
+        bool chained = c->prev_valid && prev->start + prev->len == m->start;
+        if (chained && r->loss_rate >= RUDP_COPY_MIN_LOSS && r->bbr.pacing_rate >= RUDP_COPY_MIN_RATE) {
+                uint32_t ids[2] = { prev->message_id, m->message_id }, lens[2] = { prev->len, m->len };
+                uint64_t cost = rudp_msg_parity_frame_size(prev->start, 2, ids, lens) + RUDP_COPY_OVERHEAD;
+                if (r->copy_credit >= cost) {
+                        r->copy_credit -= cost;
+                        if (r->par_n == RUDP_PARITY_PENDING) { /* the oldest goes */
+                                r->par_head = (r->par_head + 1) % RUDP_PARITY_PENDING;
+                                r->par_n--;
+                        }
+                        MsgParity *q = &r->par_pending[(r->par_head + r->par_n++) % RUDP_PARITY_PENDING];
+                        *q = (MsgParity) {
+                                .channel = channel, .count = 2, .start = prev->start,
+                                .message_id = { ids[0], ids[1] }, .length = { lens[0], lens[1] },
+                                .size = MAX(prev->len, m->len), .after = number, .time = r->now,
+                        };
+                        memcpy(q->data, prev->data, prev->len);
+                        for (uint32_t i = 0; i < m->len; i++)
+                                q->data[i] ^= m->data[i];
+                }
+        } else
+                maybe_copy(r, c, m, 0, m->len);
+        prev->start = m->start;
+        prev->message_id = m->message_id;
+        prev->len = m->len;
+        memcpy(prev->data, m->data, m->len);
+        c->prev_valid = true;
+}
+
+/* Pending MSG_PARITY frames, each in a packet after its last message's own: true if any went. */
+static bool write_msg_parities(Rudp *r, RudpWriter *w, SentPacket *p) {
+        bool wrote = false;
+        uint64_t srtt = r->have_rtt ? r->smoothed_rtt : r->cfg.initial_rtt_usec;
+        while (r->par_n > 0 && p->nparity < RUDP_SENT_PARITY) {
+                MsgParity *q = &r->par_pending[r->par_head];
+                if (q->after >= p->number)
+                        break;
+                /* A round trip on, the lost message is being sent again anyway. */
+                if (q->time + srtt >= r->now) {
+                        if (rudp_frame_write_msg_parity(w, q->channel, q->start, q->count, q->message_id, q->length,
+                                                        q->data, q->size) < 0)
+                                break;
+                        r->stats.urgent_parity++;
+                        p->msg_par[p->nparity].channel = q->channel;
+                        p->msg_par[p->nparity].start = q->start;
+                        p->msg_par[p->nparity++].len0 = q->length[0];
+                        wrote = true;
+                }
+                r->par_head = (r->par_head + 1) % RUDP_PARITY_PENDING;
+                r->par_n--;
+        }
+        return wrote;
+}
+
 static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, SendChannel *c) {
         bool wrote = false;
         SendMsg *m;
@@ -304,8 +372,14 @@ static bool fill_new(Rudp *r, RudpWriter *w, SentPacket *p, uint8_t channel, Sen
                 uint32_t n = write_fragment(r, w, p, channel, c, m, m->sent, avail);
                 if (n == 0)
                         break;
-                if (rudp_is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS)
-                        maybe_copy(r, c, m, m->sent, n);
+                if (rudp_is_urgent(r, channel) && c->cls != RUDP_LATEST_WINS) {
+                        if (m->sent == 0 && n == m->len && n <= RUDP_MSG_PARITY_LEN_MAX)
+                                protect_whole(r, channel, c, m, p->number);
+                        else {
+                                maybe_copy(r, c, m, m->sent, n);
+                                c->prev_valid = false;
+                        }
+                }
                 m->sent += n;
                 wrote = true;
                 if (c->cls == RUDP_LATEST_WINS) {
@@ -353,6 +427,16 @@ static bool write_credits(Rudp *r, RudpWriter *w, SentPacket *p) {
         return wrote;
 }
 
+/* MSG_REBUILT frames owed (not ack-eliciting, never sent again: if one is lost, the peer sends
+ * the message again, as it would without). */
+static void write_rebuilt(Rudp *r, RudpWriter *w) {
+        size_t i = 0;
+        while (i < r->nrebuilt && rudp_frame_write_msg_rebuilt(w, r->rebuilt[i].channel, r->rebuilt[i].start) == 0)
+                i++;
+        memmove(r->rebuilt, r->rebuilt + i, (r->nrebuilt - i) * sizeof(r->rebuilt[0]));
+        r->nrebuilt -= i;
+}
+
 static bool write_ack(Rudp *r, RudpWriter *w, SentPacket *p, size_t max_ranges, uint64_t now) {
         RudpAckRange ranges[RUDP_RECV_RANGES];
         size_t n = rudp_ack_ranges(r, ranges, MIN(max_ranges, (size_t) RUDP_RECV_RANGES));
@@ -370,12 +454,25 @@ static bool write_ack(Rudp *r, RudpWriter *w, SentPacket *p, size_t max_ranges, 
 
 uint64_t rudp_send_quantum(const Rudp *r) {
         uint64_t rate = MAX(r->bbr.pacing_rate, (uint64_t) 1000);
-        return MIN(rate * RUDP_PACE_BURST_NS / 1000000000, (uint64_t) RUDP_PACE_BURST_BYTES);
+        uint64_t ns = MIN(MAX(r->pace_late_ns * 3 / 2, (uint64_t) RUDP_PACE_BURST_MIN_NS), (uint64_t) RUDP_PACE_BURST_MAX_NS);
+        return MIN(rate * ns / 1000000000, (uint64_t) RUDP_PACE_BURST_BYTES);
 }
 
 uint64_t rudp_cwnd_allowance(const Rudp *r) {
         uint64_t q = rudp_send_quantum(r);
-        return q > 2 * RUDP_MSS ? 3 * q : 0;
+        return q > 2 * RUDP_MSS ? q : 0;
+}
+
+/* The owner woke at now for a slot due at pace_next_ns: how late, smoothed (up fast, since a
+ * quantum below the lateness starves the rate; down slowly). */
+static void note_wake(Rudp *r, uint64_t now) {
+        uint64_t now_ns = now * 1000;
+        uint64_t late = now_ns > r->pace_next_ns ? now_ns - r->pace_next_ns : 0;
+        late = MIN(late, (uint64_t) RUDP_PACE_BURST_MAX_NS);
+        if (late > r->pace_late_ns)
+                r->pace_late_ns += (late - r->pace_late_ns) / 2;
+        else
+                r->pace_late_ns -= (r->pace_late_ns - late) / 16;
 }
 
 static void pace(Rudp *r, size_t size, uint64_t now) {
@@ -474,8 +571,11 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                 uint64_t full_ns = (uint64_t) RUDP_DATAGRAM_MAX * 1000000000 / rate;
                 urgent_early = r->pace_next_ns <= now * 1000 + full_ns;
         }
-        bool cc_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r) &&
-                     (now >= pace_time(r) || urgent_early);
+        bool window_ok = r->inflight + RUDP_MSS <= r->bbr.cwnd + rudp_cwnd_allowance(r);
+        bool cc_ok = window_ok && (now >= pace_time(r) || urgent_early);
+        if (content && window_ok && now >= pace_time(r) && r->pace_waiting)
+                note_wake(r, now);
+        r->pace_waiting = content && window_ok && now < pace_time(r);
         if (!content && !probe) {
                 /* The application has nothing to send: rate samples until this is delivered
                  * say less about the path than about the application. */
@@ -532,6 +632,7 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
 
         if (r->have_recv && (r->ack_dirty || ack_only))
                 write_ack(r, &w, p, ack_only ? RUDP_RECV_RANGES : 8, now);
+        write_rebuilt(r, &w);
         if (eliciting) {
                 bool any = false;
                 if (r->close_pending && rudp_frame_write_close(&w, r->close_code) == 0) {
@@ -540,8 +641,10 @@ ssize_t rudp_next_datagram(Rudp *r, uint8_t *out, size_t size, uint64_t now) {
                         p->close = any = true;
                 }
                 any |= write_credits(r, &w, p);
-                if (!r->close_sent)
+                if (!r->close_sent) {
+                        any |= write_msg_parities(r, &w, p);
                         any |= fill_streams(r, &w, p);
+                }
                 if (!any)
                         any = rudp_frame_write_simple(&w, RUDP_FRAME_PING) == 0;
                 p->ack_eliciting = any;

@@ -31,6 +31,7 @@ struct Sim {
         SimApp app;
         void *userdata;
         uint64_t wake;
+        uint64_t tick; /* usec; 0: the endpoints act at every event */
         bool stop;
 };
 
@@ -79,6 +80,10 @@ Sim *sim_free(Sim *s) {
 void sim_set_app(Sim *s, SimApp app, void *userdata) {
         s->app = app;
         s->userdata = userdata;
+}
+
+void sim_set_tick(Sim *s, uint64_t usec) {
+        s->tick = usec;
 }
 
 void sim_wake(Sim *s, uint64_t at) {
@@ -176,7 +181,10 @@ static int transmit(Sim *s, int from, const uint8_t *d, size_t len) {
                 l->busy_until_ns = MAX(now_ns, l->busy_until_ns) + (uint64_t) wire * 8 * 1000000000 / l->cfg.rate_bps;
                 depart = (l->busy_until_ns + 999) / 1000;
         }
-        if (lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata))) {
+        bool lost = lose(s, l) || (l->cfg.drop && l->cfg.drop(d, len, l->cfg.drop_userdata));
+        if (l->cfg.observe)
+                l->cfg.observe(d, len, lost, l->cfg.observe_userdata);
+        if (lost) {
                 l->stats.dropped_loss++;
                 return 0;
         }
@@ -238,6 +246,8 @@ uint64_t sim_run(Sim *s, uint64_t until) {
                         next = MIN(next, s->wake);
                 /* A timer already due that did not make progress must not spin the clock. */
                 s->now = MAX(next, s->now + 1);
+                if (s->tick > 1)
+                        s->now += sim_rand(s) % s->tick;
         }
         return steps;
 }

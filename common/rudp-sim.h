@@ -22,6 +22,10 @@ typedef struct SimLinkConfig {
         /* Optional: drops the datagrams it returns true for (tests aiming at one packet). */
         bool (*drop)(const uint8_t *d, size_t len, void *userdata);
         void *drop_userdata;
+        /* Optional: sees every datagram that entered the queue, and whether the link lost it
+         * (traces of what was lost, without drawing from the generator). */
+        void (*observe)(const uint8_t *d, size_t len, bool lost, void *userdata);
+        void *observe_userdata;
 } SimLinkConfig;
 
 typedef struct SimLinkStats {
@@ -39,6 +43,11 @@ typedef void (*SimApp)(Sim *s, void *userdata);
 int sim_new(Rudp *a, Rudp *b, const SimLinkConfig *ab, const SimLinkConfig *ba, uint64_t seed, Sim **ret);
 Sim *sim_free(Sim *s);
 void sim_set_app(Sim *s, SimApp app, void *userdata);
+/* The endpoints (and the app) wake late, by 0 to usec - 1 (uniform, from the seeded generator), as
+ * an owner's event loop on a busy machine: what arrived meanwhile is read in one go and stamped
+ * with the wake-up's time, and what pacing let go meanwhile leaves in one burst. 0 (the
+ * default): every event is handled at its time. */
+void sim_set_tick(Sim *s, uint64_t usec);
 void sim_wake(Sim *s, uint64_t at);
 uint64_t sim_now(const Sim *s);
 /* Runs until the clock reaches until, or until the app asks to stop. Returns the number of

@@ -74,12 +74,14 @@ Rudp *rudp_free(Rudp *r) {
                 for (size_t j = 0; j < c->n; j++)
                         rudp_send_msg_free(r, NULL, c->q[c->head + j]);
                 free(c->q);
+                free(c->prev);
         }
         for (unsigned i = 0; r->recv && i < r->cfg.channels; i++) {
                 RecvChannel *c = &r->recv[i];
                 for (size_t j = 0; j < c->n; j++)
                         rudp_recv_msg_free(c->msgs[j]);
                 free(c->msgs);
+                free(c->parity);
                 rudp_ranges_done(&c->delivered);
                 rudp_ranges_done(&c->consumed);
         }

@@ -80,7 +80,11 @@ size_t rudp_send_room(const Rudp *r);
 /* Bytes queued for a channel and not yet acknowledged (or, for latest-wins, not yet sent). */
 size_t rudp_queued(const Rudp *r, uint8_t channel);
 
-/* Takes one datagram. 0 when processed or dropped as garbage/duplicate (counted in the stats),
+/* Takes one datagram, with the time read after it left the socket or transport: a time read
+ * before a recv() that then waited (the process preempted) dates the datagram early, and an ACK
+ * in it makes the round trip, and so the minimum RTT, look shorter than the path's
+ * (datagram_rudp_receive() in datagram-rudp.h does it right).
+ * 0 when processed or dropped as garbage/duplicate (counted in the stats),
  * -EPROTO when the peer broke the protocol (the connection is closed: every later call fails),
  * -ECONNRESET when the peer closed the connection. */
 int rudp_receive_datagram(Rudp *r, const uint8_t *dgram, size_t len, uint64_t now_usec);
@@ -139,6 +143,8 @@ typedef struct RudpStats {
         uint64_t retransmits;      /* fragments of reliable messages sent again */
         uint64_t retransmitted_bytes;
         uint64_t urgent_copies;    /* second copies of urgent fragments (not in retransmits) */
+        uint64_t urgent_parity;    /* MSG_PARITY frames sent in place of second copies */
+        uint64_t parity_rebuilt;   /* messages this side rebuilt from MSG_PARITY */
         uint64_t latest_wins_lost; /* messages reported by rudp_lost_latest_wins() */
         uint64_t pto_count;
         uint64_t fec_parity_sent;

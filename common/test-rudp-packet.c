@@ -122,11 +122,58 @@ static void test_frames(void) {
         check(rudp_frame_parse(under2, sizeof under2, &f) == -EBADMSG);
         uint8_t parity[] = { RUDP_FRAME_FEC_PARITY, 0, 40, 30, 0, 0 };
         check(rudp_frame_parse(parity, sizeof parity, &f) == -EBADMSG);
-        uint8_t unknown[] = { 0x07 };
+        uint8_t unknown[] = { 0x0c };
         check(rudp_frame_parse(unknown, 1, &f) == -EBADMSG);
+
+        /* MSG_PARITY: round trip, every truncation fails, out-of-range fields. */
+        w = (RudpWriter) { buf, sizeof buf, 0 };
+        uint32_t ids[3] = { 7, 1u << 20, 0xffffffff }, lens[3] = { 100, 256, 3 };
+        check(rudp_frame_write_msg_parity(&w, 2, 70000, 3, ids, lens, data, 256) == 0);
+        check(w.len == rudp_msg_parity_frame_size(70000, 3, ids, lens));
+        check((n = rudp_frame_parse(buf, w.len, &f)) == (int) w.len && f.type == RUDP_FRAME_MSG_PARITY);
+        check(f.msg_parity.channel == 2 && f.msg_parity.start == 70000 && f.msg_parity.count == 3 &&
+              f.msg_parity.size == 256 && memcmp(f.msg_parity.data, data, 256) == 0);
+        for (unsigned i = 0; i < 3; i++)
+                check(f.msg_parity.message_id[i] == ids[i] && f.msg_parity.length[i] == lens[i]);
+        for (size_t l = 0; l < w.len; l++)
+                check(rudp_frame_parse(buf, l, &f) == -EBADMSG);
+        check(rudp_frame_write_msg_parity(&w, 2, 0, 3, ids, lens, data, 100) == -ERANGE); /* size not the longest */
+        check(rudp_frame_write_msg_parity(&w, 2, 0, 1, ids, lens, data, 100) == -ERANGE);
+        check(rudp_frame_write_msg_parity(&w, 2, 0, RUDP_MSG_PARITY_MSGS_MAX + 1, ids, lens, data, 256) == -ERANGE);
+        uint32_t too_long[2] = { 257, 1 }, zero[2] = { 0, 1 };
+        check(rudp_frame_write_msg_parity(&w, 2, 0, 2, ids, too_long, data, 257) == -ERANGE);
+        check(rudp_frame_write_msg_parity(&w, 2, 0, 2, ids, zero, data, 1) == -ERANGE);
+        /* channel 0, start 0, count, (id, length)... then the XOR */
+        uint8_t one[] = { RUDP_FRAME_MSG_PARITY, 0, 0, 1, 5, 1, 'x' };
+        check(rudp_frame_parse(one, sizeof one, &f) == -EBADMSG);
+        uint8_t five[] = { RUDP_FRAME_MSG_PARITY, 0, 0, 5, 1, 1, 2, 1, 3, 1, 4, 1, 5, 1, 'x' };
+        check(rudp_frame_parse(five, sizeof five, &f) == -EBADMSG);
+        five[3] = 4;
+        check(rudp_frame_parse(five, sizeof five - 2, &f) == (int) sizeof five - 2);
+        uint8_t zero_len[] = { RUDP_FRAME_MSG_PARITY, 0, 0, 2, 1, 0, 2, 1, 'x' };
+        check(rudp_frame_parse(zero_len, sizeof zero_len, &f) == -EBADMSG);
+        uint8_t long_len[] = { RUDP_FRAME_MSG_PARITY, 0, 0, 2, 1, 0x41, 0x01, 2, 1 }; /* 257 */
+        check(rudp_frame_parse(long_len, sizeof long_len, &f) == -EBADMSG);
+        uint8_t big_id[] = { RUDP_FRAME_MSG_PARITY, 0, 0, 2, 0xc1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 1, 'x' }; /* 2^32 */
+        check(rudp_frame_parse(big_id, sizeof big_id, &f) == -EBADMSG);
+        /* The messages end past the largest varint. */
+        uint8_t past[] = { RUDP_FRAME_MSG_PARITY, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 1, 1, 2, 1, 'x' };
+        check(rudp_frame_parse(past, sizeof past, &f) == -EBADMSG);
+
+        /* MSG_REBUILT */
+        w = (RudpWriter) { buf, sizeof buf, 0 };
+        check(rudp_frame_write_msg_rebuilt(&w, 7, 1u << 30) == 0 && w.len == 2 + 8);
+        check(rudp_frame_parse(buf, w.len, &f) == (int) w.len && f.type == RUDP_FRAME_MSG_REBUILT &&
+              f.msg_rebuilt.channel == 7 && f.msg_rebuilt.start == 1u << 30);
+        for (size_t l = 0; l < w.len; l++)
+                check(rudp_frame_parse(buf, l, &f) == -EBADMSG);
+        check(rudp_frame_write_msg_rebuilt(&w, 0, RUDP_VARINT_MAX + 1) == -ERANGE);
 
         /* A full writer takes nothing. */
         RudpWriter tiny = { buf, 10, 0 };
+        RudpWriter tiny9 = { buf, 9, 0 };
+        check(rudp_frame_write_msg_rebuilt(&tiny9, 0, 1u << 30) == -ENOBUFS && tiny9.len == 0);
+        check(rudp_frame_write_msg_parity(&tiny, 0, 0, 3, ids, lens, data, 256) == -ENOBUFS && tiny.len == 0);
         check(rudp_frame_write_stream(&tiny, 0, RUDP_RELIABLE_ORDERED, 1, 0, 100, 0, data, 100) == -ENOBUFS &&
               tiny.len == 0);
         check(rudp_frame_write_parity(&tiny, 0, 1, 1, 0, data, 100) == -ENOBUFS && tiny.len == 0);

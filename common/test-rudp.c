@@ -244,12 +244,15 @@ static void test_urgent(void) {
         lossy.reorder_usec = 2 * MS;
         /* Long enough to leave STARTUP: only then is the loss measured (and copies made). */
         RunResult r = run_messages(RUDP_RELIABLE_ORDERED, 20000, 200, &lossy, &lossy, RUDP_FEC_AUTO, 0, 0, 11, 120 * SEC);
-        check(r.a.urgent_copies > 0); /* b's few messages may all go before it has measured the loss */
-        printf("urgent at 5%% loss: %llu copies, %llu retransmits, %llu packets lost\n",
-               (unsigned long long) r.a.urgent_copies, (unsigned long long) r.a.retransmits,
+        /* b's few messages may all go before it has measured the loss. Messages of up to 200 bytes
+         * sent whole: a chain of MSG_PARITY frames, copies where it breaks. */
+        check(r.a.urgent_copies > 0 && r.a.urgent_parity > 0 && r.b.parity_rebuilt > 0);
+        printf("urgent at 5%% loss: %llu copies, %llu parity frames (%llu messages rebuilt), %llu retransmits, %llu packets lost\n",
+               (unsigned long long) r.a.urgent_copies, (unsigned long long) r.a.urgent_parity,
+               (unsigned long long) r.b.parity_rebuilt, (unsigned long long) r.a.retransmits,
                (unsigned long long) r.a.packets_lost);
         r = run_messages(RUDP_RELIABLE_ORDERED, 3000, 200, &clean, &clean, RUDP_FEC_AUTO, 0, 0, 12, 120 * SEC);
-        check(r.a.urgent_copies == 0 && r.b.urgent_copies == 0);
+        check(r.a.urgent_copies == 0 && r.b.urgent_copies == 0 && r.a.urgent_parity == 0 && r.b.urgent_parity == 0);
         urgent_channels = 0;
 }
 
@@ -541,6 +544,130 @@ static void test_slow_link_datagrams(void) {
         urgent_channels = 0;
 }
 
+/* wan4's link (1 Mbit/s, 200 ms RTT) with a bulk transfer and an urgent 100-byte message every 20
+ * ms, a deterministic 4% of the datagrams lost. Message PARITY_BOTH_ID loses both its own packet
+ * and the next one (which carries the parity of it and the message before: a second copy would
+ * have gone there): it is rebuilt from the parity of it and the next message. Message
+ * PARITY_ONE_ID loses only its own packet: rebuilt from the parity with the one before. Both
+ * are read within a round trip of being queued, when no retransmission could have arrived yet
+ * (the sender learns of the loss a round trip after sending; the message then takes one way),
+ * and, told by MSG_REBUILT, the sender does not send them again. */
+#define PARITY_BOTH_ID 400 /* 8 s in: past STARTUP, the loss measured */
+#define PARITY_ONE_ID 450
+
+typedef struct ParityLink {
+        Rudp *a, *b;
+        uint32_t bulk_id, small_id;
+        uint64_t next_small, datagrams;
+        bool lost_own[2], lost_parity; /* [0]: PARITY_BOTH_ID's packet, [1]: PARITY_ONE_ID's */
+        unsigned again[2];             /* their bytes sent again */
+        uint64_t sent[2], got[2];
+        uint32_t small_got;
+} ParityLink;
+
+static bool parity_near(uint64_t id) {
+        return (id + 3 >= PARITY_BOTH_ID && id <= PARITY_BOTH_ID + 3) || (id + 3 >= PARITY_ONE_ID && id <= PARITY_ONE_ID + 3);
+}
+
+static bool parity_link_drop(const uint8_t *d, size_t len, void *userdata) {
+        ParityLink *k = userdata;
+        static const uint64_t target[2] = { PARITY_BOTH_ID, PARITY_ONE_ID };
+        RudpHeader h;
+        int n = rudp_header_parse(d, len, &h);
+        check(n > 0);
+        bool near = false, drop = false;
+        for (size_t pos = (size_t) n; pos < len;) {
+                RudpFrame f;
+                int m = rudp_frame_parse(d + pos, len - pos, &f);
+                check(m > 0);
+                pos += (size_t) m;
+                if (f.type == RUDP_FRAME_STREAM && f.stream.channel == 0) {
+                        uint64_t id = f.stream.start / 100;
+                        near |= parity_near(id);
+                        for (int i = 0; i < 2; i++) {
+                                if (id == target[i] && k->lost_own[i])
+                                        k->again[i]++;
+                                if (id == target[i] && !k->lost_own[i])
+                                        drop = k->lost_own[i] = true;
+                        }
+                } else if (f.type == RUDP_FRAME_MSG_PARITY && f.msg_parity.channel == 0) {
+                        uint64_t id = f.msg_parity.start / 100;
+                        near |= parity_near(id) || parity_near(id + 1);
+                        if (id + 1 == PARITY_BOTH_ID && !k->lost_parity)
+                                drop = k->lost_parity = true;
+                }
+        }
+        if (drop)
+                return true;
+        return !near && ++k->datagrams % 25 == 0;
+}
+
+static void parity_link_app(Sim *s, void *userdata) {
+        ParityLink *k = userdata;
+        static const uint32_t target[2] = { PARITY_BOTH_ID, PARITY_ONE_ID };
+        static uint8_t chunk[16384], small[100];
+        uint64_t now = sim_now(s);
+        if (now >= k->next_small) {
+                slow_message(small, k->small_id);
+                for (int i = 0; i < 2; i++)
+                        if (k->small_id == target[i])
+                                k->sent[i] = now;
+                if (rudp_send(k->a, 0, RUDP_RELIABLE_ORDERED, k->small_id, small, sizeof small) == 0)
+                        k->small_id++;
+                k->next_small = now + 20 * MS;
+        }
+        sim_wake(s, k->next_small);
+        while (rudp_send_room(k->a) >= 4 * sizeof chunk)
+                check(rudp_send(k->a, 1, RUDP_RELIABLE_ORDERED, k->bulk_id++, chunk, sizeof chunk) == 0);
+        RudpMessage m;
+        while (rudp_read(k->b, &m) > 0) {
+                if (m.channel != 0)
+                        continue;
+                /* Every one, in order, with its own bytes (a rebuilt one too). */
+                slow_message(small, k->small_got);
+                check(m.message_id == k->small_got && m.len == sizeof small && memcmp(m.data, small, sizeof small) == 0);
+                k->small_got++;
+                for (int i = 0; i < 2; i++)
+                        if (m.message_id == target[i])
+                                k->got[i] = now;
+        }
+}
+
+static void test_urgent_parity(void) {
+        urgent_channels = 1u << 0;
+        Rudp *a = endpoint(false, RUDP_FEC_AUTO, 0, 0), *b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
+        ParityLink k = { .a = a, .b = b };
+        SimLinkConfig l = link_cfg(1000000, 100 * MS, 0), back = link_cfg(1000000, 100 * MS, 0);
+        l.drop = parity_link_drop;
+        l.drop_userdata = &k;
+        Sim *s = NULL;
+        check(sim_new(a, b, &l, &back, 41, &s) == 0);
+        sim_set_app(s, parity_link_app, &k);
+        sim_run(s, 12 * SEC);
+        RudpStats sa, sb;
+        rudp_stats(a, &sa);
+        rudp_stats(b, &sb);
+        printf("urgent parity at 1 Mbit/s, 200 ms: loss %.2f%%, %llu parity frames, %llu copies, %llu rebuilt; message "
+               "%u (own packet and the next lost) read after %.1f ms, %u (own packet lost) after %.1f ms (virtual); "
+               "sent again %u and %u times\n",
+               sa.loss_rate * 100, (unsigned long long) sa.urgent_parity, (unsigned long long) sa.urgent_copies,
+               (unsigned long long) sb.parity_rebuilt, PARITY_BOTH_ID, (double) (k.got[0] - k.sent[0]) / MS,
+               PARITY_ONE_ID, (double) (k.got[1] - k.sent[1]) / MS, k.again[0], k.again[1]);
+        check(k.lost_own[0] && k.lost_parity && k.lost_own[1]);
+        check(sb.parity_rebuilt >= 2);
+        for (int i = 0; i < 2; i++)
+                check(k.got[i] > k.sent[i] && k.got[i] - k.sent[i] < 200 * MS);
+        /* The receiver said so (MSG_REBUILT): the one rebuilt from its own parity is not sent again.
+         * (The other went again ahead of pacing when the ACK of the next message's packet showed
+         * its own and its parity's lost, before the frame that rebuilt it arrived.) */
+        check(k.again[1] == 0);
+        check(k.small_got > 500 && k.small_got + 15 >= k.small_id); /* all but those in flight */
+        sim_free(s);
+        rudp_free(a);
+        rudp_free(b);
+        urgent_channels = 0;
+}
+
 static void test_bad_input(void) {
         Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
         uint8_t d[RUDP_DATAGRAM_MAX + 100];
@@ -644,6 +771,61 @@ static void stall_app(Sim *s, void *userdata) {
                 ;
 }
 
+/* Bytes a sender with plenty to send lets go at one instant. */
+static uint64_t burst_at(Rudp *r, uint64_t now) {
+        uint8_t d[RUDP_DATAGRAM_MAX];
+        uint64_t bytes = 0;
+        ssize_t n;
+        while ((n = rudp_next_datagram(r, d, sizeof d, now)) > 0)
+                bytes += (uint64_t) n;
+        return bytes;
+}
+
+/* Pacing on a fast link: a wake-up catches up one send quantum, no more; the quantum is
+ * RUDP_PACE_BURST_MIN_NS of the pacing rate for an owner that wakes on time, grows when its
+ * wake-ups come late (else each sends less than the rate and the rate estimate follows it down)
+ * and shrinks again when they are on time; the window lets one quantum fly beyond the model's.
+ * On a slow link a quantum is two packets and the window is the model's alone. */
+static void test_pacing_quantum(void) {
+        static uint8_t chunk[65536];
+        Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0);
+        for (int i = 0; i < 4; i++)
+                check(rudp_send(a, 1, RUDP_RELIABLE_ORDERED, (uint32_t) i, chunk, sizeof chunk) == 0);
+        a->bbr.pacing_rate = 125000000; /* a gigabit: 125 bytes a microsecond */
+        a->bbr.cwnd = 1u << 20;
+        uint64_t q = rudp_send_quantum(a);
+        check(q == 125000000ull * RUDP_PACE_BURST_MIN_NS / 1000000000);
+        check(rudp_cwnd_allowance(a) == q);
+
+        /* Long idle: one quantum at once (the last packet may pass it), then the rate. */
+        uint64_t now = 10 * SEC, first = burst_at(a, now);
+        check(first + RUDP_DATAGRAM_MAX >= q && first <= q + RUDP_DATAGRAM_MAX);
+        check(burst_at(a, now) == 0);
+        now += 40;
+        uint64_t next = burst_at(a, now);
+        check(next + RUDP_DATAGRAM_MAX >= 40 * 125 && next <= 40 * 125 + RUDP_DATAGRAM_MAX);
+        check(rudp_send_quantum(a) == q); /* 40 us late at most: still the smallest */
+
+        /* Woken 600 us late: a larger quantum, all of it sent at once. */
+        now += 600;
+        uint64_t late = burst_at(a, now), q_late = rudp_send_quantum(a);
+        check(q_late > 3 * q && q_late <= 125ull * RUDP_PACE_BURST_MAX_NS / 1000);
+        check(late + RUDP_DATAGRAM_MAX >= q_late && late <= q_late + RUDP_DATAGRAM_MAX);
+        check(rudp_cwnd_allowance(a) == q_late);
+
+        /* Woken on time (every 10 us, one packet's time) for a while: back to the smallest. */
+        for (int i = 0; i < 120; i++) {
+                now += 10;
+                check(burst_at(a, now) <= 2 * RUDP_DATAGRAM_MAX);
+        }
+        check(rudp_send_quantum(a) == q);
+
+        a->bbr.pacing_rate = 5000000 / 8;
+        check(rudp_send_quantum(a) <= 2 * RUDP_MSS);
+        check(rudp_cwnd_allowance(a) == 0);
+        rudp_free(a);
+}
+
 static void test_bounds(void) {
         Rudp *a = endpoint(false, RUDP_FEC_OFF, 0, 0), *b = endpoint(true, RUDP_FEC_OFF, 0, 0);
         static uint8_t big[(1u << 20) + 1];
@@ -700,7 +882,9 @@ int main(int argc, char **argv) {
         RUN(test_fec_adapt);
         RUN(test_small_datagrams);
         RUN(test_slow_link_datagrams);
+        RUN(test_urgent_parity);
         RUN(test_bad_input);
         RUN(test_bounds);
+        RUN(test_pacing_quantum);
         return 0;
 }

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <time.h>
 
+#include "datagram-rudp.h"
 #include "macro.h"
 #include "wire-conn-internal.h"
 #include "wire-gen.h"
@@ -50,11 +50,7 @@ RudpClass wire_rudp_class(uint8_t rudp_channel) {
 }
 
 static uint64_t now_of(RudpConn *rc) {
-        if (rc->transport->ops->now)
-                return rc->transport->ops->now(rc->transport);
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        return datagram_transport_now(rc->transport);
 }
 
 static const char *transport_why(RudpConn *rc, int error) {
@@ -69,7 +65,7 @@ static int take_datagrams(WireConn *c, RudpConn *rc) {
                         return 0;
                 if (n < 0)
                         return rc->error = wire_conn_fail(c, (int) n, "receive failed: %s", transport_why(rc, (int) n));
-                uint64_t now = now_of(rc);
+                uint64_t now = now_of(rc); /* after the recv(): see datagram-rudp.h */
                 RudpStats before;
                 rudp_stats(rc->rudp, &before);
                 int r = rudp_receive_datagram(rc->rudp, rc->dgram, (size_t) n, now);

@@ -55,13 +55,14 @@ class SetupFailed(Exception):
 
 
 class LinkEmu:
-    def __init__(self, exe, name=None, profile=None, seed=1, settings=(), subnet=None):
+    def __init__(self, exe, name=None, profile=None, seed=1, settings=(), subnet=None, realtime=False):
         self.exe = exe
         self.name = name or f"tle{os.getpid()}"
         self.ns = {"a": f"{self.name}-a", "b": f"{self.name}-b"}
         self.profile, self.seed, self.settings, self.subnet = profile, seed, settings, subnet
         base = (subnet or "10.77.0.0/24").split("/")[0].rsplit(".", 1)[0]
         self.addr_a, self.addr_b = f"{base}.1", f"{base}.2"
+        self.realtime = realtime  # benchmarks: the forwarder in SCHED_FIFO (see tandem-linkemu run --help)
         self.proc = None
         self.dir = None
         self.made = False
@@ -92,6 +93,8 @@ class LinkEmu:
             args += ["--subnet", self.subnet]
         for s in self.settings:
             args += ["--set", s]
+        if self.realtime:
+            args.append("--realtime")
         self.log = open(os.path.join(self.dir, "log"), "w+")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
