@@ -28,6 +28,7 @@
 #define LOSS_PRIOR 0.01  /* the random loss assumed until measured */
 #define LOSS_EXCESS 0.03 /* loss in a round above random that means a queue overflowed */
 #define CAP_CUT 0.85
+#define FEW_PACKETS 8.0 /* a BDP below this many packets: see update_bw() */
 
 static const double cycle_gains[8] = { 1.25, 0.75, 1, 1, 1, 1, 1, 1 };
 
@@ -54,6 +55,16 @@ static double pacing_margin(const RudpBbr *b) {
         if (b->min_rtt == UINT64_MAX || b->min_rtt == 0)
                 return 1 - PACING_MARGIN_MAX;
         return 1 - MIN(PACING_MARGIN_MAX, PACING_JITTER_USEC / (double) b->min_rtt);
+}
+
+/* The time a full packet takes at the bottleneck, usec. The minimum RTT may come from a small
+ * packet (an ACK-sized probe, an urgent early datagram) and a full one takes this much longer
+ * through an empty bottleneck: at 256 kbit/s 38 ms, more than the 1/8 of a 140 ms RTT that
+ * means a standing queue, which then stood in every round, failed to drain and sent the flow
+ * into the AIMD rate kept against another flow's queue (on a four-packet BDP, +28% a round). */
+static double packet_time(const RudpBbr *b) {
+        double bw = model_bw(b);
+        return bw > 0 ? (double) RUDP_MSS * 1e6 / bw : 0;
 }
 
 /* The fraction of packets the path loses at random, measured while cruising. The bandwidth model
@@ -105,11 +116,32 @@ static void update_bw(RudpBbr *b, const RudpRateSample *rs) {
                 b->bw_slot[slot] = 0;
         }
         b->bw_slot[slot] = MAX(b->bw_slot[slot], bw);
-        uint64_t max = 0;
-        for (unsigned i = 0; i < RUDP_BBR_BW_ROUNDS; i++)
-                if (b->bw_slot_round[i] + RUDP_BBR_BW_ROUNDS > b->round_count)
-                        max = MAX(max, b->bw_slot[i]);
-        b->max_bw = max;
+        /* After STARTUP, where a round trip holds few packets, the second best round. A
+         * sample's interval starts at an earlier acknowledgement's arrival, and one that the
+         * owner read late (a busy machine: ~10 ms) shortens the next interval, at 256 kbit/s (a
+         * round of 140 ms, 3.6 packets) by up to a tenth; the plain maximum held that for ten
+         * rounds and the pacing built a queue of a packet or two, 40-80 ms there. The path's
+         * rate shows in round after round, a late read in one. STARTUP's rounds count as they
+         * are until they leave the window (its second best round is half its last). Where a
+         * round holds many packets the maximum stays: there a probe rarely spans two rounds,
+         * and at 5% loss (1 Mbit/s, 200 ms) the second best drifted down to 60-75% of the link. */
+        if (!b->filled_pipe)
+                b->filled_round = b->round_count;
+        uint64_t startup = 0, max = 0, second = 0;
+        for (unsigned i = 0; i < RUDP_BBR_BW_ROUNDS; i++) {
+                uint64_t v = b->bw_slot[i];
+                if (b->bw_slot_round[i] + RUDP_BBR_BW_ROUNDS <= b->round_count)
+                        continue;
+                if (b->bw_slot_round[i] <= b->filled_round)
+                        startup = MAX(startup, v);
+                else if (v > max) {
+                        second = max;
+                        max = v;
+                } else
+                        second = MAX(second, v);
+        }
+        bool few = b->min_rtt != UINT64_MAX && (double) max * (double) b->min_rtt / 1e6 < FEW_PACKETS * RUDP_MSS;
+        b->max_bw = MAX(startup, few && second > 0 ? second : max);
 }
 
 static void check_full_pipe(RudpBbr *b, const RudpRateSample *rs) {
@@ -159,7 +191,8 @@ static void enter_probe_bw(RudpBbr *b, uint64_t now) {
 static bool queue_seen(const RudpBbr *b) {
         if (b->min_rtt == UINT64_MAX || b->last_round_min_rtt == UINT64_MAX)
                 return false;
-        return b->last_round_min_rtt > b->min_rtt + MAX(b->min_rtt / 8, (uint64_t) 2000);
+        double slack = (double) MAX(b->min_rtt / 8, (uint64_t) 2000) + packet_time(b);
+        return (double) b->last_round_min_rtt > (double) b->min_rtt + slack;
 }
 
 static bool standing_queue(const RudpBbr *b) {
@@ -203,11 +236,17 @@ static void update_cycle(RudpBbr *b, const RudpRateSample *rs, uint64_t inflight
         if (b->state != RUDP_CC_PROBE_BW)
                 return;
         bool elapsed = b->min_rtt != UINT64_MAX && now - b->cycle_stamp > b->min_rtt;
+        double gain = b->pacing_gain;
+        /* What was in flight before this acknowledgement (BBR's prior_inflight): after it, a
+         * packet less. Where a packet takes a quarter of the RTT (1228 bytes at 256 kbit/s, 38 ms
+         * of 140), the probe ending only with the extra in flight after the ack held one more
+         * packet in the queue all along. */
+        uint64_t prior_inflight = inflight + rs->newly_acked + rs->newly_lost;
         bool next;
-        if (b->pacing_gain > 1)
+        if (gain > 1)
                 /* Probe until the extra is really in flight, or until it is lost. */
-                next = elapsed && (rs->newly_lost > 0 || inflight >= rudp_bbr_bdp(b, b->pacing_gain));
-        else if (b->pacing_gain < 1)
+                next = elapsed && (rs->newly_lost > 0 || prior_inflight >= rudp_bbr_bdp(b, gain));
+        else if (gain < 1)
                 next = elapsed || inflight <= rudp_bbr_bdp(b, 1);
         else
                 next = elapsed;

@@ -37,6 +37,7 @@ typedef struct RudpBbr {
         /* Windowed maximum of the delivery rate, one slot per round. */
         uint64_t bw_slot[RUDP_BBR_BW_ROUNDS], bw_slot_round[RUDP_BBR_BW_ROUNDS];
         uint64_t max_bw;
+        uint64_t filled_round; /* STARTUP's last round */
 
         uint64_t min_rtt, min_rtt_stamp;
 
