@@ -454,6 +454,22 @@ static void test_fec_adapt(void) {
  * (headers would eat the link) and no urgent message takes a packet of its own; every urgent
  * message arrives; one whose packet is lost goes again as soon as a later packet is
  * acknowledged, in a small packet ahead of pacing. */
+/* Two endpoints with urgent channel 0 over a symmetric link of rate (bit/s) and one-way delay,
+ * the a->b direction watched (or cut) by drop, the app driven with k. */
+static Sim *urgent_sim(uint64_t rate, uint64_t delay, bool (*drop)(const uint8_t *, size_t, void *), SimApp app,
+                       void *k, uint64_t seed, Rudp **ret_a, Rudp **ret_b) {
+        urgent_channels = 1u << 0;
+        *ret_a = endpoint(false, RUDP_FEC_AUTO, 0, 0);
+        *ret_b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
+        SimLinkConfig l = link_cfg(rate, delay, 0), back = link_cfg(rate, delay, 0);
+        l.drop = drop;
+        l.drop_userdata = k;
+        Sim *s = NULL;
+        check(sim_new(*ret_a, *ret_b, &l, &back, seed, &s) == 0);
+        sim_set_app(s, app, k);
+        return s;
+}
+
 typedef struct SlowLink {
         Rudp *a, *b;
         uint32_t bulk_id, small_id;
@@ -513,15 +529,11 @@ static void slow_link_app(Sim *s, void *userdata) {
 }
 
 static void test_slow_link_datagrams(void) {
-        urgent_channels = 1u << 0;
-        Rudp *a = endpoint(false, RUDP_FEC_AUTO, 0, 0), *b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
-        SlowLink k = { .a = a, .b = b };
-        SimLinkConfig l = link_cfg(256000, 50 * MS, 0), back = link_cfg(256000, 50 * MS, 0);
-        l.drop = slow_link_watch;
-        l.drop_userdata = &k;
-        Sim *s = NULL;
-        check(sim_new(a, b, &l, &back, 40, &s) == 0);
-        sim_set_app(s, slow_link_app, &k);
+        Rudp *a, *b;
+        SlowLink k = {};
+        Sim *s = urgent_sim(256000, 50 * MS, slow_link_watch, slow_link_app, &k, 40, &a, &b);
+        k.a = a;
+        k.b = b;
         sim_run(s, 5 * SEC);
         k.measuring = true;
         sim_run(s, 15 * SEC);
@@ -634,15 +646,11 @@ static void parity_link_app(Sim *s, void *userdata) {
 }
 
 static void test_urgent_parity(void) {
-        urgent_channels = 1u << 0;
-        Rudp *a = endpoint(false, RUDP_FEC_AUTO, 0, 0), *b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
-        ParityLink k = { .a = a, .b = b };
-        SimLinkConfig l = link_cfg(1000000, 100 * MS, 0), back = link_cfg(1000000, 100 * MS, 0);
-        l.drop = parity_link_drop;
-        l.drop_userdata = &k;
-        Sim *s = NULL;
-        check(sim_new(a, b, &l, &back, 41, &s) == 0);
-        sim_set_app(s, parity_link_app, &k);
+        Rudp *a, *b;
+        ParityLink k = {};
+        Sim *s = urgent_sim(1000000, 100 * MS, parity_link_drop, parity_link_app, &k, 41, &a, &b);
+        k.a = a;
+        k.b = b;
         sim_run(s, 12 * SEC);
         RudpStats sa, sb;
         rudp_stats(a, &sa);
