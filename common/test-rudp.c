@@ -470,10 +470,32 @@ static Sim *urgent_sim(uint64_t rate, uint64_t delay, bool (*drop)(const uint8_t
         return s;
 }
 
-typedef struct SlowLink {
+/* A 100-byte urgent message every 20 ms on channel 0 beside a bulk transfer on channel 1. */
+typedef struct UrgentFlow {
         Rudp *a, *b;
         uint32_t bulk_id, small_id;
         uint64_t next_small;
+} UrgentFlow;
+
+static void slow_message(uint8_t small[100], uint32_t id);
+
+/* Sends the urgent message when due (its id in *ret_sent, else UINT32_MAX) and tops up the bulk. */
+static void urgent_flow_feed(Sim *s, UrgentFlow *f, uint64_t now, uint32_t *ret_sent) {
+        static uint8_t chunk[16384], small[100];
+        *ret_sent = UINT32_MAX;
+        if (now >= f->next_small) {
+                slow_message(small, f->small_id);
+                if (rudp_send(f->a, 0, RUDP_RELIABLE_ORDERED, f->small_id, small, sizeof small) == 0)
+                        *ret_sent = f->small_id++;
+                f->next_small = now + 20 * MS;
+        }
+        sim_wake(s, f->next_small);
+        while (rudp_send_room(f->a) >= 4 * sizeof chunk)
+                check(rudp_send(f->a, 1, RUDP_RELIABLE_ORDERED, f->bulk_id++, chunk, sizeof chunk) == 0);
+}
+
+typedef struct SlowLink {
+        UrgentFlow flow;
         bool measuring;
         size_t max_len;
         uint64_t datagrams, small_datagrams; /* small: below half a full one */
@@ -506,21 +528,13 @@ static bool slow_link_watch(const uint8_t *d, size_t len, void *userdata) {
 
 static void slow_link_app(Sim *s, void *userdata) {
         SlowLink *k = userdata;
-        static uint8_t chunk[16384], small[100];
         uint64_t now = sim_now(s);
-        if (now >= k->next_small) {
-                slow_message(small, k->small_id);
-                if (k->small_id == SLOW_DROP_ID)
-                        k->drop_sent = now;
-                if (rudp_send(k->a, 0, RUDP_RELIABLE_ORDERED, k->small_id, small, sizeof small) == 0)
-                        k->small_id++;
-                k->next_small = now + 20 * MS;
-        }
-        sim_wake(s, k->next_small);
-        while (rudp_send_room(k->a) >= 4 * sizeof chunk)
-                check(rudp_send(k->a, 1, RUDP_RELIABLE_ORDERED, k->bulk_id++, chunk, sizeof chunk) == 0);
+        uint32_t sent;
+        urgent_flow_feed(s, &k->flow, now, &sent);
+        if (sent == SLOW_DROP_ID)
+                k->drop_sent = now;
         RudpMessage m;
-        while (rudp_read(k->b, &m) > 0)
+        while (rudp_read(k->flow.b, &m) > 0)
                 if (m.channel == 0) {
                         k->small_got++;
                         if (m.message_id == SLOW_DROP_ID)
@@ -532,18 +546,18 @@ static void test_slow_link_datagrams(void) {
         Rudp *a, *b;
         SlowLink k = {};
         Sim *s = urgent_sim(256000, 50 * MS, slow_link_watch, slow_link_app, &k, 40, &a, &b);
-        k.a = a;
-        k.b = b;
+        k.flow.a = a;
+        k.flow.b = b;
         sim_run(s, 5 * SEC);
         k.measuring = true;
         sim_run(s, 15 * SEC);
         printf("256 kbit/s with urgent messages: %llu datagrams, %llu below %u bytes, largest %zu; %llu urgent delivered "
                "of %u sent; the one whose packet was lost took %.1f ms (virtual)\n", (unsigned long long) k.datagrams,
                (unsigned long long) k.small_datagrams, RUDP_DATAGRAM_MAX / 2, k.max_len, (unsigned long long) k.small_got,
-               k.small_id, (double) (k.drop_got - k.drop_sent) / MS);
+               k.flow.small_id, (double) (k.drop_got - k.drop_sent) / MS);
         check(k.max_len == RUDP_DATAGRAM_MAX);
         check(k.small_datagrams == 1); /* the lost urgent message's second go, ahead of pacing */
-        check(k.small_got > 400 && k.small_got + 10 >= k.small_id); /* all but those still in flight */
+        check(k.small_got > 400 && k.small_got + 10 >= k.flow.small_id); /* all but those still in flight */
         /* Queued at t, its packet leaves by t + 37.5 ms (the pacing slot) and is lost; the next
          * one reaches b by t + 112.5 + 50, its ACK a 50 ms later; the message goes again at once
          * in a small packet behind at most the one on the wire: 37.5 + 9.4 + 50 ms more, 309.4 in
@@ -568,9 +582,8 @@ static void test_slow_link_datagrams(void) {
 #define PARITY_ONE_ID 450
 
 typedef struct ParityLink {
-        Rudp *a, *b;
-        uint32_t bulk_id, small_id;
-        uint64_t next_small, datagrams;
+        UrgentFlow flow;
+        uint64_t datagrams;
         bool lost_own[2], lost_parity; /* [0]: PARITY_BOTH_ID's packet, [1]: PARITY_ONE_ID's */
         unsigned again[2];             /* their bytes sent again */
         uint64_t sent[2], got[2];
@@ -617,22 +630,15 @@ static bool parity_link_drop(const uint8_t *d, size_t len, void *userdata) {
 static void parity_link_app(Sim *s, void *userdata) {
         ParityLink *k = userdata;
         static const uint32_t target[2] = { PARITY_BOTH_ID, PARITY_ONE_ID };
-        static uint8_t chunk[16384], small[100];
+        uint8_t small[100];
         uint64_t now = sim_now(s);
-        if (now >= k->next_small) {
-                slow_message(small, k->small_id);
-                for (int i = 0; i < 2; i++)
-                        if (k->small_id == target[i])
-                                k->sent[i] = now;
-                if (rudp_send(k->a, 0, RUDP_RELIABLE_ORDERED, k->small_id, small, sizeof small) == 0)
-                        k->small_id++;
-                k->next_small = now + 20 * MS;
-        }
-        sim_wake(s, k->next_small);
-        while (rudp_send_room(k->a) >= 4 * sizeof chunk)
-                check(rudp_send(k->a, 1, RUDP_RELIABLE_ORDERED, k->bulk_id++, chunk, sizeof chunk) == 0);
+        uint32_t sent;
+        urgent_flow_feed(s, &k->flow, now, &sent);
+        for (int i = 0; i < 2; i++)
+                if (sent == target[i])
+                        k->sent[i] = now;
         RudpMessage m;
-        while (rudp_read(k->b, &m) > 0) {
+        while (rudp_read(k->flow.b, &m) > 0) {
                 if (m.channel != 0)
                         continue;
                 /* Every one, in order, with its own bytes (a rebuilt one too). */
@@ -649,8 +655,8 @@ static void test_urgent_parity(void) {
         Rudp *a, *b;
         ParityLink k = {};
         Sim *s = urgent_sim(1000000, 100 * MS, parity_link_drop, parity_link_app, &k, 41, &a, &b);
-        k.a = a;
-        k.b = b;
+        k.flow.a = a;
+        k.flow.b = b;
         sim_run(s, 12 * SEC);
         RudpStats sa, sb;
         rudp_stats(a, &sa);
@@ -669,7 +675,7 @@ static void test_urgent_parity(void) {
          * (The other went again ahead of pacing when the ACK of the next message's packet showed
          * its own and its parity's lost, before the frame that rebuilt it arrived.) */
         check(k.again[1] == 0);
-        check(k.small_got > 500 && k.small_got + 15 >= k.small_id); /* all but those in flight */
+        check(k.small_got > 500 && k.small_got + 15 >= k.flow.small_id); /* all but those in flight */
         sim_free(s);
         rudp_free(a);
         rudp_free(b);
