@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,4 +688,34 @@ int client_session_close(ClientSession *s) {
                 (void) wire_conn_flush(s->conn);
         client_session_closed(s, 0, "closed");
         return r;
+}
+
+void client_session_drain(ClientSession *s, uint64_t end) {
+        if (!s->conn)
+                return;
+        for (;;) {
+                WireMessage m;
+                int r;
+                /* What the peer sends meanwhile only matters for its acknowledgements. */
+                while ((r = wire_conn_receive(s->conn, &m)) > 0)
+                        ;
+                if (r < 0 && r != -EAGAIN)
+                        return;
+                r = wire_conn_flush(s->conn);
+                if ((r < 0 && r != -EAGAIN) || wire_conn_queued(s->conn) == 0)
+                        return;
+                uint64_t now = client_resume_now();
+                if (now >= end)
+                        return;
+                uint64_t due = MIN(end, wire_conn_next_timeout(s->conn));
+                uint32_t e = wire_conn_poll_events(s->conn);
+                struct pollfd p = { .fd = wire_conn_fd(s->conn),
+                                    .events = (short) ((e & EPOLLIN ? POLLIN : 0) | (e & EPOLLOUT ? POLLOUT : 0)) };
+                uint64_t wait_ms = due > now ? (due - now + 999) / 1000 : 0;
+                if (poll(&p, 1, (int) MIN(wait_ms, (uint64_t) 1000)) < 0 && errno != EINTR)
+                        return;
+                now = client_resume_now();
+                if (now >= wire_conn_next_timeout(s->conn))
+                        wire_conn_on_timeout(s->conn, now);
+        }
 }

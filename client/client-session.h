@@ -194,3 +194,8 @@ ClientMedia *client_session_media(ClientSession *s);
 
 /* Sends bye and closes once it is written. */
 int client_session_close(ClientSession *s);
+/* After client_session_close(): drives the connection until the bye was taken (TCP) or
+ * acknowledged (UDP: it may wait for a pacing slot or a resend), or until `end` (monotonic us).
+ * Without it a UDP viewer could exit first, and hostd, hearing nothing, kept the session as if the
+ * link had dropped. */
+void client_session_drain(ClientSession *s, uint64_t end);

@@ -591,6 +591,8 @@ void viewer_shutdown(Viewer *v) {
         if (client_session_close(v->session) < 0)
                 return;
         uint64_t end = now_usec() + SHUTDOWN_GRACE_USEC;
+        client_session_drain(v->session, end);
+        /* A session that reports the close later (the tests' fake) is run until it does. */
         for (;;) {
                 uint64_t now = now_usec();
                 struct pollfd p = {};

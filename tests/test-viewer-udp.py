@@ -2,12 +2,14 @@
 """Integration: a headless viewer over the UDP transport (DTLS 1.2, rudp) through tandem-linkemu
 at 5% loss each way with reordering: it logs in at the demo's login prompt and types a random
 token, which reaches the guest's serial log once; the viewer's screen afterwards is exactly
-hostd's framebuffer. hostd runs in the emulator's namespace a, the viewer in b."""
+hostd's framebuffer; its bye reaches hostd before it exits (a UDP viewer that left first was
+kept as a dropped link for 180 s). hostd runs in the emulator's namespace a, the viewer in b."""
 
 import os
 import secrets
 import subprocess
 import sys
+import time
 
 import hostdtest as ht
 import linkemutest as le
@@ -49,6 +51,11 @@ def main():
         code, log = vt.finish(proc, timeout=300)
         assert code == vt.EXIT_OK, f"viewer exited {code}:\n{log}\nhostd:\n{hostd.log()[-4000:]}"
         vt.assert_typed_once(dom, token)
+        deadline = time.monotonic() + 10
+        while "viewer said bye" not in hostd.log() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "viewer said bye" in hostd.log(), f"hostd never got the viewer's bye:\n{hostd.log()[-3000:]}"
+        print("hostd got the viewer's bye")
         print(f"token {token} typed over UDP at 5% loss with reordering reached the serial log once")
         stats = link.stats()
         print(f"link drops: a->b {stats['a2b']['dropped_packets']}, b->a {stats['b2a']['dropped_packets']}")
