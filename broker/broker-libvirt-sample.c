@@ -13,6 +13,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "broker-libvirt.h"
 #include "macro.h"
 
 static const char PROBE_CALL[] = "virDomainListGetStats";
@@ -379,6 +380,9 @@ static void *sampler_main(void *p) {
 }
 
 int host_sampler_new(const char *uri, uint64_t deadline_usec, HostSampler **ret) {
+        int r = broker_libvirt_init();
+        if (r < 0)
+                return r;
         _cleanup_(freep) HostSampler *s = calloc(1, sizeof *s);
         Shared *sh = calloc(1, sizeof *sh);
         if (!s || !sh) {
@@ -388,7 +392,7 @@ int host_sampler_new(const char *uri, uint64_t deadline_usec, HostSampler **ret)
         sh->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         sh->uri = strdup(uri);
         if (sh->efd < 0 || !sh->uri) {
-                int r = sh->efd < 0 ? -errno : -ENOMEM;
+                r = sh->efd < 0 ? -errno : -ENOMEM;
                 if (sh->efd >= 0)
                         close(sh->efd);
                 free(sh->uri);
@@ -404,7 +408,7 @@ int host_sampler_new(const char *uri, uint64_t deadline_usec, HostSampler **ret)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int r = pthread_create(&t, &attr, sampler_main, sh);
+        r = pthread_create(&t, &attr, sampler_main, sh);
         pthread_attr_destroy(&attr);
         if (r != 0) {
                 pthread_mutex_lock(&sh->lock);

@@ -2,10 +2,12 @@
 #include "broker-libvirt.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libvirt/virterror.h>
+#include <libxml/parser.h>
 
 #include "macro.h"
 
@@ -18,6 +20,19 @@ static void libvirt_error_quiet(void *userdata, virErrorPtr e) {
 
 void broker_libvirt_quiet(void) {
         virSetErrorFunc(NULL, libvirt_error_quiet);
+}
+
+static pthread_once_t libvirt_once = PTHREAD_ONCE_INIT;
+static int libvirt_init_result;
+
+static void libvirt_init_once(void) {
+        xmlInitParser();
+        libvirt_init_result = virInitialize() < 0 ? -EIO : 0;
+}
+
+int broker_libvirt_init(void) {
+        pthread_once(&libvirt_once, libvirt_init_once);
+        return libvirt_init_result;
 }
 
 const char *broker_libvirt_error(void) {

@@ -21,6 +21,10 @@
 const char *broker_libvirt_error(void);
 /* Keeps libvirt from printing errors on stderr (libraries do not log). */
 void broker_libvirt_quiet(void);
+/* Initialises libvirt and libxml2 once, from the calling thread, before any worker thread uses
+ * them: libxml2 2.9's first-use set-up is not thread-safe (threads parsing their first XML at
+ * once each allocate its global mutex). Idempotent; -EIO when libvirt cannot start. */
+int broker_libvirt_init(void);
 
 /* --- XML (pure, no connection) --------------------------------------------------------------- */
 

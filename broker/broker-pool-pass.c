@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "broker-hang.h" /* USEC_PER_SEC */
+#include "broker-libvirt.h"
 #include "broker-pool-plan.h"
 #include "broker-pool-worker.h"
 #include "broker-store-fleet.h"
@@ -665,9 +666,10 @@ int pool_pass_new(Manager *m, PoolPass **ret) {
         p->m = m;
         p->interval_usec = (uint64_t) m->config->pool_check_seconds * USEC_PER_SEC;
         p->started = (int64_t) time(NULL);
-        if (virInitialize() < 0)
-                return -EIO;
-        int r = pool_done_new(&p->done);
+        int r = broker_libvirt_init();
+        if (r < 0)
+                return r;
+        r = pool_done_new(&p->done);
         if (r < 0)
                 return r;
         r = sd_event_add_io(m->event, &p->io, pool_done_fd(p->done), EPOLLIN, on_done, p);
