@@ -45,6 +45,7 @@ struct RudpFecEncoder {
         uint64_t next_group;
         bool open;
         unsigned gk, gm, n;       /* the open group: shape and packets so far */
+        double parity_credit;     /* parity packets early-closed groups were due and not sent */
         uint64_t opened, last_number;
         size_t len[RUDP_FEC_K_MAX];
         uint8_t *sym[RUDP_FEC_K_MAX];
@@ -83,10 +84,14 @@ RudpFecEncoder *rudp_fec_encoder_free(RudpFecEncoder *e) {
         return NULL;
 }
 
-unsigned rudp_fec_parity_for(unsigned k, unsigned m, unsigned n) {
+unsigned rudp_fec_parity_for(unsigned k, unsigned m, unsigned n, double *credit) {
         if (n >= k || k == 0)
                 return m;
-        return MIN(m, MAX(1u, (m * n + k - 1) / k));
+        *credit += (double) m * n / k;
+        /* The epsilon absorbs rounding in sums of shares that add up to a whole packet. */
+        unsigned due = MIN(m, (unsigned) (*credit + 1e-9));
+        *credit = MAX(*credit - due, 0.0);
+        return due;
 }
 
 static void encoder_close(RudpFecEncoder *e) {
@@ -94,7 +99,13 @@ static void encoder_close(RudpFecEncoder *e) {
                 e->open = false;
                 return;
         }
-        unsigned k = e->n, m = rudp_fec_parity_for(e->gk, e->gm, e->n);
+        unsigned k = e->n, m = rudp_fec_parity_for(e->gk, e->gm, e->n, &e->parity_credit);
+        if (m == 0) {
+                /* Sent unprotected: the sender judges its packets alone (rudp_fec_encoder_pending). */
+                e->next_group++;
+                e->open = false;
+                return;
+        }
         size_t size = 0;
         for (unsigned i = 0; i < k; i++)
                 size = MAX(size, e->len[i]);
@@ -171,6 +182,12 @@ unsigned rudp_fec_encoder_open(const RudpFecEncoder *e, uint64_t *ret_opened) {
         if (ret_opened)
                 *ret_opened = e->opened;
         return e->n;
+}
+
+bool rudp_fec_encoder_pending(const RudpFecEncoder *e, uint64_t group) {
+        if (e->open && group == e->next_group)
+                return true;
+        return e->par_next < e->par_count && group == e->par_group;
 }
 
 int rudp_fec_encoder_peek(const RudpFecEncoder *e, RudpFecParity *ret) {

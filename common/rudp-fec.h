@@ -41,10 +41,15 @@ void rudp_fec_encoder_flush(RudpFecEncoder *e);
 unsigned rudp_fec_encoder_open(const RudpFecEncoder *e, uint64_t *ret_opened);
 /* Parity waiting to be sent: 1 and its frame's fields (data valid until the next call that
  * changes the encoder), 0 when none. pop() removes the one peek() returned. */
-/* Parity packets for a group of shape k, m closed after n data packets (the end of a burst):
- * the shape's share of them, at least one. A burst of two packets at 5% loss (k 32, m 3) had
- * carried three parity packets: on display traffic 40% of the packets were parity. */
-unsigned rudp_fec_parity_for(unsigned k, unsigned m, unsigned n);
+/* Parity packets for a group of shape k, m closed after n data packets (the end of a burst): its
+ * share m × n / k is added to *credit and the whole packets in it are sent (at most m), so parity
+ * stays the shape's share of the packets whatever the bursts' sizes; a full group carries m.
+ * Rounding each group up had made every display frame carry a whole parity packet: on a 256 kbit/s
+ * link at 0.5% loss (k 32, m 1) a frame of four datagrams spent a fifth of its bytes on parity. */
+unsigned rudp_fec_parity_for(unsigned k, unsigned m, unsigned n, double *credit);
+/* Whether the group is still open or has parity waiting to be sent: false for a group closed
+ * without parity (its share not due yet), whose packets are then judged alone. */
+bool rudp_fec_encoder_pending(const RudpFecEncoder *e, uint64_t group);
 
 typedef struct RudpFecParity {
         uint64_t group;

@@ -97,6 +97,8 @@ static bool loss_reference(Rudp *r, const SentPacket *p, uint64_t now, uint64_t 
         if (!f->used || f->group != p->fec_group)
                 return true; /* long gone from the table: judge it alone */
         if (!f->closed) {
+                if (!rudp_fec_encoder_pending(r->fec_enc, p->fec_group))
+                        return true; /* closed without parity, or its parity superseded */
                 *until = f->opened + fec_wait(r);
                 return now >= *until;
         }

@@ -69,7 +69,8 @@ static unsigned run_group(unsigned k, unsigned m, unsigned fill, uint64_t lost_d
                 rudp_fec_encoder_flush(e);
         }
         check(rudp_fec_encoder_open(e, NULL) == 0);
-        m = rudp_fec_parity_for(k, m, fill);
+        double credit = 0; /* a new encoder's */
+        m = rudp_fec_parity_for(k, m, fill, &credit);
         unsigned np = 0;
         while (rudp_fec_encoder_peek(e, &par[np]) > 0) {
                 check(par[np].k == fill && par[np].m == m && par[np].index == np);
@@ -133,7 +134,8 @@ static void test_recovery(void) {
                 unsigned k = 1 + (unsigned) (rng() % RUDP_FEC_K_MAX);
                 unsigned m = 1 + (unsigned) (rng() % RUDP_FEC_M_MAX);
                 unsigned fill = round % 3 == 0 ? 1 + (unsigned) (rng() % k) : k;
-                unsigned mg = rudp_fec_parity_for(k, m, fill); /* what the group carries */
+                double credit = 0;
+                unsigned mg = rudp_fec_parity_for(k, m, fill, &credit); /* what the group carries */
                 /* Lose up to mg symbols among data and parity: everything comes back. */
                 unsigned lose = (unsigned) (rng() % (mg + 1));
                 unsigned lose_data = MIN(lose, fill), lose_par = lose - lose_data;
@@ -147,15 +149,34 @@ static void test_recovery(void) {
         }
 }
 
-/* A group closed early carries its share of the shape's parity, at least one packet. */
+/* Groups closed early carry the shape's share of parity over time, not a packet each. */
 static void test_parity_for(void) {
-        check(rudp_fec_parity_for(32, 3, 32) == 3);
-        check(rudp_fec_parity_for(32, 3, 2) == 1);
-        check(rudp_fec_parity_for(32, 3, 11) == 2);
-        check(rudp_fec_parity_for(32, 3, 22) == 3);
-        check(rudp_fec_parity_for(8, 8, 1) == 1);
-        check(rudp_fec_parity_for(8, 8, 5) == 5);
-        check(run_group(32, 3, 2, 1ull << 1, 0, false) == 2);
+        double credit = 0;
+        check(rudp_fec_parity_for(32, 3, 32, &credit) == 3 && credit == 0);
+        /* Display frames of two packets at k 32, m 3: 3 × 2 / 32 a frame, a parity packet every
+         * sixth frame or so, six over 64 packets as full groups would carry. */
+        unsigned total = 0, carrying = 0;
+        for (int i = 0; i < 32; i++) {
+                unsigned p = rudp_fec_parity_for(32, 3, 2, &credit);
+                check(p <= 1);
+                total += p;
+                carrying += p > 0;
+        }
+        check(total == 6 && carrying == 6);
+        credit = 0;
+        check(rudp_fec_parity_for(32, 3, 11, &credit) == 1);
+        check(rudp_fec_parity_for(32, 3, 22, &credit) == 2);
+        check(rudp_fec_parity_for(32, 3, 32, &credit) == 3); /* full: the shape, credit kept */
+        check(rudp_fec_parity_for(32, 1, 31, &credit) == 1);
+        credit = 0;
+        check(rudp_fec_parity_for(8, 8, 1, &credit) == 1);
+        check(rudp_fec_parity_for(8, 8, 5, &credit) == 5);
+        /* Never more than m, the rest stays owed. */
+        credit = 7.5;
+        check(rudp_fec_parity_for(8, 2, 4, &credit) == 2 && credit > 6.4 && credit < 6.6);
+        /* An early group with parity still rebuilds a loss; one without is judged alone. */
+        check(run_group(32, 3, 11, 1ull << 3, 0, false) == 11);
+        check(run_group(32, 3, 2, 1ull << 1, 0, false) == 1);
 }
 
 static void test_choose(void) {

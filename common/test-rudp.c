@@ -422,6 +422,61 @@ static void test_small_datagrams(void) {
         rudp_free(b);
 }
 
+/* Display-like traffic: a latest-wins message of two datagrams every 50 ms, each burst closing its
+ * FEC group early. Parity stays the shape's share of the packets (3/32, not one a burst); every
+ * message is delivered or reported lost, never both. */
+static void test_fec_bursts(void) {
+        Rudp *a = endpoint(false, RUDP_FEC_FIXED, 32, 3), *b = endpoint(true, RUDP_FEC_FIXED, 32, 3);
+        enum { BURSTS = 256 };
+        static uint8_t msg[2000], got[BURSTS], lost[BURSTS];
+        uint8_t d[RUDP_DATAGRAM_MAX];
+        unsigned sent = 0, delivered = 0, reported = 0, datagrams = 0;
+        for (uint64_t now = 0; now < (BURSTS + 40) * 50 * MS; now += 500) {
+                if (sent < BURSTS && now >= sent * 50 * MS) {
+                        fill(msg, sent, sizeof msg);
+                        check(rudp_send(a, 1, RUDP_LATEST_WINS, sent, msg, sizeof msg) == 0);
+                        sent++;
+                }
+                ssize_t n;
+                /* One datagram in eleven from a is lost (parity ones too). */
+                while ((n = rudp_next_datagram(a, d, sizeof d, now)) > 0)
+                        if (datagrams++ % 11 != 5)
+                                check(rudp_receive_datagram(b, d, (size_t) n, now + 20 * MS) == 0);
+                check(n == 0);
+                while ((n = rudp_next_datagram(b, d, sizeof d, now)) > 0)
+                        check(rudp_receive_datagram(a, d, (size_t) n, now + 20 * MS) == 0);
+                check(n == 0);
+                rudp_on_timeout(a, now);
+                rudp_on_timeout(b, now);
+                RudpMessage m;
+                while (rudp_read(b, &m) > 0) {
+                        check(m.message_id < sent && !got[m.message_id] && m.len == sizeof msg);
+                        got[m.message_id] = 1;
+                        delivered++;
+                }
+                uint8_t ch;
+                uint32_t id;
+                while (rudp_lost_latest_wins(a, &ch, &id) > 0) {
+                        check(ch == 1 && id < sent && !lost[id]);
+                        lost[id] = 1;
+                        reported++;
+                }
+        }
+        RudpStats sa, sb;
+        rudp_stats(a, &sa);
+        rudp_stats(b, &sb);
+        printf("fec bursts: %u delivered, %u reported lost, parity %llu for %u messages, recovered %llu\n", delivered,
+               reported, (unsigned long long) sa.fec_parity_sent, BURSTS, (unsigned long long) sb.fec_recovered);
+        check(delivered + reported == BURSTS);
+        for (unsigned i = 0; i < BURSTS; i++)
+                check(!(got[i] && lost[i]));
+        /* 512 data packets: 48 parity as full groups would carry (one a burst: 256). */
+        check(sa.fec_parity_sent >= 44 && sa.fec_parity_sent <= 50);
+        check(sb.fec_recovered > 0 && reported > 0);
+        rudp_free(a);
+        rudp_free(b);
+}
+
 /* AUTO: no parity on a clean link, parity growing with the loss, and only over latest-wins data
  * (reliable data is repaired by ARQ). */
 static void test_fec_adapt(void) {
@@ -918,6 +973,7 @@ int main(int argc, char **argv) {
         RUN(test_fec_recovery);
         RUN(test_fec_adapt);
         RUN(test_small_datagrams);
+        RUN(test_fec_bursts);
         RUN(test_slow_link_datagrams);
         RUN(test_urgent_parity);
         RUN(test_bad_input);
