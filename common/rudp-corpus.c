@@ -69,7 +69,7 @@ static int packets(void) {
         }
         uint32_t ids[2] = { 10, 11 }, lens[2] = { 100, 60 };
         w.len = 0;
-        h = (RudpHeader) { .connection = 1, .number = 3 };
+        h = (RudpHeader) { .number = 3 };
         rudp_header_write(&w, &h);
         rudp_frame_write_stream(&w, 1, RUDP_RELIABLE_ORDERED, 10, 0, 100, 0, x[0], 50);
         for (size_t i = 0; i < 100; i++)

@@ -49,9 +49,11 @@ int rudp_header_parse(const uint8_t *p, size_t len, RudpHeader *ret) {
         uint8_t flags = get_u8(&r);
         if ((flags & RUDP_FLAGS_MASK) != RUDP_FLAGS_FIXED)
                 return -EBADMSG;
-        const uint8_t *id = get_bytes(&r, 8);
-        if (id)
-                h.connection = get_le64(id);
+        if (flags & RUDP_FLAG_CONNECTION) {
+                const uint8_t *id = get_bytes(&r, 8);
+                if (id)
+                        h.connection = get_le64(id);
+        }
         h.number = get_varint(&r);
         h.protected = flags & RUDP_FLAG_PROTECTED;
         if (h.protected) {
@@ -225,7 +227,7 @@ static void put_bytes(RudpWriter *w, const void *d, size_t n) {
 }
 
 size_t rudp_header_size(const RudpHeader *h) {
-        return 1 + 8 + rudp_varint_size(h->number) +
+        return 1 + (h->connection ? 8 : 0) + rudp_varint_size(h->number) +
                (h->protected ? rudp_varint_size(h->fec_group) + 1 : 0);
 }
 
@@ -235,9 +237,11 @@ int rudp_header_write(RudpWriter *w, const RudpHeader *h) {
                 return -ERANGE;
         if (rudp_header_size(h) > rudp_writer_room(w))
                 return -ENOBUFS;
-        put_u8(w, RUDP_FLAGS_FIXED | (h->protected ? RUDP_FLAG_PROTECTED : 0));
-        put_le64(w->p + w->len, h->connection);
-        w->len += 8;
+        put_u8(w, RUDP_FLAGS_FIXED | (h->protected ? RUDP_FLAG_PROTECTED : 0) | (h->connection ? RUDP_FLAG_CONNECTION : 0));
+        if (h->connection) {
+                put_le64(w->p + w->len, h->connection);
+                w->len += 8;
+        }
         put_varint(w, h->number);
         if (h->protected) {
                 put_varint(w, h->fec_group);

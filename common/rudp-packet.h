@@ -12,6 +12,7 @@
 #define RUDP_FLAGS_FIXED 0x40
 #define RUDP_FLAGS_MASK 0xc0
 #define RUDP_FLAG_PROTECTED 0x01
+#define RUDP_FLAG_CONNECTION 0x02 /* a connection id follows; absent means id 0 */
 /* flags, connection id, number, group, index */
 #define RUDP_HEADER_MAX (1 + 8 + 8 + 8 + 1)
 

@@ -54,6 +54,16 @@ static void test_header(void) {
 
         RudpWriter small = { buf, 5, 0 };
         check(rudp_header_write(&small, &in) == -ENOBUFS && small.len == 0);
+
+        /* Connection id 0 (DTLS tells the peers apart) is left out: 8 bytes a datagram. */
+        RudpHeader zero = { .number = 5 };
+        RudpWriter wz = { buf, sizeof buf, 0 };
+        check(rudp_header_write(&wz, &zero) == 0 && wz.len == 2 && wz.len == rudp_header_size(&zero));
+        check(buf[0] == RUDP_FLAGS_FIXED);
+        check(rudp_header_parse(buf, wz.len, &out) == 2 && out.connection == 0 && out.number == 5 && !out.protected);
+        /* The flag without the id is truncated. */
+        buf[0] |= RUDP_FLAG_CONNECTION;
+        check(rudp_header_parse(buf, wz.len, &out) == -EBADMSG);
 }
 
 static void test_frames(void) {

@@ -757,8 +757,13 @@ static void test_bad_input(void) {
         RudpHeader h = { .connection = 0xbad, .number = 1 };
         check(rudp_header_write(&w, &h) == 0 && rudp_frame_write_simple(&w, RUDP_FRAME_PING) == 0);
         check(rudp_receive_datagram(b, d, w.len, 1000) == 0);
+        /* Without an id (id 0) to a connection that has one. */
+        w.len = 0;
+        h = (RudpHeader) { .number = 1 };
+        check(rudp_header_write(&w, &h) == 0 && rudp_frame_write_simple(&w, RUDP_FRAME_PING) == 0);
+        check(rudp_receive_datagram(b, d, w.len, 1000) == 0);
         rudp_stats(b, &st);
-        check(st.packets_received == 0 && st.packets_dropped == 5001);
+        check(st.packets_received == 0 && st.packets_dropped == 5002);
 
         /* The connection still works. */
         SimLinkConfig l = link_cfg(0, 5 * MS, 0);
