@@ -273,7 +273,10 @@ static void test_lossy(uint64_t seed, size_t max_payload) {
 
 /* A frame on the wrong rudp channel or class is a protocol error: a bare rudp peer sends a tile
  * on the display channel, reliable. */
-static void test_mismapped(void) {
+/* A raw rudp peer (hostd's side) sends one message; a viewer's WireConn receives it. Returns the
+ * tile frames it delivered (their frame numbers in frames); the error message's text must
+ * contain error, or there must be none when error is NULL. */
+static size_t raw_deliver(uint8_t channel, RudpClass cls, const Buffer *msg, const char *error, uint32_t *frames) {
         DatagramTransport *ta, *tb;
         check(mem_datagram_pair(&(MemDatagramOptions) { .seed = 3 }, &ta, &tb) == 0);
         WireConn *a;
@@ -284,22 +287,87 @@ static void test_mismapped(void) {
         Rudp *raw;
         check(rudp_new(&cfg, true, mem_datagram_get_now(tb), &raw) == 0);
 
-        Buffer b;
-        buffer_init(&b, 1 << 16);
-        uint8_t data[10] = { 0 };
-        check(wire_encode_tile(&b, &(WireTile) { .w = 1, .h = 1, .data = data, .data_len = sizeof(data) }) >= 0);
-        check(rudp_send(raw, 1, RUDP_RELIABLE_ORDERED, 1, buffer_data(&b), buffer_len(&b)) == 0);
+        check(rudp_send(raw, channel, cls, 1, buffer_data(msg), buffer_len(msg)) == 0);
         uint8_t d[RUDP_DATAGRAM_MAX];
         ssize_t k;
         while ((k = rudp_next_datagram(raw, d, sizeof(d), mem_datagram_get_now(tb))) > 0)
                 check(tb->ops->send(tb, d, (size_t) k) == 0);
         WireMessage m;
-        check(wire_conn_receive(a, &m) == -EPROTO);
-        check(wire_conn_error(a) && strstr(wire_conn_error(a), "rudp channel 1"));
-        buffer_done(&b);
+        size_t tiles = 0;
+        int r;
+        while ((r = wire_conn_receive(a, &m)) > 0) {
+                check(m.type == WIRE_TYPE_TILE);
+                frames[tiles++] = m.tile.frame;
+        }
+        if (error)
+                check(r == -EPROTO && wire_conn_error(a) && strstr(wire_conn_error(a), error));
+        else
+                check(r == 0 && !wire_conn_error(a));
         rudp_free(raw);
         wire_conn_free(a);
         datagram_transport_free(tb);
+        return tiles;
+}
+
+static void add_tile(Buffer *b, uint32_t frame) {
+        uint8_t data[10] = { 0 };
+        check(wire_encode_tile(b, &(WireTile) { .frame = frame, .w = 1, .h = 1, .data = data, .data_len = sizeof(data) }) >= 0);
+}
+
+static void test_mismapped(void) {
+        Buffer b;
+        uint32_t frames[8];
+        buffer_init(&b, 1 << 16);
+        add_tile(&b, 1);
+        check(raw_deliver(1, RUDP_RELIABLE_ORDERED, &b, "rudp channel 1", frames) == 0);
+        buffer_done(&b);
+}
+
+/* hostd batches small tiles: several tile frames in one tile message, delivered one by one;
+ * more than one frame in any other message, a non-tile frame or a partial frame in a batch are
+ * protocol errors. Through WireConn, tiles queued together go as one message. */
+static void test_tile_batch(void) {
+        Buffer b;
+        uint32_t frames[8];
+        buffer_init(&b, 1 << 16);
+        for (uint32_t f = 1; f <= 3; f++)
+                add_tile(&b, f);
+        check(raw_deliver(WIRE_RUDP_TILE_CHANNEL, RUDP_LATEST_WINS, &b, NULL, frames) == 3);
+        check(frames[0] == 1 && frames[1] == 2 && frames[2] == 3);
+
+        buffer_clear(&b);
+        check(wire_encode_frame_end(&b, &(WireFrameEnd) { .frame = 1 }) >= 0);
+        check(wire_encode_frame_end(&b, &(WireFrameEnd) { .frame = 2 }) >= 0);
+        check(raw_deliver(1, RUDP_RELIABLE_ORDERED, &b, "holds more than one frame", frames) == 0);
+
+        buffer_clear(&b);
+        add_tile(&b, 1);
+        check(wire_encode_frame_end(&b, &(WireFrameEnd) { .frame = 1 }) >= 0);
+        check(raw_deliver(WIRE_RUDP_TILE_CHANNEL, RUDP_LATEST_WINS, &b, "frame-end", frames) == 1);
+
+        buffer_clear(&b);
+        add_tile(&b, 7);
+        check(buffer_append(&b, "\x05\0\0", 3) >= 0);
+        check(raw_deliver(WIRE_RUDP_TILE_CHANNEL, RUDP_LATEST_WINS, &b, "3 bytes on rudp channel 8", frames) == 1);
+        check(frames[0] == 7);
+        buffer_done(&b);
+
+        /* WireConn: three tiles and a frame-end queued, one submit: one tile message, one id. */
+        Net n;
+        net_new(&n, &(MemDatagramOptions) { .delay_usec = 1000, .seed = 9 });
+        for (uint32_t f = 1; f <= 3; f++)
+                add_tile(wire_conn_out(n.b), 40 + f);
+        check(wire_encode_frame_end(wire_conn_out(n.b), &(WireFrameEnd) { .frame = 43, .tiles = 3 }) >= 0);
+        check(wire_conn_submit(n.b) == 0);
+        check(wire_conn_last_id(n.b) == 1); /* ids 0 (the tiles) and 1 (the frame-end) */
+        net_run(&n, now_of(&n) + 200000);
+        check(n.error_a == 0 && n.error_b == 0);
+        check(count_type(&n.ra, WIRE_TYPE_TILE) == 3 && count_type(&n.ra, WIRE_TYPE_FRAME_END) == 1);
+        uint32_t next = 41; /* in order among themselves (the frame-end is on another channel) */
+        for (size_t i = 0; i < n.ra.n; i++)
+                if (n.ra.type[i] == WIRE_TYPE_TILE)
+                        check(n.ra.value[i] == next++);
+        net_free(&n);
 }
 
 /* Garbage and replayed datagrams do not disturb the connection. */
@@ -403,6 +471,7 @@ int main(void) {
         test_stalled_receive();
         test_clean();
         test_mismapped();
+        test_tile_batch();
         test_garbage();
         test_liveness();
         test_mtu_drop();

@@ -35,6 +35,10 @@ typedef struct RudpConn {
         size_t pending_len;
         uint8_t pending[RUDP_DATAGRAM_MAX];
         uint8_t dgram[RUDP_DATAGRAM_MAX];
+        /* The frames after the first of a tile message that carried several: one per receive. */
+        uint8_t *batch;
+        size_t batch_len, batch_off, batch_cap;
+        size_t max_message; /* rudp's: a batch of tiles stays within it */
 } RudpConn;
 
 uint8_t wire_rudp_channel(uint16_t type, uint8_t wire_channel) {
@@ -88,6 +92,64 @@ static int take_datagrams(WireConn *c, RudpConn *rc) {
         return 0;
 }
 
+/* The frame at the front of avail bytes of rudp channel/class: 1 and *ret, 0 for a frame of an
+ * unknown type (skipped), or the connection's failure. *ret_len: the frame's bytes. Only a tile
+ * message may hold more than one frame (hostd batches small tiles). */
+static int take_frame(WireConn *c, uint8_t channel, RudpClass cls, const uint8_t *p, size_t avail, size_t *ret_len,
+                      WireMessage *ret) {
+        WireHeader h;
+        if (avail < WIRE_HEADER_SIZE)
+                return wire_conn_fail(c, -EPROTO, "%zu bytes on rudp channel %u are no frame", avail, channel);
+        wire_header_parse(p, &h);
+        if ((uint64_t) h.size > avail - WIRE_HEADER_SIZE)
+                return wire_conn_fail(c, -EPROTO, "frame of %" PRIu32 " bytes in a message of %zu", h.size, avail);
+        if ((uint64_t) h.size < avail - WIRE_HEADER_SIZE && channel != WIRE_RUDP_TILE_CHANNEL)
+                return wire_conn_fail(c, -EPROTO, "a message of %zu bytes on rudp channel %u holds more than one frame",
+                                      avail, channel);
+        *ret_len = WIRE_HEADER_SIZE + (size_t) h.size;
+        int r = wire_header_check(&h);
+        if (r == -EMSGSIZE)
+                return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame of %" PRIu32 " bytes is over its maximum",
+                                      wire_type_name(h.type), h.type, h.size);
+        if (r < 0)
+                return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame on channel %u, not %d", wire_type_name(h.type),
+                                      h.type, h.channel, wire_type_channel(h.type));
+        if (r > 0) {
+                wire_conn_count_in(c, 0, 1);
+                return 0;
+        }
+        if (!(wire_type_direction(h.type) & wire_conn_accept_mask(c)))
+                return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame from the wrong direction", wire_type_name(h.type),
+                                      h.type);
+        uint8_t expect = wire_rudp_channel(h.type, h.channel);
+        if (channel != expect || cls != wire_rudp_class(expect))
+                return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame on rudp channel %u (class %d), not %u",
+                                      wire_type_name(h.type), h.type, channel, (int) cls, expect);
+        WireMessage w;
+        r = wire_decode(h.type, h.channel, p + WIRE_HEADER_SIZE, h.size, &w);
+        if (r < 0)
+                return wire_conn_fail(c, -EPROTO, "%s (0x%04x) message of %" PRIu32 " bytes does not decode",
+                                      wire_type_name(h.type), h.type, h.size);
+        w.flags = h.flags;
+        *ret = w;
+        return 1;
+}
+
+/* Keeps the frames after the first of a tile message for the next receives. */
+static int keep_batch(RudpConn *rc, const uint8_t *p, size_t len) {
+        if (len > rc->batch_cap) {
+                uint8_t *b = realloc(rc->batch, len);
+                if (!b)
+                        return -ENOMEM;
+                rc->batch = b;
+                rc->batch_cap = len;
+        }
+        memcpy(rc->batch, p, len);
+        rc->batch_len = len;
+        rc->batch_off = 0;
+        return 0;
+}
+
 static int rudp_conn_receive(WireConn *c, void *data, WireMessage *ret) {
         RudpConn *rc = data;
         int r;
@@ -99,46 +161,31 @@ static int rudp_conn_receive(WireConn *c, void *data, WireMessage *ret) {
                 return r;
 
         for (int skipped = 0; skipped < SKIP_BATCH;) {
-                RudpMessage m;
-                WireHeader h;
-
-                r = rudp_read(rc->rudp, &m);
-                if (r == 0 && rc->peer_closed)
-                        return rc->error = wire_conn_fail(c, -ECONNRESET, "connection closed by the peer");
-                if (r <= 0)
-                        return r;
-                if (m.len < WIRE_HEADER_SIZE)
-                        return wire_conn_fail(c, -EPROTO, "a message of %zu bytes on rudp channel %u is no frame", m.len,
-                                              m.channel);
-                wire_header_parse(m.data, &h);
-                if ((uint64_t) h.size != m.len - WIRE_HEADER_SIZE)
-                        return wire_conn_fail(c, -EPROTO, "frame of %" PRIu32 " bytes in a message of %zu", h.size, m.len);
-                r = wire_header_check(&h);
-                if (r == -EMSGSIZE)
-                        return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame of %" PRIu32 " bytes is over its maximum",
-                                              wire_type_name(h.type), h.type, h.size);
-                if (r < 0)
-                        return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame on channel %u, not %d",
-                                              wire_type_name(h.type), h.type, h.channel, wire_type_channel(h.type));
-                if (r > 0) {
-                        wire_conn_count_in(c, 0, 1);
+                size_t len = 0;
+                if (rc->batch_off < rc->batch_len) {
+                        /* Decoded in place: valid until the batch is used up and replaced. */
+                        r = take_frame(c, WIRE_RUDP_TILE_CHANNEL, RUDP_LATEST_WINS, rc->batch + rc->batch_off,
+                                       rc->batch_len - rc->batch_off, &len, ret);
+                        if (r < 0)
+                                return r;
+                        rc->batch_off += len;
+                } else {
+                        RudpMessage m;
+                        r = rudp_read(rc->rudp, &m);
+                        if (r == 0 && rc->peer_closed)
+                                return rc->error = wire_conn_fail(c, -ECONNRESET, "connection closed by the peer");
+                        if (r <= 0)
+                                return r;
+                        r = take_frame(c, m.channel, m.cls, m.data, m.len, &len, ret);
+                        if (r < 0)
+                                return r;
+                        if (len < m.len && keep_batch(rc, m.data + len, m.len - len) < 0)
+                                return rc->error = wire_conn_fail(c, -ENOMEM, "out of memory for a tile message");
+                }
+                if (r == 0) {
                         skipped++;
                         continue;
                 }
-                if (!(wire_type_direction(h.type) & wire_conn_accept_mask(c)))
-                        return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame from the wrong direction",
-                                              wire_type_name(h.type), h.type);
-                uint8_t expect = wire_rudp_channel(h.type, h.channel);
-                if (m.channel != expect || m.cls != wire_rudp_class(expect))
-                        return wire_conn_fail(c, -EPROTO, "%s (0x%04x) frame on rudp channel %u (class %d), not %u",
-                                              wire_type_name(h.type), h.type, m.channel, (int) m.cls, expect);
-                WireMessage w;
-                r = wire_decode(h.type, h.channel, m.data + WIRE_HEADER_SIZE, h.size, &w);
-                if (r < 0)
-                        return wire_conn_fail(c, -EPROTO, "%s (0x%04x) message of %" PRIu32 " bytes does not decode",
-                                              wire_type_name(h.type), h.type, h.size);
-                w.flags = h.flags;
-                *ret = w;
                 return 1;
         }
         return 0;
@@ -157,6 +204,17 @@ static int rudp_conn_submit(WireConn *c, void *data) {
                 if (len > buffer_len(out))
                         return rc->error = wire_conn_fail(c, -EINVAL, "a partial frame was queued");
                 uint8_t channel = wire_rudp_channel(h.type, h.channel);
+                /* Tile frames queued together go as one message (hostd submits a batch of small
+                 * tiles at once: one STREAM header and one loss for them all). */
+                while (channel == WIRE_RUDP_TILE_CHANNEL && buffer_len(out) >= len + WIRE_HEADER_SIZE) {
+                        WireHeader next;
+                        wire_header_parse(buffer_data(out) + len, &next);
+                        size_t next_len = WIRE_HEADER_SIZE + (size_t) next.size;
+                        if (next.type != WIRE_TYPE_TILE || next_len > buffer_len(out) - len ||
+                            len + next_len > rc->max_message)
+                                break;
+                        len += next_len;
+                }
                 int r = rudp_send(rc->rudp, channel, wire_rudp_class(channel), rc->next_id, buffer_data(out), len);
                 if (r == -ENOBUFS)
                         return -ENOBUFS;
@@ -304,6 +362,7 @@ static void rudp_conn_free(void *data) {
         }
         rudp_free(rc->rudp);
         datagram_transport_free(rc->transport);
+        free(rc->batch);
         free(rc);
 }
 
@@ -353,6 +412,7 @@ int wire_conn_new_rudp(DatagramTransport *t, const RudpConfig *cfg, bool server,
                 return -ENOMEM;
         }
         rc->transport = t;
+        rc->max_message = cfg->max_message;
         rc->last_heard = now_of(rc);
         r = rudp_new(cfg, server, rc->last_heard, &rc->rudp);
         if (r < 0) {

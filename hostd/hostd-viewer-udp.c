@@ -21,6 +21,13 @@ struct ViewerUdp {
         sd_event_source *timer;
         TileSlot ring[VIEWER_UDP_TILE_RING];
         uint64_t tiles_lost, refresh_all;
+        uint64_t tiles_sent, tile_messages; /* handed to rudp */
+        /* The tile frames at the end of the connection's out buffer, not handed to rudp yet. */
+        Rect batch_box;
+        uint64_t batch_area;
+        size_t batch_bytes;
+        unsigned batch_tiles;
+        Region retry; /* areas of tiles rudp refused: pending again at the next update */
 };
 
 static int on_conn_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -52,24 +59,72 @@ ViewerUdp *viewer_udp_free(ViewerUdp *u) {
         if (!u)
                 return NULL;
         sd_event_source_disable_unref(u->timer);
+        region_done(&u->retry);
         free(u);
         return NULL;
 }
 
-int viewer_udp_tile_queued(Viewer *v, uint16_t x, uint16_t y, uint16_t w, uint16_t h, size_t frame_len) {
+static Rect rect_union(Rect a, Rect b) {
+        int32_t x0 = MIN(a.x, b.x), y0 = MIN(a.y, b.y);
+        return (Rect) { x0, y0, MAX(a.x + a.w, b.x + b.w) - x0, MAX(a.y + a.h, b.y + b.h) - y0 };
+}
+
+static uint64_t rect_area(Rect a) {
+        return (uint64_t) a.w * (uint64_t) a.h;
+}
+
+int viewer_udp_tiles_flush(Viewer *v) {
         ViewerUdp *u = v->udp;
+        if (u->batch_tiles == 0)
+                return 0;
+        Rect box = u->batch_box;
+        size_t bytes = u->batch_bytes;
+        unsigned tiles = u->batch_tiles;
+        u->batch_tiles = 0;
+        u->batch_bytes = 0;
+        u->batch_area = 0;
         Buffer *out = wire_conn_out(v->conn);
         int r = wire_conn_submit(v->conn);
         if (r == -ENOBUFS) {
-                /* Submission stops at the first frame refused, so ours, the last, is still queued. */
-                buffer_truncate(out, buffer_len(out) - frame_len);
+                /* Submission stops at the first frame refused, so the batch, the last, is still
+                 * queued. The encoder counts its tiles as sent: their area is encoded again. */
+                buffer_truncate(out, buffer_len(out) - bytes);
+                if (region_add(&u->retry, box) < 0)
+                        v->need_mode = true; /* no memory to remember it: everything again */
                 return -ENOBUFS;
         }
         if (r < 0)
                 return r;
         uint32_t id = wire_conn_last_id(v->conn);
-        u->ring[id % VIEWER_UDP_TILE_RING] = (TileSlot) { .id = id, .used = true, .area = { x, y, w, h } };
+        u->ring[id % VIEWER_UDP_TILE_RING] = (TileSlot) { .id = id, .used = true, .area = box };
+        u->tiles_sent += tiles;
+        u->tile_messages++;
         return 0;
+}
+
+void viewer_udp_tile_counts(const Viewer *v, uint64_t *ret_tiles, uint64_t *ret_messages) {
+        *ret_tiles = v->udp ? v->udp->tiles_sent : 0;
+        *ret_messages = v->udp ? v->udp->tile_messages : 0;
+}
+
+int viewer_udp_tile_begin(Viewer *v, Rect area, size_t frame_len) {
+        ViewerUdp *u = v->udp;
+        if (u->batch_tiles == 0)
+                return 0;
+        /* Full, or the batch's box (what a loss makes dirty) would grow well past its tiles. */
+        if (u->batch_bytes + frame_len > VIEWER_UDP_BATCH_BYTES ||
+            rect_area(rect_union(u->batch_box, area)) > 2 * (u->batch_area + rect_area(area)))
+                return viewer_udp_tiles_flush(v);
+        return 0;
+}
+
+int viewer_udp_tile_queued(Viewer *v, Rect area, size_t frame_len) {
+        ViewerUdp *u = v->udp;
+        u->batch_box = u->batch_tiles == 0 ? area : rect_union(u->batch_box, area);
+        u->batch_area += rect_area(area);
+        u->batch_bytes += frame_len;
+        u->batch_tiles++;
+        return u->batch_bytes >= VIEWER_UDP_BATCH_BYTES ? viewer_udp_tiles_flush(v) : 0;
 }
 
 bool viewer_udp_may_encode(Viewer *v) {
@@ -117,6 +172,10 @@ void viewer_udp_update(Viewer *v) {
         ViewerUdp *u = v->udp;
         if (!u)
                 return;
+        for (size_t i = 0; i < u->retry.n; i++)
+                if (region_add(&v->pending, u->retry.rects[i]) < 0)
+                        v->need_mode = true;
+        region_clear(&u->retry);
         mark_lost(v);
         if (v->state == VIEWER_ACTIVE && (!region_is_empty(&v->pending) || v->need_mode) &&
             viewer_in_flight(v) < v->server->manager->config.frames_in_flight && viewer_udp_may_encode(v))

@@ -22,9 +22,22 @@ typedef struct ViewerUdp ViewerUdp;
 int viewer_udp_new(Viewer *v, ViewerUdp **ret);
 ViewerUdp *viewer_udp_free(ViewerUdp *u);
 
-/* The tile sink queued a tile frame for area (x, y, w, h): hands it to rudp and remembers its id.
- * -ENOBUFS when rudp cannot take it now (the frame is taken back out of the queue). */
-int viewer_udp_tile_queued(Viewer *v, uint16_t x, uint16_t y, uint16_t w, uint16_t h, size_t frame_len);
+/* Tile frames up to this many bytes go in one rudp message (about one datagram): a tile of a
+ * scrolling console is ~150 bytes, and each message costs a STREAM header and its own loss. */
+#define VIEWER_UDP_BATCH_BYTES 1000u
+
+/* Before the tile sink queues a tile frame of frame_len bytes for area: hands the batch queued so
+ * far to rudp when the tile would overfill it or spread its area. -ENOBUFS: rudp refused the
+ * batch (its area is encoded again later); the tile must not be taken. */
+int viewer_udp_tile_begin(Viewer *v, Rect area, size_t frame_len);
+/* The tile sink queued a tile frame for area: it joins the batch, which goes to rudp once full.
+ * Errors as viewer_udp_tiles_flush(). */
+int viewer_udp_tile_queued(Viewer *v, Rect area, size_t frame_len);
+/* Hands the batch to rudp (at a frame's end) and remembers its id and area, for a loss. -ENOBUFS:
+ * rudp refused it; its frames are taken back out of the queue and its area is encoded again. */
+int viewer_udp_tiles_flush(Viewer *v);
+/* Tiles and the rudp messages that carried them so far (0 for a TCP viewer). */
+void viewer_udp_tile_counts(const Viewer *v, uint64_t *ret_tiles, uint64_t *ret_messages);
 /* Whether the pump may encode a frame now: the tile channel's unsent bytes are below the
  * backlog the measured rate drains in about 50 ms. */
 bool viewer_udp_may_encode(Viewer *v);

@@ -160,18 +160,28 @@ static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_
         WireTile tile = { .frame = t->frame, .x = x, .y = y, .w = w, .h = h, .codec = codec, .quality = quality,
                           .data = data, .data_len = len };
         /* The encoder records a tile as sent only when we take it, so refusing one is safe. */
-        if (buffer_room(out) < WIRE_HEADER_SIZE + (WIRE_TILE_SIZE_MAX - WIRE_TILE_DATA_MAX) + len + FRAME_END_RESERVE)
+        size_t frame_max = WIRE_HEADER_SIZE + (WIRE_TILE_SIZE_MAX - WIRE_TILE_DATA_MAX) + len;
+        if (buffer_room(out) < frame_max + FRAME_END_RESERVE)
                 return -ENOBUFS;
+        Rect area = { x, y, w, h };
+        int r;
+        if (t->viewer->udp) {
+                r = viewer_udp_tile_begin(t->viewer, area, frame_max);
+                if (r < 0)
+                        return r;
+        }
         size_t before = buffer_len(out);
-        int r = wire_encode_tile(out, &tile);
+        r = wire_encode_tile(out, &tile);
         if (r < 0)
                 return r;
         /* Measured before a UDP viewer's submission takes the frame out of the buffer. */
         size_t frame_len = buffer_len(out) - before;
         if (t->viewer->udp) {
-                r = viewer_udp_tile_queued(t->viewer, x, y, w, h, frame_len);
-                if (r < 0)
+                r = viewer_udp_tile_queued(t->viewer, area, frame_len);
+                if (r < 0 && r != -ENOBUFS)
                         return r;
+                /* -ENOBUFS: this tile went back with its batch; the encoder goes on to the next
+                 * (and stops at the next refusal), the batch's area is encoded again later. */
         }
         t->tiles++;
         t->bytes += frame_len;
@@ -179,6 +189,11 @@ static int tile_sink(void *userdata, uint16_t x, uint16_t y, uint16_t w, uint16_
 }
 
 static int viewer_end_frame(Viewer *v, TileContext *t) {
+        if (v->udp) {
+                int r = viewer_udp_tiles_flush(v);
+                if (r < 0 && r != -ENOBUFS)
+                        return r; /* refused: its area is encoded again; the frame still ends */
+        }
         WireFrameEnd end = { .frame = t->frame, .tiles = t->tiles, .lossy = (uint32_t) encoder_lossy_count(v->encoder) };
         int r = wire_encode_frame_end(wire_conn_out(v->conn), &end);
         if (r < 0)

@@ -19,6 +19,7 @@
 #include "hostd-udp-server.h"
 #include "hostd-manager.h"
 #include "hostd-viewer.h"
+#include "hostd-viewer-udp.h"
 #include "test-harness.h"
 #include "wire.h"
 
@@ -89,6 +90,11 @@ static void test_clean(void) {
         RudpStats st;
         check(client_session_rudp_stats(v->session, &st) == 0);
         check(st.packets_received > 0 && st.messages_delivered > 0);
+        /* Small tiles (the flat band) went in batches, several to a message. */
+        uint64_t tiles, messages;
+        viewer_udp_tile_counts(h->manager->viewers->viewers, &tiles, &messages);
+        printf("clean: %llu tiles in %llu messages\n", (unsigned long long) tiles, (unsigned long long) messages);
+        check(messages > 0 && tiles > messages);
         harness_viewer_free(v);
         harness_free(h);
         free(screen);
@@ -151,6 +157,9 @@ static void test_lossy(void) {
                (unsigned long long) ss.packets_sent, (unsigned long long) ss.packets_lost,
                (unsigned long long) ss.latest_wins_lost, (unsigned long long) ss.retransmits, ss.fec_k, ss.fec_m);
         check(ss.packets_lost + cs.fec_recovered > 0); /* the impairment did bite */
+        uint64_t tiles, messages;
+        viewer_udp_tile_counts(sv, &tiles, &messages);
+        printf("hostd: %llu tiles in %llu messages\n", (unsigned long long) tiles, (unsigned long long) messages);
 
         harness_viewer_free(v);
         harness_free(h);
