@@ -505,32 +505,28 @@ static void test_fec_adapt(void) {
         check(r.a.loss_rate > 0.05 && r.a.fec_parity_sent == 0 && r.a.retransmits > 0);
 }
 
-/* A slow link carrying bulk data and an urgent message every 20 ms: datagrams stay full size
- * (headers would eat the link) and no urgent message takes a packet of its own; every urgent
- * message arrives; one whose packet is lost goes again as soon as a later packet is
- * acknowledged, in a small packet ahead of pacing. */
-/* Two endpoints with urgent channel 0 over a symmetric link of rate (bit/s) and one-way delay,
- * the a->b direction watched (or cut) by drop, the app driven with k. */
-static Sim *urgent_sim(uint64_t rate, uint64_t delay, bool (*drop)(const uint8_t *, size_t, void *), SimApp app,
-                       void *k, uint64_t seed, Rudp **ret_a, Rudp **ret_b) {
-        urgent_channels = 1u << 0;
-        *ret_a = endpoint(false, RUDP_FEC_AUTO, 0, 0);
-        *ret_b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
-        SimLinkConfig l = link_cfg(rate, delay, 0), back = link_cfg(rate, delay, 0);
-        l.drop = drop;
-        l.drop_userdata = k;
-        Sim *s = NULL;
-        check(sim_new(*ret_a, *ret_b, &l, &back, seed, &s) == 0);
-        sim_set_app(s, app, k);
-        return s;
-}
-
 /* A 100-byte urgent message every 20 ms on channel 0 beside a bulk transfer on channel 1. */
 typedef struct UrgentFlow {
         Rudp *a, *b;
         uint32_t bulk_id, small_id;
         uint64_t next_small;
 } UrgentFlow;
+
+/* Two endpoints with urgent channel 0 (into flow) over a symmetric link of rate (bit/s) and
+ * one-way delay, the a->b direction watched (or cut) by drop, the app driven with k. */
+static Sim *urgent_sim(uint64_t rate, uint64_t delay, bool (*drop)(const uint8_t *, size_t, void *), SimApp app,
+                       void *k, UrgentFlow *flow, uint64_t seed) {
+        urgent_channels = 1u << 0;
+        flow->a = endpoint(false, RUDP_FEC_AUTO, 0, 0);
+        flow->b = endpoint(true, RUDP_FEC_AUTO, 0, 0);
+        SimLinkConfig l = link_cfg(rate, delay, 0), back = link_cfg(rate, delay, 0);
+        l.drop = drop;
+        l.drop_userdata = k;
+        Sim *s = NULL;
+        check(sim_new(flow->a, flow->b, &l, &back, seed, &s) == 0);
+        sim_set_app(s, app, k);
+        return s;
+}
 
 static void slow_message(uint8_t small[100], uint32_t id);
 
@@ -597,12 +593,14 @@ static void slow_link_app(Sim *s, void *userdata) {
                 }
 }
 
+/* A slow link carrying bulk data and an urgent message every 20 ms: datagrams stay full size
+ * (headers would eat the link) and no urgent message takes a packet of its own; every urgent
+ * message arrives; one whose packet is lost goes again as soon as a later packet is
+ * acknowledged, in a small packet ahead of pacing. */
 static void test_slow_link_datagrams(void) {
-        Rudp *a, *b;
         SlowLink k = {};
-        Sim *s = urgent_sim(256000, 50 * MS, slow_link_watch, slow_link_app, &k, 40, &a, &b);
-        k.flow.a = a;
-        k.flow.b = b;
+        Sim *s = urgent_sim(256000, 50 * MS, slow_link_watch, slow_link_app, &k, &k.flow, 40);
+        Rudp *a = k.flow.a, *b = k.flow.b;
         sim_run(s, 5 * SEC);
         k.measuring = true;
         sim_run(s, 15 * SEC);
@@ -707,11 +705,9 @@ static void parity_link_app(Sim *s, void *userdata) {
 }
 
 static void test_urgent_parity(void) {
-        Rudp *a, *b;
         ParityLink k = {};
-        Sim *s = urgent_sim(1000000, 100 * MS, parity_link_drop, parity_link_app, &k, 41, &a, &b);
-        k.flow.a = a;
-        k.flow.b = b;
+        Sim *s = urgent_sim(1000000, 100 * MS, parity_link_drop, parity_link_app, &k, &k.flow, 41);
+        Rudp *a = k.flow.a, *b = k.flow.b;
         sim_run(s, 12 * SEC);
         RudpStats sa, sb;
         rudp_stats(a, &sa);
