@@ -30,12 +30,15 @@ static inline int64_t rect_bottom(Rect a) {
         return (int64_t) a.y + a.h;
 }
 
-static inline uint64_t rect_area(Rect a) {
+uint64_t rect_area(Rect a) {
         return a.w <= 0 || a.h <= 0 ? 0 : (uint64_t) a.w * (uint64_t) a.h;
 }
 
-/* Only for rectangles inside the coordinate domain, where the box always fits. */
-static Rect rect_bbox(Rect a, Rect b) {
+Rect rect_bbox(Rect a, Rect b) {
+        if (rect_is_empty(a))
+                return b;
+        if (rect_is_empty(b))
+                return a;
         int64_t x0 = MIN(a.x, b.x), y0 = MIN(a.y, b.y);
         int64_t x1 = MAX(rect_right(a), rect_right(b)), y1 = MAX(rect_bottom(a), rect_bottom(b));
         return (Rect) { (int32_t) x0, (int32_t) y0, (int32_t) (x1 - x0), (int32_t) (y1 - y0) };

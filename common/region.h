@@ -34,6 +34,10 @@ bool rect_contains(Rect outer, Rect inner); /* an empty inner is contained in an
 bool rect_overlaps(Rect a, Rect b);
 /* The common part, or {0,0,0,0} when there is none. */
 Rect rect_intersect(Rect a, Rect b);
+/* The smallest rectangle holding both (an empty one adds nothing); both inside the coordinate
+ * domain, where the box always fits. */
+Rect rect_bbox(Rect a, Rect b);
+uint64_t rect_area(Rect a); /* 0 when empty */
 /* Clips *a to (0,0,width,height); false (and *a set to {0,0,0,0}) when nothing is left. */
 bool rect_clip(Rect *a, int32_t width, int32_t height);
 

@@ -30,14 +30,6 @@ void lossy_map_done(LossyMap *m) {
         *m = (LossyMap) {};
 }
 
-static Rect bbox(Rect a, Rect b) {
-        if (rect_is_empty(a))
-                return b;
-        int32_t x0 = MIN(a.x, b.x), y0 = MIN(a.y, b.y);
-        int32_t x1 = MAX(a.x + a.w, b.x + b.w), y1 = MAX(a.y + a.h, b.y + b.h);
-        return (Rect) { x0, y0, x1 - x0, y1 - y0 };
-}
-
 /* a minus b when that is a rectangle; a itself otherwise (an over-approximation). */
 static Rect subtract(Rect a, Rect b) {
         Rect i = rect_intersect(a, b);
@@ -66,7 +58,7 @@ void lossy_map_add(LossyMap *m, Rect r) {
                         Rect cell = { (int32_t) cx * ENCODER_CELL, (int32_t) cy * ENCODER_CELL, ENCODER_CELL, ENCODER_CELL };
                         Rect *c = &m->cells[(size_t) cy * m->cols + cx];
                         m->count += rect_is_empty(*c);
-                        *c = bbox(*c, rect_intersect(r, cell));
+                        *c = rect_bbox(*c, rect_intersect(r, cell));
                 }
 }
 

@@ -64,15 +64,6 @@ ViewerUdp *viewer_udp_free(ViewerUdp *u) {
         return NULL;
 }
 
-static Rect rect_union(Rect a, Rect b) {
-        int32_t x0 = MIN(a.x, b.x), y0 = MIN(a.y, b.y);
-        return (Rect) { x0, y0, MAX(a.x + a.w, b.x + b.w) - x0, MAX(a.y + a.h, b.y + b.h) - y0 };
-}
-
-static uint64_t rect_area(Rect a) {
-        return (uint64_t) a.w * (uint64_t) a.h;
-}
-
 int viewer_udp_tiles_flush(Viewer *v) {
         ViewerUdp *u = v->udp;
         if (u->batch_tiles == 0)
@@ -113,14 +104,14 @@ int viewer_udp_tile_begin(Viewer *v, Rect area, size_t frame_len) {
                 return 0;
         /* Full, or the batch's box (what a loss makes dirty) would grow well past its tiles. */
         if (u->batch_bytes + frame_len > VIEWER_UDP_BATCH_BYTES ||
-            rect_area(rect_union(u->batch_box, area)) > 2 * (u->batch_area + rect_area(area)))
+            rect_area(rect_bbox(u->batch_box, area)) > 2 * (u->batch_area + rect_area(area)))
                 return viewer_udp_tiles_flush(v);
         return 0;
 }
 
 int viewer_udp_tile_queued(Viewer *v, Rect area, size_t frame_len) {
         ViewerUdp *u = v->udp;
-        u->batch_box = u->batch_tiles == 0 ? area : rect_union(u->batch_box, area);
+        u->batch_box = u->batch_tiles == 0 ? area : rect_bbox(u->batch_box, area);
         u->batch_area += rect_area(area);
         u->batch_bytes += frame_len;
         u->batch_tiles++;
