@@ -35,9 +35,12 @@ typedef struct RudpConn {
         size_t pending_len;
         uint8_t pending[RUDP_DATAGRAM_MAX];
         uint8_t dgram[RUDP_DATAGRAM_MAX];
-        /* The frames after the first of a tile message that carried several: one per receive. */
-        uint8_t *batch;
-        size_t batch_len, batch_off, batch_cap;
+        /* The rudp message being read, a frame per receive (a tile message may carry several):
+         * rudp keeps it until the next rudp_read(), made once its frames are used up. */
+        const uint8_t *msg;
+        size_t msg_len, msg_off;
+        uint8_t msg_channel;
+        RudpClass msg_cls;
         size_t max_message; /* rudp's: a batch of tiles stays within it */
 } RudpConn;
 
@@ -135,21 +138,6 @@ static int take_frame(WireConn *c, uint8_t channel, RudpClass cls, const uint8_t
         return 1;
 }
 
-/* Keeps the frames after the first of a tile message for the next receives. */
-static int keep_batch(RudpConn *rc, const uint8_t *p, size_t len) {
-        if (len > rc->batch_cap) {
-                uint8_t *b = realloc(rc->batch, len);
-                if (!b)
-                        return -ENOMEM;
-                rc->batch = b;
-                rc->batch_cap = len;
-        }
-        memcpy(rc->batch, p, len);
-        rc->batch_len = len;
-        rc->batch_off = 0;
-        return 0;
-}
-
 static int rudp_conn_receive(WireConn *c, void *data, WireMessage *ret) {
         RudpConn *rc = data;
         int r;
@@ -161,27 +149,25 @@ static int rudp_conn_receive(WireConn *c, void *data, WireMessage *ret) {
                 return r;
 
         for (int skipped = 0; skipped < SKIP_BATCH;) {
-                size_t len = 0;
-                if (rc->batch_off < rc->batch_len) {
-                        /* Decoded in place: valid until the batch is used up and replaced. */
-                        r = take_frame(c, WIRE_RUDP_TILE_CHANNEL, RUDP_LATEST_WINS, rc->batch + rc->batch_off,
-                                       rc->batch_len - rc->batch_off, &len, ret);
-                        if (r < 0)
-                                return r;
-                        rc->batch_off += len;
-                } else {
+                if (rc->msg_off >= rc->msg_len) {
                         RudpMessage m;
                         r = rudp_read(rc->rudp, &m);
                         if (r == 0 && rc->peer_closed)
                                 return rc->error = wire_conn_fail(c, -ECONNRESET, "connection closed by the peer");
                         if (r <= 0)
                                 return r;
-                        r = take_frame(c, m.channel, m.cls, m.data, m.len, &len, ret);
-                        if (r < 0)
-                                return r;
-                        if (len < m.len && keep_batch(rc, m.data + len, m.len - len) < 0)
-                                return rc->error = wire_conn_fail(c, -ENOMEM, "out of memory for a tile message");
+                        rc->msg = m.data;
+                        rc->msg_len = m.len;
+                        rc->msg_off = 0;
+                        rc->msg_channel = m.channel;
+                        rc->msg_cls = m.cls;
                 }
+                size_t len = 0;
+                r = take_frame(c, rc->msg_channel, rc->msg_cls, rc->msg + rc->msg_off, rc->msg_len - rc->msg_off, &len,
+                               ret);
+                if (r < 0)
+                        return r;
+                rc->msg_off += len;
                 if (r == 0) {
                         skipped++;
                         continue;
@@ -362,7 +348,6 @@ static void rudp_conn_free(void *data) {
         }
         rudp_free(rc->rudp);
         datagram_transport_free(rc->transport);
-        free(rc->batch);
         free(rc);
 }
 
