@@ -11,10 +11,13 @@ message every 20 ms from namespace a to namespace b for --seconds after a warm-u
                                                    target <= 25% of the minimum RTT
   CPU s/GB  each end's CPU time (user + system) in its window per GB of payload it sent or got
 Then one Tandem flow and one TCP flow share the 5 Mbit/s profile (bulk only): Jain's fairness
-index of their goodputs, target >= 0.9.
+index of their goodputs, target >= 0.9. (--fairness-pair tcp,tcp runs two Cubic flows instead, on the
+same link and seeds: how much the index varies between runs when both flows are TCP. udp,udp: two
+Tandem flows.)
 
     bench/bench-transport.py [--seconds 20] [--warmup 5] [--profiles lan,wan1,...] [--no-fairness]
                              [--transports udp,tcp] [--reverse] [--fairness-runs N]
+                             [--fairness-pair udp,tcp]
 (--profiles '' runs only the fairness test; the profile loopback, not in the default list, runs
 both ends on 127.0.0.1 without the emulator.)
 Needs root, network namespaces and /dev/net/tun (as the link emulator's tests)."""
@@ -167,6 +170,9 @@ def main():
     ap.add_argument("--no-fairness", action="store_true")
     ap.add_argument("--fairness-runs", type=int, default=1, help="repeat the fairness test, seeds seed, seed+1, ...")
     ap.add_argument("--transports", default="udp,tcp", help="which of udp,tcp to run per profile")
+    ap.add_argument("--fairness-pair", default="udp,tcp",
+                    help="the two flows that share the link: tcp,tcp measures how fair two Cubic flows are "
+                         "to each other on the same link and seeds, the yardstick for Tandem's index")
     ap.add_argument("--reverse", action="store_true",
                     help="udp: the receiver is the DTLS client and the sender the server, as viewer and hostd")
     args = ap.parse_args()
@@ -187,6 +193,8 @@ def main():
                 rows.append((name, rtt, rate, loss, transport, res, queue))
                 print_row(*rows[-1], header=len(rows) == 1)
         if not args.no_fairness:
+            if sorted(args.fairness_pair.split(",")) not in (["tcp", "udp"], ["tcp", "tcp"], ["udp", "udp"]):
+                raise SystemExit("--fairness-pair: two of udp, tcp (udp,tcp, tcp,tcp or udp,udp)")
             jains = []
             for i in range(args.fairness_runs):
                 jains.append(fairness(procs, args, crt, key, args.seed + i))
@@ -196,12 +204,14 @@ def main():
 
 
 def fairness(procs, args, crt, key, seed):
+    kinds = args.fairness_pair.split(",")
     with le.LinkEmu(LINKEMU, profile="wan1", seed=seed, realtime=True) as link:
-        (u, t), queue = flows(link, procs, [("udp", 9500, False), ("tcp", 9501, False)], args, crt, key)
+        (u, t), queue = flows(link, procs, [(kinds[0], 9500, False), (kinds[1], 9501, False)], args, crt, key)
     x, y = u["goodput_bps"], t["goodput_bps"]
     jain = (x + y) ** 2 / (2 * (x * x + y * y)) if x + y > 0 else 0
+    names = [{"udp": "Tandem", "tcp": "TCP"}[k] for k in kinds]
     print(f"\nfairness on wan1 (60 ms, 5 Mbit/s, 1%), seed {seed}, {args.seconds:.0f} s, bulk only: "
-          f"Tandem {x / 1e6:.2f} Mbit/s, TCP {y / 1e6:.2f} Mbit/s, Jain's index {jain:.3f} "
+          f"{names[0]} {x / 1e6:.2f} Mbit/s, {names[1]} {y / 1e6:.2f} Mbit/s, Jain's index {jain:.3f} "
           f"(target >= 0.9), mean queue {queue:.1f} ms, link busy {u['link_busy'] * 100:.1f}%", flush=True)
     if "rudp_sender" in u:
         s = u["rudp_sender"]
