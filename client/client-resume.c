@@ -15,8 +15,6 @@
 #include "wire-replay.h"
 
 #define PROTOCOL_VERSION 1
-#define CAPS_RESUME (UINT64_C(1) << 5)
-#define CAPS_UDP (UINT64_C(1) << 6)
 /* Enough left in the replay buffer for any input message. */
 #define INPUT_ROOM (WIRE_HEADER_SIZE + 64)
 
@@ -176,8 +174,7 @@ static int send_resume(ClientSession *s, WireConn *c) {
         WireResume m = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
                          /* hostd takes these as the session's caps from now on: the media
                           * ones too, or the guest hears that no viewer decodes anything. */
-                         .caps = 0x1f | CAPS_RESUME | CAPS_UDP | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS |
-                                 WIRE_CAP_RESIZE | client_session_media_caps(s),
+                         .caps = client_session_caps(s),
                          .session = s->session, .token = r->token, .token_len = WIRE_TOKEN_SIZE,
                          .received = r->replay.received };
         return wire_encode_resume(wire_conn_out(c), &m);

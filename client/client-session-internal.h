@@ -64,6 +64,8 @@ int client_session_open_conn(ClientSession *s, WireConn **ret);
 
 /* Ends the session: on_closed once. */
 void client_session_closed(ClientSession *s, int error, const char *reason);
+/* What this viewer announces in hello and resume (hostd takes a resume's as the session's caps). */
+uint64_t client_session_caps(ClientSession *s);
 /* After s->conn was replaced (start, resume): what depends on the transport's kind. */
 void client_session_conn_changed(ClientSession *s);
 /* Opens a new transport to hostd (options.open_transport, or TCP + TLS to host:port). */

@@ -28,9 +28,17 @@
 #include "wire-gen.h"
 
 #define PROTOCOL_VERSION 1
-#define CLIENT_CAPS (0x1fULL | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD | WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE)
-#define CAP_RESUME (1ULL << 5)
-#define CAP_UDP (1ULL << 6)
+#define CLIENT_CAPS                                                                                                \
+        (WIRE_CAP_CODEC_SOLID | WIRE_CAP_CODEC_LOSSLESS | WIRE_CAP_CODEC_JPEG | WIRE_CAP_CURSOR_CHANNEL |            \
+         WIRE_CAP_INPUT_CHANNEL | WIRE_CAP_RESUME | WIRE_CAP_UDP | WIRE_CAP_AGENT | WIRE_CAP_CLIPBOARD |             \
+         WIRE_CAP_WINDOWS | WIRE_CAP_RESIZE | WIRE_CAP_TILE_BATCH)
+
+uint64_t client_session_caps(ClientSession *s) {
+        uint64_t caps = CLIENT_CAPS | client_session_media_caps(s);
+        if (!s->resume)
+                caps &= ~WIRE_CAP_RESUME;
+        return caps & ~s->options.withhold_caps;
+}
 
 void client_session_closed(ClientSession *s, int error, const char *reason) {
         if (s->state == SESSION_CLOSED)
@@ -159,8 +167,7 @@ int client_session_start_conn(ClientSession *s, WireConn *conn) {
         client_session_conn_changed(s);
         wire_conn_set_accept(s->conn, WIRE_DIR_S2C);
         WireHello hello = { .magic = WIRE_MAGIC, .version = PROTOCOL_VERSION,
-                            .caps = CLIENT_CAPS | CAP_UDP | (s->resume ? CAP_RESUME : 0) |
-                                    client_session_media_caps(s),
+                            .caps = client_session_caps(s),
                             .ticket = s->ticket, .ticket_len = s->ticket_len };
         r = wire_encode_hello(wire_conn_out(s->conn), &hello);
         if (r < 0 || !(s->options.lossless || s->options.quality))
@@ -353,7 +360,7 @@ static int session_welcome(ClientSession *s, const WireWelcome *w) {
         s->state = SESSION_ACTIVE;
         s->session = w->session;
         s->role = w->role;
-        s->udp_allowed = (w->caps & CAP_UDP) != 0;
+        s->udp_allowed = (w->caps & WIRE_CAP_UDP) != 0;
         s->agent.server_caps = w->caps;
         if (s->cb.on_welcome)
                 s->cb.on_welcome(s, copy_text(w->desktop, w->desktop_len, desktop, sizeof(desktop)), s->role,

@@ -89,6 +89,7 @@ typedef struct ClientOptions {
         bool insecure_no_pin;  /* tests only: accept any certificate when the ticket pins none */
         ClientTransport transport;
         bool no_resume;        /* do not offer session resumption */
+        uint64_t withhold_caps; /* tests only: capability bits not to announce (a viewer from before them) */
         uint64_t dead_after_usec; /* no byte from hostd this long: the connection is dead; 0: 4 s */
         /* Opens the transport of a new connection for a resume; NULL: TCP + TLS as at the start
          * (a client_session_new_transport() session without it cannot resume). */

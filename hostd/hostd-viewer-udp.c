@@ -115,7 +115,9 @@ int viewer_udp_tile_queued(Viewer *v, Rect area, size_t frame_len) {
         u->batch_area += rect_area(area);
         u->batch_bytes += frame_len;
         u->batch_tiles++;
-        return u->batch_bytes >= VIEWER_UDP_BATCH_BYTES ? viewer_udp_tiles_flush(v) : 0;
+        /* A viewer that did not announce tile-batch takes one tile a message. */
+        bool full = u->batch_bytes >= VIEWER_UDP_BATCH_BYTES || !(v->caps & WIRE_CAP_TILE_BATCH);
+        return full ? viewer_udp_tiles_flush(v) : 0;
 }
 
 bool viewer_udp_may_encode(Viewer *v) {
