@@ -333,7 +333,7 @@ class Xvfb:
         r, w = os.pipe()
         try:
             self.proc = procs.add(subprocess.Popen(
-                ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+                ["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-noreset"],
                 pass_fds=[w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             os.close(w)
             w = -1

@@ -79,6 +79,14 @@ def counts(x, window):
     return inside, inside_video, outside, outside_fb
 
 
+def stop(viewer):
+    """Ends the viewer if still running: (exit status, its stderr)."""
+    if viewer.poll() is None:
+        viewer.send_signal(signal.SIGTERM)
+    status = viewer.wait(timeout=60)
+    return status, viewer.stderr.read()
+
+
 def run(x, tmp, media, want_video):
     viewer = subprocess.Popen([VIEWER, "--timeout", "120", "--resize", "off",
                                f"fake:mode=256x192,frames=1,desktop=mediademo,media={media}"],
@@ -95,10 +103,10 @@ def run(x, tmp, media, want_video):
                 return False
             return inside_video >= inside * 0.8 if want_video else inside_video == 0
         wait_for("video in its rectangle" if want_video else "only the framebuffer", shows)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; {stop(viewer)}")
     finally:
-        viewer.send_signal(signal.SIGTERM)
-        status = viewer.wait(timeout=60)
-        err = viewer.stderr.read()
+        status, err = stop(viewer)
     if status != 0:
         raise AssertionError(f"exit status {status}: {err}")
     if "media: start 1 source=guest kind=video codec=vp8 64x48" not in err:
@@ -122,10 +130,10 @@ def run_seamless(x, tmp, media):
             samples = [(xx, y) for y in range(2, 8, 2) for xx in range(2, 18, 3)]
             return all(not fake_pattern(*get(xx, y), xx, y) for xx, y in samples)
         wait_for("video in the seamless window", video)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; {stop(viewer)}")
     finally:
-        viewer.send_signal(signal.SIGTERM)
-        status = viewer.wait(timeout=60)
-        err = viewer.stderr.read()
+        status, err = stop(viewer)
     if status != 0:
         raise AssertionError(f"exit status {status}: {err}")
 

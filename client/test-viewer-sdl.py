@@ -34,7 +34,11 @@ def wait_for(what, predicate, deadline=DEADLINE):
 class Xvfb:
     def __init__(self):
         r, w = os.pipe()
-        self.proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        # -noreset: by default the server resets when its last client leaves, closing any client
+        # that connects meanwhile; the test's own xdotool/xwd calls come and go while the viewer
+        # opens its window, which then fell back to headless now and then.
+        self.proc = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1024x768x24", "-nolisten", "tcp",
+                                      "-noreset"],
                                      pass_fds=[w], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(w)
         with os.fdopen(r) as f:
