@@ -21,6 +21,7 @@
 #include "hostd-domain.h"
 #include "hostd-manager.h"
 #include "hostd-media.h"
+#include "hostd-screenshot.h"
 #include "hostd-viewer-server.h"
 #include "hostd-viewer-adapt.h"
 #include "log.h"
@@ -202,6 +203,13 @@ static void reply_status(ControlClient *c) {
                         client_write(c, "}", 1);
                 }
                 client_write(c, "]", 1);
+                if (d->screenshotter) {
+                        char shot[128];
+                        uint64_t now;
+                        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+                        screenshotter_describe_json(d->screenshotter, now, shot, sizeof shot);
+                        client_printf(c, ",\"screenshot\":%s", shot);
+                }
                 if (d->agent) {
                         client_write(c, ",\"agent\":", 9);
                         agent_describe_json(d->agent, agent_json_write, c);

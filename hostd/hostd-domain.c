@@ -1,6 +1,7 @@
 #include "hostd-domain.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,11 +156,13 @@ void domain_attach(Domain *d) {
         }
 
         int fd = virDomainOpenGraphicsFD(d->dom, 0, 0);
+        char why[256] = "";
+        if (fd < 0) /* before the next call clears it */
+                snprintf(why, sizeof why, "%s", libvirt_last_error());
         if (fd < 0 && virDomainIsActive(d->dom) != 1)
                 return; /* it stopped meanwhile: its stop event is on the way */
         if (fd < 0) {
-                log_warning("%s: cannot open the D-Bus display: %s; falling back to screenshots", d->name,
-                            libvirt_last_error());
+                log_warning("%s: cannot open the D-Bus display: %s; falling back to screenshots", d->name, why);
                 if (domain_attach_screenshots(d) < 0)
                         domain_schedule_retry(d);
                 return;

@@ -1,6 +1,8 @@
 #include "hostd-screenshot.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-event.h>
@@ -9,6 +11,7 @@
 #include "hostd-libvirt.h"
 #include "hostd-manager.h"
 #include "log.h"
+#include "hostd-screenshot-call.h"
 #include "hostd-screenshot-image.h"
 
 /* PIXMAN b8g8r8: 24-bit pixels whose bytes in memory are R, G, B, as decoded screenshots are. */
@@ -22,6 +25,7 @@ struct Screenshotter {
         char *domain;
         Console *console;
         sd_event_source *timer;
+        ScreenshotCall *call; /* the virDomainScreenshot() call under way */
         virStreamPtr stream;
         bool stream_watched;
         ImageScratch scratch;
@@ -30,6 +34,7 @@ struct Screenshotter {
         uint8_t *previous; /* last applied RGB pixels, to send only changed tiles */
         uint32_t prev_w, prev_h;
         unsigned failures;
+        uint64_t taken, failed;
 };
 
 static void screenshotter_stream_done(Screenshotter *s, bool abort_stream) {
@@ -48,6 +53,7 @@ static void screenshotter_stream_done(Screenshotter *s, bool abort_stream) {
 Screenshotter *screenshotter_free(Screenshotter *s) {
         if (!s)
                 return NULL;
+        screenshot_call_cancel(s->call);
         screenshotter_stream_done(s, true);
         sd_event_source_disable_unref(s->timer);
         console_free(s->console);
@@ -65,6 +71,12 @@ Console *screenshotter_console(Screenshotter *s) {
         return s->console;
 }
 
+void screenshotter_describe_json(Screenshotter *s, uint64_t now, char *buf, size_t size) {
+        uint64_t started = s->call ? screenshot_call_started(s->call) : now;
+        snprintf(buf, size, "{\"taken\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"waiting_ms\":%" PRIu64 "}", s->taken,
+                 s->failed, (now - MIN(started, now)) / 1000);
+}
+
 static void screenshotter_schedule(Screenshotter *s) {
         uint64_t now;
         sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now);
@@ -74,6 +86,7 @@ static void screenshotter_schedule(Screenshotter *s) {
 
 static void screenshotter_failed(Screenshotter *s, const char *what) {
         /* Log the first failure and then rarely: a domain that cannot be captured stays watched. */
+        s->failed++;
         if (s->failures++ % 100 == 0)
                 log_warning("%s: screenshot failed: %s (%u so far), retrying", s->domain, what, s->failures);
         screenshotter_stream_done(s, true);
@@ -165,30 +178,32 @@ static void on_stream(virStreamPtr st, int events, void *opaque) {
                 return;
         }
         s->failures = 0;
+        s->taken++;
         screenshotter_schedule(s);
 }
 
-static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+static void on_call_done(void *userdata, virStreamPtr stream, const char *error) {
         Screenshotter *s = userdata;
-        char *mime;
-
-        screenshotter_stream_done(s, true);
-        s->stream = virStreamNew(virDomainGetConnect(s->dom), VIR_STREAM_NONBLOCK);
-        if (!s->stream) {
-                screenshotter_failed(s, "cannot create stream");
-                return 0;
+        s->call = NULL;
+        if (!stream) {
+                screenshotter_failed(s, error);
+                return;
         }
-        mime = virDomainScreenshot(s->dom, s->stream, 0, 0);
-        if (!mime) {
-                screenshotter_failed(s, libvirt_last_error());
-                return 0;
-        }
-        free(mime);
+        s->stream = stream;
         if (virStreamEventAddCallback(s->stream, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP, on_stream, s,
                                       NULL) < 0)
                 screenshotter_failed(s, "cannot watch stream");
         else
                 s->stream_watched = true;
+}
+
+static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Screenshotter *s = userdata;
+
+        screenshotter_stream_done(s, true);
+        int r = screenshot_call_start(s->manager->event, s->dom, on_call_done, s, &s->call);
+        if (r < 0)
+                screenshotter_failed(s, "cannot start the call");
         return 0;
 }
 

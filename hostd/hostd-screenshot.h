@@ -4,6 +4,8 @@
 #pragma once
 
 #include <libvirt/libvirt.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "hostd-forward.h"
 #include "macro.h"
@@ -13,3 +15,6 @@ Screenshotter *screenshotter_free(Screenshotter *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Screenshotter *, screenshotter_free);
 
 Console *screenshotter_console(Screenshotter *s);
+/* The status JSON's `screenshot' object: screenshots taken and failed, and how long the call
+ * under way has waited for libvirt (0 when none is). */
+void screenshotter_describe_json(Screenshotter *s, uint64_t now, char *buf, size_t size);
