@@ -9,9 +9,9 @@
 
 #include "hostd-console.h"
 #include "hostd-libvirt.h"
+#include "hostd-libvirt-call.h"
 #include "hostd-manager.h"
 #include "log.h"
-#include "hostd-screenshot-call.h"
 #include "hostd-screenshot-image.h"
 
 /* PIXMAN b8g8r8: 24-bit pixels whose bytes in memory are R, G, B, as decoded screenshots are. */
@@ -25,7 +25,7 @@ struct Screenshotter {
         char *domain;
         Console *console;
         sd_event_source *timer;
-        ScreenshotCall *call; /* the virDomainScreenshot() call under way */
+        LibvirtCall *call; /* the virDomainScreenshot() call under way (it waits for QEMU) */
         virStreamPtr stream;
         bool stream_watched;
         ImageScratch scratch;
@@ -53,7 +53,7 @@ static void screenshotter_stream_done(Screenshotter *s, bool abort_stream) {
 Screenshotter *screenshotter_free(Screenshotter *s) {
         if (!s)
                 return NULL;
-        screenshot_call_cancel(s->call);
+        libvirt_call_cancel(s->call);
         screenshotter_stream_done(s, true);
         sd_event_source_disable_unref(s->timer);
         console_free(s->console);
@@ -72,7 +72,7 @@ Console *screenshotter_console(Screenshotter *s) {
 }
 
 void screenshotter_describe_json(Screenshotter *s, uint64_t now, char *buf, size_t size) {
-        uint64_t started = s->call ? screenshot_call_started(s->call) : now;
+        uint64_t started = s->call ? libvirt_call_started(s->call) : now;
         snprintf(buf, size, "{\"taken\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"waiting_ms\":%" PRIu64 "}", s->taken,
                  s->failed, (now - MIN(started, now)) / 1000);
 }
@@ -182,14 +182,46 @@ static void on_stream(virStreamPtr st, int events, void *opaque) {
         screenshotter_schedule(s);
 }
 
-static void on_call_done(void *userdata, virStreamPtr stream, const char *error) {
+/* One screenshot call: the stream it fills, or why it failed. */
+typedef struct ShotJob {
+        virStreamPtr stream;
+        bool ok;
+        char error[256];
+} ShotJob;
+
+static void shot_job_free(ShotJob *j) {
+        if (j->stream) {
+                if (j->ok)
+                        virStreamAbort(j->stream); /* a screenshot nobody reads: libvirt drops it when told */
+                virStreamFree(j->stream);
+        }
+        free(j);
+}
+
+static void shot_call(virDomainPtr dom, void *job) {
+        ShotJob *j = job;
+        char *mime = virDomainScreenshot(dom, j->stream, 0, 0);
+        j->ok = mime != NULL;
+        if (!mime)
+                snprintf(j->error, sizeof j->error, "%s", libvirt_last_error());
+        free(mime);
+}
+
+static void shot_discard(void *job) {
+        shot_job_free(job);
+}
+
+static void on_call_done(void *userdata, void *job) {
         Screenshotter *s = userdata;
+        ShotJob *j = job;
         s->call = NULL;
-        if (!stream) {
-                screenshotter_failed(s, error);
+        if (!j->ok) {
+                screenshotter_failed(s, j->error);
+                shot_job_free(j);
                 return;
         }
-        s->stream = stream;
+        s->stream = TAKE_PTR(j->stream);
+        shot_job_free(j);
         if (virStreamEventAddCallback(s->stream, VIR_STREAM_EVENT_READABLE | VIR_STREAM_EVENT_HANGUP, on_stream, s,
                                       NULL) < 0)
                 screenshotter_failed(s, "cannot watch stream");
@@ -201,9 +233,19 @@ static int on_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Screenshotter *s = userdata;
 
         screenshotter_stream_done(s, true);
-        int r = screenshot_call_start(s->manager->event, s->dom, on_call_done, s, &s->call);
-        if (r < 0)
+        ShotJob *j = calloc(1, sizeof *j);
+        if (j)
+                j->stream = virStreamNew(virDomainGetConnect(s->dom), VIR_STREAM_NONBLOCK);
+        if (!j || !j->stream) {
+                if (j)
+                        shot_job_free(j);
+                screenshotter_failed(s, "cannot create stream");
+                return 0;
+        }
+        if (libvirt_call_start(s->manager->event, s->dom, j, shot_call, on_call_done, shot_discard, s, &s->call) < 0) {
+                shot_job_free(j);
                 screenshotter_failed(s, "cannot start the call");
+        }
         return 0;
 }
 
