@@ -203,13 +203,15 @@ static void reply_status(ControlClient *c) {
                         client_write(c, "}", 1);
                 }
                 client_write(c, "]", 1);
+                uint64_t now;
+                sd_event_now(m->event, CLOCK_MONOTONIC, &now);
                 if (d->screenshotter) {
                         char shot[128];
-                        uint64_t now;
-                        sd_event_now(m->event, CLOCK_MONOTONIC, &now);
                         screenshotter_describe_json(d->screenshotter, now, shot, sizeof shot);
                         client_printf(c, ",\"screenshot\":%s", shot);
                 }
+                if (d->opening)
+                        client_printf(c, ",\"opening_ms\":%" PRIu64, domain_opening_usec(d, now) / 1000);
                 if (d->agent) {
                         client_write(c, ",\"agent\":", 9);
                         agent_describe_json(d->agent, agent_json_write, c);

@@ -4,11 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hostd-agent.h"
 #include "hostd-console.h"
 #include "hostd-display.h"
 #include "hostd-libvirt.h"
+#include "hostd-libvirt-call.h"
 #include "hostd-manager.h"
 #include "hostd-screenshot.h"
 #include "log.h"
@@ -38,6 +40,7 @@ int domain_new(Manager *m, virDomainPtr dom, Domain **ret) {
         if (virDomainRef(dom) < 0)
                 return -EINVAL;
         d->dom = dom;
+        d->qemu_id = virDomainGetID(dom);
         int r = agent_new(d, &d->agent);
         if (r < 0)
                 return r;
@@ -46,6 +49,7 @@ int domain_new(Manager *m, virDomainPtr dom, Domain **ret) {
 }
 
 static void domain_release_views(Domain *d) {
+        d->opening = libvirt_call_cancel(d->opening);
         d->display = display_free(d->display);
         d->closed_display = display_free(d->closed_display);
         d->screenshotter = screenshotter_free(d->screenshotter);
@@ -69,7 +73,7 @@ Domain *domain_free(Domain *d) {
 void domain_detach(Domain *d, const char *reason) {
         if (d->retry_timer)
                 sd_event_source_set_enabled(d->retry_timer, SD_EVENT_OFF);
-        if (d->mode == DOMAIN_DETACHED && !d->display && !d->closed_display)
+        if (d->mode == DOMAIN_DETACHED && !d->display && !d->closed_display && !d->opening)
                 return;
         domain_release_views(d);
         log_info("%s: display detached (%s)", d->name, reason);
@@ -138,27 +142,35 @@ static int domain_attach_screenshots(Domain *d) {
         return 0;
 }
 
-void domain_attach(Domain *d) {
-        int r;
+/* Opening the D-Bus display: libvirt asks QEMU's monitor for a connection (add_client). */
+typedef struct GraphicsJob {
+        int fd;
+        char error[256];
+} GraphicsJob;
 
-        domain_release_views(d);
-        if (d->retry_timer)
-                sd_event_source_set_enabled(d->retry_timer, SD_EVENT_OFF);
-        if (virDomainIsActive(d->dom) != 1)
-                return;
-        d->attaches++;
-        agent_start(d->agent); /* a no-op while its channel is open */
+static void graphics_call(virDomainPtr dom, void *job) {
+        GraphicsJob *j = job;
+        j->fd = virDomainOpenGraphicsFD(dom, 0, 0);
+        if (j->fd < 0)
+                snprintf(j->error, sizeof j->error, "%s", libvirt_last_error());
+}
 
-        if (!domain_has_dbus_graphics(d)) {
-                if (domain_attach_screenshots(d) < 0)
-                        domain_schedule_retry(d);
-                return;
-        }
+static void graphics_discard(void *job) {
+        GraphicsJob *j = job;
+        if (j->fd >= 0)
+                close(j->fd);
+        free(j);
+}
 
-        int fd = virDomainOpenGraphicsFD(d->dom, 0, 0);
-        char why[256] = "";
-        if (fd < 0) /* before the next call clears it */
-                snprintf(why, sizeof why, "%s", libvirt_last_error());
+static void on_graphics_opened(void *userdata, void *job) {
+        Domain *d = userdata;
+        GraphicsJob *j = job;
+        int fd = j->fd, r;
+        char why[sizeof j->error];
+        snprintf(why, sizeof why, "%s", j->error);
+        free(j);
+        d->opening = NULL;
+
         if (fd < 0 && virDomainIsActive(d->dom) != 1)
                 return; /* it stopped meanwhile: its stop event is on the way */
         if (fd < 0) {
@@ -175,6 +187,48 @@ void domain_attach(Domain *d) {
         }
         d->mode = DOMAIN_DBUS;
         d->retries = 0;
+}
+
+bool domain_attached_to(Domain *d, int qemu_id) {
+        return (d->mode != DOMAIN_DETACHED || d->opening) && d->attached_qemu == qemu_id;
+}
+
+uint64_t domain_opening_usec(Domain *d, uint64_t now) {
+        uint64_t started = d->opening ? libvirt_call_started(d->opening) : now;
+        return now - MIN(started, now);
+}
+
+void domain_attach(Domain *d) {
+        int r;
+
+        domain_release_views(d);
+        if (d->retry_timer)
+                sd_event_source_set_enabled(d->retry_timer, SD_EVENT_OFF);
+        if (virDomainIsActive(d->dom) != 1)
+                return;
+        d->attaches++;
+        d->attached_qemu = d->qemu_id;
+        agent_start(d->agent); /* a no-op while its channel is open */
+
+        if (!domain_has_dbus_graphics(d)) {
+                if (domain_attach_screenshots(d) < 0)
+                        domain_schedule_retry(d);
+                return;
+        }
+
+        GraphicsJob *j = calloc(1, sizeof *j);
+        if (!j) {
+                domain_schedule_retry(d);
+                return;
+        }
+        j->fd = -1;
+        r = libvirt_call_start(d->manager->event, d->dom, j, graphics_call, on_graphics_opened, graphics_discard, d,
+                               &d->opening);
+        if (r < 0) {
+                free(j);
+                log_warning_errno(r, "%s: cannot open the D-Bus display: %m, retrying", d->name);
+                domain_schedule_retry(d);
+        }
 }
 
 size_t domain_n_consoles(Domain *d) {

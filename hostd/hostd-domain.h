@@ -4,6 +4,8 @@
 #pragma once
 
 #include <libvirt/libvirt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "hostd-forward.h"
@@ -24,6 +26,9 @@ struct Domain {
         Display *display;
         Display *closed_display; /* freed from a later event, never inside its own callback */
         Screenshotter *screenshotter;
+        struct LibvirtCall *opening; /* virDomainOpenGraphicsFD() under way (it waits for QEMU) */
+        int qemu_id;                 /* libvirt's id of the domain's QEMU (new per start), as last seen */
+        int attached_qemu;           /* the id domain_attach() last attached to */
         sd_event_source *retry_timer;
         sd_event_source *cleanup_source;
         unsigned retries;
@@ -44,6 +49,10 @@ void domain_detach(Domain *d, const char *reason);
 void domain_display_closed(Display *display, int error, void *userdata);
 
 const char *domain_mode_name(DomainMode mode);
+/* Whether the display is attached, or being opened, for QEMU qemu_id. */
+bool domain_attached_to(Domain *d, int qemu_id);
+/* How long the display's opening has waited for QEMU, usec; 0 when none is under way. */
+uint64_t domain_opening_usec(Domain *d, uint64_t now);
 size_t domain_n_consoles(Domain *d);
 Console *domain_console(Domain *d, size_t idx);
 Console *domain_console_by_id(Domain *d, unsigned id);

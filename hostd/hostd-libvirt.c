@@ -59,15 +59,20 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         log_debug("%s: lifecycle event %d/%d", name, event, detail);
         switch (event) {
         case VIR_DOMAIN_EVENT_STARTED:
-                /* A new QEMU: whatever we held belonged to the old one. */
+                /* A new QEMU: whatever we held belonged to the old one. QEMU starts paused, so
+                 * RESUMED may have come first and begun attaching to this same one. */
                 d = manager_add_domain(m, dom);
                 if (d)
+                        d->qemu_id = virDomainGetID(dom);
+                if (d && !domain_attached_to(d, d->qemu_id))
                         domain_attach(d);
                 manager_emit(m, "started %s", name);
                 break;
         case VIR_DOMAIN_EVENT_RESUMED:
                 d = manager_add_domain(m, dom);
-                if (d && d->mode == DOMAIN_DETACHED)
+                if (d)
+                        d->qemu_id = virDomainGetID(dom);
+                if (d && d->mode == DOMAIN_DETACHED && !d->opening)
                         domain_attach(d);
                 break;
         case VIR_DOMAIN_EVENT_STOPPED:
@@ -143,7 +148,9 @@ static int manager_attach_running(Manager *m) {
                 return -EIO;
         for (int i = 0; i < n; i++) {
                 Domain *d = manager_add_domain(m, doms[i]);
-                if (d && d->mode == DOMAIN_DETACHED)
+                if (d)
+                        d->qemu_id = virDomainGetID(doms[i]);
+                if (d && d->mode == DOMAIN_DETACHED && !d->opening)
                         domain_attach(d);
                 virDomainFree(doms[i]);
         }
